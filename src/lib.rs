@@ -1,0 +1,4 @@
+//! edgepack core.
+pub mod error;
+pub mod model;
+pub mod mux;
