@@ -1,4 +1,14 @@
-//! edgepack core.
+//! edgepack: dynamic packaging of ISO BMFF (MP4) into HLS, DASH and Smooth
+//! Streaming, built to run at the CDN edge.
+//!
+//! This crate's core is platform-free and sans-IO: it is handed bytes, says
+//! which byte ranges it needs next, and returns manifests and segments as
+//! generated headers plus borrowed payload slices. The Fastly adapter lives
+//! in `edge` (wasm32-wasip1 only).
+
 pub mod error;
+pub mod index;
 pub mod model;
+pub mod mp4;
 pub mod mux;
+pub mod url;

@@ -1,0 +1,302 @@
+//! Building the index blob from a `moov`, and reading it back.
+//!
+//! Layout (big-endian), version [`INDEX_VERSION`]:
+//! ```text
+//! "EPIX" version:u32 file_size:u64 etag_len:u16 etag
+//! track_count:u16, then per track:
+//!   track_id:u32 kind:u8 flags:u8 timescale:u32 duration:u64 language:[u8;3]
+//!   handler:[u8;4] presentation_offset:i64 avg_bitrate:u64 max_bitrate:u64
+//!   sample_count:u32 entry_len:u32 entry (the raw sample entry box)
+//!   block_count:u32 blocks sync_count:u32 sync data_len:u32 data
+//! ```
+//! Track details not listed (codec, size, channels) are re-derived from the
+//! stored sample entry, so there is one parser for them, not two.
+
+use super::*;
+use crate::mp4::moov::{parse_moov, Track};
+use crate::mp4::stsd::parse_sample_entry;
+
+const MAGIC: &[u8; 4] = b"EPIX";
+const FLAG_CTS: u8 = 1;
+
+/// Parses `moov` (the complete box, which starts at file offset
+/// `moov_offset`) and serializes the index of every audio and video track.
+pub fn build(moov: Bytes, moov_offset: u64, file_size: u64, etag: &str) -> Result<MediaIndex> {
+    let movie = parse_moov(moov, moov_offset)?;
+    let mut out = Vec::with_capacity(4096);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&INDEX_VERSION.to_be_bytes());
+    out.extend_from_slice(&file_size.to_be_bytes());
+    let etag = etag.as_bytes();
+    let etag = &etag[..etag.len().min(1024)];
+    out.extend_from_slice(&(etag.len() as u16).to_be_bytes());
+    out.extend_from_slice(etag);
+    out.extend_from_slice(&(movie.tracks.len() as u16).to_be_bytes());
+    for t in &movie.tracks {
+        encode_track(&mut out, t, file_size)?;
+    }
+    MediaIndex::from_blob(Bytes::from(out))
+}
+
+fn encode_track(out: &mut Vec<u8>, t: &Track, file_size: u64) -> Result<()> {
+    let mut data = Vec::with_capacity(t.tables.sample_count as usize * 4);
+    let mut blocks = Vec::new();
+    let mut sync = Vec::new();
+    let mut prev = Sample::default();
+    let mut prev_size = None;
+    let (mut count, mut duration, mut bytes) = (0u32, 0u64, 0u64);
+    let is_video = t.kind == TrackKind::Video;
+    for s in t.tables.samples(&t.path) {
+        let s = s?;
+        // A file cut short (an interrupted upload) keeps the samples that
+        // are whole: the packaged stream ends early instead of carrying
+        // bytes that are not there.
+        if s.offset.saturating_add(u64::from(s.size)) > file_size {
+            break;
+        }
+        if count % BLOCK_LEN == 0 {
+            blocks.extend_from_slice(&s.dts.to_be_bytes());
+            blocks.extend_from_slice(&s.offset.to_be_bytes());
+            let pos =
+                u32::try_from(data.len()).map_err(|_| IndexError::Corrupt("index too large"))?;
+            blocks.extend_from_slice(&pos.to_be_bytes());
+            prev = Sample {
+                offset: s.offset,
+                dts: s.dts,
+                ..Sample::default()
+            };
+            prev_size = None;
+        } else {
+            prev.offset += u64::from(prev.size);
+        }
+        let mut flags = 0u8;
+        if s.sync {
+            flags |= F_SYNC;
+        }
+        if s.duration != prev.duration {
+            flags |= F_DURATION;
+        }
+        if s.cts_offset != prev.cts_offset {
+            flags |= F_CTS;
+        }
+        if s.offset != prev.offset {
+            flags |= F_GAP;
+        }
+        if prev_size == Some(s.size) {
+            flags |= F_SAME_SIZE;
+        }
+        data.push(flags);
+        if flags & F_DURATION != 0 {
+            varint::put_u64(&mut data, u64::from(s.duration));
+        }
+        if flags & F_CTS != 0 {
+            varint::put_i64(&mut data, i64::from(s.cts_offset));
+        }
+        if flags & F_GAP != 0 {
+            varint::put_i64(&mut data, s.offset as i64 - prev.offset as i64);
+        }
+        if flags & F_SAME_SIZE == 0 {
+            varint::put_u64(&mut data, u64::from(s.size));
+        }
+        if is_video && s.sync {
+            sync.extend_from_slice(&count.to_be_bytes());
+            sync.extend_from_slice(&(s.cts() - t.presentation_offset).to_be_bytes());
+        }
+        prev = s;
+        prev_size = Some(s.size);
+        count += 1;
+        duration += u64::from(s.duration);
+        bytes += u64::from(s.size);
+    }
+    if count == 0 {
+        return Err(IndexError::Mp4(crate::mp4::Mp4Error::truncated(
+            &t.path,
+            file_size,
+            "no complete sample in the file",
+        )));
+    }
+    let avg = if duration > 0 {
+        (u128::from(bytes) * 8 * u128::from(t.timescale) / u128::from(duration)) as u64
+    } else {
+        0
+    };
+    let (max_bitrate, _) = t.entry.bitrates.unwrap_or((0, 0));
+    out.extend_from_slice(&t.track_id.to_be_bytes());
+    out.push(match t.kind {
+        TrackKind::Video => 0,
+        TrackKind::Audio => 1,
+        TrackKind::Subtitle => 2,
+        TrackKind::Other => 3,
+    });
+    out.push(if t.tables.has_composition_offsets() {
+        FLAG_CTS
+    } else {
+        0
+    });
+    out.extend_from_slice(&t.timescale.to_be_bytes());
+    out.extend_from_slice(&duration.to_be_bytes());
+    let lang = t.language.as_bytes();
+    out.extend_from_slice(if lang.len() == 3 { lang } else { b"und" });
+    out.extend_from_slice(&t.handler.0);
+    out.extend_from_slice(&t.presentation_offset.to_be_bytes());
+    out.extend_from_slice(&avg.to_be_bytes());
+    out.extend_from_slice(&max_bitrate.to_be_bytes());
+    out.extend_from_slice(&count.to_be_bytes());
+    put_table(out, &t.entry.raw, 1)?;
+    put_table(out, &blocks, BLOCK_ENTRY)?;
+    put_table(out, &sync, SYNC_ENTRY)?;
+    put_table(out, &data, 1)?;
+    Ok(())
+}
+
+/// Writes a table as its entry count followed by its bytes.
+fn put_table(out: &mut Vec<u8>, table: &[u8], unit: usize) -> Result<()> {
+    let n =
+        u32::try_from(table.len() / unit).map_err(|_| IndexError::Corrupt("index too large"))?;
+    out.extend_from_slice(&n.to_be_bytes());
+    out.extend_from_slice(table);
+    Ok(())
+}
+
+/// Bounds-checked reader over the blob.
+struct Reader {
+    b: Bytes,
+    pos: usize,
+}
+
+impl Reader {
+    fn take(&mut self, n: usize) -> Result<Bytes> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.b.len());
+        let end = end.ok_or(IndexError::Corrupt("blob cut short"))?;
+        let s = self.b.slice(self.pos..end);
+        self.pos = end;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16> {
+        let b = self.take(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(be_u32(&self.take(4)?, 0))
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(be_u64(&self.take(8)?, 0))
+    }
+    /// A count-prefixed table of `unit`-byte entries.
+    fn table(&mut self, unit: usize) -> Result<Bytes> {
+        let n = self.u32()? as usize;
+        self.take(
+            n.checked_mul(unit)
+                .ok_or(IndexError::Corrupt("table size"))?,
+        )
+    }
+}
+
+impl MediaIndex {
+    /// Views a blob from [`build`] (or the cache) without decoding samples.
+    pub fn from_blob(blob: Bytes) -> Result<MediaIndex> {
+        let mut r = Reader {
+            b: blob.clone(),
+            pos: 0,
+        };
+        if &r.take(4)?[..] != MAGIC {
+            return Err(IndexError::Corrupt("bad magic"));
+        }
+        let version = r.u32()?;
+        if version != INDEX_VERSION {
+            return Err(IndexError::Version(version));
+        }
+        let file_size = r.u64()?;
+        let n = usize::from(r.u16()?);
+        let etag = String::from_utf8_lossy(&r.take(n)?).into_owned();
+        let track_count = r.u16()?;
+        let mut tracks = Vec::with_capacity(usize::from(track_count).min(64));
+        for _ in 0..track_count {
+            tracks.push(read_track(&mut r)?);
+        }
+        Ok(MediaIndex {
+            file_size,
+            etag,
+            tracks,
+            blob,
+        })
+    }
+
+    /// The track with this ID.
+    pub fn track(&self, track_id: u32) -> Option<&TrackIndex> {
+        self.tracks.iter().find(|t| t.info.track_id == track_id)
+    }
+}
+
+fn read_track(r: &mut Reader) -> Result<TrackIndex> {
+    let track_id = r.u32()?;
+    let kind = match r.u8()? {
+        0 => TrackKind::Video,
+        1 => TrackKind::Audio,
+        2 => TrackKind::Subtitle,
+        _ => TrackKind::Other,
+    };
+    let flags = r.u8()?;
+    let timescale = r.u32()?;
+    let duration = r.u64()?;
+    let language = String::from_utf8_lossy(&r.take(3)?).into_owned();
+    let h = r.take(4)?;
+    let handler = crate::model::FourCC([h[0], h[1], h[2], h[3]]);
+    let presentation_offset = r.u64()? as i64;
+    let avg_bitrate = r.u64()?;
+    let max_bitrate = r.u64()?;
+    let sample_count = r.u32()?;
+    let raw_entry = r.table(1)?;
+    let blocks = r.table(BLOCK_ENTRY)?;
+    let sync = r.table(SYNC_ENTRY)?;
+    let data = r.table(1)?;
+    if timescale == 0 || blocks.len() / BLOCK_ENTRY != sample_count.div_ceil(BLOCK_LEN) as usize {
+        return Err(IndexError::Corrupt(
+            "block directory does not match sample count",
+        ));
+    }
+    for e in blocks.chunks_exact(BLOCK_ENTRY) {
+        if be_u32(e, 16) as usize >= data.len() {
+            return Err(IndexError::Corrupt("block position past data"));
+        }
+    }
+    if sync
+        .chunks_exact(SYNC_ENTRY)
+        .any(|e| be_u32(e, 0) >= sample_count)
+    {
+        return Err(IndexError::Corrupt("sync sample past track end"));
+    }
+    let entry = parse_sample_entry(raw_entry, "index")?;
+    let info = TrackInfo {
+        track_id,
+        kind,
+        timescale,
+        duration,
+        language,
+        handler,
+        fourcc: entry.fourcc,
+        sample_entry: entry.raw,
+        codec: entry.codec,
+        codec_string: entry.codec_string,
+        width: entry.width,
+        height: entry.height,
+        par: entry.par,
+        sample_rate: entry.sample_rate,
+        channels: entry.channels,
+        bits_per_sample: entry.bits_per_sample,
+        presentation_offset,
+        avg_bitrate,
+        max_bitrate,
+        sample_count,
+    };
+    Ok(TrackIndex {
+        info,
+        has_cts: flags & FLAG_CTS != 0,
+        blocks,
+        sync,
+        data,
+    })
+}

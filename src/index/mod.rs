@@ -1,0 +1,324 @@
+//! The compact, cacheable per-track sample index.
+//!
+//! Built once from a `moov`, serialized to a versioned blob the edge stores
+//! in its cache, and read back without decoding the samples: the blob is
+//! used in place. Samples are grouped in blocks of [`BLOCK_LEN`]; a fixed
+//! size block directory (first decode time, first offset, data position)
+//! makes "the samples of segment N" a binary search plus one or two block
+//! decodes, whatever the track length.
+//!
+//! A sample record is a flags byte plus only the fields that changed from
+//! the previous sample of the block (duration, composition offset, a gap in
+//! file offsets, size), as varints: ~3 bytes for audio, ~5 for video with
+//! B-frames.
+
+mod blob;
+pub mod varint;
+
+use crate::model::{Sample, TrackInfo, TrackKind};
+use crate::mp4::Mp4Error;
+use bytes::Bytes;
+use std::fmt;
+use std::ops::Range;
+
+pub use blob::build;
+
+/// Bumped whenever the blob layout or its meaning changes; part of the edge
+/// cache key so old entries are never misread.
+pub const INDEX_VERSION: u32 = 1;
+/// Samples per block.
+pub const BLOCK_LEN: u32 = 128;
+/// Bytes per block directory entry: first dts (8), first offset (8), data
+/// position (4).
+const BLOCK_ENTRY: usize = 20;
+/// Bytes per sync table entry: sample number (4), presentation time (8).
+const SYNC_ENTRY: usize = 12;
+
+const F_SYNC: u8 = 1;
+const F_DURATION: u8 = 2;
+const F_CTS: u8 = 4;
+const F_GAP: u8 = 8;
+const F_SAME_SIZE: u8 = 16;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IndexError {
+    Mp4(Mp4Error),
+    /// The blob does not decode: cache corruption or a bug, never user input.
+    Corrupt(&'static str),
+    /// Produced by another index version.
+    Version(u32),
+    /// A sample number or time outside the track.
+    OutOfRange(String),
+}
+
+impl fmt::Display for IndexError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IndexError::Mp4(e) => e.fmt(f),
+            IndexError::Corrupt(w) => write!(f, "corrupt index: {w}"),
+            IndexError::Version(v) => write!(f, "index version {v}, expected {INDEX_VERSION}"),
+            IndexError::OutOfRange(w) => write!(f, "out of range: {w}"),
+        }
+    }
+}
+
+impl std::error::Error for IndexError {}
+
+impl From<Mp4Error> for IndexError {
+    fn from(e: Mp4Error) -> Self {
+        IndexError::Mp4(e)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, IndexError>;
+
+/// The index of one MP4 file, viewing a blob produced by [`build`].
+#[derive(Clone, Debug)]
+pub struct MediaIndex {
+    pub file_size: u64,
+    /// Origin ETag the index was built from ("" when the origin sent none).
+    pub etag: String,
+    pub tracks: Vec<TrackIndex>,
+    /// The serialized form, for the cache.
+    pub blob: Bytes,
+}
+
+/// One track's samples, decoded lazily from the blob.
+#[derive(Clone, Debug)]
+pub struct TrackIndex {
+    pub info: TrackInfo,
+    /// True when composition offsets differ from zero (B-frames).
+    pub has_cts: bool,
+    blocks: Bytes,
+    sync: Bytes,
+    data: Bytes,
+}
+
+fn be_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+fn be_u64(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_be_bytes(a)
+}
+
+impl TrackIndex {
+    pub fn sample_count(&self) -> u32 {
+        self.info.sample_count
+    }
+
+    fn block(&self, b: u32) -> (u64, u64, usize) {
+        let at = b as usize * BLOCK_ENTRY;
+        let e = &self.blocks[at..at + BLOCK_ENTRY];
+        (be_u64(e, 0), be_u64(e, 8), be_u32(e, 16) as usize)
+    }
+
+    fn block_count(&self) -> u32 {
+        (self.blocks.len() / BLOCK_ENTRY) as u32
+    }
+
+    /// Samples `range` in decode order, decoding only the blocks it touches.
+    pub fn samples(&self, range: Range<u32>) -> Result<SampleCursor<'_>> {
+        if range.start > range.end || range.end > self.sample_count() {
+            return Err(IndexError::OutOfRange(format!(
+                "samples {}..{} of a {}-sample track",
+                range.start,
+                range.end,
+                self.sample_count()
+            )));
+        }
+        let mut cursor = SampleCursor {
+            track: self,
+            next: range.start - range.start % BLOCK_LEN,
+            end: range.end,
+            pos: 0,
+            prev: Sample::default(),
+            prev_size: None,
+        };
+        while cursor.next < range.start {
+            cursor.decode_one()?;
+        }
+        Ok(cursor)
+    }
+
+    /// One sample.
+    pub fn sample(&self, i: u32) -> Result<Sample> {
+        self.samples(i..i + 1)?
+            .next()
+            .ok_or(IndexError::Corrupt("sample missing"))?
+    }
+
+    /// Presentation time of a sample (composition time minus the edit shift).
+    pub fn pts(&self, s: &Sample) -> i64 {
+        s.cts() - self.info.presentation_offset
+    }
+
+    /// The sample whose decode start is nearest `dts` (ties go to the later
+    /// one), or `sample_count()` when the end of the track is nearest. This
+    /// is where a track is cut for a boundary at decode time `dts`.
+    pub fn nearest_sample_start(&self, dts: i64) -> Result<u32> {
+        if dts <= 0 {
+            return Ok(0);
+        }
+        if dts as u64 >= self.info.duration {
+            return Ok(self.sample_count());
+        }
+        let dts = dts as u64;
+        // Last block starting at or before `dts`.
+        let (mut lo, mut hi) = (0u32, self.block_count());
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if self.block(mid).0 <= dts {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let first = lo * BLOCK_LEN;
+        let last = (first + BLOCK_LEN).min(self.sample_count());
+        let mut best = (u64::MAX, last);
+        for (i, s) in (first..last).zip(self.samples(first..last)?) {
+            let s = s?;
+            let d = s.dts.abs_diff(dts);
+            if d <= best.0 {
+                best = (d, i);
+            }
+            let end = s.dts + u64::from(s.duration);
+            if end.abs_diff(dts) < best.0 {
+                best = (end.abs_diff(dts), i + 1);
+            }
+            if s.dts > dts {
+                break;
+            }
+        }
+        Ok(best.1)
+    }
+
+    /// Sync samples with their presentation times (video tracks only; empty
+    /// for audio, where every sample is a sync sample).
+    pub fn sync_points(&self) -> impl Iterator<Item = (u32, i64)> + '_ {
+        self.sync
+            .chunks_exact(SYNC_ENTRY)
+            .map(|e| (be_u32(e, 0), be_u64(e, 4) as i64))
+    }
+
+    pub fn sync_count(&self) -> usize {
+        self.sync.len() / SYNC_ENTRY
+    }
+
+    /// The `i`-th sync point.
+    pub fn sync_point(&self, i: usize) -> Option<(u32, i64)> {
+        let e = self.sync.get(i * SYNC_ENTRY..(i + 1) * SYNC_ENTRY)?;
+        Some((be_u32(e, 0), be_u64(e, 4) as i64))
+    }
+
+    pub fn is_video(&self) -> bool {
+        self.info.kind == TrackKind::Video
+    }
+
+    /// Bytes of payload in samples `range`.
+    pub fn payload_size(&self, range: Range<u32>) -> Result<u64> {
+        let mut total = 0u64;
+        for s in self.samples(range)? {
+            total += u64::from(s?.size);
+        }
+        Ok(total)
+    }
+}
+
+/// Decodes samples forward from a block start.
+pub struct SampleCursor<'a> {
+    track: &'a TrackIndex,
+    next: u32,
+    end: u32,
+    pos: usize,
+    prev: Sample,
+    prev_size: Option<u32>,
+}
+
+impl SampleCursor<'_> {
+    fn decode_one(&mut self) -> Result<Sample> {
+        let t = self.track;
+        let i = self.next;
+        if i % BLOCK_LEN == 0 {
+            let (dts, offset, pos) = t.block(i / BLOCK_LEN);
+            self.pos = pos;
+            self.prev = Sample {
+                offset,
+                size: 0,
+                dts,
+                duration: 0,
+                cts_offset: 0,
+                sync: false,
+            };
+            self.prev_size = None;
+        } else {
+            self.prev.dts += u64::from(self.prev.duration);
+            self.prev.offset += u64::from(self.prev.size);
+        }
+        let data = &t.data[..];
+        let corrupt = IndexError::Corrupt("sample record cut short");
+        let flags = *data.get(self.pos).ok_or(corrupt.clone())?;
+        self.pos += 1;
+        let mut s = self.prev;
+        s.sync = flags & F_SYNC != 0;
+        if flags & F_DURATION != 0 {
+            let d = varint::get_u64(data, &mut self.pos).ok_or(corrupt.clone())?;
+            s.duration = u32::try_from(d).map_err(|_| IndexError::Corrupt("duration"))?;
+        }
+        if flags & F_CTS != 0 {
+            let c = varint::get_i64(data, &mut self.pos).ok_or(corrupt.clone())?;
+            s.cts_offset = i32::try_from(c).map_err(|_| IndexError::Corrupt("cts"))?;
+        }
+        if flags & F_GAP != 0 {
+            let g = varint::get_i64(data, &mut self.pos).ok_or(corrupt.clone())?;
+            s.offset = s
+                .offset
+                .checked_add_signed(g)
+                .ok_or(IndexError::Corrupt("offset"))?;
+        }
+        if flags & F_SAME_SIZE == 0 {
+            let z = varint::get_u64(data, &mut self.pos).ok_or(corrupt)?;
+            s.size = u32::try_from(z).map_err(|_| IndexError::Corrupt("size"))?;
+        } else {
+            s.size = self.prev_size.ok_or(IndexError::Corrupt("size"))?;
+        }
+        self.prev = s;
+        self.prev_size = Some(s.size);
+        self.next += 1;
+        Ok(s)
+    }
+}
+
+impl Iterator for SampleCursor<'_> {
+    type Item = Result<Sample>;
+    fn next(&mut self) -> Option<Result<Sample>> {
+        if self.next >= self.end {
+            return None;
+        }
+        let r = self.decode_one();
+        if r.is_err() {
+            self.end = self.next;
+        }
+        Some(r)
+    }
+}
+
+/// Indexes a file held entirely in memory (tests, benchmarks, the native
+/// CLI); the edge instead drives [`crate::mp4::walk::locate_moov`] with
+/// range reads.
+pub fn index_whole_file(file: &Bytes, etag: &str) -> Result<MediaIndex> {
+    use crate::mp4::walk::{locate_moov, Probe};
+    let size = file.len() as u64;
+    match locate_moov(file, 0, 0, size)? {
+        Probe::Moov { offset, size: len } => {
+            let moov = file.slice(offset as usize..(offset + len) as usize);
+            build(moov, offset, size, etag)
+        }
+        Probe::Need { .. } => Err(IndexError::Corrupt("whole file given but walk wants more")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

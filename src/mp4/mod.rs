@@ -1,0 +1,17 @@
+//! ISO base media file format (ISO/IEC 14496-12) parsing.
+//!
+//! Everything here parses over [`bytes::Bytes`]: box payloads handed out are
+//! slices of the caller's buffer, never copies. Every size and count read
+//! from a file is checked against the bytes that remain before it drives a
+//! loop or an allocation, so a hostile file costs at most its own length.
+
+pub mod codec;
+pub mod error;
+pub mod header;
+pub mod moov;
+pub mod stbl;
+pub mod stsd;
+pub mod walk;
+
+pub use error::{Mp4Error, Mp4ErrorKind};
+pub use header::{BoxHeader, BoxIter, Mp4Box};

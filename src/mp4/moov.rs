@@ -1,0 +1,314 @@
+//! `moov` → movie timescale and tracks (ISO/IEC 14496-12 §8.2–8.7).
+
+use super::error::{Mp4Error, Result};
+use super::header::{BoxIter, Mp4Box};
+use super::stbl::SampleTables;
+use super::stsd::{parse_stsd, SampleEntry};
+use crate::model::{FourCC, TrackKind};
+use bytes::Bytes;
+
+/// Most tracks we look at in one file.
+const MAX_TRACKS: usize = 64;
+
+/// A parsed `trak` we can package.
+#[derive(Clone, Debug)]
+pub struct Track {
+    pub track_id: u32,
+    pub kind: TrackKind,
+    pub handler: FourCC,
+    pub timescale: u32,
+    pub language: String,
+    /// Width/height from `tkhd` (display size), integer part of 16.16.
+    pub display_size: (u32, u32),
+    pub entry: SampleEntry,
+    pub tables: SampleTables,
+    /// See [`crate::model::TrackInfo::presentation_offset`].
+    pub presentation_offset: i64,
+    pub path: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Movie {
+    pub timescale: u32,
+    pub tracks: Vec<Track>,
+    /// Handler types of tracks we skipped (hint, timecode, metadata…).
+    pub skipped: Vec<FourCC>,
+}
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+fn be64(b: &[u8], at: usize) -> u64 {
+    u64::from_be_bytes([
+        b[at],
+        b[at + 1],
+        b[at + 2],
+        b[at + 3],
+        b[at + 4],
+        b[at + 5],
+        b[at + 6],
+        b[at + 7],
+    ])
+}
+
+fn need(b: &Mp4Box, path: &str, len: usize) -> Result<()> {
+    if b.payload.len() < len {
+        return Err(Mp4Error::truncated(
+            path,
+            b.header.offset,
+            format!("{} cut short", b.header.typ),
+        ));
+    }
+    Ok(())
+}
+
+/// Parses a complete `moov` box (header included) that sits at `offset`.
+pub fn parse_moov(moov_box: Bytes, offset: u64) -> Result<Movie> {
+    let mut it = BoxIter::new(moov_box, offset, "");
+    let moov = it
+        .next()
+        .ok_or_else(|| Mp4Error::truncated("moov", offset, "moov cut short"))??;
+    if &moov.header.typ.0 != b"moov" {
+        return Err(Mp4Error::invalid(
+            "moov",
+            offset,
+            format!("expected moov, found {}", moov.header.typ),
+        ));
+    }
+    let mut timescale = 0;
+    let mut traks = Vec::new();
+    let mut fragmented = false;
+    for child in moov.children("moov") {
+        let c = child?;
+        match &c.header.typ.0 {
+            b"mvhd" => {
+                need(&c, "moov/mvhd", 24)?;
+                timescale = if c.payload[0] == 1 {
+                    be32(&c.payload, 20)
+                } else {
+                    be32(&c.payload, 12)
+                };
+            }
+            b"trak" => {
+                if traks.len() >= MAX_TRACKS {
+                    return Err(Mp4Error::unsupported(
+                        "moov/trak",
+                        c.header.offset,
+                        "too many tracks",
+                    ));
+                }
+                traks.push(c);
+            }
+            b"mvex" => fragmented = true,
+            _ => {}
+        }
+    }
+    if timescale == 0 {
+        return Err(Mp4Error::invalid(
+            "moov/mvhd",
+            offset,
+            "missing mvhd or zero timescale",
+        ));
+    }
+    let mut tracks = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, trak) in traks.iter().enumerate() {
+        let path = format!("moov/trak[{}]", i + 1);
+        match parse_trak(trak, &path, timescale)? {
+            TrakOutcome::Track(t) => tracks.push(*t),
+            TrakOutcome::Skipped(h) => skipped.push(h),
+        }
+    }
+    if tracks.is_empty() {
+        let reason = if fragmented {
+            "fragmented MP4 input (samples in moof) is not supported"
+        } else {
+            "no audio or video track with samples"
+        };
+        return Err(Mp4Error::unsupported("moov", offset, reason));
+    }
+    Ok(Movie {
+        timescale,
+        tracks,
+        skipped,
+    })
+}
+
+enum TrakOutcome {
+    Track(Box<Track>),
+    Skipped(FourCC),
+}
+
+fn parse_trak(trak: &Mp4Box, path: &str, movie_timescale: u32) -> Result<TrakOutcome> {
+    let (mut tkhd, mut mdia, mut edts) = (None, None, None);
+    for child in trak.children(path) {
+        let c = child?;
+        match &c.header.typ.0 {
+            b"tkhd" => tkhd = Some(c),
+            b"mdia" => mdia = Some(c),
+            b"edts" => edts = Some(c),
+            _ => {}
+        }
+    }
+    let tkhd = tkhd.ok_or_else(|| Mp4Error::invalid(path, trak.header.offset, "missing tkhd"))?;
+    let mdia = mdia.ok_or_else(|| Mp4Error::invalid(path, trak.header.offset, "missing mdia"))?;
+    let tkhd_path = format!("{path}/tkhd");
+    let v1 = tkhd.payload.first() == Some(&1);
+    need(&tkhd, &tkhd_path, if v1 { 92 } else { 80 })?;
+    let track_id = be32(&tkhd.payload, if v1 { 20 } else { 12 });
+    let tp = &tkhd.payload;
+    let display_size = (be32(tp, tp.len() - 8) >> 16, be32(tp, tp.len() - 4) >> 16);
+
+    let mdia_path = format!("{path}/mdia");
+    let (mut mdhd, mut hdlr, mut minf) = (None, None, None);
+    for child in mdia.children(&mdia_path) {
+        let c = child?;
+        match &c.header.typ.0 {
+            b"mdhd" => mdhd = Some(c),
+            b"hdlr" => hdlr = Some(c),
+            b"minf" => minf = Some(c),
+            _ => {}
+        }
+    }
+    let missing =
+        |w: &str| Mp4Error::invalid(&mdia_path, mdia.header.offset, format!("missing {w}"));
+    let hdlr = hdlr.ok_or_else(|| missing("hdlr"))?;
+    need(&hdlr, &format!("{mdia_path}/hdlr"), 12)?;
+    let handler = FourCC([
+        hdlr.payload[8],
+        hdlr.payload[9],
+        hdlr.payload[10],
+        hdlr.payload[11],
+    ]);
+    let kind = match &handler.0 {
+        b"vide" => TrackKind::Video,
+        b"soun" => TrackKind::Audio,
+        _ => return Ok(TrakOutcome::Skipped(handler)),
+    };
+    let mdhd = mdhd.ok_or_else(|| missing("mdhd"))?;
+    let mdhd_path = format!("{mdia_path}/mdhd");
+    let v1 = mdhd.payload.first() == Some(&1);
+    need(&mdhd, &mdhd_path, if v1 { 34 } else { 22 })?;
+    let (timescale, lang_at) = if v1 {
+        (be32(&mdhd.payload, 20), 32)
+    } else {
+        (be32(&mdhd.payload, 12), 20)
+    };
+    if timescale == 0 {
+        return Err(Mp4Error::invalid(
+            &mdhd_path,
+            mdhd.header.offset,
+            "zero timescale",
+        ));
+    }
+    let language = decode_language(u16::from_be_bytes([
+        mdhd.payload[lang_at],
+        mdhd.payload[lang_at + 1],
+    ]));
+
+    let minf = minf.ok_or_else(|| missing("minf"))?;
+    let minf_path = format!("{mdia_path}/minf");
+    let stbl = minf
+        .children(&minf_path)
+        .find(b"stbl")?
+        .ok_or_else(|| Mp4Error::invalid(&minf_path, minf.header.offset, "missing stbl"))?;
+    let stbl_path = format!("{minf_path}/stbl");
+    let stsd = stbl
+        .children(&stbl_path)
+        .find(b"stsd")?
+        .ok_or_else(|| Mp4Error::invalid(&stbl_path, stbl.header.offset, "missing stsd"))?;
+    let entry = parse_stsd(&stsd, &format!("{stbl_path}/stsd"))?;
+    let tables = SampleTables::parse(&stbl, &stbl_path)?;
+    if tables.sample_count == 0 {
+        return Ok(TrakOutcome::Skipped(handler));
+    }
+    let presentation_offset = match edts {
+        Some(e) => edit_offset(&e, &format!("{path}/edts"), movie_timescale, timescale)?,
+        None => 0,
+    };
+    Ok(TrakOutcome::Track(Box::new(Track {
+        track_id,
+        kind,
+        handler,
+        timescale,
+        language,
+        display_size,
+        entry,
+        tables,
+        presentation_offset,
+        path: path.to_string(),
+    })))
+}
+
+/// ISO-639-2/T packed as three 5-bit letters (§8.4.2.3).
+fn decode_language(v: u16) -> String {
+    let chars: String = [(v >> 10) & 0x1f, (v >> 5) & 0x1f, v & 0x1f]
+        .iter()
+        .map(|&c| (c as u8 + 0x60) as char)
+        .collect();
+    if chars.chars().all(|c| c.is_ascii_lowercase()) {
+        chars
+    } else {
+        "und".to_string()
+    }
+}
+
+/// Reduces an edit list (§8.6.6) to one presentation offset.
+///
+/// Real files use two shapes: one edit whose media_time skips the encoder
+/// delay or B-frame reorder delay, optionally preceded by an empty edit that
+/// delays the track. Both map to a constant shift. Further edits (actual
+/// cuts) are ignored: dynamic packaging serves the media as stored.
+fn edit_offset(edts: &Mp4Box, path: &str, movie_ts: u32, media_ts: u32) -> Result<i64> {
+    let Some(elst) = edts.children(path).find(b"elst")? else {
+        return Ok(0);
+    };
+    let p = &elst.payload;
+    let elst_path = format!("{path}/elst");
+    need(&elst, &elst_path, 8)?;
+    let v1 = p[0] == 1;
+    let count = be32(p, 4) as usize;
+    let width = if v1 { 20 } else { 12 };
+    if count.saturating_mul(width) > p.len() - 8 {
+        return Err(Mp4Error::truncated(
+            &elst_path,
+            elst.header.offset,
+            "elst entries cut short",
+        ));
+    }
+    let mut empty: i64 = 0;
+    for i in 0..count {
+        let at = 8 + i * width;
+        let (duration, media_time) = if v1 {
+            (be64(p, at), be64(p, at + 8) as i64)
+        } else {
+            (u64::from(be32(p, at)), i64::from(be32(p, at + 4) as i32))
+        };
+        if media_time == -1 {
+            let d = i128::from(duration) * i128::from(media_ts) / i128::from(movie_ts);
+            empty = empty.saturating_add(i64::try_from(d).unwrap_or(i64::MAX));
+            continue;
+        }
+        if media_time < 0 {
+            return Err(Mp4Error::invalid(
+                &elst_path,
+                elst.header.offset,
+                "negative media_time",
+            ));
+        }
+        return Ok(media_time - empty);
+    }
+    Ok(-empty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_codes() {
+        // 'eng' = 0x15C7 per §8.4.2.3 packing.
+        assert_eq!(decode_language(0x15c7), "eng");
+        assert_eq!(decode_language(0), "und");
+    }
+}

@@ -1,0 +1,352 @@
+//! Sample tables (ISO/IEC 14496-12 §8.6–8.7) as zero-copy views, and the
+//! iterator that joins them into per-sample records.
+//!
+//! The tables stay as slices of the moov; nothing is expanded per sample
+//! until the iterator walks them once to build the compact index.
+
+use super::error::{Mp4Error, Result};
+use super::header::Mp4Box;
+use crate::model::Sample;
+use bytes::Bytes;
+
+/// Most samples per track we accept: 24 h at 120 fps is ~10 M.
+pub const MAX_SAMPLES: u32 = 16_000_000;
+
+/// A table of fixed-size entries after a full-box header and a count.
+#[derive(Clone, Debug, Default)]
+struct Table {
+    data: Bytes,
+    count: u32,
+    width: usize,
+}
+
+impl Table {
+    /// `header` is the number of bytes before the entry count (version/flags
+    /// plus any fixed fields).
+    fn parse(b: &Mp4Box, path: &str, header: usize, width: usize) -> Result<Self> {
+        let p = &b.payload;
+        if p.len() < header + 4 {
+            return Err(Mp4Error::truncated(
+                path,
+                b.header.offset,
+                "table header cut short",
+            ));
+        }
+        let count = u32::from_be_bytes([p[header], p[header + 1], p[header + 2], p[header + 3]]);
+        let need = (count as u64).saturating_mul(width as u64);
+        let have = (p.len() - header - 4) as u64;
+        if need > have {
+            return Err(Mp4Error::truncated(
+                path,
+                b.header.offset,
+                format!("{count} entries need {need} bytes, the box has {have}"),
+            ));
+        }
+        Ok(Table {
+            data: p.slice(header + 4..header + 4 + need as usize),
+            count,
+            width,
+        })
+    }
+    fn u32_at(&self, i: u32, field: usize) -> u32 {
+        let at = i as usize * self.width + field * 4;
+        let d = &self.data[at..at + 4];
+        u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+    }
+    fn u64_at(&self, i: u32) -> u64 {
+        let at = i as usize * 8;
+        let d = &self.data[at..at + 8];
+        u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Sizes {
+    Fixed(u32),
+    Table(Table),
+    /// `stz2` with 4, 8 or 16-bit fields.
+    Compact {
+        data: Bytes,
+        bits: u8,
+    },
+}
+
+/// The sample tables of one track.
+#[derive(Clone, Debug)]
+pub struct SampleTables {
+    stts: Table,
+    ctts: Option<Table>,
+    stss: Option<Table>,
+    sizes: Sizes,
+    stsc: Table,
+    chunks: Table,
+    pub sample_count: u32,
+}
+
+impl SampleTables {
+    /// Reads the tables from an `stbl` box.
+    pub fn parse(stbl: &Mp4Box, path: &str) -> Result<Self> {
+        let (mut stts, mut ctts, mut stss, mut sizes, mut stsc, mut chunks) =
+            (None, None, None, None, None, None);
+        let mut sample_count = 0u32;
+        for child in stbl.children(path) {
+            let c = child?;
+            let cpath = format!("{path}/{}", c.header.typ);
+            match &c.header.typ.0 {
+                b"stts" => stts = Some(Table::parse(&c, &cpath, 4, 8)?),
+                b"ctts" => ctts = Some(Table::parse(&c, &cpath, 4, 8)?),
+                b"stss" => stss = Some(Table::parse(&c, &cpath, 4, 4)?),
+                b"stsc" => stsc = Some(Table::parse(&c, &cpath, 4, 12)?),
+                b"stco" => chunks = Some(Table::parse(&c, &cpath, 4, 4)?),
+                b"co64" => chunks = Some(Table::parse(&c, &cpath, 4, 8)?),
+                b"stsz" => {
+                    let p = &c.payload;
+                    if p.len() < 12 {
+                        return Err(Mp4Error::truncated(
+                            &cpath,
+                            c.header.offset,
+                            "stsz cut short",
+                        ));
+                    }
+                    let fixed = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
+                    if fixed != 0 {
+                        sample_count = u32::from_be_bytes([p[8], p[9], p[10], p[11]]);
+                        sizes = Some(Sizes::Fixed(fixed));
+                    } else {
+                        let t = Table::parse(&c, &cpath, 8, 4)?;
+                        sample_count = t.count;
+                        sizes = Some(Sizes::Table(t));
+                    }
+                }
+                b"stz2" => {
+                    let p = &c.payload;
+                    if p.len() < 12 {
+                        return Err(Mp4Error::truncated(
+                            &cpath,
+                            c.header.offset,
+                            "stz2 cut short",
+                        ));
+                    }
+                    let bits = p[7];
+                    if !matches!(bits, 4 | 8 | 16) {
+                        return Err(Mp4Error::invalid(
+                            &cpath,
+                            c.header.offset,
+                            "stz2 field size must be 4, 8 or 16",
+                        ));
+                    }
+                    let count = u32::from_be_bytes([p[8], p[9], p[10], p[11]]);
+                    let need = (u64::from(count) * u64::from(bits)).div_ceil(8);
+                    if need > (p.len() - 12) as u64 {
+                        return Err(Mp4Error::truncated(
+                            &cpath,
+                            c.header.offset,
+                            "stz2 entries cut short",
+                        ));
+                    }
+                    sample_count = count;
+                    sizes = Some(Sizes::Compact {
+                        data: p.slice(12..12 + need as usize),
+                        bits,
+                    });
+                }
+                _ => {}
+            }
+        }
+        let missing =
+            |what: &str| Mp4Error::invalid(path, stbl.header.offset, format!("missing {what}"));
+        let tables = SampleTables {
+            stts: stts.ok_or_else(|| missing("stts"))?,
+            ctts,
+            stss,
+            sizes: sizes.ok_or_else(|| missing("stsz/stz2"))?,
+            stsc: stsc.ok_or_else(|| missing("stsc"))?,
+            chunks: chunks.ok_or_else(|| missing("stco/co64"))?,
+            sample_count,
+        };
+        if sample_count > MAX_SAMPLES {
+            return Err(Mp4Error::unsupported(
+                path,
+                stbl.header.offset,
+                format!("{sample_count} samples exceed the limit of {MAX_SAMPLES}"),
+            ));
+        }
+        // A hostile fixed-size stsz could claim millions of samples with no
+        // table behind them; the other tables must account for every one.
+        let timed: u64 = (0..tables.stts.count)
+            .map(|i| u64::from(tables.stts.u32_at(i, 0)))
+            .sum();
+        if timed < u64::from(sample_count) {
+            return Err(Mp4Error::invalid(
+                format!("{path}/stts"),
+                stbl.header.offset,
+                format!("stts covers {timed} samples, stsz declares {sample_count}"),
+            ));
+        }
+        Ok(tables)
+    }
+
+    /// True when some sample has a non-zero composition offset.
+    pub fn has_composition_offsets(&self) -> bool {
+        self.ctts
+            .as_ref()
+            .is_some_and(|t| (0..t.count).any(|i| t.u32_at(i, 1) != 0))
+    }
+
+    /// Walks every sample in decode order.
+    pub fn samples(&self, path: &str) -> SampleIter<'_> {
+        SampleIter {
+            t: self,
+            path: path.to_string(),
+            index: 0,
+            dts: 0,
+            stts_i: 0,
+            stts_left: 0,
+            stts_delta: 0,
+            ctts_i: 0,
+            ctts_left: 0,
+            ctts_off: 0,
+            stss_i: 0,
+            stsc_i: 0,
+            chunk: 0,
+            chunk_left: 0,
+            next_offset: 0,
+            failed: false,
+        }
+    }
+}
+
+/// Joins the tables into [`Sample`]s; fails (once) on inconsistent tables.
+pub struct SampleIter<'a> {
+    t: &'a SampleTables,
+    path: String,
+    index: u32,
+    dts: u64,
+    stts_i: u32,
+    stts_left: u32,
+    stts_delta: u32,
+    ctts_i: u32,
+    ctts_left: u32,
+    ctts_off: i32,
+    stss_i: u32,
+    stsc_i: u32,
+    /// 1-based chunk number of the current chunk (0 before the first).
+    chunk: u32,
+    chunk_left: u32,
+    next_offset: u64,
+    failed: bool,
+}
+
+impl SampleIter<'_> {
+    fn err(&mut self, table: &str, reason: String) -> Mp4Error {
+        self.failed = true;
+        Mp4Error::invalid(format!("{}/{table}", self.path), 0, reason)
+    }
+
+    fn size(&self, i: u32) -> u32 {
+        match &self.t.sizes {
+            Sizes::Fixed(s) => *s,
+            Sizes::Table(t) => t.u32_at(i, 0),
+            Sizes::Compact { data, bits: 16 } => u32::from(u16::from_be_bytes([
+                data[i as usize * 2],
+                data[i as usize * 2 + 1],
+            ])),
+            Sizes::Compact { data, bits: 8 } => u32::from(data[i as usize]),
+            Sizes::Compact { data, .. } => {
+                let b = data[i as usize / 2];
+                u32::from(if i % 2 == 0 { b >> 4 } else { b & 0x0f })
+            }
+        }
+    }
+
+    fn advance_chunk(&mut self) -> Result<()> {
+        let t = self.t;
+        loop {
+            self.chunk += 1;
+            if self.chunk > t.chunks.count {
+                return Err(self.err(
+                    "stsc",
+                    format!("chunks run out at sample {}", self.index + 1),
+                ));
+            }
+            while self.stsc_i + 1 < t.stsc.count && t.stsc.u32_at(self.stsc_i + 1, 0) <= self.chunk
+            {
+                self.stsc_i += 1;
+            }
+            if t.stsc.count == 0 || t.stsc.u32_at(self.stsc_i, 0) > self.chunk {
+                return Err(self.err("stsc", format!("no stsc entry covers chunk {}", self.chunk)));
+            }
+            self.chunk_left = t.stsc.u32_at(self.stsc_i, 1);
+            self.next_offset = match t.chunks.width {
+                8 => t.chunks.u64_at(self.chunk - 1),
+                _ => u64::from(t.chunks.u32_at(self.chunk - 1, 0)),
+            };
+            if self.chunk_left > 0 {
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl Iterator for SampleIter<'_> {
+    type Item = Result<Sample>;
+
+    fn next(&mut self) -> Option<Result<Sample>> {
+        if self.failed || self.index >= self.t.sample_count {
+            return None;
+        }
+        let t = self.t;
+        while self.stts_left == 0 {
+            if self.stts_i >= t.stts.count {
+                return Some(Err(self.err("stts", "fewer durations than samples".into())));
+            }
+            self.stts_left = t.stts.u32_at(self.stts_i, 0);
+            self.stts_delta = t.stts.u32_at(self.stts_i, 1);
+            self.stts_i += 1;
+        }
+        self.stts_left -= 1;
+        if let Some(ctts) = &t.ctts {
+            while self.ctts_left == 0 && self.ctts_i < ctts.count {
+                self.ctts_left = ctts.u32_at(self.ctts_i, 0);
+                // Version 0 declares the field unsigned, but encoders write
+                // negative offsets there too; reading it signed is what every
+                // player does.
+                self.ctts_off = ctts.u32_at(self.ctts_i, 1) as i32;
+                self.ctts_i += 1;
+            }
+            if self.ctts_left == 0 {
+                self.ctts_off = 0;
+            } else {
+                self.ctts_left -= 1;
+            }
+        }
+        if self.chunk_left == 0 {
+            if let Err(e) = self.advance_chunk() {
+                return Some(Err(e));
+            }
+        }
+        self.chunk_left -= 1;
+        let sync = match &t.stss {
+            None => true,
+            Some(stss) => {
+                while self.stss_i < stss.count && stss.u32_at(self.stss_i, 0) < self.index + 1 {
+                    self.stss_i += 1;
+                }
+                self.stss_i < stss.count && stss.u32_at(self.stss_i, 0) == self.index + 1
+            }
+        };
+        let size = self.size(self.index);
+        let sample = Sample {
+            offset: self.next_offset,
+            size,
+            dts: self.dts,
+            duration: self.stts_delta,
+            cts_offset: self.ctts_off,
+            sync,
+        };
+        self.next_offset = self.next_offset.saturating_add(u64::from(size));
+        self.dts = self.dts.saturating_add(u64::from(self.stts_delta));
+        self.index += 1;
+        Some(Ok(sample))
+    }
+}

@@ -1,0 +1,223 @@
+//! `stsd` sample entries (ISO/IEC 14496-12 §8.5.2, §12.1.3, §12.2.3).
+//!
+//! We interpret just enough of each entry for manifests and TS/Smooth; the
+//! entry itself is kept as the exact bytes of the file so init segments carry
+//! the decoder configuration untouched.
+
+use super::codec;
+use super::error::{Mp4Error, Result};
+use super::header::{BoxIter, Mp4Box};
+use crate::model::{Codec, FourCC};
+use bytes::Bytes;
+
+/// What a sample entry tells us.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SampleEntry {
+    pub fourcc: FourCC,
+    /// The whole entry box, header included.
+    pub raw: Bytes,
+    pub codec: Codec,
+    pub codec_string: String,
+    pub width: u32,
+    pub height: u32,
+    pub par: (u32, u32),
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub bits_per_sample: u16,
+    /// (max, avg) bit/s from `btrt` or the `esds` decoder config, if any.
+    pub bitrates: Option<(u64, u64)>,
+}
+
+const VISUAL: &[&[u8; 4]] = &[
+    b"avc1", b"avc3", b"hvc1", b"hev1", b"av01", b"vp09", b"vp08", b"encv", b"mp4v", b"dvh1",
+    b"dvhe",
+];
+const AUDIO: &[&[u8; 4]] = &[
+    b"mp4a", b"ac-3", b"ec-3", b"Opus", b"fLaC", b"enca", b"dtsc", b"dtsh", b"dtse", b"dtsl",
+    b"ac-4", b".mp3",
+];
+
+/// Parses the first entry of an `stsd` payload. Tracks that switch sample
+/// entries mid-stream are rare and would need one init segment per entry;
+/// we refuse them rather than produce a stream that mis-decodes.
+pub fn parse_stsd(stsd: &Mp4Box, path: &str) -> Result<SampleEntry> {
+    let p = &stsd.payload;
+    if p.len() < 8 {
+        return Err(Mp4Error::truncated(
+            path,
+            stsd.header.offset,
+            "stsd cut short",
+        ));
+    }
+    let count = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
+    if count == 0 {
+        return Err(Mp4Error::invalid(
+            path,
+            stsd.header.offset,
+            "stsd has no sample entry",
+        ));
+    }
+    let base = stsd.payload_offset() + 8;
+    let mut entries = BoxIter::new(p.slice(8..), base, path);
+    let entry = entries
+        .next()
+        .ok_or_else(|| Mp4Error::truncated(path, base, "sample entry missing"))??;
+    if count > 1 && entries.next().is_some() {
+        return Err(Mp4Error::unsupported(
+            path,
+            base,
+            "tracks with several sample descriptions are not supported",
+        ));
+    }
+    let start = (entry.header.offset - stsd.payload_offset()) as usize;
+    let end = start + entry.header.header_len as usize + entry.payload.len();
+    let raw = p.slice(start..end);
+    parse_entry(&entry, raw, &format!("{path}/{}", entry.header.typ))
+}
+
+/// Parses a sample entry box stored on its own (as the index keeps it).
+pub fn parse_sample_entry(raw: Bytes, path: &str) -> Result<SampleEntry> {
+    let entry = BoxIter::new(raw.clone(), 0, path)
+        .next()
+        .ok_or_else(|| Mp4Error::truncated(path, 0, "sample entry missing"))??;
+    parse_entry(&entry, raw, path)
+}
+
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+fn parse_entry(entry: &Mp4Box, raw: Bytes, path: &str) -> Result<SampleEntry> {
+    let fourcc = entry.header.typ;
+    let p = &entry.payload;
+    let mut out = SampleEntry {
+        fourcc,
+        raw,
+        codec: Codec::Other,
+        codec_string: fourcc.to_string(),
+        width: 0,
+        height: 0,
+        par: (1, 1),
+        sample_rate: 0,
+        channels: 0,
+        bits_per_sample: 0,
+        bitrates: None,
+    };
+    let children_at = if VISUAL.contains(&&fourcc.0) {
+        // SampleEntry (8) + VisualSampleEntry fields (70), §12.1.3.2.
+        if p.len() < 78 {
+            return Err(Mp4Error::truncated(
+                path,
+                entry.header.offset,
+                "visual sample entry cut short",
+            ));
+        }
+        out.width = u32::from(be16(p, 24));
+        out.height = u32::from(be16(p, 26));
+        78
+    } else if AUDIO.contains(&&fourcc.0) {
+        // SampleEntry (8) + AudioSampleEntry fields (20), §12.2.3.2; QuickTime
+        // sound description versions 1 and 2 append 16 / 36 bytes.
+        if p.len() < 28 {
+            return Err(Mp4Error::truncated(
+                path,
+                entry.header.offset,
+                "audio sample entry cut short",
+            ));
+        }
+        let version = be16(p, 8);
+        out.channels = be16(p, 16);
+        out.bits_per_sample = be16(p, 18);
+        out.sample_rate = u32::from(be16(p, 24));
+        match version {
+            1 => 44,
+            2 => 64,
+            _ => 28,
+        }
+    } else {
+        // Text, metadata and unknown entries pass through uninterpreted.
+        return Ok(out);
+    };
+    if p.len() < children_at {
+        return Err(Mp4Error::truncated(
+            path,
+            entry.header.offset,
+            "sample entry cut short",
+        ));
+    }
+    let base = entry.payload_offset() + children_at as u64;
+    for child in BoxIter::new(p.slice(children_at..), base, path) {
+        let child = child?;
+        let off = child.header.offset;
+        let b = &child.payload;
+        match &child.header.typ.0 {
+            b"avcC" => {
+                let c = codec::parse_avcc(b, off)?;
+                out.codec_string = codec::avc_codec_string(fourcc, &c);
+                out.codec = Codec::Avc(c);
+            }
+            b"hvcC" => {
+                let c = codec::parse_hvcc(b, off)?;
+                out.codec_string = codec::hevc_codec_string(fourcc, &c);
+                out.codec = Codec::Hevc(c);
+            }
+            b"av1C" => {
+                if let Some(s) = codec::av1_codec_string(b) {
+                    out.codec_string = s;
+                }
+            }
+            b"vpcC" => {
+                if let Some(s) = codec::vp9_codec_string(b) {
+                    out.codec_string = s;
+                }
+            }
+            b"esds" => {
+                let e = codec::parse_esds(b, off)?;
+                out.codec_string = codec::aac_codec_string(&e);
+                if e.avg_bitrate > 0 {
+                    out.bitrates = Some((u64::from(e.max_bitrate), u64::from(e.avg_bitrate)));
+                }
+                if let Some(aac) = e.aac {
+                    if aac.channel_config > 0 && aac.channel_config < 8 {
+                        out.channels = match aac.channel_config {
+                            7 => 8,
+                            c => u16::from(c),
+                        };
+                    }
+                    if out.sample_rate == 0 {
+                        out.sample_rate = aac.sample_rate;
+                    }
+                    out.codec = Codec::Aac(aac);
+                }
+            }
+            b"dac3" => {
+                let c = codec::parse_dac3(b, off)?;
+                out.channels = codec::ac3_channels(c.acmod, c.lfeon);
+                out.codec_string = "ac-3".into();
+                out.codec = Codec::Ac3(c);
+            }
+            b"dec3" => {
+                let c = codec::parse_dec3(b, off)?;
+                out.channels = codec::ac3_channels(c.acmod, c.lfeon);
+                out.codec_string = "ec-3".into();
+                out.codec = Codec::Ec3(c);
+            }
+            b"btrt" if b.len() >= 12 => {
+                let max = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+                let avg = u32::from_be_bytes([b[8], b[9], b[10], b[11]]);
+                out.bitrates = Some((u64::from(max), u64::from(avg)));
+            }
+            b"pasp" if b.len() >= 8 => {
+                let h = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+                let v = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+                if h > 0 && v > 0 {
+                    out.par = (h, v);
+                }
+            }
+            b"dOps" => out.codec_string = "opus".into(),
+            b"dfLa" => out.codec_string = "fLaC".into(),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
