@@ -11,4 +11,7 @@ pub mod index;
 pub mod model;
 pub mod mp4;
 pub mod mux;
+#[cfg(test)]
+pub(crate) mod testutil;
+pub mod timeline;
 pub mod url;

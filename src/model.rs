@@ -18,7 +18,13 @@ impl FourCC {
     pub fn as_str_lossy(&self) -> String {
         self.0
             .iter()
-            .map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '?' })
+            .map(|&b| {
+                if b.is_ascii_graphic() || b == b' ' {
+                    b as char
+                } else {
+                    '?'
+                }
+            })
             .collect()
     }
 }

@@ -321,4 +321,4 @@ pub fn index_whole_file(file: &Bytes, etag: &str) -> Result<MediaIndex> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

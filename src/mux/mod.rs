@@ -17,3 +17,6 @@ pub struct MuxSample {
     /// for AVC/HEVC, raw access units for audio); a slice of an origin read.
     pub data: Bytes,
 }
+
+pub mod boxes;
+pub mod cmaf;

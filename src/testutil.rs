@@ -1,0 +1,212 @@
+//! Test helpers: synthetic MP4s with chosen sample tables.
+
+use crate::index::MediaIndex;
+use crate::mux::boxes::BoxWriter;
+use bytes::Bytes;
+
+/// A track to synthesize.
+pub struct SynthTrack {
+    pub video: bool,
+    pub timescale: u32,
+    /// (duration, size, sync, cts_offset) per sample.
+    pub samples: Vec<(u32, u32, bool, i32)>,
+    /// Edit list media_time (None: no edit list).
+    pub edit: Option<i64>,
+}
+
+impl SynthTrack {
+    /// Video at `fps` with a keyframe every `gop` frames, B-frame style
+    /// composition offsets and an edit of one frame.
+    pub fn video(frames: u32, fps: u32, gop: u32) -> Self {
+        let ts = fps * 512;
+        let samples = (0..frames)
+            .map(|i| {
+                let cts = match i % gop {
+                    0 => 512,
+                    k if k % 2 == 1 => 1024,
+                    _ => 0,
+                };
+                (512, 1000 + i % 7, i % gop == 0, cts)
+            })
+            .collect();
+        SynthTrack {
+            video: true,
+            timescale: ts,
+            samples,
+            edit: Some(512),
+        }
+    }
+
+    /// AAC-like audio: 1024-sample frames at 48 kHz with a priming edit.
+    pub fn audio(frames: u32) -> Self {
+        SynthTrack {
+            video: false,
+            timescale: 48000,
+            samples: (0..frames).map(|i| (1024, 300 + i % 5, true, 0)).collect(),
+            edit: Some(1024),
+        }
+    }
+}
+
+const AVC1_ENTRY: &[u8] = &[
+    0, 0, 0, 0, 0, 0, 0, 1, // SampleEntry
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // pre_defined/reserved
+    0, 160, 0, 90, 0, 0x48, 0, 0, 0, 0x48, 0, 0, 0, 0, 0, 0, 0, 1, // size, res, frame_count
+];
+
+fn sample_entry(w: &mut BoxWriter, video: bool) {
+    if video {
+        w.start(b"avc1")
+            .bytes(AVC1_ENTRY)
+            .zeros(32)
+            .u16(0x18)
+            .u16(0xffff);
+        w.start(b"avcC").bytes(&[
+            1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 2, 0x67, 0x64, 1, 0, 2, 0x68, 0xee,
+        ]);
+        w.end().end();
+    } else {
+        w.start(b"mp4a")
+            .zeros(6)
+            .u16(1)
+            .zeros(8)
+            .u16(2)
+            .u16(16)
+            .zeros(4)
+            .u32(48000 << 16);
+        w.start_full(b"esds", 0, 0).bytes(&[
+            0x03, 0x19, 0, 1, 0, 0x04, 0x11, 0x40, 0x15, 0, 0, 0, 0, 1, 0xf4, 0, 0, 1, 0xf4, 0,
+            0x05, 0x02, 0x11, 0x90, 0x06, 0x01, 0x02,
+        ]);
+        w.end().end();
+    }
+}
+
+/// Writes `ftyp` + `moov` + `mdat` with the given tracks, samples laid out
+/// track after track (one chunk per sample).
+pub fn synth_mp4(tracks: &[SynthTrack]) -> Bytes {
+    // The mdat starts after a moov whose size we learn by writing it once.
+    let moov_len = write_moov(tracks, 0).len();
+    let mdat_start = 24 + moov_len as u64 + 8;
+    let moov = write_moov(tracks, mdat_start);
+    let mut w = BoxWriter::default();
+    w.start(b"ftyp").bytes(b"isom").u32(0).bytes(b"isom").end();
+    w.bytes(&moov);
+    let payload: u64 = tracks
+        .iter()
+        .flat_map(|t| t.samples.iter())
+        .map(|s| u64::from(s.1))
+        .sum();
+    w.u32((payload + 8) as u32).bytes(b"mdat");
+    for t in tracks {
+        for (i, s) in t.samples.iter().enumerate() {
+            w.zeros(s.1 as usize);
+            let at = w.len() - s.1 as usize;
+            w.buf[at] = i as u8;
+        }
+    }
+    Bytes::from(w.buf)
+}
+
+fn write_moov(tracks: &[SynthTrack], mdat_start: u64) -> Vec<u8> {
+    let mut w = BoxWriter::default();
+    w.start(b"moov");
+    w.start_full(b"mvhd", 0, 0)
+        .u32(0)
+        .u32(0)
+        .u32(1000)
+        .u32(0)
+        .zeros(80)
+        .end();
+    let mut offset = mdat_start;
+    for (n, t) in tracks.iter().enumerate() {
+        w.start(b"trak");
+        w.start_full(b"tkhd", 0, 3)
+            .u32(0)
+            .u32(0)
+            .u32(n as u32 + 1)
+            .zeros(60)
+            .u32(160 << 16)
+            .u32(90 << 16)
+            .end();
+        if let Some(mt) = t.edit {
+            w.start(b"edts")
+                .start_full(b"elst", 0, 0)
+                .u32(1)
+                .u32(0)
+                .u32(mt as u32)
+                .u32(0x10000)
+                .end()
+                .end();
+        }
+        w.start(b"mdia");
+        w.start_full(b"mdhd", 0, 0)
+            .u32(0)
+            .u32(0)
+            .u32(t.timescale)
+            .u32(0)
+            .u16(0x15c7)
+            .u16(0)
+            .end();
+        w.start_full(b"hdlr", 0, 0)
+            .u32(0)
+            .bytes(if t.video { b"vide" } else { b"soun" })
+            .zeros(13)
+            .end();
+        w.start(b"minf").start(b"stbl");
+        w.start_full(b"stsd", 0, 0).u32(1);
+        sample_entry(&mut w, t.video);
+        w.end();
+        w.start_full(b"stts", 0, 0).u32(t.samples.len() as u32);
+        for s in &t.samples {
+            w.u32(1).u32(s.0);
+        }
+        w.end();
+        if t.samples.iter().any(|s| s.3 != 0) {
+            w.start_full(b"ctts", 1, 0).u32(t.samples.len() as u32);
+            for s in &t.samples {
+                w.u32(1).i32(s.3);
+            }
+            w.end();
+        }
+        if t.video {
+            let syncs: Vec<u32> = (0..t.samples.len())
+                .filter(|&i| t.samples[i].2)
+                .map(|i| i as u32 + 1)
+                .collect();
+            w.start_full(b"stss", 0, 0).u32(syncs.len() as u32);
+            for s in syncs {
+                w.u32(s);
+            }
+            w.end();
+        }
+        w.start_full(b"stsz", 0, 0)
+            .u32(0)
+            .u32(t.samples.len() as u32);
+        for s in &t.samples {
+            w.u32(s.1);
+        }
+        w.end();
+        w.start_full(b"stsc", 0, 0)
+            .u32(1)
+            .u32(1)
+            .u32(1)
+            .u32(1)
+            .end();
+        w.start_full(b"co64", 0, 0).u32(t.samples.len() as u32);
+        for s in &t.samples {
+            w.u64(offset);
+            offset += u64::from(s.1);
+        }
+        w.end();
+        w.end().end().end().end(); // stbl minf mdia trak
+    }
+    w.end();
+    w.buf
+}
+
+/// Indexes a synthetic file.
+pub fn synth_index(tracks: &[SynthTrack]) -> MediaIndex {
+    let f = synth_mp4(tracks);
+    crate::index::index_whole_file(&f, "synth").unwrap_or_else(|e| panic!("{e}"))
+}

@@ -1,0 +1,144 @@
+use super::*;
+use crate::index::index_whole_file;
+use crate::index::tests::fixture;
+use crate::testutil::{synth_index, SynthTrack};
+
+fn check_cover(tl: &Timeline, t: &TrackIndex) -> Vec<TrackSegment> {
+    let segs = tl.track_segments(t).unwrap();
+    assert!(!segs.is_empty());
+    let mut next = segs[0].samples.start;
+    for s in &segs {
+        assert_eq!(s.samples.start, next, "segments are contiguous");
+        assert!(s.samples.end > s.samples.start, "no empty segment");
+        assert!(s.duration > 0);
+        next = s.samples.end;
+    }
+    assert_eq!(next, t.sample_count(), "segments reach the end");
+    segs
+}
+
+#[test]
+fn bframes_with_edit_list_start_at_zero_on_keyframes() {
+    let idx = index_whole_file(&fixture("avc_bframes.mp4"), "").unwrap();
+    let v = &idx.tracks[0];
+    let tl = Timeline::compute(&[v], 2000).unwrap();
+    // 4 s with a keyframe every second: boundaries at 0, 2 s.
+    assert_eq!(tl.starts, vec![0, 2 * 12288]);
+    let segs = check_cover(&tl, v);
+    assert_eq!(segs[0].start, 0, "edit list maps the first frame to 0");
+    for s in &segs {
+        assert!(v.sample(s.samples.start).unwrap().sync);
+        assert_eq!(s.start, tl.starts[s.number as usize]);
+    }
+}
+
+#[test]
+fn muxed_audio_follows_video_boundaries_within_a_frame() {
+    let idx = index_whole_file(&fixture("muxed_moov_end.mp4"), "").unwrap();
+    let tracks: Vec<&TrackIndex> = idx.tracks.iter().collect();
+    let tl = Timeline::compute(&tracks, 2000).unwrap();
+    let v = check_cover(&tl, tracks[0]);
+    let a = check_cover(&tl, tracks[1]);
+    assert_eq!(v.len(), a.len());
+    // The priming frame is dropped: audio starts at 0 too.
+    assert_eq!(a[0].start, 0);
+    for (vs, as_) in v.iter().zip(&a) {
+        let vt = rescale(vs.start, 12288, HNS);
+        let at = rescale(as_.start, 48000, HNS);
+        // Within half an AAC frame (1024 / 48000 s).
+        assert!(vt.abs_diff(at) <= 107_000, "{vt} vs {at}");
+    }
+}
+
+#[test]
+fn audio_only_gets_regular_segments_and_a_short_last_one() {
+    let idx = index_whole_file(&fixture("aac.mp4"), "").unwrap();
+    let a = &idx.tracks[0];
+    let tl = Timeline::compute(&[a], 1500).unwrap();
+    let segs = check_cover(&tl, a);
+    assert_eq!(segs.len(), 3);
+    let last = segs.last().unwrap();
+    assert!(last.duration < 48000 * 3 / 2);
+}
+
+#[test]
+fn renditions_with_matching_keyframes_share_boundaries() {
+    let a = synth_index(&[SynthTrack::video(24 * 26, 24, 48)]);
+    let b = synth_index(&[SynthTrack::video(24 * 26, 24, 24)]);
+    let (ta, tb) = (&a.tracks[0], &b.tracks[0]);
+    let tl = Timeline::compute(&[ta, tb], 6000).unwrap();
+    assert_eq!(tl.aligned, vec![true, true]);
+    let expect: Vec<i64> = [0, 6, 12, 18].iter().map(|s| s * 24 * 512).collect();
+    assert_eq!(tl.starts, expect);
+    let sa = check_cover(&tl, ta);
+    let sb = check_cover(&tl, tb);
+    for (x, y) in sa.iter().zip(&sb) {
+        assert_eq!(x.start, y.start);
+        assert_eq!(x.samples, y.samples);
+    }
+}
+
+#[test]
+fn misaligned_rendition_is_detected_and_left_out() {
+    let a = synth_index(&[SynthTrack::video(24 * 20, 24, 48)]);
+    // Keyframes every 37 frames never line up with every 48.
+    let b = synth_index(&[SynthTrack::video(24 * 20, 24, 37)]);
+    let tl = Timeline::compute(&[&a.tracks[0], &b.tracks[0]], 6000).unwrap();
+    assert_eq!(tl.aligned, vec![true, false]);
+    assert_eq!(tl.starts[1], 6 * 24 * 512);
+}
+
+#[test]
+fn long_gops_give_longer_segments_never_empty_ones() {
+    // Keyframes every 10 s with a 4 s target.
+    let a = synth_index(&[SynthTrack::video(24 * 35, 24, 240)]);
+    let t = &a.tracks[0];
+    let tl = Timeline::compute(&[t], 4000).unwrap();
+    assert_eq!(tl.starts, vec![0, 10 * 12288, 20 * 12288, 30 * 12288]);
+    check_cover(&tl, t);
+}
+
+#[test]
+fn final_short_segment_is_merged_or_kept_deliberately() {
+    // 13 s, keyframes every 2 s, target 6 s: boundaries 0, 6; the last
+    // keyframe at 12 s would leave a 1 s segment, merged (7 s ≤ 1.5 × 6).
+    let a = synth_index(&[SynthTrack::video(24 * 13, 24, 48)]);
+    let tl = Timeline::compute(&[&a.tracks[0]], 6000).unwrap();
+    assert_eq!(tl.starts, vec![0, 6 * 12288]);
+    // 16 s: 0, 6, 12 and a 4 s final segment.
+    let a = synth_index(&[SynthTrack::video(24 * 16, 24, 48)]);
+    let tl = Timeline::compute(&[&a.tracks[0]], 6000).unwrap();
+    assert_eq!(tl.starts, vec![0, 6 * 12288, 12 * 12288]);
+    check_cover(&tl, &a.tracks[0]);
+}
+
+#[test]
+fn audio_shorter_than_video_has_no_trailing_empty_segments() {
+    let v = synth_index(&[
+        SynthTrack::video(24 * 20, 24, 48),
+        SynthTrack::audio(47 * 8),
+    ]);
+    let tracks: Vec<&TrackIndex> = v.tracks.iter().collect();
+    let tl = Timeline::compute(&tracks, 6000).unwrap();
+    let audio = tl.track_segments(tracks[1]).unwrap();
+    assert_eq!(audio.len(), 2, "8 s of audio in 6 s segments");
+    assert_eq!(audio.last().unwrap().samples.end, tracks[1].sample_count());
+    assert!(tl.track_segment(tracks[1], 3).unwrap().is_none());
+}
+
+#[test]
+fn segment_lookup_by_hns_time() {
+    let a = synth_index(&[SynthTrack::video(24 * 26, 24, 48)]);
+    let tl = Timeline::compute(&[&a.tracks[0]], 6000).unwrap();
+    assert_eq!(tl.segment_at_hns(0), Some(0));
+    assert_eq!(tl.segment_at_hns(60_000_000), Some(1));
+    assert_eq!(tl.segment_at_hns(60_000_400), Some(1));
+    assert_eq!(tl.segment_at_hns(179_999_999), Some(3));
+    assert_eq!(
+        tl.segment_at_hns(215_000_000),
+        Some(3),
+        "within the 8 s final segment"
+    );
+    assert_eq!(tl.segment_at_hns(10_000_000_000), None);
+    assert_eq!(tl.segment_at_hns(u64::MAX), None);
+}
