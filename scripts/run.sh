@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Runs edgepack locally: the origin bucket (origin/server.js serving
+# fixtures/media on 127.0.0.1:8081) and the edge (the release wasm under
+# Viceroy on 127.0.0.1:7676). Ctrl-C stops both.
+#
+#   bash scripts/run.sh
+#
+# Origin requests are logged as JSON lines to out/origin.log.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [[ -d $HOME/.cargo/bin && :$PATH: != *":$HOME/.cargo/bin:"* ]]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+ORIGIN_ADDR=127.0.0.1:8081 # must match [local_server.backends.origin] in fastly.toml
+EDGE_ADDR=127.0.0.1:7676
+WASM=target/wasm32-wasip1/release/edgepack.wasm
+ORIGIN_LOG=out/origin.log
+
+say() { printf 'run: %s\n' "$*"; }
+die() {
+  printf 'run: error: %s\n' "$*" >&2
+  exit 1
+}
+
+# port_busy HOST:PORT: succeeds when something already listens there.
+port_busy() { (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; }
+
+# wait_for_port HOST:PORT PID NAME: waits until the port answers (up to 15 s).
+wait_for_port() {
+  local i
+  for ((i = 0; i < 150; i++)); do
+    port_busy "$1" && return 0
+    kill -0 "$2" 2>/dev/null || die "$3 exited before listening on $1"
+    sleep 0.1
+  done
+  die "$3 did not listen on $1 within 15 s"
+}
+
+bash scripts/setup.sh
+
+say "building $WASM"
+cargo build --release --target wasm32-wasip1 --bin edgepack
+
+for addr in "$ORIGIN_ADDR" "$EDGE_ADDR"; do
+  if port_busy "$addr"; then
+    die "$addr is already in use (another scripts/run.sh?)"
+  fi
+done
+
+origin_pid=
+edge_pid=
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+  trap - INT TERM EXIT
+  local pid
+  for pid in $edge_pid $origin_pid; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in $edge_pid $origin_pid; do
+    wait "$pid" 2>/dev/null || true
+  done
+  say "stopped"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "$(dirname "$ORIGIN_LOG")"
+say "origin: http://$ORIGIN_ADDR (fixtures/media; request log: $ORIGIN_LOG)"
+node origin/server.js --port "${ORIGIN_ADDR#*:}" --root fixtures/media >>"$ORIGIN_LOG" 2>&1 &
+origin_pid=$!
+wait_for_port "$ORIGIN_ADDR" "$origin_pid" origin
+
+say "edge: viceroy $WASM on http://$EDGE_ADDR"
+viceroy "$WASM" -C fastly.toml --addr "$EDGE_ADDR" &
+edge_pid=$!
+wait_for_port "$EDGE_ADDR" "$edge_pid" viceroy
+
+base="http://$EDGE_ADDR"
+cat <<EOF
+
+edgepack is running. Try:
+  player          $base/player
+  HLS (CMAF)      $base/abr/abr.ism/manifest(format=m3u8-cmaf)
+  DASH (CMAF)     $base/abr/abr.ism/manifest(format=mpd-time-cmaf)
+  HLS, one .mp4   $base/muxed_moov_end.mp4/master.m3u8
+  DASH, one .mp4  $base/muxed_moov_end.mp4/manifest.mpd
+  origin bucket   http://$ORIGIN_ADDR/abr/abr.ism
+
+Ctrl-C stops both.
+EOF
+
+# Returns when either process exits (or on Ctrl-C); the EXIT trap stops the other.
+status=0
+wait -n "$origin_pid" "$edge_pid" || status=$?
+say "a process exited (status $status); stopping"
+exit "$status"

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Installs what edgepack's build and tests need, and only what is missing:
+# Rust targets and components, Viceroy, ffmpeg and Chromium (Debian), the npm
+# packages, then the generated fixtures. Each step checks first, so a run on a
+# ready machine takes a second or two.
+#
+#   bash scripts/setup.sh
+#
+# EDGEPACK_SKIP_VICEROY=1 skips the Viceroy step (e.g. while one is being built).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+VICEROY_VERSION=0.22.0
+RUST_TARGETS=(wasm32-wasip1 wasm32-unknown-unknown)
+RUST_COMPONENTS=(rustfmt clippy)
+
+if [[ -d $HOME/.cargo/bin && :$PATH: != *":$HOME/.cargo/bin:"* ]]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+say() { printf 'setup: %s\n' "$*"; }
+die() {
+  printf 'setup: error: %s\n' "$*" >&2
+  exit 1
+}
+
+# as_root CMD...: runs CMD as root (directly, or through sudo).
+as_root() {
+  if [[ $(id -u) == 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null; then
+    sudo "$@"
+  else
+    die "need root for: $*"
+  fi
+}
+
+# --- Rust ---------------------------------------------------------------------
+command -v rustup >/dev/null || die "rustup not found; install the Rust toolchain first"
+command -v cargo >/dev/null || die "cargo not found; install the Rust toolchain first"
+
+installed_targets=$(rustup target list --installed)
+for target in "${RUST_TARGETS[@]}"; do
+  if grep -qx "$target" <<<"$installed_targets"; then
+    say "rust target $target: present"
+  else
+    say "rust target $target: installing"
+    rustup target add "$target"
+  fi
+done
+
+installed_components=$(rustup component list --installed)
+for component in "${RUST_COMPONENTS[@]}"; do
+  if grep -q "^$component\(-\|$\)" <<<"$installed_components"; then
+    say "rust component $component: present"
+  else
+    say "rust component $component: installing"
+    rustup component add "$component"
+  fi
+done
+
+# --- Viceroy (local Fastly Compute runtime) ------------------------------------
+if [[ ${EDGEPACK_SKIP_VICEROY:-0} == 1 ]]; then
+  say "viceroy: skipped (EDGEPACK_SKIP_VICEROY=1)"
+elif command -v viceroy >/dev/null; then
+  say "viceroy: present ($(viceroy --version 2>/dev/null || echo 'version unknown'))"
+else
+  say "viceroy: installing $VICEROY_VERSION with cargo (takes several minutes)"
+  cargo install viceroy --locked --version "$VICEROY_VERSION"
+fi
+
+# --- Debian packages -----------------------------------------------------------
+apt_missing=()
+command -v ffmpeg >/dev/null || apt_missing+=(ffmpeg)
+command -v chromium >/dev/null || apt_missing+=(chromium)
+command -v node >/dev/null || apt_missing+=(nodejs)
+command -v npm >/dev/null || apt_missing+=(npm)
+if ((${#apt_missing[@]})); then
+  say "apt: installing ${apt_missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${apt_missing[@]}"
+else
+  say "apt: ffmpeg, chromium, node and npm present"
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+((node_major >= 20)) || die "node $(node --version) is too old; the tests need node 20 or newer"
+
+# --- npm packages --------------------------------------------------------------
+# npm writes node_modules/.package-lock.json on every install: older than the
+# lockfile means the lockfile changed since.
+if [[ ! -f node_modules/.package-lock.json ]]; then
+  say "npm: node_modules missing, running npm ci"
+  npm ci --no-audit --no-fund
+elif [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+  say "npm: package-lock.json changed, running npm ci"
+  npm ci --no-audit --no-fund
+else
+  say "npm: node_modules up to date"
+fi
+
+# --- fixtures ------------------------------------------------------------------
+say "fixtures: fixtures/generate.sh"
+bash fixtures/generate.sh
+say "done"

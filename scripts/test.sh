@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# edgepack's whole test suite: setup, formatting, lints, native tests, the
+# release wasm build, and the black-box tests in wasm-tests/. Every stage runs
+# (after setup) so one run reports every failure; the script fails if any did.
+# A table of stage durations is printed at the end.
+#
+#   bash scripts/test.sh
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [[ -d $HOME/.cargo/bin && :$PATH: != *":$HOME/.cargo/bin:"* ]]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+names=()
+times=()
+results=()
+failed=0
+# Microseconds since the epoch (bash 5's EPOCHREALTIME, digits only).
+now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
+# secs FROM_US: seconds elapsed since FROM_US, with one decimal.
+secs() {
+  local us=$(($(now_us) - $1))
+  printf '%d.%d' $((us / 1000000)) $((us % 1000000 / 100000))
+}
+t_all=$(now_us)
+
+# shellcheck disable=SC2317 # called by the EXIT trap
+summary() {
+  local i overall=ok
+  ((failed == 0)) || overall=FAIL
+  echo
+  echo "=== test.sh summary"
+  for i in "${!names[@]}"; do
+    printf '  %-30s %-5s %8ss\n' "${names[i]}" "${results[i]}" "${times[i]}"
+  done
+  printf '  %-30s %-5s %8ss\n' total "$overall" "$(secs "$t_all")"
+}
+trap summary EXIT
+
+# stage NAME CMD...: runs CMD, records its time and result.
+stage() {
+  local name=$1 t0 rc=0
+  shift
+  echo
+  echo "=== $name: $*"
+  t0=$(now_us)
+  "$@" || rc=$?
+  names+=("$name")
+  times+=("$(secs "$t0")")
+  if ((rc == 0)); then
+    results+=(ok)
+  else
+    results+=(FAIL)
+    failed=1
+    echo "=== $name: FAILED (exit $rc)" >&2
+  fi
+  return "$rc"
+}
+
+# Without the tools nothing below means anything: stop if setup fails.
+stage setup bash scripts/setup.sh || exit 1
+
+stage "cargo fmt" cargo fmt --check || true
+stage "cargo clippy" cargo clippy --all-targets -- -D warnings || true
+# The edge adapter only compiles for wasm32-wasip1, so lint that target too.
+stage "cargo clippy (wasm32-wasip1)" cargo clippy --target wasm32-wasip1 --bin edgepack -- -D warnings || true
+stage "cargo test" cargo test --release || true
+stage "wasm build" cargo build --release --target wasm32-wasip1 --bin edgepack || true
+stage "wasm-tests" node --test wasm-tests/ || true
+
+exit "$failed"
