@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod index;
+pub mod manifest;
 pub mod model;
 pub mod mp4;
 pub mod mux;

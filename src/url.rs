@@ -324,7 +324,7 @@ pub fn parse(path: &str, query: Option<&str>) -> Result<Route, UrlError> {
 }
 
 fn player_asset(file: &str) -> Result<String, UrlError> {
-    let ok = !file.starts_with('.') && is_name(file);
+    let ok = !file.starts_with('.') && is_valid_name(file);
     if ok {
         Ok(file.to_string())
     } else {
@@ -335,9 +335,10 @@ fn player_asset(file: &str) -> Result<String, UrlError> {
     }
 }
 
-/// `[A-Za-z0-9_.-]{1,64}`: the names that may appear unescaped in URLs we
-/// build and in the parenthesised grammar without ambiguity.
-fn is_name(s: &str) -> bool {
+/// `[A-Za-z0-9_.-]{1,64}`: the track, filter and asset names that may appear
+/// unescaped in URLs we build and in the parenthesised grammar without
+/// ambiguity. Public so `.ism` parsing and name generation apply the same rule.
+pub fn is_valid_name(s: &str) -> bool {
     (1..=MAX_NAME_LEN).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
@@ -534,12 +535,8 @@ fn split_call(seg: &str) -> Result<Call<'_>, UrlError> {
 fn parse_manifest_segment(seg: &str) -> Result<(Resource, RawOptions), UrlError> {
     let call = split_call(seg)?;
     let unknown = || UrlError::UnknownResource(clip(seg));
-    let mut opts = RawOptions::default();
     let (base, suffix) = match call.args {
-        Some(args) => {
-            opts.parse_items(args.split(','))?;
-            (call.name, call.suffix)
-        }
+        Some(_) => (call.name, call.suffix),
         None => match call.name.rfind('.') {
             Some(dot) => call.name.split_at(dot),
             None => (call.name, ""),
@@ -548,6 +545,10 @@ fn parse_manifest_segment(seg: &str) -> Result<(Resource, RawOptions), UrlError>
     let known = base.eq_ignore_ascii_case("manifest") || (base == "master" && suffix == ".m3u8");
     if !known {
         return Err(unknown());
+    }
+    let mut opts = RawOptions::default();
+    if let Some(args) = call.args {
+        opts.parse_items(args.split(','))?;
     }
     opts.implied_format = match suffix {
         "" => None,
@@ -606,7 +607,7 @@ fn parse_sub_resource(levels: &str, sub: &str) -> Result<(Resource, RawOptions),
 }
 
 fn track_ref(bitrate: u64, name: &str) -> Result<TrackRef, UrlError> {
-    if !is_name(name) {
+    if !is_valid_name(name) {
         return Err(UrlError::InvalidName {
             what: "track name",
             value: clip(name),
@@ -752,7 +753,7 @@ fn parse_filters(value: &str) -> Result<Vec<String>, UrlError> {
         if filters.len() == MAX_FILTERS {
             return Err(UrlError::Syntax("more than 3 filters"));
         }
-        if !is_name(name) {
+        if !is_valid_name(name) {
             return Err(UrlError::InvalidName {
                 what: "filter name",
                 value: clip(name),
@@ -1094,6 +1095,8 @@ mod tests {
             "/a.ism/index.m3u8",
             "/a.ism/manifests",
             "/a.ism/.m3u8",
+            "/a.ism/master(format=m3u8-cmaf)",
+            "/a.ism/foo(bogus=1)",
         ] {
             assert!(
                 matches!(err(path), UrlError::UnknownResource(_)),
