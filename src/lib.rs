@@ -9,9 +9,11 @@
 pub mod error;
 pub mod index;
 pub mod manifest;
+pub mod media_set;
 pub mod model;
 pub mod mp4;
 pub mod mux;
+pub mod plan;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod timeline;

@@ -168,6 +168,15 @@ pub fn display_size(t: &TrackInfo) -> (u32, u32) {
     )
 }
 
+/// Bytes [`media_segment`] writes before the payload, for a segment of
+/// `samples` samples: `styp` (28), `moof` with `mfhd`, `traf`, `tfhd`,
+/// `tfdt` v1 and `trun` (88 + 12 or 16 per sample), `mdat` header (8; 16
+/// past 4 GB, which no segment reaches).
+pub fn header_len(samples: u32, with_cts: bool, styp: bool) -> u64 {
+    let per = if with_cts { 16 } else { 12 };
+    u64::from(styp) * 28 + 88 + u64::from(samples) * per + 8
+}
+
 /// Options for writing a media segment.
 #[derive(Clone, Copy, Debug)]
 pub struct FragmentOptions {
@@ -229,7 +238,7 @@ pub fn media_segment(
     }
     let base = u64::try_from(base.unwrap_or(0).max(0)).unwrap_or(0);
     w.start_full(b"tfdt", 1, 0).u64(base).end();
-    let with_cts = track.has_cts || cts_shift != 0;
+    let with_cts = track.has_cts || info.kind == TrackKind::Video;
     let flags = 0x0001 | 0x0100 | 0x0200 | 0x0400 | if with_cts { 0x0800 } else { 0 };
     w.start_full(b"trun", u8::from(negative), flags).u32(count);
     let data_offset_at = w.len();

@@ -1,0 +1,343 @@
+//! DASH MPD (ISO/IEC 23009-1), static, `SegmentTemplate` + `SegmentTimeline`
+//! (§5.3.9.6) in the 10 MHz timescale Azure used, written with quick-xml.
+//!
+//! Each Representation carries its own timeline built from its real segment
+//! times, so `$Time$` in a request is exactly a time the MPD announced.
+//! Video renditions share boundaries (see `timeline`), so their timelines are
+//! identical and `segmentAlignment` holds.
+
+use crate::media_set::{MediaSet, SetTrack};
+use crate::model::{Codec, TrackKind};
+use crate::timeline::{rescale, TimelineError, HNS};
+use crate::url::{self, Format};
+use quick_xml::events::{BytesDecl, Event};
+use quick_xml::Writer;
+use std::io;
+
+const PROFILE_LIVE: &str = "urn:mpeg:dash:profile:isoff-live:2011";
+const PROFILE_CMAF: &str = "urn:mpeg:dash:profile:cmaf:2019";
+const SCHEME_CHANNELS: &str = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011";
+const SCHEME_DOLBY_CHANNELS: &str = "tag:dolby.com,2014:dash:audio_channel_configuration:2011";
+
+/// `<S t d r>` entries in HNS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct S {
+    t: Option<u64>,
+    d: u64,
+    r: u32,
+}
+
+/// Everything one Representation needs, computed before any XML is written.
+struct Rep<'a> {
+    track: &'a SetTrack,
+    timeline: Vec<S>,
+}
+
+/// Run-length encodes segment (start, duration) pairs; `t` is written only
+/// where a segment does not follow on from the previous one.
+fn timeline_entries(times: &[(u64, u64)]) -> Vec<S> {
+    let mut out: Vec<S> = Vec::new();
+    let mut expected = None;
+    for &(t, d) in times {
+        let contiguous = expected == Some(t);
+        match out.last_mut() {
+            Some(last) if contiguous && last.d == d => last.r += 1,
+            _ => out.push(S {
+                t: (!contiguous).then_some(t),
+                d,
+                r: 0,
+            }),
+        }
+        expected = Some(t + d);
+    }
+    out
+}
+
+/// Segment times of a track in HNS, chained so each `t + d` is the next `t`.
+fn track_times(set: &MediaSet, t: &SetTrack) -> Result<Vec<(u64, u64)>, TimelineError> {
+    let ts = set.index(t).info.timescale;
+    let segs = set.segments(t)?;
+    let mut out = Vec::with_capacity(segs.len());
+    for s in &segs {
+        let start = rescale(s.start, ts, HNS).max(0) as u64;
+        let end = rescale(s.start + s.duration as i64, ts, HNS).max(0) as u64;
+        out.push((start, end.saturating_sub(start).max(1)));
+    }
+    // Chain neighbours: the next start is authoritative, so rounding never
+    // opens a gap or an overlap between announced segments.
+    for i in 1..out.len() {
+        let next = out[i].0;
+        let prev = &mut out[i - 1];
+        if next > prev.0 && next.abs_diff(prev.0 + prev.1) < HNS / 10 {
+            prev.1 = next - prev.0;
+        }
+    }
+    Ok(out)
+}
+
+/// ISO 8601 duration for MPD attributes.
+fn duration(secs: f64) -> String {
+    format!("PT{:.3}S", secs.max(0.0))
+}
+
+/// Dolby channel mask for `acmod` + LFE (ETSI TS 102 366 Table I.1.1 order).
+fn dolby_channel_mask(acmod: u8, lfe: bool) -> u16 {
+    let base: u16 = match acmod {
+        1 => 0x4000,
+        3 => 0xE000,
+        4 => 0xA080,
+        5 => 0xE080,
+        6 => 0xB800,
+        7 => 0xF800,
+        _ => 0xA000,
+    };
+    base | u16::from(lfe)
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// The MPD for `format` (`mpd-time-cmaf` or `mpd-time-csf`).
+pub fn mpd(set: &MediaSet, format: Format) -> Result<String, TimelineError> {
+    // Adaptation sets: video by codec family, audio by language and codec.
+    let mut sets: Vec<(TrackKind, String, String, Vec<Rep<'_>>)> = Vec::new();
+    for t in &set.tracks {
+        let info = &set.index(t).info;
+        let family = info.fourcc.to_string();
+        let lang = if info.kind == TrackKind::Audio {
+            t.language.clone()
+        } else {
+            String::new()
+        };
+        let rep = Rep {
+            track: t,
+            timeline: timeline_entries(&track_times(set, t)?),
+        };
+        match sets
+            .iter_mut()
+            .find(|s| s.0 == info.kind && s.1 == family && s.2 == lang)
+        {
+            Some(s) => s.3.push(rep),
+            None => sets.push((info.kind, family, lang, vec![rep])),
+        }
+    }
+    let profiles = if format == Format::DashCmaf {
+        format!("{PROFILE_LIVE},{PROFILE_CMAF}")
+    } else {
+        PROFILE_LIVE.to_string()
+    };
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 1);
+    let write = |w: &mut Writer<Vec<u8>>| -> io::Result<()> {
+        w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
+        w.create_element("MPD")
+            .with_attributes([
+                ("xmlns", "urn:mpeg:dash:schema:mpd:2011"),
+                ("profiles", profiles.as_str()),
+                ("type", "static"),
+                (
+                    "mediaPresentationDuration",
+                    duration(set.duration_secs()).as_str(),
+                ),
+                ("minBufferTime", "PT2S"),
+            ])
+            .write_inner_content(|w| {
+                w.create_element("Period")
+                    .with_attributes([("id", "0"), ("start", "PT0S")])
+                    .write_inner_content(|w| {
+                        let mut first_audio = true;
+                        for (i, (kind, _, lang, reps)) in sets.iter().enumerate() {
+                            let main =
+                                *kind == TrackKind::Audio && std::mem::take(&mut first_audio);
+                            adaptation_set(w, set, format, i, *kind, lang, reps, main)?;
+                        }
+                        Ok(())
+                    })?;
+                Ok(())
+            })?;
+        Ok(())
+    };
+    write(&mut w).map_err(|_| TimelineError::NoTracks)?;
+    Ok(String::from_utf8_lossy(&w.into_inner()).into_owned())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn adaptation_set(
+    w: &mut Writer<Vec<u8>>,
+    set: &MediaSet,
+    format: Format,
+    id: usize,
+    kind: TrackKind,
+    lang: &str,
+    reps: &[Rep<'_>],
+    main: bool,
+) -> io::Result<()> {
+    let id = id.to_string();
+    let (content, mime) = match kind {
+        TrackKind::Video => ("video", "video/mp4"),
+        _ => ("audio", "audio/mp4"),
+    };
+    let mut el = w.create_element("AdaptationSet").with_attributes([
+        ("id", id.as_str()),
+        ("contentType", content),
+        ("mimeType", mime),
+        ("segmentAlignment", "true"),
+        ("startWithSAP", "1"),
+    ]);
+    let bcp = super::lang::bcp47(lang);
+    if let Some(l) = &bcp {
+        el = el.with_attribute(("lang", l.as_str()));
+    }
+    let (mw, mh) = reps.iter().fold((0, 0), |(a, b), r| {
+        let i = &set.index(r.track).info;
+        (a.max(i.width), b.max(i.height))
+    });
+    let (mw, mh) = (mw.to_string(), mh.to_string());
+    if kind == TrackKind::Video {
+        el = el.with_attributes([("maxWidth", mw.as_str()), ("maxHeight", mh.as_str())]);
+    }
+    el.write_inner_content(|w| {
+        if kind == TrackKind::Audio {
+            let role = if main { "main" } else { "alternate" };
+            w.create_element("Role")
+                .with_attributes([("schemeIdUri", "urn:mpeg:dash:role:2011"), ("value", role)])
+                .write_empty()?;
+        }
+        for r in reps {
+            representation(w, set, format, r)?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+fn representation(
+    w: &mut Writer<Vec<u8>>,
+    set: &MediaSet,
+    format: Format,
+    r: &Rep<'_>,
+) -> io::Result<()> {
+    let info = &set.index(r.track).info;
+    let id = format!("{}_{}", r.track.name, r.track.bitrate);
+    let bandwidth = r.track.bitrate.to_string();
+    let mut el = w.create_element("Representation").with_attributes([
+        ("id", id.as_str()),
+        ("bandwidth", bandwidth.as_str()),
+        ("codecs", info.codec_string.as_str()),
+    ]);
+    let (width, height, rate, sar) = (
+        info.width.to_string(),
+        info.height.to_string(),
+        info.sample_rate.to_string(),
+        format!("{}:{}", info.par.0, info.par.1),
+    );
+    let frame_rate = info.frame_rate().map(|(n, d)| {
+        let g = gcd(n, d).max(1);
+        if d / g == 1 {
+            (n / g).to_string()
+        } else {
+            format!("{}/{}", n / g, d / g)
+        }
+    });
+    if info.kind == TrackKind::Video {
+        el = el.with_attributes([
+            ("width", width.as_str()),
+            ("height", height.as_str()),
+            ("sar", sar.as_str()),
+        ]);
+        if let Some(f) = &frame_rate {
+            el = el.with_attribute(("frameRate", f.as_str()));
+        }
+    } else {
+        el = el.with_attribute(("audioSamplingRate", rate.as_str()));
+    }
+    el.write_inner_content(|w| {
+        if info.kind == TrackKind::Audio {
+            let (scheme, value) = match &info.codec {
+                Codec::Ac3(c) => (
+                    SCHEME_DOLBY_CHANNELS,
+                    format!("{:04X}", dolby_channel_mask(c.acmod, c.lfeon)),
+                ),
+                Codec::Ec3(c) => (
+                    SCHEME_DOLBY_CHANNELS,
+                    format!("{:04X}", dolby_channel_mask(c.acmod, c.lfeon)),
+                ),
+                _ => (SCHEME_CHANNELS, info.channels.max(1).to_string()),
+            };
+            w.create_element("AudioChannelConfiguration")
+                .with_attributes([("schemeIdUri", scheme), ("value", value.as_str())])
+                .write_empty()?;
+        }
+        let init = url::init_url_template(&r.track.name, format);
+        let media = url::fragment_url_template(&r.track.name, format);
+        let hns = HNS.to_string();
+        w.create_element("SegmentTemplate")
+            .with_attributes([
+                ("timescale", hns.as_str()),
+                ("initialization", init.as_str()),
+                ("media", media.as_str()),
+            ])
+            .write_inner_content(|w| {
+                w.create_element("SegmentTimeline")
+                    .write_inner_content(|w| {
+                        for s in &r.timeline {
+                            let (t, d, rr) =
+                                (s.t.map(|t| t.to_string()), s.d.to_string(), s.r.to_string());
+                            let mut e = w.create_element("S");
+                            if let Some(t) = &t {
+                                e = e.with_attribute(("t", t.as_str()));
+                            }
+                            e = e.with_attribute(("d", d.as_str()));
+                            if s.r > 0 {
+                                e = e.with_attribute(("r", rr.as_str()));
+                            }
+                            e.write_empty()?;
+                        }
+                        Ok(())
+                    })?;
+                Ok(())
+            })?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeline_runs() {
+        let t = timeline_entries(&[(0, 10), (10, 10), (20, 10), (30, 5), (40, 5)]);
+        assert_eq!(
+            t,
+            vec![
+                S {
+                    t: Some(0),
+                    d: 10,
+                    r: 2
+                },
+                S {
+                    t: None,
+                    d: 5,
+                    r: 0
+                },
+                S {
+                    t: Some(40),
+                    d: 5,
+                    r: 0
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn dolby_masks() {
+        assert_eq!(dolby_channel_mask(7, true), 0xF801);
+        assert_eq!(dolby_channel_mask(2, false), 0xA000);
+    }
+}

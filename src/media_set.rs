@@ -1,0 +1,268 @@
+//! The media set: the tracks of one title, from one or more MP4 files, with
+//! the names and bitrates URLs address them by, and their shared timeline.
+//!
+//! Every output format reads this model (after nginx-vod-module's media
+//! set); none reads the parser's structures.
+
+use crate::index::{MediaIndex, TrackIndex};
+use crate::model::TrackKind;
+use crate::timeline::{Timeline, TimelineError, TrackSegment};
+use crate::url::TrackRef;
+use std::fmt;
+
+/// One source MP4 and its index.
+#[derive(Clone, Debug)]
+pub struct SourceFile {
+    /// Object path at the origin.
+    pub path: String,
+    pub index: MediaIndex,
+}
+
+/// A track chosen for the set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetTrack {
+    /// Index into [`MediaSet::files`].
+    pub file: usize,
+    /// Index into that file's `tracks`.
+    pub track: usize,
+    /// Name in sub-resource URLs (`.ism` trackName or generated).
+    pub name: String,
+    /// Bitrate in sub-resource URLs (`.ism` systemBitrate or the measured
+    /// average); also DASH `@bandwidth`.
+    pub bitrate: u64,
+    /// ISO 639-2 (or BCP 47 from an .ism) language.
+    pub language: String,
+}
+
+/// Which track of which file to take (from an `.ism` element, or "all").
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub file: usize,
+    pub track_id: Option<u32>,
+    pub kind: Option<TrackKind>,
+    pub name: Option<String>,
+    pub bitrate: Option<u64>,
+    pub language: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SetError {
+    /// An `.ism` names a track the file does not have.
+    MissingTrack {
+        path: String,
+        what: String,
+    },
+    Timeline(TimelineError),
+    Empty,
+}
+
+impl fmt::Display for SetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetError::MissingTrack { path, what } => write!(f, "{path} has no {what}"),
+            SetError::Timeline(e) => e.fmt(f),
+            SetError::Empty => write!(f, "no audio or video track to package"),
+        }
+    }
+}
+
+impl std::error::Error for SetError {}
+
+impl From<TimelineError> for SetError {
+    fn from(e: TimelineError) -> Self {
+        SetError::Timeline(e)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MediaSet {
+    pub files: Vec<SourceFile>,
+    pub tracks: Vec<SetTrack>,
+    pub timeline: Timeline,
+    /// Names of video renditions left out because their keyframes do not
+    /// align with the reference (see `timeline`).
+    pub unaligned: Vec<String>,
+}
+
+impl MediaSet {
+    /// Every audio and video track of every file.
+    pub fn all_tracks(files: Vec<SourceFile>, target_ms: u32) -> Result<MediaSet, SetError> {
+        let selections = (0..files.len())
+            .flat_map(|f| {
+                files[f].index.tracks.iter().map(move |t| Selection {
+                    file: f,
+                    track_id: Some(t.info.track_id),
+                    ..Selection::default()
+                })
+            })
+            .collect();
+        Self::build(files, selections, target_ms)
+    }
+
+    /// The tracks `selections` name, in that order.
+    pub fn build(
+        files: Vec<SourceFile>,
+        selections: Vec<Selection>,
+        target_ms: u32,
+    ) -> Result<MediaSet, SetError> {
+        let mut tracks = Vec::new();
+        for sel in &selections {
+            let Some(file) = files.get(sel.file) else {
+                return Err(SetError::Empty);
+            };
+            let found = file.index.tracks.iter().position(|t| {
+                sel.track_id.is_none_or(|id| t.info.track_id == id)
+                    && sel.kind.is_none_or(|k| t.info.kind == k)
+            });
+            let Some(track) = found else {
+                let what = match sel.track_id {
+                    Some(id) => format!("track {id}"),
+                    None => {
+                        format!("{:?} track", sel.kind.unwrap_or(TrackKind::Other)).to_lowercase()
+                    }
+                };
+                return Err(SetError::MissingTrack {
+                    path: file.path.clone(),
+                    what,
+                });
+            };
+            let t = &file.index.tracks[track];
+            if !matches!(t.info.kind, TrackKind::Video | TrackKind::Audio) {
+                continue;
+            }
+            tracks.push(SetTrack {
+                file: sel.file,
+                track,
+                name: sel.name.clone().unwrap_or_default(),
+                bitrate: sel.bitrate.unwrap_or(t.info.avg_bitrate).max(1),
+                language: sel
+                    .language
+                    .clone()
+                    .unwrap_or_else(|| t.info.language.clone()),
+            });
+        }
+        if tracks.is_empty() {
+            return Err(SetError::Empty);
+        }
+        name_tracks(&files, &mut tracks);
+        // Video first so the reference track is the first video rendition.
+        let order: Vec<usize> = (0..tracks.len())
+            .filter(|&i| files[tracks[i].file].index.tracks[tracks[i].track].is_video())
+            .chain(
+                (0..tracks.len())
+                    .filter(|&i| !files[tracks[i].file].index.tracks[tracks[i].track].is_video()),
+            )
+            .collect();
+        let tracks: Vec<SetTrack> = order.into_iter().map(|i| tracks[i].clone()).collect();
+        let indexes: Vec<&TrackIndex> = tracks
+            .iter()
+            .map(|t| &files[t.file].index.tracks[t.track])
+            .collect();
+        let timeline = Timeline::compute(&indexes, target_ms)?;
+        let mut unaligned = Vec::new();
+        let mut kept = Vec::new();
+        for (t, ok) in tracks.into_iter().zip(timeline.aligned.iter()) {
+            if *ok {
+                kept.push(t);
+            } else {
+                unaligned.push(t.name.clone());
+            }
+        }
+        let aligned = vec![true; kept.len()];
+        Ok(MediaSet {
+            files,
+            tracks: kept,
+            timeline: Timeline {
+                aligned,
+                ..timeline
+            },
+            unaligned,
+        })
+    }
+
+    pub fn index(&self, t: &SetTrack) -> &TrackIndex {
+        &self.files[t.file].index.tracks[t.track]
+    }
+
+    /// The track a sub-resource URL addresses: name and bitrate must match;
+    /// a name alone is accepted when it is unique (players that rewrite the
+    /// bitrate, e.g. after a CDN's normalisation, still work).
+    pub fn find(&self, r: &TrackRef) -> Option<&SetTrack> {
+        let mut by_name = self.tracks.iter().filter(|t| t.name == r.name);
+        let exact = self
+            .tracks
+            .iter()
+            .find(|t| t.name == r.name && t.bitrate == r.bitrate);
+        exact.or_else(|| {
+            let first = by_name.next()?;
+            by_name.next().is_none().then_some(first)
+        })
+    }
+
+    pub fn of_kind(&self, kind: TrackKind) -> impl Iterator<Item = &SetTrack> + '_ {
+        self.tracks
+            .iter()
+            .filter(move |t| self.index(t).info.kind == kind)
+    }
+
+    /// Every segment of a track on the shared timeline.
+    pub fn segments(&self, t: &SetTrack) -> Result<Vec<TrackSegment>, TimelineError> {
+        self.timeline.track_segments(self.index(t))
+    }
+
+    /// Duration of the title in seconds.
+    pub fn duration_secs(&self) -> f64 {
+        self.tracks
+            .iter()
+            .map(|t| {
+                let i = self.index(t);
+                i.info.duration as f64 / f64::from(i.info.timescale)
+            })
+            .fold(0.0, f64::max)
+    }
+}
+
+/// Gives unnamed tracks a name ("video", "audio", or "audio_{lang}" when a
+/// title has several audio tracks) and makes (name, bitrate) unique.
+fn name_tracks(files: &[SourceFile], tracks: &mut [SetTrack]) {
+    let kind = |t: &SetTrack| files[t.file].index.tracks[t.track].info.kind;
+    let audio_count = tracks
+        .iter()
+        .filter(|t| kind(t) == TrackKind::Audio)
+        .count();
+    for t in tracks.iter_mut() {
+        if !t.name.is_empty() {
+            continue;
+        }
+        t.name = match kind(t) {
+            TrackKind::Video => "video".to_string(),
+            _ if audio_count > 1 => format!("audio_{}", sanitize(&t.language)),
+            _ => "audio".to_string(),
+        };
+    }
+    for i in 0..tracks.len() {
+        let clash = tracks[..i].iter().any(|o| {
+            o.name == tracks[i].name
+                && (o.bitrate == tracks[i].bitrate || kind(o) != kind(&tracks[i]))
+        });
+        if clash {
+            let id = files[tracks[i].file].index.tracks[tracks[i].track]
+                .info
+                .track_id;
+            tracks[i].name = format!("{}_{}_{}", tracks[i].name, tracks[i].file, id);
+        }
+    }
+}
+
+fn sanitize(s: &str) -> String {
+    let s: String = s
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(16)
+        .collect();
+    if s.is_empty() {
+        "und".into()
+    } else {
+        s
+    }
+}
