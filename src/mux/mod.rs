@@ -18,5 +18,8 @@ pub struct MuxSample {
     pub data: Bytes,
 }
 
+pub mod adts;
+pub mod annexb;
 pub mod boxes;
 pub mod cmaf;
+pub mod ts;
