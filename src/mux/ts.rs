@@ -1793,7 +1793,9 @@ mod tests {
         }
 
         /// Runs a tool, asserting success and an empty stderr; returns stdout.
-        fn run(dir: &Path, args: &[&str]) -> String {
+        /// `cmd` is split on whitespace (no argument here has a space).
+        fn run(dir: &Path, cmd: &str) -> String {
+            let args: Vec<&str> = cmd.split_whitespace().collect();
             let out = Command::new(args[0])
                 .args(&args[1..])
                 .current_dir(dir)
@@ -1834,102 +1836,25 @@ mod tests {
             aac: Codec,
         }
 
+        const ENCODE_VIDEO: &str = "ffmpeg -v error -y -f lavfi -i testsrc2=size=320x240:rate=24 \
+            -t 4 -c:v libx264 -bf 2 -g 24 -sc_threshold 0 -pix_fmt yuv420p v.mp4";
+        const TO_ANNEXB: &str = "ffmpeg -v error -y -i v.mp4 -c:v copy \
+            -bsf:v h264_mp4toannexb,h264_metadata=aud=insert -f h264 v.h264";
+        const ENCODE_AUDIO: &str = "ffmpeg -v error -y -f lavfi -i sine=f=440:sample_rate=48000 \
+            -t 4 -c:a aac -f adts a.aac";
+        const PROBE_VIDEO: &str =
+            "ffprobe -v error -select_streams v:0 -of compact=p=0 -show_entries";
+
         fn encode(dir: &Path) -> Source {
-            run(
-                dir,
-                &[
-                    "ffmpeg",
-                    "-v",
-                    "error",
-                    "-y",
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    "testsrc2=size=320x240:rate=24",
-                    "-t",
-                    "4",
-                    "-c:v",
-                    "libx264",
-                    "-bf",
-                    "2",
-                    "-g",
-                    "24",
-                    "-sc_threshold",
-                    "0",
-                    "-pix_fmt",
-                    "yuv420p",
-                    "v.mp4",
-                ],
-            );
-            run(
-                dir,
-                &[
-                    "ffmpeg",
-                    "-v",
-                    "error",
-                    "-y",
-                    "-i",
-                    "v.mp4",
-                    "-c:v",
-                    "copy",
-                    "-bsf:v",
-                    "h264_mp4toannexb,h264_metadata=aud=insert",
-                    "-f",
-                    "h264",
-                    "v.h264",
-                ],
-            );
-            run(
-                dir,
-                &[
-                    "ffmpeg",
-                    "-v",
-                    "error",
-                    "-y",
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    "sine=f=440:sample_rate=48000",
-                    "-t",
-                    "4",
-                    "-c:a",
-                    "aac",
-                    "-f",
-                    "adts",
-                    "a.aac",
-                ],
-            );
-            let tb = run(
-                dir,
-                &[
-                    "ffprobe",
-                    "-v",
-                    "error",
-                    "-select_streams",
-                    "v:0",
-                    "-show_entries",
-                    "stream=time_base",
-                    "-of",
-                    "compact=p=0",
-                    "v.mp4",
-                ],
-            );
+            run(dir, ENCODE_VIDEO);
+            run(dir, TO_ANNEXB);
+            run(dir, ENCODE_AUDIO);
+            let tb = run(dir, &format!("{PROBE_VIDEO} stream=time_base v.mp4"));
             assert_eq!(tb.trim(), format!("time_base=1/{FPS_TIMESCALE}"));
             // MP4 packet times (decode order): pts starts at 0, dts < 0.
             let timing = compact(&run(
                 dir,
-                &[
-                    "ffprobe",
-                    "-v",
-                    "error",
-                    "-select_streams",
-                    "v:0",
-                    "-show_entries",
-                    "packet=pts,dts,duration,flags",
-                    "-of",
-                    "compact=p=0",
-                    "v.mp4",
-                ],
+                &format!("{PROBE_VIDEO} packet=pts,dts,duration,flags v.mp4"),
             ));
 
             let h264 = std::fs::read(dir.join("v.h264")).unwrap();
@@ -1990,50 +1915,34 @@ mod tests {
 
         /// (codec, frames decoded, packets) per stream, and packets.
         fn probe(dir: &Path, name: &str) -> (Vec<(String, i64, i64)>, Rows) {
-            let out = run(
-                dir,
-                &["ffmpeg", "-v", "error", "-i", name, "-f", "null", "-"],
-            );
+            let out = run(dir, &format!("ffmpeg -v error -i {name} -f null -"));
             assert!(out.trim().is_empty());
             let mut seen = std::collections::HashSet::new();
             let streams = compact(&run(
                 dir,
-                &[
-                    "ffprobe",
-                    "-v",
-                    "error",
-                    "-count_frames",
-                    "-count_packets",
-                    "-show_entries",
-                    "stream=index,codec_name,nb_read_frames,nb_read_packets",
-                    "-of",
-                    "compact=p=0",
-                    name,
-                ],
+                &format!(
+                    "ffprobe -v error -count_frames -count_packets -of compact=p=0 -show_entries \
+                     stream=index,codec_name,nb_read_frames,nb_read_packets {name}"
+                ),
             ))
             .iter()
             // TS streams are listed under their program too.
             .filter(|m| seen.insert(m["index"].clone()))
             .map(|m| {
+                let n = |k| num(m, k);
                 (
                     m["codec_name"].clone(),
-                    num(m, "nb_read_frames"),
-                    num(m, "nb_read_packets"),
+                    n("nb_read_frames"),
+                    n("nb_read_packets"),
                 )
             })
             .collect();
             let packets = compact(&run(
                 dir,
-                &[
-                    "ffprobe",
-                    "-v",
-                    "error",
-                    "-show_entries",
-                    "packet=codec_type,pts,dts,flags",
-                    "-of",
-                    "compact=p=0",
-                    name,
-                ],
+                &format!(
+                    "ffprobe -v error -of compact=p=0 -show_entries \
+                     packet=codec_type,pts,dts,flags {name}"
+                ),
             ));
             println!("{name}: {streams:?}");
             (streams, packets)
