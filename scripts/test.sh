@@ -36,6 +36,11 @@ summary() {
     printf '  %-30s %-5s %8ss\n' "${names[i]}" "${results[i]}" "${times[i]}"
   done
   printf '  %-30s %-5s %8ss\n' total "$overall" "$(secs "$t_all")"
+  local passed=0 r
+  for r in "${results[@]}"; do
+    [[ $r == ok ]] && passed=$((passed + 1))
+  done
+  echo "stages: $passed passed, $((${#results[@]} - passed)) failed"
 }
 trap summary EXIT
 
