@@ -14,6 +14,8 @@ pub mod model;
 pub mod mp4;
 pub mod mux;
 pub mod plan;
+pub mod service;
+pub mod source;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod timeline;

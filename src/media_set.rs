@@ -180,7 +180,7 @@ impl MediaSet {
         })
     }
 
-    pub fn index(&self, t: &SetTrack) -> &TrackIndex {
+    pub fn track_index(&self, t: &SetTrack) -> &TrackIndex {
         &self.files[t.file].index.tracks[t.track]
     }
 
@@ -202,12 +202,12 @@ impl MediaSet {
     pub fn of_kind(&self, kind: TrackKind) -> impl Iterator<Item = &SetTrack> + '_ {
         self.tracks
             .iter()
-            .filter(move |t| self.index(t).info.kind == kind)
+            .filter(move |t| self.track_index(t).info.kind == kind)
     }
 
     /// Every segment of a track on the shared timeline.
     pub fn segments(&self, t: &SetTrack) -> Result<Vec<TrackSegment>, TimelineError> {
-        self.timeline.track_segments(self.index(t))
+        self.timeline.track_segments(self.track_index(t))
     }
 
     /// Duration of the title in seconds.
@@ -215,7 +215,7 @@ impl MediaSet {
         self.tracks
             .iter()
             .map(|t| {
-                let i = self.index(t);
+                let i = self.track_index(t);
                 i.info.duration as f64 / f64::from(i.info.timescale)
             })
             .fold(0.0, f64::max)

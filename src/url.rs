@@ -586,7 +586,9 @@ fn parse_sub_resource(levels: &str, sub: &str) -> Result<(Resource, RawOptions),
         let keyframes = opts.keyframes.take().is_some();
         Ok((Resource::MediaPlaylist { track, keyframes }, opts))
     } else if call.name.eq_ignore_ascii_case("fragments") {
-        if !call.suffix.is_empty() {
+        // Our HLS playlists add a media extension so clients that insist on
+        // one (ffmpeg's `allowed_segment_extensions`) accept the URIs.
+        if !matches!(call.suffix, "" | ".mp4" | ".m4s" | ".ts" | ".aac") {
             return Err(unknown());
         }
         let (name, time) = first
@@ -818,7 +820,20 @@ pub fn media_playlist_url(track: &TrackRef, format: Format, keyframes: bool) -> 
         url.push_str(",type=keyframes");
     }
     url.push(')');
+    if format.is_hls() {
+        url.push_str(".m3u8");
+    }
     url
+}
+
+/// Extension added to HLS and DASH segment URIs (see `parse_sub_resource`).
+fn hls_suffix(format: Format, init: bool) -> &'static str {
+    match format {
+        Format::HlsCmaf | Format::DashCmaf | Format::DashCsf if init => ".mp4",
+        Format::HlsCmaf | Format::DashCmaf | Format::DashCsf => ".m4s",
+        Format::HlsTs | Format::HlsTsV3 => ".ts",
+        _ => "",
+    }
 }
 
 /// `QualityLevels({bitrate})/Fragments({name}=i,format=…)`.
@@ -829,6 +844,7 @@ pub fn init_url(track: &TrackRef, format: Format) -> String {
     );
     push_format(&mut url, format);
     url.push(')');
+    url.push_str(hls_suffix(format, true));
     url
 }
 
@@ -840,6 +856,7 @@ pub fn fragment_url(track: &TrackRef, time: u64, format: Format) -> String {
     );
     push_format(&mut url, format);
     url.push(')');
+    url.push_str(hls_suffix(format, false));
     url
 }
 
@@ -856,6 +873,7 @@ pub fn fragment_url_template(track_name: &str, format: Format) -> String {
     };
     push_format(&mut url, format);
     url.push(')');
+    url.push_str(hls_suffix(format, false));
     url
 }
 
@@ -865,6 +883,7 @@ pub fn init_url_template(track_name: &str, format: Format) -> String {
     let mut url = format!("QualityLevels($Bandwidth$)/Fragments({track_name}=i");
     push_format(&mut url, format);
     url.push(')');
+    url.push_str(hls_suffix(format, true));
     url
 }
 
@@ -1296,7 +1315,6 @@ mod tests {
     fn sub_resource_rejections() {
         for path in [
             "/a.ism/QualityLevels(1)/Fragment(v=0)",
-            "/a.ism/QualityLevels(1)/Fragments(v=0).m4s",
             "/a.ism/QualityLevels(1)/Fragments",
             "/a.ism/QualityLevels(1)/KeyFrames(v=0)",
             "/a.ism/QualityLevels(1).x/Fragments(v=0)",
@@ -1732,15 +1750,15 @@ mod tests {
         let t = track(381048, "video");
         assert_eq!(
             media_playlist_url(&t, Format::HlsTs, false),
-            "QualityLevels(381048)/Manifest(video,format=m3u8-aapl)"
+            "QualityLevels(381048)/Manifest(video,format=m3u8-aapl).m3u8"
         );
         assert_eq!(
             media_playlist_url(&t, Format::HlsTs, true),
-            "QualityLevels(381048)/Manifest(video,format=m3u8-aapl,type=keyframes)"
+            "QualityLevels(381048)/Manifest(video,format=m3u8-aapl,type=keyframes).m3u8"
         );
         assert_eq!(
             fragment_url(&t, 0, Format::HlsTs),
-            "QualityLevels(381048)/Fragments(video=0,format=m3u8-aapl)"
+            "QualityLevels(381048)/Fragments(video=0,format=m3u8-aapl).ts"
         );
         assert_eq!(
             fragment_url(&t, 20_000_000, Format::Smooth),
@@ -1748,15 +1766,15 @@ mod tests {
         );
         assert_eq!(
             init_url(&t, Format::DashCsf),
-            "QualityLevels(381048)/Fragments(video=i,format=mpd-time-csf)"
+            "QualityLevels(381048)/Fragments(video=i,format=mpd-time-csf).mp4"
         );
         assert_eq!(
             fragment_url_template("video", Format::DashCmaf),
-            "QualityLevels($Bandwidth$)/Fragments(video=$Time$,format=mpd-time-cmaf)"
+            "QualityLevels($Bandwidth$)/Fragments(video=$Time$,format=mpd-time-cmaf).m4s"
         );
         assert_eq!(
             init_url_template("video", Format::DashCmaf),
-            "QualityLevels($Bandwidth$)/Fragments(video=i,format=mpd-time-cmaf)"
+            "QualityLevels($Bandwidth$)/Fragments(video=i,format=mpd-time-cmaf).mp4"
         );
         assert_eq!(
             fragment_url_template("video", Format::Smooth),

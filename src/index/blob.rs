@@ -54,7 +54,7 @@ fn encode_track(out: &mut Vec<u8>, t: &Track, file_size: u64) -> Result<()> {
         if s.offset.saturating_add(u64::from(s.size)) > file_size {
             break;
         }
-        if count % BLOCK_LEN == 0 {
+        if count.is_multiple_of(BLOCK_LEN) {
             blocks.extend_from_slice(&s.dts.to_be_bytes());
             blocks.extend_from_slice(&s.offset.to_be_bytes());
             let pos =

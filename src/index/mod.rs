@@ -241,7 +241,7 @@ impl SampleCursor<'_> {
     fn decode_one(&mut self) -> Result<Sample> {
         let t = self.track;
         let i = self.next;
-        if i % BLOCK_LEN == 0 {
+        if i.is_multiple_of(BLOCK_LEN) {
             let (dts, offset, pos) = t.block(i / BLOCK_LEN);
             self.pos = pos;
             self.prev = Sample {

@@ -55,7 +55,7 @@ fn timeline_entries(times: &[(u64, u64)]) -> Vec<S> {
 
 /// Segment times of a track in HNS, chained so each `t + d` is the next `t`.
 fn track_times(set: &MediaSet, t: &SetTrack) -> Result<Vec<(u64, u64)>, TimelineError> {
-    let ts = set.index(t).info.timescale;
+    let ts = set.track_index(t).info.timescale;
     let segs = set.segments(t)?;
     let mut out = Vec::with_capacity(segs.len());
     for s in &segs {
@@ -107,7 +107,7 @@ pub fn mpd(set: &MediaSet, format: Format) -> Result<String, TimelineError> {
     // Adaptation sets: video by codec family, audio by language and codec.
     let mut sets: Vec<(TrackKind, String, String, Vec<Rep<'_>>)> = Vec::new();
     for t in &set.tracks {
-        let info = &set.index(t).info;
+        let info = &set.track_index(t).info;
         let family = info.fourcc.to_string();
         let lang = if info.kind == TrackKind::Audio {
             t.language.clone()
@@ -193,7 +193,7 @@ fn adaptation_set(
         el = el.with_attribute(("lang", l.as_str()));
     }
     let (mw, mh) = reps.iter().fold((0, 0), |(a, b), r| {
-        let i = &set.index(r.track).info;
+        let i = &set.track_index(r.track).info;
         (a.max(i.width), b.max(i.height))
     });
     let (mw, mh) = (mw.to_string(), mh.to_string());
@@ -221,7 +221,7 @@ fn representation(
     format: Format,
     r: &Rep<'_>,
 ) -> io::Result<()> {
-    let info = &set.index(r.track).info;
+    let info = &set.track_index(r.track).info;
     let id = format!("{}_{}", r.track.name, r.track.bitrate);
     let bandwidth = r.track.bitrate.to_string();
     let mut el = w.create_element("Representation").with_attributes([

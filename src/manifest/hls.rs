@@ -21,7 +21,7 @@ pub struct Rates {
 
 /// Measures the segments of `t` as written in CMAF.
 pub fn cmaf_rates(set: &MediaSet, t: &SetTrack) -> Result<Rates, TimelineError> {
-    let idx = set.index(t);
+    let idx = set.track_index(t);
     let segs = set.segments(t)?;
     Ok(rates(&segs, idx.info.timescale, |s| {
         s.payload
@@ -80,7 +80,7 @@ pub fn multivariant(set: &MediaSet, format: Format) -> Result<String, TimelineEr
     // what every member of its group needs.
     let mut groups: Vec<(String, Vec<&SetTrack>)> = Vec::new();
     for a in &audio {
-        let codec = set.index(a).info.codec_string.clone();
+        let codec = set.track_index(a).info.codec_string.clone();
         match groups.iter_mut().find(|g| g.0 == codec) {
             Some(g) => g.1.push(a),
             None => groups.push((codec, vec![a])),
@@ -90,7 +90,7 @@ pub fn multivariant(set: &MediaSet, format: Format) -> Result<String, TimelineEr
     for (gi, (_, members)) in groups.iter().enumerate() {
         let mut best = Rates::default();
         for (mi, a) in members.iter().enumerate() {
-            let info = &set.index(a).info;
+            let info = &set.track_index(a).info;
             let r = cmaf_rates(set, a)?;
             best.peak = best.peak.max(r.peak);
             best.average = best.average.max(r.average);
@@ -105,9 +105,9 @@ pub fn multivariant(set: &MediaSet, format: Format) -> Result<String, TimelineEr
                     super::lang::display_name(&a.language)
                 };
             let default = if mi == 0 { "YES" } else { "NO" };
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                ",NAME=\"{}\",DEFAULT={default},AUTOSELECT=YES,CHANNELS=\"{}\",URI=\"{}\"\n",
+                ",NAME=\"{}\",DEFAULT={default},AUTOSELECT=YES,CHANNELS=\"{}\",URI=\"{}\"",
                 quoted(&name),
                 info.channels.max(1),
                 url::media_playlist_url(&track_ref(a), format, false)
@@ -118,7 +118,7 @@ pub fn multivariant(set: &MediaSet, format: Format) -> Result<String, TimelineEr
     if video.is_empty() {
         // Audio-only title: each audio rendition is a variant.
         for a in &audio {
-            let info = &set.index(a).info;
+            let info = &set.track_index(a).info;
             let r = cmaf_rates(set, a)?;
             let _ = write!(
                 out,
@@ -132,7 +132,7 @@ pub fn multivariant(set: &MediaSet, format: Format) -> Result<String, TimelineEr
         return Ok(out);
     }
     for v in &video {
-        let info = &set.index(v).info;
+        let info = &set.track_index(v).info;
         let r = cmaf_rates(set, v)?;
         let group_list: Vec<Option<usize>> = if groups.is_empty() {
             vec![None]
@@ -175,7 +175,7 @@ pub fn media_playlist(
     t: &SetTrack,
     format: Format,
 ) -> Result<String, TimelineError> {
-    let info = &set.index(t).info;
+    let info = &set.track_index(t).info;
     let segs = set.segments(t)?;
     let ts = f64::from(info.timescale);
     let target = segs

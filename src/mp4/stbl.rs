@@ -254,7 +254,11 @@ impl SampleIter<'_> {
             Sizes::Compact { data, bits: 8 } => u32::from(data[i as usize]),
             Sizes::Compact { data, .. } => {
                 let b = data[i as usize / 2];
-                u32::from(if i % 2 == 0 { b >> 4 } else { b & 0x0f })
+                u32::from(if i.is_multiple_of(2) {
+                    b >> 4
+                } else {
+                    b & 0x0f
+                })
             }
         }
     }

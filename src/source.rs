@@ -1,0 +1,417 @@
+//! Loading what a request needs from the origin, through traits the
+//! adapters implement: [`Origin`] (range reads, several at once) and
+//! [`Cache`] (the edge cache). The logic here decides *what* to read; the
+//! adapters only move bytes, so it is tested natively with a file origin.
+
+use crate::index::{self, MediaIndex, INDEX_VERSION};
+use crate::manifest::ism::{self, ServerManifest};
+use crate::mp4::walk::{locate_moov, Probe, HEAD_PROBE_LEN};
+use crate::mp4::Mp4Error;
+use bytes::Bytes;
+use std::fmt;
+
+/// Largest `.ism` read (the parser's own cap).
+pub const MAX_ISM_LEN: u64 = ism::MAX_ISM_BYTES as u64;
+/// Reads an index may take: head, tail, moov, and slack for files with
+/// several boxes between the mdat and the moov.
+const MAX_INDEX_READS: usize = 6;
+
+/// One origin read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadRequest {
+    /// Object path relative to the origin root.
+    pub path: String,
+    /// Byte range `start..end` (end exclusive).
+    pub start: u64,
+    pub end: u64,
+    /// Require this ETag (`If-Match`), so reads of one object never mix
+    /// versions.
+    pub if_match: Option<String>,
+}
+
+/// What a read returned.
+#[derive(Clone, Debug)]
+pub struct ReadResponse {
+    pub data: Bytes,
+    /// Size of the whole object (from `Content-Range`).
+    pub total_size: u64,
+    /// ETag, "" when the origin sent none.
+    pub etag: String,
+}
+
+/// Why a read failed; mapped to HTTP statuses by [`OriginError::status`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OriginError {
+    NotFound(String),
+    /// 401/403: the origin refused us (credentials or bucket policy).
+    Forbidden(String),
+    /// The object changed between reads (`If-Match` failed).
+    Changed(String),
+    Timeout(String),
+    /// A status or a body we cannot use (5xx, short body, bad range).
+    Bad(String),
+}
+
+impl OriginError {
+    pub fn status(&self) -> u16 {
+        match self {
+            OriginError::NotFound(_) => 404,
+            OriginError::Timeout(_) => 504,
+            _ => 502,
+        }
+    }
+}
+
+impl fmt::Display for OriginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OriginError::NotFound(p) => write!(f, "{p} not found at origin"),
+            OriginError::Forbidden(p) => {
+                write!(f, "origin refused access to {p} (check origin auth)")
+            }
+            OriginError::Changed(p) => write!(f, "{p} changed at origin while being read"),
+            OriginError::Timeout(p) => write!(f, "origin timed out reading {p}"),
+            OriginError::Bad(w) => write!(f, "bad origin response: {w}"),
+        }
+    }
+}
+
+/// The origin: performs a batch of reads, concurrently where it can.
+pub trait Origin {
+    fn read(&mut self, reqs: &[ReadRequest]) -> Vec<Result<ReadResponse, OriginError>>;
+}
+
+/// A key-value cache for parsed indexes and server manifests.
+pub trait Cache {
+    fn get(&mut self, key: &str) -> Option<Bytes>;
+    fn put(&mut self, key: &str, value: Bytes);
+}
+
+/// A cache that keeps nothing.
+pub struct NoCache;
+
+impl Cache for NoCache {
+    fn get(&mut self, _: &str) -> Option<Bytes> {
+        None
+    }
+    fn put(&mut self, _: &str, _: Bytes) {}
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceError {
+    Origin(OriginError),
+    /// The object is not a usable MP4 (502: the origin's content is bad).
+    Media {
+        path: String,
+        error: String,
+    },
+    /// An MP4 feature we do not handle (501).
+    Unsupported {
+        path: String,
+        error: String,
+    },
+    Ism {
+        path: String,
+        error: String,
+    },
+}
+
+impl SourceError {
+    pub fn status(&self) -> u16 {
+        match self {
+            SourceError::Origin(e) => e.status(),
+            SourceError::Unsupported { .. } => 501,
+            _ => 502,
+        }
+    }
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SourceError::Origin(e) => e.fmt(f),
+            SourceError::Media { path, error } | SourceError::Unsupported { path, error } => {
+                write!(f, "{path}: {error}")
+            }
+            SourceError::Ism { path, error } => write!(f, "{path}: {error}"),
+        }
+    }
+}
+
+impl From<OriginError> for SourceError {
+    fn from(e: OriginError) -> Self {
+        SourceError::Origin(e)
+    }
+}
+
+/// Cache key of a file's index: path + index format version. The ETag the
+/// index was built from is stored inside it and every later payload read
+/// is conditional on it, so a replaced object fails loudly (and the stale
+/// entry is dropped) instead of mixing versions.
+pub fn index_key(path: &str) -> String {
+    format!("idx/v{INDEX_VERSION}/{path}")
+}
+
+pub fn ism_key(path: &str) -> String {
+    format!("ism/{path}")
+}
+
+fn media_error(path: &str, e: index::IndexError) -> SourceError {
+    match e {
+        index::IndexError::Mp4(Mp4Error {
+            kind: crate::mp4::Mp4ErrorKind::Unsupported,
+            ..
+        }) => SourceError::Unsupported {
+            path: path.to_string(),
+            error: e.to_string(),
+        },
+        e => SourceError::Media {
+            path: path.to_string(),
+            error: e.to_string(),
+        },
+    }
+}
+
+/// Where one file's index build stands.
+enum Probing {
+    /// Waiting for the read of `start..end`.
+    Reading {
+        cursor: u64,
+        start: u64,
+        end: u64,
+    },
+    Done(MediaIndex),
+}
+
+struct FileProbe {
+    path: String,
+    state: Probing,
+    etag: Option<String>,
+    size: Option<u64>,
+    reads: usize,
+}
+
+impl FileProbe {
+    fn request(&self) -> Option<ReadRequest> {
+        match self.state {
+            Probing::Reading { start, end, .. } => Some(ReadRequest {
+                path: self.path.clone(),
+                start,
+                end,
+                if_match: self.etag.clone(),
+            }),
+            Probing::Done(_) => None,
+        }
+    }
+
+    fn feed(&mut self, resp: ReadResponse) -> Result<(), SourceError> {
+        let Probing::Reading { cursor, start, .. } = self.state else {
+            return Ok(());
+        };
+        self.reads += 1;
+        self.etag.get_or_insert(resp.etag.clone());
+        let size = *self.size.get_or_insert(resp.total_size);
+        let mp4 = |e: Mp4Error| media_error(&self.path, e.into());
+        match locate_moov(&resp.data, start, cursor, size).map_err(mp4)? {
+            Probe::Moov { offset, size: len } => {
+                let have = offset >= start && offset + len <= start + resp.data.len() as u64;
+                if have {
+                    let at = (offset - start) as usize;
+                    let moov = resp.data.slice(at..at + len as usize);
+                    let etag = self.etag.clone().unwrap_or_default();
+                    let idx = index::build(moov, offset, size, &etag)
+                        .map_err(|e| media_error(&self.path, e))?;
+                    self.state = Probing::Done(idx);
+                } else {
+                    self.state = Probing::Reading {
+                        cursor: offset,
+                        start: offset,
+                        end: offset + len,
+                    };
+                }
+            }
+            Probe::Need { offset, len } => {
+                self.state = Probing::Reading {
+                    cursor: offset,
+                    start: offset,
+                    end: offset + len,
+                };
+            }
+        }
+        if self.reads >= MAX_INDEX_READS && !matches!(self.state, Probing::Done(_)) {
+            return Err(SourceError::Unsupported {
+                path: self.path.clone(),
+                error: "moov not found within the read budget".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Loads the indexes of `paths` (cache first, then range reads issued for
+/// all files at once, round after round). Returns them in `paths` order
+/// and the number of origin reads made.
+pub fn load_indexes(
+    paths: &[String],
+    origin: &mut dyn Origin,
+    cache: &mut dyn Cache,
+) -> Result<(Vec<MediaIndex>, usize), SourceError> {
+    let mut probes: Vec<FileProbe> = Vec::with_capacity(paths.len());
+    for p in paths {
+        let cached = cache
+            .get(&index_key(p))
+            .and_then(|b| MediaIndex::from_blob(b).ok());
+        probes.push(FileProbe {
+            path: p.clone(),
+            state: match cached {
+                Some(idx) => Probing::Done(idx),
+                None => Probing::Reading {
+                    cursor: 0,
+                    start: 0,
+                    end: HEAD_PROBE_LEN,
+                },
+            },
+            etag: None,
+            size: None,
+            reads: 0,
+        });
+    }
+    let mut reads = 0;
+    loop {
+        let pending: Vec<(usize, ReadRequest)> = probes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| Some((i, p.request()?)))
+            .collect();
+        if pending.is_empty() {
+            break;
+        }
+        let reqs: Vec<ReadRequest> = pending.iter().map(|(_, r)| r.clone()).collect();
+        reads += reqs.len();
+        let results = origin.read(&reqs);
+        for ((i, _), res) in pending.into_iter().zip(results) {
+            probes[i].feed(res?)?;
+            if let Probing::Done(idx) = &probes[i].state {
+                cache.put(&index_key(&probes[i].path), idx.blob.clone());
+            }
+        }
+    }
+    let out = probes
+        .into_iter()
+        .filter_map(|p| match p.state {
+            Probing::Done(idx) => Some(idx),
+            Probing::Reading { .. } => None,
+        })
+        .collect();
+    Ok((out, reads))
+}
+
+/// Loads and parses an `.ism` (cache first).
+pub fn load_ism(
+    path: &str,
+    origin: &mut dyn Origin,
+    cache: &mut dyn Cache,
+) -> Result<ServerManifest, SourceError> {
+    let key = ism_key(path);
+    let bytes = match cache.get(&key) {
+        Some(b) => b,
+        None => {
+            let req = ReadRequest {
+                path: path.to_string(),
+                start: 0,
+                end: MAX_ISM_LEN + 1,
+                if_match: None,
+            };
+            let resp = origin
+                .read(std::slice::from_ref(&req))
+                .pop()
+                .ok_or_else(|| OriginError::Bad("no response".into()))??;
+            if resp.total_size > MAX_ISM_LEN {
+                return Err(SourceError::Ism {
+                    path: path.into(),
+                    error: format!("server manifest larger than {MAX_ISM_LEN} bytes"),
+                });
+            }
+            cache.put(&key, resp.data.clone());
+            resp.data
+        }
+    };
+    ism::parse(&bytes).map_err(|e| SourceError::Ism {
+        path: path.into(),
+        error: e.to_string(),
+    })
+}
+
+/// An origin over a local directory (native tools, tests, benchmarks).
+/// It records every read so tests can count them.
+#[cfg(not(target_arch = "wasm32"))]
+pub struct FileOrigin {
+    pub root: std::path::PathBuf,
+    pub log: Vec<ReadRequest>,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl FileOrigin {
+    pub fn new(root: impl Into<std::path::PathBuf>) -> Self {
+        FileOrigin {
+            root: root.into(),
+            log: Vec::new(),
+        }
+    }
+
+    fn read_one(&self, r: &ReadRequest) -> Result<ReadResponse, OriginError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let path = self.root.join(&r.path);
+        let mut f =
+            std::fs::File::open(&path).map_err(|_| OriginError::NotFound(r.path.clone()))?;
+        let meta = f.metadata().map_err(|e| OriginError::Bad(e.to_string()))?;
+        let size = meta.len();
+        // A weak ETag from size + mtime, like many static servers.
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        let etag = format!("\"{size:x}-{mtime:x}\"");
+        if r.if_match.as_ref().is_some_and(|m| *m != etag) {
+            return Err(OriginError::Changed(r.path.clone()));
+        }
+        if r.start >= size {
+            return Err(OriginError::Bad(format!(
+                "range {}- beyond {size}",
+                r.start
+            )));
+        }
+        let end = r.end.min(size);
+        let mut data = vec![0u8; (end - r.start) as usize];
+        f.seek(SeekFrom::Start(r.start))
+            .and_then(|_| f.read_exact(&mut data))
+            .map_err(|e| OriginError::Bad(e.to_string()))?;
+        Ok(ReadResponse {
+            data: Bytes::from(data),
+            total_size: size,
+            etag,
+        })
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Origin for FileOrigin {
+    fn read(&mut self, reqs: &[ReadRequest]) -> Vec<Result<ReadResponse, OriginError>> {
+        self.log.extend(reqs.iter().cloned());
+        reqs.iter().map(|r| self.read_one(r)).collect()
+    }
+}
+
+/// A cache in a hash map (native tools, tests).
+#[derive(Default)]
+pub struct MemoryCache(pub std::collections::HashMap<String, Bytes>);
+
+impl Cache for MemoryCache {
+    fn get(&mut self, key: &str) -> Option<Bytes> {
+        self.0.get(key).cloned()
+    }
+    fn put(&mut self, key: &str, value: Bytes) {
+        self.0.insert(key.to_string(), value);
+    }
+}
