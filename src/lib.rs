@@ -6,6 +6,8 @@
 //! generated headers plus borrowed payload slices. The Fastly adapter lives
 //! in `edge` (wasm32-wasip1 only).
 
+#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
+pub mod edge;
 pub mod error;
 pub mod index;
 pub mod manifest;

@@ -1,0 +1,98 @@
+//! The Fastly Compute adapter: HTTP in, origin range reads out, packaged
+//! responses back. Everything it decides comes from the platform-free core
+//! (`url`, `service`, `plan`); this module only moves bytes and headers.
+
+mod cache;
+mod config;
+mod origin;
+mod respond;
+
+use crate::service::{self, Output};
+use crate::url::{self, Route};
+use config::Settings;
+use fastly::http::{Method, StatusCode};
+use fastly::{Request, Response};
+
+/// Handles one client request; never panics on request or origin data.
+pub fn main() {
+    let req = Request::from_client();
+    let settings = Settings::load();
+    let resp = handle(&req, &settings);
+    match resp {
+        Handled::Done(r) => r.send_to_client(),
+        Handled::Streamed => {}
+    }
+}
+
+pub(crate) enum Handled {
+    Done(Response),
+    /// The response was already streamed to the client.
+    Streamed,
+}
+
+fn handle(req: &Request, s: &Settings) -> Handled {
+    let method = req.get_method().clone();
+    if method == Method::OPTIONS {
+        return Handled::Done(respond::preflight(s));
+    }
+    if method != Method::GET && method != Method::HEAD {
+        return Handled::Done(respond::error(
+            s,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only GET, HEAD and OPTIONS",
+        ));
+    }
+    let head = method == Method::HEAD;
+    let route = match url::parse(req.get_path(), req.get_query_str()) {
+        Ok(r) => r,
+        Err(e) => {
+            let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            return Handled::Done(respond::error(s, status, &e.to_string()));
+        }
+    };
+    match route {
+        Route::Health => {
+            Handled::Done(respond::text(s, StatusCode::OK, "text/plain", "ok\n", head))
+        }
+        Route::PlayerPage => Handled::Done(origin::proxy(s, "_player/index.html", head)),
+        Route::PlayerAsset(file) => {
+            Handled::Done(origin::proxy(s, &format!("_assets/{file}"), head))
+        }
+        Route::Stream(stream) => {
+            let mut o = origin::FastlyOrigin::new(s);
+            let mut c = cache::EdgeCache::new(s);
+            let cfg = s.service_config();
+            match service::serve(&stream, &mut o, &mut c, &cfg) {
+                Ok(out) => deliver(s, out, &mut o, &mut c, head, &cfg),
+                Err(e) => {
+                    let status =
+                        StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+                    Handled::Done(respond::error(s, status, &e.to_string()))
+                }
+            }
+        }
+    }
+}
+
+fn deliver(
+    s: &Settings,
+    out: Output,
+    origin: &mut origin::FastlyOrigin,
+    cache: &mut cache::EdgeCache,
+    head: bool,
+    cfg: &service::Config,
+) -> Handled {
+    match out {
+        Output::Text { content_type, body } => Handled::Done(respond::body(
+            s,
+            content_type,
+            body.into_bytes(),
+            false,
+            head,
+        )),
+        Output::Bytes { content_type, body } => {
+            Handled::Done(respond::body(s, content_type, body.to_vec(), true, head))
+        }
+        seg @ Output::Segment { .. } => origin::stream_segment(s, &seg, origin, cache, head, cfg),
+    }
+}

@@ -1,0 +1,326 @@
+//! Origin reads over the `origin` backend: ranged, conditional, concurrent.
+
+use super::cache::EdgeCache;
+use super::config::{Settings, BACKEND};
+use super::respond;
+use super::Handled;
+use crate::plan;
+use crate::service::{self, Output};
+use crate::source::{index_key, Origin, OriginError, ReadRequest, ReadResponse};
+use bytes::Bytes;
+use fastly::http::request::{PendingRequest, SendErrorCause};
+use fastly::http::{header, StatusCode};
+use fastly::{Body, Request, Response};
+use std::io::Write;
+
+/// A read whose body is larger than this is refused rather than buffered
+/// (an origin that ignores `Range` would otherwise send a whole title).
+const MAX_BUFFERED_READ: u64 = 64 * 1024 * 1024;
+
+pub struct FastlyOrigin {
+    host: String,
+    prefix: String,
+}
+
+/// Percent-encodes an object path for the request line (RFC 3986 §2.3
+/// unreserved characters and `/` stay as they are).
+fn encode_path(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    for b in p.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl FastlyOrigin {
+    pub fn new(s: &Settings) -> Self {
+        FastlyOrigin {
+            host: s
+                .origin_host
+                .clone()
+                .unwrap_or_else(|| "origin".to_string()),
+            prefix: s.origin_prefix.clone(),
+        }
+    }
+
+    fn request(&self, path: &str) -> Request {
+        let url = format!(
+            "http://{}/{}",
+            self.host,
+            encode_path(&format!("{}{path}", self.prefix))
+        );
+        Request::get(url).with_pass(true)
+    }
+
+    fn send(&self, r: &ReadRequest) -> Result<PendingRequest, OriginError> {
+        let mut req = self.request(&r.path).with_header(
+            header::RANGE,
+            format!("bytes={}-{}", r.start, r.end.saturating_sub(1)),
+        );
+        if let Some(tag) = &r.if_match {
+            req.set_header(header::IF_MATCH, tag.as_str());
+        }
+        req.send_async(BACKEND)
+            .map_err(|e| send_error(&r.path, e.root_cause()))
+    }
+}
+
+fn send_error(path: &str, cause: &SendErrorCause) -> OriginError {
+    match cause {
+        SendErrorCause::DnsTimeout
+        | SendErrorCause::ConnectionTimeout
+        | SendErrorCause::HttpResponseTimeout => OriginError::Timeout(path.to_string()),
+        c => OriginError::Bad(format!("{path}: {c}")),
+    }
+}
+
+/// Checks a response's status; `Ok` carries (first byte, total size).
+fn check(path: &str, r: &ReadRequest, resp: &Response) -> Result<(u64, u64), OriginError> {
+    let status = resp.get_status();
+    match status.as_u16() {
+        206 => {
+            // Content-Range: bytes first-last/total
+            let cr = resp
+                .get_header_str(header::CONTENT_RANGE)
+                .unwrap_or_default();
+            let spec = cr.strip_prefix("bytes ").unwrap_or_default();
+            let (range, total) = spec.split_once('/').unwrap_or_default();
+            let first = range.split('-').next().and_then(|v| v.parse::<u64>().ok());
+            let total = total.parse::<u64>().ok();
+            match (first, total) {
+                (Some(f), Some(t)) if f == r.start => Ok((f, t)),
+                _ => Err(OriginError::Bad(format!(
+                    "{path}: unusable Content-Range '{cr}'"
+                ))),
+            }
+        }
+        200 => {
+            let len = resp
+                .get_header_str(header::CONTENT_LENGTH)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+            if len > MAX_BUFFERED_READ {
+                return Err(OriginError::Bad(format!(
+                    "{path}: origin ignored Range on a {len}-byte object"
+                )));
+            }
+            Ok((0, len))
+        }
+        404 | 410 => Err(OriginError::NotFound(path.to_string())),
+        401 | 403 => Err(OriginError::Forbidden(path.to_string())),
+        412 => Err(OriginError::Changed(path.to_string())),
+        416 => Err(OriginError::Bad(format!(
+            "{path}: range {}-{} not satisfiable",
+            r.start, r.end
+        ))),
+        504 => Err(OriginError::Timeout(path.to_string())),
+        s => Err(OriginError::Bad(format!("{path}: origin answered {s}"))),
+    }
+}
+
+/// Reads a response body into memory and cuts out the requested range.
+fn into_read(r: &ReadRequest, mut resp: Response) -> Result<ReadResponse, OriginError> {
+    let (first, total) = check(&r.path, r, &resp)?;
+    let etag = resp
+        .get_header_str(header::ETAG)
+        .unwrap_or_default()
+        .to_string();
+    let body = Bytes::from(resp.take_body_bytes());
+    let total = if resp.get_status() == StatusCode::OK {
+        body.len() as u64
+    } else {
+        total
+    };
+    let want_end = r.end.min(total);
+    let data = if first == r.start {
+        body
+    } else {
+        // A 200 with the whole object: keep the requested part.
+        let s = usize::try_from(r.start)
+            .unwrap_or(usize::MAX)
+            .min(body.len());
+        body.slice(s..)
+    };
+    let want = want_end.saturating_sub(r.start) as usize;
+    if data.len() < want {
+        return Err(OriginError::Bad(format!(
+            "{}: short body ({} of {want} bytes)",
+            r.path,
+            data.len()
+        )));
+    }
+    Ok(ReadResponse {
+        data: data.slice(..want),
+        total_size: total,
+        etag,
+    })
+}
+
+impl Origin for FastlyOrigin {
+    fn read(&mut self, reqs: &[ReadRequest]) -> Vec<Result<ReadResponse, OriginError>> {
+        // Send everything first so the reads overlap, then collect in order.
+        let pending: Vec<Result<PendingRequest, OriginError>> =
+            reqs.iter().map(|r| self.send(r)).collect();
+        reqs.iter()
+            .zip(pending)
+            .map(|(r, p)| {
+                let resp = p?.wait().map_err(|e| send_error(&r.path, e.root_cause()))?;
+                into_read(r, resp)
+            })
+            .collect()
+    }
+}
+
+/// Passes an origin object through (player page and scripts).
+pub fn proxy(s: &Settings, path: &str, head: bool) -> Response {
+    let o = FastlyOrigin::new(s);
+    match o.request(path).send(BACKEND) {
+        Ok(resp) if resp.get_status() == StatusCode::OK => {
+            let ct = resp
+                .get_header_str(header::CONTENT_TYPE)
+                .unwrap_or("application/octet-stream")
+                .to_string();
+            let mut out = respond::with_cors(s, Response::from_status(StatusCode::OK))
+                .with_header(header::CONTENT_TYPE, ct);
+            out.set_header(header::CACHE_CONTROL, "public, max-age=300");
+            if !head {
+                out.set_body(resp.into_body());
+            }
+            out
+        }
+        Ok(resp) => respond::error(s, resp.get_status(), "player file not found at origin"),
+        Err(e) => respond::error(
+            s,
+            StatusCode::BAD_GATEWAY,
+            &format!("origin: {}", e.root_cause()),
+        ),
+    }
+}
+
+/// What fills one run of the output.
+enum Piece {
+    /// A whole origin response body, appended host-side without entering
+    /// wasm memory.
+    Splice(Body),
+    Bytes(Bytes),
+}
+
+/// Reads a segment's payload and streams header + payload to the client.
+pub fn stream_segment(
+    s: &Settings,
+    out: &Output,
+    origin: &mut FastlyOrigin,
+    cache: &mut EdgeCache,
+    head: bool,
+    cfg: &service::Config,
+) -> Handled {
+    let Output::Segment {
+        content_type,
+        header: seg_header,
+        runs,
+        path,
+        etag,
+    } = out
+    else {
+        return Handled::Done(respond::error(
+            s,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "not a segment",
+        ));
+    };
+    let resp = respond::segment_headers(s, content_type, out.len(), etag, seg_header);
+    if head {
+        return Handled::Done(resp);
+    }
+    let reads = plan::plan_reads(runs, cfg.max_segment_reads);
+    let reqs: Vec<ReadRequest> = reads
+        .iter()
+        .map(|r| ReadRequest {
+            path: path.clone(),
+            start: r.offset,
+            end: r.end(),
+            if_match: (!etag.is_empty()).then(|| etag.clone()),
+        })
+        .collect();
+    let pending: Vec<Result<PendingRequest, OriginError>> =
+        reqs.iter().map(|r| origin.send(r)).collect();
+    // A read that is exactly one run is spliced; others are buffered and
+    // sliced (runs of an interleaved file merged across small gaps).
+    let mut spliced: Vec<Option<Body>> = Vec::with_capacity(reads.len());
+    let mut buffered: Vec<(crate::mux::cmaf::ByteRun, Bytes)> = Vec::new();
+    for ((read, req), p) in reads.iter().zip(&reqs).zip(pending) {
+        let result = p.and_then(|p| p.wait().map_err(|e| send_error(path, e.root_cause())));
+        let resp = match result {
+            Ok(r) => r,
+            Err(e) => return Handled::Done(origin_failure(s, cache, path, &e)),
+        };
+        let exact = runs
+            .iter()
+            .filter(|r| r.offset >= read.offset && r.end() <= read.end())
+            .count()
+            == 1
+            && runs.iter().any(|r| r == read);
+        let len_ok = resp
+            .get_header_str(header::CONTENT_LENGTH)
+            .and_then(|v| v.parse::<u64>().ok())
+            == Some(read.len);
+        if exact && resp.get_status() == StatusCode::PARTIAL_CONTENT && len_ok {
+            if let Err(e) = check(path, req, &resp) {
+                return Handled::Done(origin_failure(s, cache, path, &e));
+            }
+            spliced.push(Some(resp.into_body()));
+        } else {
+            match into_read(req, resp) {
+                Ok(r) => buffered.push((*read, r.data)),
+                Err(e) => return Handled::Done(origin_failure(s, cache, path, &e)),
+            }
+            spliced.push(None);
+        }
+    }
+    let mut pieces = Vec::with_capacity(runs.len());
+    for run in runs {
+        let i = reads
+            .iter()
+            .position(|r| r.offset <= run.offset && run.end() <= r.end());
+        match i.and_then(|i| spliced.get_mut(i)).and_then(Option::take) {
+            Some(body) => pieces.push(Piece::Splice(body)),
+            None => match plan::assemble(std::slice::from_ref(run), &buffered) {
+                Ok(mut v) => pieces.push(Piece::Bytes(v.pop().unwrap_or_default())),
+                Err(e) => {
+                    return Handled::Done(respond::error(
+                        s,
+                        StatusCode::BAD_GATEWAY,
+                        &e.to_string(),
+                    ))
+                }
+            },
+        }
+    }
+    let mut body = resp.stream_to_client();
+    let mut ok = body.write_all(seg_header).is_ok();
+    for p in pieces {
+        if !ok {
+            break;
+        }
+        match p {
+            Piece::Splice(b) => body.append(b),
+            Piece::Bytes(b) => ok = body.write_all(&b).is_ok(),
+        }
+    }
+    let _ = body.finish();
+    Handled::Streamed
+}
+
+/// Error response for a failed payload read; a changed object also drops
+/// its cached index so the next request sees the new version.
+fn origin_failure(s: &Settings, cache: &mut EdgeCache, path: &str, e: &OriginError) -> Response {
+    if matches!(e, OriginError::Changed(_)) {
+        cache.forget(&index_key(path));
+    }
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    respond::error(s, status, &e.to_string())
+}

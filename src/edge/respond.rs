@@ -1,0 +1,109 @@
+//! Response headers: content type, caching, validators and CORS.
+
+use super::config::Settings;
+use fastly::http::{header, FramingHeadersMode, StatusCode};
+use fastly::Response;
+
+/// One year: segments of a given source version never change.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+pub fn with_cors(s: &Settings, mut r: Response) -> Response {
+    if !s.cors_origin.is_empty() {
+        r.set_header(header::ACCESS_CONTROL_ALLOW_ORIGIN, s.cors_origin.as_str());
+        r.set_header(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            "Content-Length, Content-Type, ETag",
+        );
+        if s.cors_origin != "*" {
+            r.set_header(header::VARY, "Origin");
+        }
+    }
+    r
+}
+
+pub fn preflight(s: &Settings) -> Response {
+    let mut r = with_cors(s, Response::from_status(StatusCode::NO_CONTENT));
+    r.set_header(header::ACCESS_CONTROL_ALLOW_METHODS, "GET, HEAD, OPTIONS");
+    r.set_header(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        "Range, If-None-Match, If-Modified-Since, Origin",
+    );
+    r.set_header(header::ACCESS_CONTROL_MAX_AGE, "86400");
+    r
+}
+
+/// An error: status and a one-line reason as text.
+pub fn error(s: &Settings, status: StatusCode, reason: &str) -> Response {
+    let mut r = text(
+        s,
+        status,
+        "text/plain; charset=utf-8",
+        &format!("{reason}\n"),
+        false,
+    );
+    r.set_header(header::CACHE_CONTROL, "no-store");
+    r
+}
+
+pub fn text(s: &Settings, status: StatusCode, ct: &str, body: &str, head: bool) -> Response {
+    let mut r = with_cors(s, Response::from_status(status)).with_header(header::CONTENT_TYPE, ct);
+    if !head {
+        r.set_body(body);
+    }
+    r
+}
+
+/// FNV-1a, for ETags of generated bodies.
+fn fnv(data: &[u8], seed: u64) -> u64 {
+    data.iter().fold(seed, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+const FNV_SEED: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// A generated body (manifest, init segment).
+pub fn body(
+    s: &Settings,
+    ct: &'static str,
+    data: Vec<u8>,
+    immutable: bool,
+    head: bool,
+) -> Response {
+    let mut r =
+        with_cors(s, Response::from_status(StatusCode::OK)).with_header(header::CONTENT_TYPE, ct);
+    r.set_header(header::ETAG, format!("\"{:016x}\"", fnv(&data, FNV_SEED)));
+    let cc = if immutable {
+        IMMUTABLE.to_string()
+    } else {
+        format!("public, max-age={}", s.manifest_ttl)
+    };
+    r.set_header(header::CACHE_CONTROL, cc);
+    if head {
+        r.set_header(header::CONTENT_LENGTH, data.len().to_string());
+        r.set_framing_headers_mode(FramingHeadersMode::ManuallyFromHeaders);
+    } else {
+        r.set_body(data);
+    }
+    r
+}
+
+/// Headers of a media segment; the length is known before any payload is
+/// read, so the response is sent with Content-Length, not chunked.
+pub fn segment_headers(
+    s: &Settings,
+    ct: &'static str,
+    len: u64,
+    source_etag: &str,
+    seg_header: &[u8],
+) -> Response {
+    let mut r =
+        with_cors(s, Response::from_status(StatusCode::OK)).with_header(header::CONTENT_TYPE, ct);
+    r.set_header(header::CONTENT_LENGTH, len.to_string());
+    r.set_framing_headers_mode(FramingHeadersMode::ManuallyFromHeaders);
+    r.set_header(header::CACHE_CONTROL, IMMUTABLE);
+    // The header bytes pin down the samples; the source ETag pins the bytes.
+    let tag = fnv(seg_header, fnv(source_etag.as_bytes(), FNV_SEED));
+    r.set_header(header::ETAG, format!("\"{tag:016x}\""));
+    r
+}
