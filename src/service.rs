@@ -19,6 +19,9 @@ pub const CT_DASH: &str = "application/dash+xml";
 pub const CT_SMOOTH: &str = "application/vnd.ms-sstr+xml";
 pub const CT_MP4_VIDEO: &str = "video/mp4";
 pub const CT_MP4_AUDIO: &str = "audio/mp4";
+pub const CT_TS: &str = "video/mp2t";
+
+pub mod ts;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -60,6 +63,8 @@ pub enum Output {
         path: String,
         etag: String,
     },
+    /// An MPEG-TS segment, built once its samples are read.
+    Ts(ts::TsJob),
 }
 
 impl Output {
@@ -71,6 +76,8 @@ impl Output {
             Output::Segment { header, runs, .. } => {
                 header.len() as u64 + runs.iter().map(|r| r.len).sum::<u64>()
             }
+            // Known once the payload is read (TsSegment::len).
+            Output::Ts(_) => 0,
         }
     }
 
@@ -83,6 +90,7 @@ impl Output {
             Output::Text { content_type, .. }
             | Output::Bytes { content_type, .. }
             | Output::Segment { content_type, .. } => content_type,
+            Output::Ts(_) => CT_TS,
         }
     }
 
@@ -237,7 +245,7 @@ pub fn serve(
             "dynamic filters are not supported yet".into(),
         ));
     }
-    if !matches!(format, Format::HlsCmaf | Format::DashCmaf | Format::DashCsf) {
+    if format.is_smooth() {
         let name = format.as_azure().unwrap_or("smooth (no format)");
         return Err(ServeError::NotImplemented(format!(
             "format {name} is not supported yet"
@@ -249,6 +257,9 @@ pub fn serve(
             ServeError::NotFound(format!("no track {} at bitrate {}", r.name, r.bitrate))
         })
     };
+    if matches!(format, Format::HlsTs | Format::HlsTsV3) {
+        return serve_ts(&set, &req.resource, format);
+    }
     match &req.resource {
         Resource::Manifest => match format {
             Format::HlsCmaf => Ok(Output::Text {
@@ -308,6 +319,73 @@ pub fn serve(
     }
 }
 
+/// The MPEG-TS formats (`m3u8-aapl`, `m3u8-aapl-v3`).
+fn serve_ts(set: &MediaSet, resource: &Resource, format: Format) -> Result<Output, ServeError> {
+    let find = |r: &crate::url::TrackRef| {
+        let t = set.find(r).ok_or_else(|| {
+            ServeError::NotFound(format!("no track {} at bitrate {}", r.name, r.bitrate))
+        })?;
+        let info = &set.track_index(t).info;
+        if !hls::ts_capable(info) {
+            return Err(ServeError::BadRequest(format!(
+                "{} ({}) is not offered in MPEG-TS: HEVC and this codec are fMP4-only; use format=m3u8-cmaf",
+                t.name, info.codec_string
+            )));
+        }
+        Ok(t)
+    };
+    match resource {
+        Resource::Manifest => {
+            let has_media = set
+                .tracks
+                .iter()
+                .any(|t| hls::ts_capable(&set.track_index(t).info));
+            if !has_media {
+                return Err(ServeError::BadRequest(
+                    "no track of this title can be carried in MPEG-TS (HEVC is fMP4-only); use format=m3u8-cmaf".into(),
+                ));
+            }
+            Ok(Output::Text {
+                content_type: CT_HLS,
+                body: hls::multivariant(set, format)?,
+            })
+        }
+        Resource::MediaPlaylist { track, keyframes } => {
+            let t = find(track)?;
+            if *keyframes {
+                return Err(ServeError::NotImplemented(
+                    "I-frame playlists are not supported yet".into(),
+                ));
+            }
+            Ok(Output::Text {
+                content_type: CT_HLS,
+                body: hls::media_playlist(set, t, format)?,
+            })
+        }
+        Resource::Init { .. } => Err(ServeError::NotFound(
+            "MPEG-TS segments have no init segment".into(),
+        )),
+        Resource::Fragment { track, time } => {
+            let t = find(track)?;
+            let missing =
+                || ServeError::NotFound(format!("no segment of {} at time {time}", t.name));
+            let n = set.timeline.segment_at_hns(*time).ok_or_else(missing)?;
+            let mut tracks = vec![t];
+            if format == Format::HlsTsV3 && set.track_index(t).is_video() {
+                // v3 variants carry the default (first) audio track muxed.
+                if let Some(a) = set
+                    .of_kind(TrackKind::Audio)
+                    .find(|a| hls::ts_capable(&set.track_index(a).info))
+                {
+                    tracks.push(a);
+                }
+            }
+            let job = ts::TsJob::new(set, &tracks, n)?.ok_or_else(missing)?;
+            Ok(Output::Ts(job))
+        }
+    }
+}
+
 fn mp4_type(kind: TrackKind) -> &'static str {
     match kind {
         TrackKind::Audio => CT_MP4_AUDIO,
@@ -362,6 +440,15 @@ pub fn materialize(
                     .map_err(|e| ServeError::Media(e.to_string()))?,
             );
             Ok(body)
+        }
+        Output::Ts(job) => {
+            let reqs = job.reads(cfg.max_segment_reads);
+            let mut responses = Vec::with_capacity(reqs.len());
+            for res in origin.read(&reqs) {
+                responses.push(res.map_err(SourceError::from)?);
+            }
+            let seg = job.build(&reqs, responses)?;
+            Ok(vec![Bytes::from(seg.to_vec())])
         }
     }
 }

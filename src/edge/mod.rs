@@ -24,8 +24,13 @@ pub fn main() {
     }
 }
 
+/// Wraps a complete response (boxed: `Response` is large).
+pub(crate) fn done(r: Response) -> Handled {
+    Handled::Done(Box::new(r))
+}
+
 pub(crate) enum Handled {
-    Done(Response),
+    Done(Box<Response>),
     /// The response was already streamed to the client.
     Streamed,
 }
@@ -33,10 +38,10 @@ pub(crate) enum Handled {
 fn handle(req: &Request, s: &Settings) -> Handled {
     let method = req.get_method().clone();
     if method == Method::OPTIONS {
-        return Handled::Done(respond::preflight(s));
+        return done(respond::preflight(s));
     }
     if method != Method::GET && method != Method::HEAD {
-        return Handled::Done(respond::error(
+        return done(respond::error(
             s,
             StatusCode::METHOD_NOT_ALLOWED,
             "only GET, HEAD and OPTIONS",
@@ -47,17 +52,13 @@ fn handle(req: &Request, s: &Settings) -> Handled {
         Ok(r) => r,
         Err(e) => {
             let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-            return Handled::Done(respond::error(s, status, &e.to_string()));
+            return done(respond::error(s, status, &e.to_string()));
         }
     };
     match route {
-        Route::Health => {
-            Handled::Done(respond::text(s, StatusCode::OK, "text/plain", "ok\n", head))
-        }
-        Route::PlayerPage => Handled::Done(origin::proxy(s, "_player/index.html", head)),
-        Route::PlayerAsset(file) => {
-            Handled::Done(origin::proxy(s, &format!("_assets/{file}"), head))
-        }
+        Route::Health => done(respond::text(s, StatusCode::OK, "text/plain", "ok\n", head)),
+        Route::PlayerPage => done(origin::proxy(s, "_player/index.html", head)),
+        Route::PlayerAsset(file) => done(origin::proxy(s, &format!("_assets/{file}"), head)),
         Route::Stream(stream) => {
             let mut o = origin::FastlyOrigin::new(s);
             let mut c = cache::EdgeCache::new(s);
@@ -67,7 +68,7 @@ fn handle(req: &Request, s: &Settings) -> Handled {
                 Err(e) => {
                     let status =
                         StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
-                    Handled::Done(respond::error(s, status, &e.to_string()))
+                    done(respond::error(s, status, &e.to_string()))
                 }
             }
         }
@@ -83,7 +84,7 @@ fn deliver(
     cfg: &service::Config,
 ) -> Handled {
     match out {
-        Output::Text { content_type, body } => Handled::Done(respond::body(
+        Output::Text { content_type, body } => done(respond::body(
             s,
             content_type,
             body.into_bytes(),
@@ -91,8 +92,9 @@ fn deliver(
             head,
         )),
         Output::Bytes { content_type, body } => {
-            Handled::Done(respond::body(s, content_type, body.to_vec(), true, head))
+            done(respond::body(s, content_type, body.to_vec(), true, head))
         }
         seg @ Output::Segment { .. } => origin::stream_segment(s, &seg, origin, cache, head, cfg),
+        Output::Ts(job) => origin::stream_ts(s, &job, origin, cache, head, cfg),
     }
 }

@@ -3,7 +3,7 @@
 use super::cache::EdgeCache;
 use super::config::{Settings, BACKEND};
 use super::respond;
-use super::Handled;
+use super::{done, Handled};
 use crate::plan;
 use crate::service::{self, Output};
 use crate::source::{index_key, Origin, OriginError, ReadRequest, ReadResponse};
@@ -226,7 +226,7 @@ pub fn stream_segment(
         etag,
     } = out
     else {
-        return Handled::Done(respond::error(
+        return done(respond::error(
             s,
             StatusCode::INTERNAL_SERVER_ERROR,
             "not a segment",
@@ -234,7 +234,7 @@ pub fn stream_segment(
     };
     let resp = respond::segment_headers(s, content_type, out.len(), etag, seg_header);
     if head {
-        return Handled::Done(resp);
+        return done(resp);
     }
     let reads = plan::plan_reads(runs, cfg.max_segment_reads);
     let reqs: Vec<ReadRequest> = reads
@@ -256,7 +256,7 @@ pub fn stream_segment(
         let result = p.and_then(|p| p.wait().map_err(|e| send_error(path, e.root_cause())));
         let resp = match result {
             Ok(r) => r,
-            Err(e) => return Handled::Done(origin_failure(s, cache, path, &e)),
+            Err(e) => return done(origin_failure(s, cache, path, &e)),
         };
         let exact = runs
             .iter()
@@ -270,13 +270,13 @@ pub fn stream_segment(
             == Some(read.len);
         if exact && resp.get_status() == StatusCode::PARTIAL_CONTENT && len_ok {
             if let Err(e) = check(path, req, &resp) {
-                return Handled::Done(origin_failure(s, cache, path, &e));
+                return done(origin_failure(s, cache, path, &e));
             }
             spliced.push(Some(resp.into_body()));
         } else {
             match into_read(req, resp) {
                 Ok(r) => buffered.push((*read, r.data)),
-                Err(e) => return Handled::Done(origin_failure(s, cache, path, &e)),
+                Err(e) => return done(origin_failure(s, cache, path, &e)),
             }
             spliced.push(None);
         }
@@ -290,13 +290,7 @@ pub fn stream_segment(
             Some(body) => pieces.push(Piece::Splice(body)),
             None => match plan::assemble(std::slice::from_ref(run), &buffered) {
                 Ok(mut v) => pieces.push(Piece::Bytes(v.pop().unwrap_or_default())),
-                Err(e) => {
-                    return Handled::Done(respond::error(
-                        s,
-                        StatusCode::BAD_GATEWAY,
-                        &e.to_string(),
-                    ))
-                }
+                Err(e) => return done(respond::error(s, StatusCode::BAD_GATEWAY, &e.to_string())),
             },
         }
     }
@@ -323,4 +317,54 @@ fn origin_failure(s: &Settings, cache: &mut EdgeCache, path: &str, e: &OriginErr
     }
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
     respond::error(s, status, &e.to_string())
+}
+
+/// Reads a TS segment's samples, builds it and streams it in chunks; the
+/// length is exact before the first byte goes out.
+pub fn stream_ts(
+    s: &Settings,
+    job: &crate::service::ts::TsJob,
+    origin: &mut FastlyOrigin,
+    cache: &mut EdgeCache,
+    head: bool,
+    cfg: &service::Config,
+) -> Handled {
+    let reqs = job.reads(cfg.max_segment_reads);
+    let mut responses = Vec::with_capacity(reqs.len());
+    for (req, res) in reqs.iter().zip(origin.read(&reqs)) {
+        match res {
+            Ok(r) => responses.push(r),
+            Err(e) => return done(origin_failure(s, cache, &req.path, &e)),
+        }
+    }
+    let mut seg = match job.build(&reqs, responses) {
+        Ok(seg) => seg,
+        Err(e) => {
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+            return done(respond::error(s, status, &e.to_string()));
+        }
+    };
+    let tag: String = reqs
+        .iter()
+        .map(|r| {
+            format!(
+                "{}{}-{}",
+                r.if_match.as_deref().unwrap_or(""),
+                r.start,
+                r.end
+            )
+        })
+        .collect();
+    let resp = respond::segment_headers(s, service::CT_TS, seg.len(), &tag, b"ts");
+    if head {
+        return done(resp);
+    }
+    let mut body = resp.stream_to_client();
+    while let Some(chunk) = seg.next_chunk() {
+        if body.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    let _ = body.finish();
+    Handled::Streamed
 }

@@ -5,6 +5,7 @@
 //! AVERAGE-BANDWIDTH the mean segment bitrate measured from the real segment
 //! sizes (§4.4.6.2), so players' ABR sees what it will download.
 
+use crate::index::TrackIndex;
 use crate::media_set::{MediaSet, SetTrack};
 use crate::model::TrackKind;
 use crate::mux::cmaf;
@@ -19,18 +20,47 @@ pub struct Rates {
     pub average: u64,
 }
 
-/// Measures the segments of `t` as written in CMAF.
-pub fn cmaf_rates(set: &MediaSet, t: &SetTrack) -> Result<Rates, TimelineError> {
+/// Measures the segments of `t` as written in `format`.
+pub fn track_rates(set: &MediaSet, t: &SetTrack, format: Format) -> Result<Rates, TimelineError> {
     let idx = set.track_index(t);
     let segs = set.segments(t)?;
     Ok(rates(&segs, idx.info.timescale, |s| {
-        s.payload
-            + cmaf::header_len(
-                s.samples.end - s.samples.start,
-                idx.has_cts || idx.is_video(),
-                true,
-            )
+        segment_size(idx, s, format)
     }))
+}
+
+/// Bytes of a segment in `format`: exact for CMAF; for MPEG-TS an estimate
+/// from the packetization rules of `mux::ts` (the exact size depends on
+/// in-band parameter sets, known only once the payload is read).
+pub fn segment_size(idx: &TrackIndex, s: &TrackSegment, format: Format) -> u64 {
+    let n = u64::from(s.samples.end - s.samples.start);
+    match format {
+        Format::HlsTs | Format::HlsTsV3 => {
+            let per_sample = if idx.is_video() {
+                // PES header with PTS+DTS, adaptation field with PCR, AUD.
+                19 + 8 + 6
+            } else {
+                // ADTS header; PES headers are shared by ~4 frames.
+                7 + 4
+            };
+            let params = match &idx.info.codec {
+                crate::model::Codec::Avc(c) => {
+                    c.sps.iter().chain(&c.pps).map(|p| p.len() as u64 + 4).sum()
+                }
+                _ => 0,
+            };
+            let raw = s.payload + n * per_sample + params * 2;
+            crate::mux::ts::PSI_LEN + raw.div_ceil(184) * 188
+        }
+        _ => s.payload + cmaf::header_len(n as u32, idx.has_cts || idx.is_video(), true),
+    }
+}
+
+/// Tracks MPEG-TS can carry for Apple devices: HEVC is fMP4-only there
+/// (Apple HLS authoring spec), so TS formats leave HEVC renditions out.
+pub fn ts_capable(info: &crate::model::TrackInfo) -> bool {
+    crate::mux::ts::ts_stream_type(&info.codec).is_some()
+        && !matches!(info.codec, crate::model::Codec::Hevc(_))
 }
 
 /// Peak and average bitrate of segments whose byte size is `size(seg)`.
@@ -71,55 +101,34 @@ fn quoted(s: &str) -> String {
         .collect()
 }
 
-/// The multivariant (master) playlist for fMP4/CMAF segments.
+/// `EXT-X-VERSION` per format: 7 for fMP4 (EXT-X-MAP in media playlists
+/// without I-frames needs 6; 7 matches Azure), 4 for `m3u8-aapl`
+/// (EXT-X-BYTERANGE in I-frame playlists), 3 for `m3u8-aapl-v3`.
+fn version(format: Format) -> u8 {
+    match format {
+        Format::HlsTs => 4,
+        Format::HlsTsV3 => 3,
+        _ => 7,
+    }
+}
+
+/// The multivariant (master) playlist. For fMP4 and `m3u8-aapl`, audio is a
+/// rendition group; for `m3u8-aapl-v3`, each variant is muxed with the
+/// default audio track. TS formats leave out tracks TS cannot carry.
 pub fn multivariant(set: &MediaSet, format: Format) -> Result<String, TimelineError> {
-    let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
-    let audio: Vec<&SetTrack> = set.of_kind(TrackKind::Audio).collect();
-    let video: Vec<&SetTrack> = set.of_kind(TrackKind::Video).collect();
-    // One rendition group per audio codec: a variant's CODECS must list
-    // what every member of its group needs.
-    let mut groups: Vec<(String, Vec<&SetTrack>)> = Vec::new();
-    for a in &audio {
-        let codec = set.track_index(a).info.codec_string.clone();
-        match groups.iter_mut().find(|g| g.0 == codec) {
-            Some(g) => g.1.push(a),
-            None => groups.push((codec, vec![a])),
-        }
-    }
-    let mut group_rates = Vec::new();
-    for (gi, (_, members)) in groups.iter().enumerate() {
-        let mut best = Rates::default();
-        for (mi, a) in members.iter().enumerate() {
-            let info = &set.track_index(a).info;
-            let r = cmaf_rates(set, a)?;
-            best.peak = best.peak.max(r.peak);
-            best.average = best.average.max(r.average);
-            let _ = write!(out, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio{gi}\"");
-            if let Some(lang) = super::lang::bcp47(&a.language) {
-                let _ = write!(out, ",LANGUAGE=\"{}\"", quoted(&lang));
-            }
-            let name =
-                if members.len() > 1 && members[..mi].iter().any(|o| o.language == a.language) {
-                    format!("{} {}", super::lang::display_name(&a.language), mi + 1)
-                } else {
-                    super::lang::display_name(&a.language)
-                };
-            let default = if mi == 0 { "YES" } else { "NO" };
-            let _ = writeln!(
-                out,
-                ",NAME=\"{}\",DEFAULT={default},AUTOSELECT=YES,CHANNELS=\"{}\",URI=\"{}\"",
-                quoted(&name),
-                info.channels.max(1),
-                url::media_playlist_url(&track_ref(a), format, false)
-            );
-        }
-        group_rates.push(best);
-    }
+    let ts = matches!(format, Format::HlsTs | Format::HlsTsV3);
+    let usable = |t: &&SetTrack| !ts || ts_capable(&set.track_index(t).info);
+    let audio: Vec<&SetTrack> = set.of_kind(TrackKind::Audio).filter(usable).collect();
+    let video: Vec<&SetTrack> = set.of_kind(TrackKind::Video).filter(usable).collect();
+    let mut out = format!(
+        "#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n",
+        version(format)
+    );
     if video.is_empty() {
         // Audio-only title: each audio rendition is a variant.
         for a in &audio {
             let info = &set.track_index(a).info;
-            let r = cmaf_rates(set, a)?;
+            let r = track_rates(set, a, format)?;
             let _ = write!(
                 out,
                 "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"\n{}\n",
@@ -131,9 +140,38 @@ pub fn multivariant(set: &MediaSet, format: Format) -> Result<String, TimelineEr
         }
         return Ok(out);
     }
+    // Rendition groups, one per audio codec: a variant's CODECS must list
+    // what every member of its group needs. `m3u8-aapl-v3` muxes the first
+    // audio track into every variant instead.
+    let mut groups: Vec<(String, Vec<&SetTrack>)> = Vec::new();
+    let grouped: &[&SetTrack] = if format == Format::HlsTsV3 {
+        &audio[..audio.len().min(1)]
+    } else {
+        &audio
+    };
+    for a in grouped {
+        let codec = set.track_index(a).info.codec_string.clone();
+        match groups.iter_mut().find(|g| g.0 == codec) {
+            Some(g) => g.1.push(a),
+            None => groups.push((codec, vec![a])),
+        }
+    }
+    let mut group_rates = Vec::new();
+    for (gi, (_, members)) in groups.iter().enumerate() {
+        let mut best = Rates::default();
+        for (mi, a) in members.iter().enumerate() {
+            let r = track_rates(set, a, format)?;
+            best.peak = best.peak.max(r.peak);
+            best.average = best.average.max(r.average);
+            if format != Format::HlsTsV3 {
+                write_media(&mut out, set, a, gi, mi, members, format);
+            }
+        }
+        group_rates.push(best);
+    }
     for v in &video {
         let info = &set.track_index(v).info;
-        let r = cmaf_rates(set, v)?;
+        let r = track_rates(set, v, format)?;
         let group_list: Vec<Option<usize>> = if groups.is_empty() {
             vec![None]
         } else {
@@ -145,7 +183,11 @@ pub fn multivariant(set: &MediaSet, format: Format) -> Result<String, TimelineEr
                     r.peak + group_rates[g].peak,
                     r.average + group_rates[g].average,
                     format!("{},{}", info.codec_string, groups[g].0),
-                    format!(",AUDIO=\"audio{g}\""),
+                    if format == Format::HlsTsV3 {
+                        String::new()
+                    } else {
+                        format!(",AUDIO=\"audio{g}\"")
+                    },
                 ),
                 None => (r.peak, r.average, info.codec_string.clone(), String::new()),
             };
@@ -169,7 +211,39 @@ pub fn multivariant(set: &MediaSet, format: Format) -> Result<String, TimelineEr
     Ok(out)
 }
 
-/// A track's media playlist with fMP4 segments.
+/// One `EXT-X-MEDIA` audio rendition; the first of each group is the
+/// group's single `DEFAULT=YES`.
+fn write_media(
+    out: &mut String,
+    set: &MediaSet,
+    a: &SetTrack,
+    gi: usize,
+    mi: usize,
+    members: &[&SetTrack],
+    format: Format,
+) {
+    let info = &set.track_index(a).info;
+    let _ = write!(out, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio{gi}\"");
+    if let Some(lang) = super::lang::bcp47(&a.language) {
+        let _ = write!(out, ",LANGUAGE=\"{}\"", quoted(&lang));
+    }
+    let name = if members[..mi].iter().any(|o| o.language == a.language) {
+        format!("{} {}", super::lang::display_name(&a.language), mi + 1)
+    } else {
+        super::lang::display_name(&a.language)
+    };
+    let default = if mi == 0 { "YES" } else { "NO" };
+    let _ = writeln!(
+        out,
+        ",NAME=\"{}\",DEFAULT={default},AUTOSELECT=YES,CHANNELS=\"{}\",URI=\"{}\"",
+        quoted(&name),
+        info.channels.max(1),
+        url::media_playlist_url(&track_ref(a), format, false)
+    );
+}
+
+/// A track's media playlist (for `m3u8-aapl-v3`, the video track's, whose
+/// segments are muxed with the default audio).
 pub fn media_playlist(
     set: &MediaSet,
     t: &SetTrack,
@@ -186,12 +260,15 @@ pub fn media_playlist(
         .max(1);
     let tr = track_ref(t);
     let mut out = format!(
-        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+        "#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n",
+        version(format)
     );
     // Relative to the playlist, which sits at QualityLevels(b)/Manifest(…):
     // the last path segment is what differs.
-    let init = url::init_url(&tr, format);
-    let _ = writeln!(out, "#EXT-X-MAP:URI=\"{}\"", strip_quality_levels(&init));
+    if format == Format::HlsCmaf {
+        let init = url::init_url(&tr, format);
+        let _ = writeln!(out, "#EXT-X-MAP:URI=\"{}\"", strip_quality_levels(&init));
+    }
     for s in &segs {
         let time = rescale(s.start, info.timescale, HNS).max(0) as u64;
         let uri = url::fragment_url(&tr, time, format);

@@ -25,11 +25,13 @@ fn get(
     let out = serve(&request(path), origin, cache, &cfg)?;
     let parts = materialize(&out, origin, &cfg)?;
     let body: Vec<u8> = parts.iter().flat_map(|b| b.iter().copied()).collect();
-    assert_eq!(
-        body.len() as u64,
-        out.len(),
-        "length known up front for {path}"
-    );
+    if !matches!(out, Output::Ts(_)) {
+        assert_eq!(
+            body.len() as u64,
+            out.len(),
+            "length known up front for {path}"
+        );
+    }
     Ok(body)
 }
 
@@ -186,7 +188,9 @@ fn crawl(
         if format.is_hls() {
             urls.push(crate::url::media_playlist_url(&r, format, false));
         }
-        urls.push(crate::url::init_url(&r, format));
+        if !matches!(format, Format::HlsTs | Format::HlsTsV3) {
+            urls.push(crate::url::init_url(&r, format));
+        }
         for s in set.segments(t).unwrap() {
             let ts = set.track_index(t).info.timescale;
             let time = crate::timeline::rescale(s.start, ts, crate::timeline::HNS) as u64;
@@ -242,7 +246,12 @@ fn hls_and_dash_written_to_disk_decode_with_ffmpeg() {
     for (root, asset) in cases {
         let mut origin = FileOrigin::new(fixtures(root));
         let mut cache = MemoryCache::default();
-        for format in [Format::HlsCmaf, Format::DashCmaf] {
+        for format in [
+            Format::HlsCmaf,
+            Format::DashCmaf,
+            Format::HlsTs,
+            Format::HlsTsV3,
+        ] {
             let dir = std::env::temp_dir().join(format!(
                 "edgepack-out-{}-{}-{:?}",
                 std::process::id(),

@@ -1,0 +1,166 @@
+//! MPEG-TS segments: unlike CMAF, TS rewrites the payload (Annex B, ADTS,
+//! 188-byte packets), so the samples are read first and the segment is
+//! built from them. A [`TsJob`] lists the reads; [`TsJob::build`] turns the
+//! bytes into a [`TsSegment`] whose length is known before streaming.
+
+use super::ServeError;
+use crate::media_set::{MediaSet, SetTrack};
+use crate::model::TrackInfo;
+use crate::mux::cmaf::ByteRun;
+use crate::mux::ts::{TsSegment, TsTrack, FIRST_AUDIO_PID, VIDEO_PID};
+use crate::mux::MuxSample;
+use crate::plan;
+use crate::source::{ReadRequest, ReadResponse, SourceError};
+use bytes::Bytes;
+
+/// One sample to fetch: its timing on the presentation timeline and where
+/// its bytes are.
+#[derive(Clone, Debug)]
+struct Pending {
+    dts: i64,
+    pts: i64,
+    duration: u32,
+    sync: bool,
+    run: ByteRun,
+}
+
+#[derive(Clone, Debug)]
+struct Part {
+    path: String,
+    etag: String,
+    info: TrackInfo,
+    pid: u16,
+    samples: Vec<Pending>,
+}
+
+/// A TS segment waiting for its payload.
+#[derive(Clone, Debug)]
+pub struct TsJob {
+    parts: Vec<Part>,
+}
+
+impl TsJob {
+    /// Segment `n` of `tracks` (video first, then audio), muxed into one TS.
+    /// `None` when none of the tracks has samples in that segment.
+    pub fn new(set: &MediaSet, tracks: &[&SetTrack], n: u32) -> Result<Option<TsJob>, ServeError> {
+        let mut parts = Vec::new();
+        let mut audio_pid = FIRST_AUDIO_PID;
+        for t in tracks {
+            let idx = set.track_index(t);
+            let Some(seg) = set.timeline.track_segment(idx, n)? else {
+                continue;
+            };
+            let shift = idx.info.presentation_offset;
+            let pid = if idx.is_video() {
+                VIDEO_PID
+            } else {
+                audio_pid += 1;
+                audio_pid - 1
+            };
+            let mut samples = Vec::with_capacity((seg.samples.end - seg.samples.start) as usize);
+            for s in idx
+                .samples(seg.samples.clone())
+                .map_err(|e| ServeError::Media(e.to_string()))?
+            {
+                let s = s.map_err(|e| ServeError::Media(e.to_string()))?;
+                // Presentation timeline: both times minus the edit shift;
+                // leading B-frames get a negative DTS, which the TS muxer's
+                // fixed offset absorbs.
+                samples.push(Pending {
+                    dts: s.dts as i64 - shift,
+                    pts: s.cts() - shift,
+                    duration: s.duration,
+                    sync: s.sync,
+                    run: ByteRun {
+                        offset: s.offset,
+                        len: u64::from(s.size),
+                    },
+                });
+            }
+            let file = &set.files[t.file];
+            parts.push(Part {
+                path: file.path.clone(),
+                etag: file.index.etag.clone(),
+                info: idx.info.clone(),
+                pid,
+                samples,
+            });
+        }
+        Ok((!parts.is_empty()).then_some(TsJob { parts }))
+    }
+
+    /// The origin reads that fetch every sample: planned per file, at most
+    /// `max_reads` in all.
+    pub fn reads(&self, max_reads: usize) -> Vec<ReadRequest> {
+        let per_part = (max_reads / self.parts.len().max(1)).max(1);
+        let mut out = Vec::new();
+        for p in &self.parts {
+            let runs: Vec<ByteRun> = p.samples.iter().map(|s| s.run).collect();
+            for r in plan::plan_reads(&runs, per_part) {
+                out.push(ReadRequest {
+                    path: p.path.clone(),
+                    start: r.offset,
+                    end: r.end(),
+                    if_match: (!p.etag.is_empty()).then(|| p.etag.clone()),
+                });
+            }
+        }
+        out
+    }
+
+    /// Builds the segment from the responses to [`TsJob::reads`] (same
+    /// order). Sample payloads are slices of the responses.
+    pub fn build(
+        &self,
+        reqs: &[ReadRequest],
+        responses: Vec<ReadResponse>,
+    ) -> Result<TsSegment, ServeError> {
+        let mut samples: Vec<Vec<MuxSample>> = Vec::with_capacity(self.parts.len());
+        for p in &self.parts {
+            let reads: Vec<(ByteRun, Bytes)> = reqs
+                .iter()
+                .zip(&responses)
+                .filter(|(q, _)| q.path == p.path)
+                .map(|(q, r)| {
+                    (
+                        ByteRun {
+                            offset: q.start,
+                            len: q.end - q.start,
+                        },
+                        r.data.clone(),
+                    )
+                })
+                .collect();
+            let runs: Vec<ByteRun> = p.samples.iter().map(|s| s.run).collect();
+            let data = plan::assemble(&runs, &reads).map_err(|e| {
+                ServeError::Source(SourceError::Origin(crate::source::OriginError::Bad(
+                    format!("{}: {e}", p.path),
+                )))
+            })?;
+            samples.push(
+                p.samples
+                    .iter()
+                    .zip(data)
+                    .map(|(s, data)| MuxSample {
+                        dts: s.dts,
+                        pts: s.pts,
+                        duration: s.duration,
+                        sync: s.sync,
+                        data,
+                    })
+                    .collect(),
+            );
+        }
+        let tracks: Vec<TsTrack<'_>> = self
+            .parts
+            .iter()
+            .zip(&samples)
+            .map(|(p, s)| TsTrack {
+                info: &p.info,
+                samples: s,
+                pid: p.pid,
+            })
+            .collect();
+        TsSegment::new(&tracks).map_err(|e| ServeError::Media(e.to_string()))
+    }
+}
