@@ -352,14 +352,20 @@ fn serve_ts(set: &MediaSet, resource: &Resource, format: Format) -> Result<Outpu
         }
         Resource::MediaPlaylist { track, keyframes } => {
             let t = find(track)?;
-            if *keyframes {
-                return Err(ServeError::NotImplemented(
-                    "I-frame playlists are not supported yet".into(),
-                ));
-            }
+            let body = match (*keyframes, format) {
+                (false, _) => hls::media_playlist(set, t, format)?,
+                (true, Format::HlsTs) if set.track_index(t).is_video() => {
+                    hls::iframe_playlist(set, t)?
+                }
+                (true, _) => {
+                    return Err(ServeError::BadRequest(
+                        "type=keyframes needs a video track and format=m3u8-aapl".into(),
+                    ))
+                }
+            };
             Ok(Output::Text {
                 content_type: CT_HLS,
-                body: hls::media_playlist(set, t, format)?,
+                body,
             })
         }
         Resource::Init { .. } => Err(ServeError::NotFound(

@@ -208,6 +208,89 @@ pub fn multivariant(set: &MediaSet, format: Format) -> Result<String, TimelineEr
             );
         }
     }
+    if format == Format::HlsTs {
+        for v in &video {
+            let info = &set.track_index(v).info;
+            let peak = iframe_entries(set, v)?
+                .iter()
+                .map(|e| e.bitrate)
+                .max()
+                .unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={},CODECS=\"{}\",RESOLUTION={}x{},URI=\"{}\"",
+                peak.max(1),
+                quoted(&info.codec_string),
+                info.width,
+                info.height,
+                url::media_playlist_url(&track_ref(v), format, true)
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// One I-frame of an I-frame playlist: the first keyframe of a segment.
+struct IFrame {
+    start: i64,
+    duration: u64,
+    bytes: u64,
+    bitrate: u64,
+}
+
+fn iframe_entries(set: &MediaSet, t: &SetTrack) -> Result<Vec<IFrame>, TimelineError> {
+    let idx = set.track_index(t);
+    let ts = u64::from(idx.info.timescale).max(1);
+    let mut out = Vec::new();
+    for s in set.segments(t)? {
+        let key = idx.sample(s.samples.start)?;
+        let Some(bytes) =
+            crate::mux::ts::keyframe_prefix_len(&idx.info, key.size, key.cts_offset != 0)
+        else {
+            continue;
+        };
+        let bitrate =
+            (u128::from(bytes) * 8 * u128::from(ts) / u128::from(s.duration.max(1))) as u64;
+        out.push(IFrame {
+            start: s.start,
+            duration: s.duration,
+            bytes,
+            bitrate,
+        });
+    }
+    Ok(out)
+}
+
+/// The I-frame playlist of a video track for `m3u8-aapl` (RFC 8216
+/// §4.3.3.6): one I-frame per segment, the segment's first keyframe, as a
+/// byte range from the start of the TS segment (PAT/PMT included, so the
+/// range decodes on its own).
+pub fn iframe_playlist(set: &MediaSet, t: &SetTrack) -> Result<String, TimelineError> {
+    let info = &set.track_index(t).info;
+    let ts = f64::from(info.timescale);
+    let frames = iframe_entries(set, t)?;
+    let target = frames
+        .iter()
+        .map(|f| (f.duration as f64 / ts).round() as u64)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let mut out = format!(
+        "#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-I-FRAMES-ONLY\n"
+    );
+    let tr = track_ref(t);
+    for f in &frames {
+        let time = rescale(f.start, info.timescale, HNS).max(0) as u64;
+        let uri = url::fragment_url(&tr, time, Format::HlsTs);
+        let _ = write!(
+            out,
+            "#EXTINF:{:.6},\n#EXT-X-BYTERANGE:{}@0\n{}\n",
+            f.duration as f64 / ts,
+            f.bytes,
+            strip_quality_levels(&uri)
+        );
+    }
+    out.push_str("#EXT-X-ENDLIST\n");
     Ok(out)
 }
 

@@ -342,6 +342,27 @@ fn packet_count(len: usize, af: usize) -> u64 {
     1 + rest as u64
 }
 
+/// Bytes from the start of a segment to the end of its first (key)frame
+/// PES, computed from the index alone, for `EXT-X-BYTERANGE` in I-frame
+/// playlists: PAT + PMT, then the keyframe PES as [`TsSegment`] lays it out
+/// (PES header with PTS, plus DTS when `reordered`; first packet with PCR;
+/// AUD and parameter sets inserted; 4-byte NAL lengths become 4-byte start
+/// codes, so the payload keeps its size). Exact for H.264 samples without
+/// in-band AUD or SPS — what ISO/IEC 14496-15 `avc1` tracks carry; if a
+/// sample does carry them, the muxer skips the insertion and this range
+/// runs a packet or two into the next frame, which players ignore as an
+/// incomplete PES. `None` for codecs TS does not carry as video.
+pub fn keyframe_prefix_len(info: &TrackInfo, sample_size: u32, reordered: bool) -> Option<u64> {
+    let Codec::Avc(c) = &info.codec else {
+        return None;
+    };
+    let params: usize = c.sps.iter().chain(&c.pps).map(|p| p.len() + 4).sum();
+    let nal_growth = if c.nal_length_size == 4 { 0 } else { 4 };
+    let header = if reordered { 19 } else { 14 };
+    let len = header + 6 + params + nal_growth + sample_size as usize;
+    Some(PSI_LEN + packet_count(len, first_adaptation_len(true, true)) * TS_PACKET_LEN as u64)
+}
+
 /// A 5-byte PTS or DTS field (§2.4.3.7): 4-bit prefix, then the 33-bit
 /// value as 3 + 15 + 15 bits, each group followed by a marker bit.
 fn timestamp_field(prefix: u8, ts: u64) -> [u8; 5] {

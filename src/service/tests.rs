@@ -281,3 +281,48 @@ fn hls_and_dash_written_to_disk_decode_with_ffmpeg() {
         }
     }
 }
+
+#[test]
+fn iframe_playlist_ranges_end_exactly_at_the_keyframe() {
+    let mut origin = FileOrigin::new(fixtures("small"));
+    let mut cache = MemoryCache::default();
+    let cfg = Config::default();
+    let master = String::from_utf8(
+        get(
+            "/avc_bframes.mp4/manifest(format=m3u8-aapl)",
+            &mut origin,
+            &mut cache,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let line = master
+        .lines()
+        .find(|l| l.starts_with("#EXT-X-I-FRAME-STREAM-INF"))
+        .expect("I-frame stream listed");
+    let uri = line.split("URI=\"").nth(1).unwrap().trim_end_matches('"');
+    let playlist = String::from_utf8(
+        get(&format!("/avc_bframes.mp4/{uri}"), &mut origin, &mut cache).unwrap(),
+    )
+    .unwrap();
+    assert!(playlist.contains("#EXT-X-I-FRAMES-ONLY"));
+    let lines: Vec<&str> = playlist.lines().collect();
+    let mut checked = 0;
+    for (i, l) in lines.iter().enumerate() {
+        let Some(range) = l.strip_prefix("#EXT-X-BYTERANGE:") else {
+            continue;
+        };
+        let len: u64 = range.split('@').next().unwrap().parse().unwrap();
+        let seg_path = format!("/avc_bframes.mp4/QualityLevels(1)/{}", lines[i + 1]);
+        let Output::Ts(job) = serve(&request(&seg_path), &mut origin, &mut cache, &cfg).unwrap()
+        else {
+            panic!()
+        };
+        let reqs = job.reads(24);
+        let resps = origin.read(&reqs).into_iter().map(|r| r.unwrap()).collect();
+        let seg = job.build(&reqs, resps).unwrap();
+        assert_eq!(seg.keyframe_ranges()[0].end, len, "{seg_path}");
+        checked += 1;
+    }
+    assert!(checked > 0);
+}
