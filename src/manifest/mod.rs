@@ -5,3 +5,4 @@ pub mod dash;
 pub mod hls;
 pub mod ism;
 pub mod lang;
+pub mod smooth;

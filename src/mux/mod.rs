@@ -22,4 +22,5 @@ pub mod adts;
 pub mod annexb;
 pub mod boxes;
 pub mod cmaf;
+pub mod smooth;
 pub mod ts;

@@ -1,0 +1,394 @@
+//! Smooth Streaming client manifest (MS-SSTR §2.2.2), written from the media
+//! set with quick-xml.
+//!
+//! `manifest` is Smooth 2.2 (`MajorVersion="2" MinorVersion="2"`, runs of
+//! equal fragments folded with `r`); `manifest(format=fmp4-v20)` is Smooth
+//! 2.0 (`MinorVersion="0"`, every fragment listed, no `r`). Times are in
+//! HNS (`TimeScale="10000000"`).
+//!
+//! One `StreamIndex` (§2.2.2.3) per track name and type: the video
+//! renditions (all named `video` unless the `.ism` says otherwise) share one
+//! StreamIndex and one fragment list, because they share the timeline's
+//! boundaries; each audio name gets its own. A StreamIndex's `<c>` entries
+//! are the [`fragment_time`]s of its first track, the very values that
+//! track's fragments carry in `tfxd`, so they follow the real segment
+//! times. `t` is written on the first `<c>` and wherever a fragment does not
+//! start where the previous one ended (§2.2.2.6 allows both codings).
+//!
+//! Codec signalling (§2.2.2.5), as IIS, Azure Media Services, Bento4,
+//! nginx-vod-module and ffmpeg wrote it:
+//!
+//! | codec | FourCC | CodecPrivateData | AudioTag | PacketSize |
+//! |---|---|---|---|---|
+//! | H.264 (`avc1`/`avc3`) | `H264` | `00000001` SPS … `00000001` PPS … | | |
+//! | HEVC | sample entry upper-cased (`HVC1`, `HEV1`) | `00000001` VPS, SPS, PPS … | | |
+//! | AAC-LC | `AACL` | AudioSpecificConfig | 255 | 2 × channels |
+//! | HE-AAC v1/v2 | `AACH` | AudioSpecificConfig | 255 | 2 × channels |
+//! | E-AC-3 | `EC-3` | WAVEFORMATEXTENSIBLE tail + `dec3` payload | 65534 | 4 × kbit/s |
+//!
+//! Tracks Smooth has no signalling for (AC-3, AV1, VP9, …) are left out.
+//! dash.js' MSS module and Shaka 4 only play H264 and AAC; HEVC and E-AC-3
+//! are for native clients.
+
+use crate::media_set::{MediaSet, SetTrack};
+use crate::model::{Codec, TrackInfo, TrackKind};
+use crate::mux::cmaf::display_size;
+use crate::mux::smooth::{fragment_time, FragmentTime};
+use crate::timeline::{TimelineError, HNS};
+use crate::url::{self, Format};
+use quick_xml::events::{BytesDecl, Event};
+use quick_xml::Writer;
+use std::fmt::Write as _;
+use std::io;
+
+/// `AudioTag` of AAC: `WAVE_FORMAT_RAW_AAC1`.
+pub const AUDIO_TAG_AAC: u16 = 0x00FF;
+/// `AudioTag` of E-AC-3: `WAVE_FORMAT_EXTENSIBLE`; CodecPrivateData then
+/// carries the WAVEFORMATEXTENSIBLE fields after `cbSize`.
+pub const AUDIO_TAG_EXTENSIBLE: u16 = 0xFFFE;
+/// `KSDATAFORMAT_SUBTYPE_IEC61937_DOLBY_DIGITAL_PLUS`
+/// ({A7FB87AF-2D02-42FB-A4D4-05CD93843BDD}) as a little-endian GUID.
+const GUID_DOLBY_DIGITAL_PLUS: [u8; 16] = [
+    0xAF, 0x87, 0xFB, 0xA7, 0x02, 0x2D, 0xFB, 0x42, 0xA4, 0xD4, 0x05, 0xCD, 0x93, 0x84, 0x3B, 0xDD,
+];
+/// Samples per E-AC-3 syncframe (6 blocks of 256), WAVEFORMATEXTENSIBLE's
+/// `wSamplesPerBlock`.
+const EC3_SAMPLES_PER_BLOCK: u16 = 1536;
+
+/// How a track is described in a `QualityLevel` (MS-SSTR §2.2.2.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QualityCodec {
+    pub fourcc: String,
+    /// Upper-case hex.
+    pub codec_private_data: String,
+    /// Audio only: a WAVE format tag.
+    pub audio_tag: u16,
+    /// Audio only: block alignment in bytes.
+    pub packet_size: u32,
+}
+
+fn hex_into(out: &mut String, bytes: &[u8]) {
+    for b in bytes {
+        let _ = write!(out, "{b:02X}");
+    }
+}
+
+/// Annex-B parameter sets: each NAL unit behind a 4-byte start code.
+fn annex_b<'a>(nals: impl Iterator<Item = &'a bytes::Bytes>) -> String {
+    let mut out = String::new();
+    for n in nals {
+        out.push_str("00000001");
+        hex_into(&mut out, n);
+    }
+    out
+}
+
+/// WAVEFORMATEXTENSIBLE `dwChannelMask` for a Dolby `acmod` + LFE (ETSI TS
+/// 102 366 Table 4.3; surrounds on the back pair, as Bento4 and the
+/// manifests in the field have it).
+fn wave_channel_mask(acmod: u8, lfe: bool) -> u32 {
+    const FL: u32 = 0x1;
+    const FR: u32 = 0x2;
+    const FC: u32 = 0x4;
+    const LFE: u32 = 0x8;
+    const BL: u32 = 0x10;
+    const BR: u32 = 0x20;
+    const BC: u32 = 0x100;
+    let base = match acmod {
+        1 => FC,
+        3 => FL | FC | FR,
+        4 => FL | FR | BC,
+        5 => FL | FC | FR | BC,
+        6 => FL | FR | BL | BR,
+        7 => FL | FC | FR | BL | BR,
+        _ => FL | FR,
+    };
+    base | if lfe { LFE } else { 0 }
+}
+
+/// The `QualityLevel` codec attributes of a track, or `None` when Smooth
+/// cannot describe its codec.
+pub fn quality_codec(info: &TrackInfo) -> Option<QualityCodec> {
+    let video = |fourcc: String, cpd: String| QualityCodec {
+        fourcc,
+        codec_private_data: cpd,
+        audio_tag: 0,
+        packet_size: 0,
+    };
+    match &info.codec {
+        Codec::Avc(c) => Some(video(
+            "H264".into(),
+            annex_b(c.sps.iter().chain(c.pps.iter())),
+        )),
+        Codec::Hevc(c) => Some(video(
+            info.fourcc.as_str_lossy().to_ascii_uppercase(),
+            annex_b(c.vps.iter().chain(c.sps.iter()).chain(c.pps.iter())),
+        )),
+        Codec::Aac(c) => {
+            let mut cpd = String::new();
+            hex_into(&mut cpd, &c.asc);
+            let he = matches!(c.object_type, 5 | 29);
+            Some(QualityCodec {
+                fourcc: if he { "AACH" } else { "AACL" }.into(),
+                codec_private_data: cpd,
+                audio_tag: AUDIO_TAG_AAC,
+                packet_size: 2 * u32::from(info.channels.max(1)),
+            })
+        }
+        Codec::Ec3(c) => {
+            // WAVEFORMATEXTENSIBLE after cbSize: wSamplesPerBlock,
+            // dwChannelMask, SubFormat (all little-endian), then the dec3
+            // payload (ETSI TS 102 366 §F.6).
+            let mut b = Vec::with_capacity(22 + c.dec3.len());
+            b.extend_from_slice(&EC3_SAMPLES_PER_BLOCK.to_le_bytes());
+            b.extend_from_slice(&wave_channel_mask(c.acmod, c.lfeon).to_le_bytes());
+            b.extend_from_slice(&GUID_DOLBY_DIGITAL_PLUS);
+            b.extend_from_slice(&c.dec3);
+            let mut cpd = String::new();
+            hex_into(&mut cpd, &b);
+            Some(QualityCodec {
+                fourcc: "EC-3".into(),
+                codec_private_data: cpd,
+                audio_tag: AUDIO_TAG_EXTENSIBLE,
+                packet_size: 4 * u32::from(c.data_rate),
+            })
+        }
+        Codec::Ac3(_) | Codec::Other => None,
+    }
+}
+
+/// One `<c>` entry (§2.2.2.6); `r` counts the fragments of the run,
+/// itself included ("one-based").
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Chunk {
+    t: Option<u64>,
+    d: u64,
+    r: u32,
+}
+
+/// The `<c>` entries for fragments `times`; runs of contiguous fragments of
+/// equal duration are folded into `r` when `repeats`.
+fn chunks(times: &[FragmentTime], repeats: bool) -> Vec<Chunk> {
+    let mut out: Vec<Chunk> = Vec::new();
+    let mut expected = None;
+    for f in times {
+        let contiguous = expected == Some(f.start);
+        match out.last_mut() {
+            Some(last) if repeats && contiguous && last.d == f.duration => last.r += 1,
+            _ => out.push(Chunk {
+                t: (!contiguous).then_some(f.start),
+                d: f.duration,
+                r: 1,
+            }),
+        }
+        expected = Some(f.end());
+    }
+    out
+}
+
+/// The fragments of a track as the manifest lists them (zero-length ones,
+/// which no client can play, left out).
+pub fn fragment_times(set: &MediaSet, t: &SetTrack) -> Result<Vec<FragmentTime>, TimelineError> {
+    let ts = set.track_index(t).info.timescale;
+    Ok(set
+        .segments(t)?
+        .iter()
+        .map(|s| fragment_time(ts, s))
+        .filter(|f| f.duration > 0)
+        .collect())
+}
+
+/// A StreamIndex: tracks of one type and name.
+struct Stream<'a> {
+    kind: TrackKind,
+    name: &'a str,
+    tracks: Vec<(&'a SetTrack, QualityCodec)>,
+    times: Vec<FragmentTime>,
+}
+
+/// The client manifest: Smooth 2.0 for `Format::SmoothV20`, Smooth 2.2 for
+/// anything else.
+pub fn client_manifest(set: &MediaSet, format: Format) -> Result<String, TimelineError> {
+    let format = if format == Format::SmoothV20 {
+        format
+    } else {
+        Format::Smooth
+    };
+    let mut streams: Vec<Stream<'_>> = Vec::new();
+    for t in &set.tracks {
+        let info = &set.track_index(t).info;
+        let Some(codec) = quality_codec(info) else {
+            continue;
+        };
+        match streams
+            .iter_mut()
+            .find(|s| s.kind == info.kind && s.name == t.name)
+        {
+            Some(s) => s.tracks.push((t, codec)),
+            None => streams.push(Stream {
+                kind: info.kind,
+                name: &t.name,
+                tracks: vec![(t, codec)],
+                times: fragment_times(set, t)?,
+            }),
+        }
+    }
+    streams.retain(|s| !s.times.is_empty());
+    if streams.is_empty() {
+        return Err(TimelineError::NoTracks);
+    }
+    let duration = streams
+        .iter()
+        .filter_map(|s| s.times.last().map(FragmentTime::end))
+        .max()
+        .unwrap_or(0);
+    let minor = if format == Format::SmoothV20 {
+        "0"
+    } else {
+        "2"
+    };
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 1);
+    let write = |w: &mut Writer<Vec<u8>>| -> io::Result<()> {
+        w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
+        w.create_element("SmoothStreamingMedia")
+            .with_attributes([
+                ("MajorVersion", "2"),
+                ("MinorVersion", minor),
+                ("TimeScale", HNS.to_string().as_str()),
+                ("Duration", duration.to_string().as_str()),
+            ])
+            .write_inner_content(|w| {
+                for s in &streams {
+                    stream_index(w, set, format, s)?;
+                }
+                Ok(())
+            })?;
+        Ok(())
+    };
+    write(&mut w).map_err(|_| TimelineError::NoTracks)?;
+    Ok(String::from_utf8_lossy(&w.into_inner()).into_owned())
+}
+
+/// Writes one `StreamIndex` (§2.2.2.3) with its `QualityLevel`s and `<c>`s.
+fn stream_index(
+    w: &mut Writer<Vec<u8>>,
+    set: &MediaSet,
+    format: Format,
+    s: &Stream<'_>,
+) -> io::Result<()> {
+    let video = s.kind == TrackKind::Video;
+    let entries = chunks(&s.times, format != Format::SmoothV20);
+    let count = s.times.len().to_string();
+    let levels = s.tracks.len().to_string();
+    let url = url::fragment_url_template(s.name, format);
+    let mut el = w.create_element("StreamIndex").with_attributes([
+        ("Type", if video { "video" } else { "audio" }),
+        ("Name", s.name),
+    ]);
+    let lang = s.tracks.first().map_or("", |t| t.0.language.as_str());
+    if !video && !lang.is_empty() && lang != "und" {
+        el = el.with_attribute(("Language", lang));
+    }
+    el = el.with_attributes([
+        ("Chunks", count.as_str()),
+        ("QualityLevels", levels.as_str()),
+        ("Url", url.as_str()),
+    ]);
+    // §2.2.2.3: the size attributes appear on video streams only.
+    let largest = s
+        .tracks
+        .iter()
+        .map(|t| &set.track_index(t.0).info)
+        .max_by_key(|i| u64::from(i.width) * u64::from(i.height));
+    let sizes = largest.map(|i| {
+        let (dw, dh) = display_size(i);
+        let max_w = s.tracks.iter().map(|t| set.track_index(t.0).info.width);
+        let max_h = s.tracks.iter().map(|t| set.track_index(t.0).info.height);
+        [
+            max_w.max().unwrap_or(0).to_string(),
+            max_h.max().unwrap_or(0).to_string(),
+            dw.to_string(),
+            dh.to_string(),
+        ]
+    });
+    if let (true, Some([mw, mh, dw, dh])) = (video, &sizes) {
+        el = el.with_attributes([
+            ("MaxWidth", mw.as_str()),
+            ("MaxHeight", mh.as_str()),
+            ("DisplayWidth", dw.as_str()),
+            ("DisplayHeight", dh.as_str()),
+        ]);
+    }
+    el.write_inner_content(|w| {
+        for (i, (t, codec)) in s.tracks.iter().enumerate() {
+            quality_level(w, &set.track_index(t).info, t, i, codec)?;
+        }
+        for c in &entries {
+            let (t, d, r) = (c.t.map(|t| t.to_string()), c.d.to_string(), c.r.to_string());
+            let mut e = w.create_element("c");
+            if let Some(t) = &t {
+                e = e.with_attribute(("t", t.as_str()));
+            }
+            e = e.with_attribute(("d", d.as_str()));
+            if c.r > 1 {
+                e = e.with_attribute(("r", r.as_str()));
+            }
+            e.write_empty()?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// Writes one `QualityLevel` (§2.2.2.5).
+fn quality_level(
+    w: &mut Writer<Vec<u8>>,
+    info: &TrackInfo,
+    t: &SetTrack,
+    index: usize,
+    codec: &QualityCodec,
+) -> io::Result<()> {
+    let (index, bitrate) = (index.to_string(), t.bitrate.to_string());
+    let mut el = w.create_element("QualityLevel").with_attributes([
+        ("Index", index.as_str()),
+        ("Bitrate", bitrate.as_str()),
+        ("FourCC", codec.fourcc.as_str()),
+    ]);
+    let nal_length = match &info.codec {
+        Codec::Avc(c) => c.nal_length_size,
+        Codec::Hevc(c) => c.nal_length_size,
+        _ => 4,
+    };
+    let a = [
+        info.width.to_string(),
+        info.height.to_string(),
+        info.sample_rate.to_string(),
+        info.channels.max(1).to_string(),
+        codec.packet_size.to_string(),
+        codec.audio_tag.to_string(),
+        nal_length.to_string(),
+    ];
+    if info.kind == TrackKind::Video {
+        el = el.with_attributes([("MaxWidth", a[0].as_str()), ("MaxHeight", a[1].as_str())]);
+        el = el.with_attribute(("CodecPrivateData", codec.codec_private_data.as_str()));
+        // Default 4 (§2.2.2.5); samples are passed through, so a shorter
+        // length prefix must be announced.
+        if nal_length != 4 {
+            el = el.with_attribute(("NALUnitLengthField", a[6].as_str()));
+        }
+    } else {
+        el = el.with_attributes([
+            ("SamplingRate", a[2].as_str()),
+            ("Channels", a[3].as_str()),
+            ("BitsPerSample", "16"),
+            ("PacketSize", a[4].as_str()),
+            ("AudioTag", a[5].as_str()),
+            ("CodecPrivateData", codec.codec_private_data.as_str()),
+        ]);
+    }
+    el.write_empty()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

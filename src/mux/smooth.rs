@@ -1,0 +1,234 @@
+//! Smooth Streaming fragments (MS-SSTR §2.2.4 "Fragment Response").
+//!
+//! A fragment is `moof` + `mdat`: no `styp`, and no init segment exists at
+//! all. `moof` holds `mfhd` and one `traf` with `tfhd`, `trun` and the
+//! `tfxd` box (§2.2.4.4). As in [`super::cmaf`], the output is generated
+//! header bytes plus runs of the source file, so the payload is never
+//! copied and the size is known before any payload byte is read.
+//!
+//! **Time.** A Smooth client builds its own track header from the client
+//! manifest, whose `TimeScale` is 10 000 000 (§2.2.2.1), and takes the
+//! fragment's decode start from the manifest's `<c t>` (dash.js and Shaka
+//! both synthesize `tfdt` from it; `tfxd` is informative for on-demand,
+//! §2.2.4.4). Every time written here is therefore in 100 ns units (HNS):
+//! - the first sample decodes at [`FragmentTime::start`], the rescaled
+//!   presentation time of the segment's first sample (the `<c t>`);
+//! - sample durations are differences of rescaled per-sample boundaries
+//!   (decode time in the track timescale, shifted by the same amount as the
+//!   first sample), so rounding never accumulates: the durations of a
+//!   fragment sum to exactly [`FragmentTime::duration`] and the boundary
+//!   of sample *i* is the rescaled source time of sample *i*;
+//! - composition offsets are rescaled presentation time minus that
+//!   boundary. The edit list's shift is folded in (the same rule as
+//!   [`super::cmaf::decode_shift`]), so the first (key)frame of a fragment
+//!   is presented exactly at `t`, in step with the audio, and B-frames get
+//!   negative offsets, written with `trun` version 1 (ISO/IEC 14496-12
+//!   §8.8.8). The players we test (dash.js' MSS module and Shaka 4 re-write
+//!   fragments with codem-isoboxer, which reads version 1 offsets as
+//!   signed; MSE accepts them). Version 0 is written when no offset is
+//!   negative (audio, streams without B-frames).
+//!
+//! **Boxes.** `tfhd` carries `default-sample-flags` only (flags 0x20), as
+//! IIS and nginx-vod-module wrote it: sync for audio, non-sync for video,
+//! whose `trun` then lists per-sample flags. No `default-base-is-moof`: the
+//! data offset is relative to the `moof` because this is its first `traf`
+//! (§8.8.7.1), which legacy Smooth clients also understand.
+
+use super::boxes::BoxWriter;
+use super::cmaf::{ByteRun, MediaSegment};
+use crate::index::{IndexError, TrackIndex};
+use crate::model::TrackKind;
+use crate::timeline::{rescale, TrackSegment, HNS};
+use bytes::Bytes;
+
+/// User type of the `tfxd` box (MS-SSTR §2.2.4.4).
+pub const TFXD_UUID: [u8; 16] = [
+    0x6d, 0x1d, 0x9b, 0x05, 0x42, 0xd5, 0x44, 0xe6, 0x80, 0xe2, 0x14, 0x1d, 0xaf, 0xf7, 0x57, 0xb2,
+];
+
+/// `sample_depends_on = 2`: an I-frame or an audio frame (§8.8.3.1).
+const FLAGS_SYNC: u32 = 0x0200_0000;
+/// `sample_depends_on = 1`, `sample_is_non_sync_sample = 1`.
+const FLAGS_NON_SYNC: u32 = 0x0101_0000;
+/// `tfhd` flag: default-sample-flags present.
+const TFHD_DEFAULT_FLAGS: u32 = 0x00_0020;
+const TRUN_DATA_OFFSET: u32 = 0x0001;
+const TRUN_DURATION: u32 = 0x0100;
+const TRUN_SIZE: u32 = 0x0200;
+const TRUN_FLAGS: u32 = 0x0400;
+const TRUN_CTS: u32 = 0x0800;
+
+/// A fragment's place on the manifest timeline, in HNS: its `<c t d>` and
+/// its `tfxd` (MS-SSTR §2.2.2.6, §2.2.4.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FragmentTime {
+    pub start: u64,
+    pub duration: u64,
+}
+
+impl FragmentTime {
+    pub fn end(&self) -> u64 {
+        self.start + self.duration
+    }
+}
+
+fn to_hns(t: i64, timescale: u32) -> i64 {
+    rescale(t, timescale, HNS)
+}
+
+/// Where segment `seg` of a track with `timescale` sits on the manifest
+/// timeline. The client manifest and [`fragment`] both use this, so a
+/// fragment's `tfxd` always equals its `<c>` entry. Times before 0 (an edit
+/// list that cuts into the first frame) are clamped to 0.
+pub fn fragment_time(timescale: u32, seg: &TrackSegment) -> FragmentTime {
+    let start = to_hns(seg.start, timescale).max(0);
+    let dur = i64::try_from(seg.duration).unwrap_or(i64::MAX);
+    let end = to_hns(seg.start.saturating_add(dur), timescale).max(start);
+    FragmentTime {
+        start: start as u64,
+        duration: (end - start) as u64,
+    }
+}
+
+/// Bytes [`fragment`] writes before the payload: `moof` (8) with `mfhd`
+/// (16), `traf` (8), `tfhd` (20), `trun` (20 + 8 per sample, +4 with
+/// per-sample flags (video), +4 with composition offsets) and `tfxd` (44),
+/// then the `mdat` header (8).
+pub fn header_len(samples: u32, video: bool, with_cts: bool) -> u64 {
+    let per = 8 + 4 * u64::from(video) + 4 * u64::from(with_cts);
+    124 + u64::from(samples) * per
+}
+
+/// One `trun` entry, times in HNS.
+struct Entry {
+    /// Decode time on the manifest timeline.
+    decode: i64,
+    size: u32,
+    sync: bool,
+    /// Presentation time on the manifest timeline.
+    pts: i64,
+}
+
+/// Builds the Smooth fragment for segment `seg` of `track` as header bytes
+/// plus source runs. `mfhd` carries `seg.number + 1`.
+pub fn fragment(track: &TrackIndex, seg: &TrackSegment) -> Result<MediaSegment, IndexError> {
+    let info = &track.info;
+    let ts = info.timescale;
+    let time = fragment_time(ts, seg);
+    let (start, end) = (time.start as i64, time.end() as i64);
+    let video = info.kind == TrackKind::Video;
+    let with_cts = track.has_cts || video;
+    // Checks the range against the track before it sizes anything.
+    let samples = track.samples(seg.samples.clone())?;
+    let mut entries: Vec<Entry> = Vec::with_capacity(seg.samples.len());
+    let mut runs: Vec<ByteRun> = Vec::new();
+    // Source decode time + shift = manifest decode time (track timescale):
+    // the first sample decodes at the segment's start.
+    let mut shift = None;
+    for s in samples {
+        let s = s?;
+        let dts = i64::try_from(s.dts).map_err(|_| {
+            IndexError::OutOfRange(format!("decode time {} of track {}", s.dts, info.track_id))
+        })?;
+        let shift = *shift.get_or_insert(seg.start.saturating_sub(dts));
+        entries.push(Entry {
+            decode: to_hns(dts.saturating_add(shift), ts).clamp(start, end),
+            size: s.size,
+            sync: s.sync,
+            pts: to_hns(track.pts(&s), ts),
+        });
+        match runs.last_mut() {
+            Some(r) if r.end() == s.offset => r.len += u64::from(s.size),
+            _ => runs.push(ByteRun {
+                offset: s.offset,
+                len: u64::from(s.size),
+            }),
+        }
+    }
+    let count = u32::try_from(entries.len()).map_err(|_| {
+        IndexError::OutOfRange(format!("{} samples in one fragment", entries.len()))
+    })?;
+    let mut trun = Vec::with_capacity(entries.len());
+    let mut negative = false;
+    for (i, e) in entries.iter().enumerate() {
+        let next = entries.get(i + 1).map_or(end, |n| n.decode);
+        let duration = u32::try_from(next - e.decode).map_err(|_| {
+            IndexError::OutOfRange(format!(
+                "sample duration of {} HNS in track {}",
+                next - e.decode,
+                info.track_id
+            ))
+        })?;
+        let cts = i32::try_from(e.pts.saturating_sub(e.decode)).map_err(|_| {
+            IndexError::OutOfRange(format!(
+                "composition offset of {} HNS in track {}",
+                e.pts.saturating_sub(e.decode),
+                info.track_id
+            ))
+        })?;
+        negative |= cts < 0;
+        trun.push((duration, e.size, e.sync, cts));
+    }
+
+    let mut w = BoxWriter::with_capacity(header_len(count, video, with_cts) as usize);
+    w.start(b"moof");
+    w.start_full(b"mfhd", 0, 0)
+        .u32(seg.number.saturating_add(1))
+        .end();
+    w.start(b"traf");
+    let default_flags = if video { FLAGS_NON_SYNC } else { FLAGS_SYNC };
+    w.start_full(b"tfhd", 0, TFHD_DEFAULT_FLAGS)
+        .u32(info.track_id)
+        .u32(default_flags)
+        .end();
+    let mut flags = TRUN_DATA_OFFSET | TRUN_DURATION | TRUN_SIZE;
+    if video {
+        flags |= TRUN_FLAGS;
+    }
+    if with_cts {
+        flags |= TRUN_CTS;
+    }
+    w.start_full(b"trun", u8::from(negative), flags).u32(count);
+    let data_offset_at = w.len();
+    w.i32(0);
+    for (duration, size, sync, cts) in trun {
+        w.u32(duration).u32(size);
+        if video {
+            w.u32(if sync { FLAGS_SYNC } else { FLAGS_NON_SYNC });
+        }
+        if with_cts {
+            w.i32(cts);
+        }
+    }
+    w.end();
+    // tfxd, version 1: 64-bit absolute time and duration.
+    w.start(b"uuid")
+        .bytes(&TFXD_UUID)
+        .u32(0x0100_0000)
+        .u64(time.start)
+        .u64(time.duration)
+        .end();
+    w.end().end(); // traf, moof
+    let moof_len = w.len();
+    let payload: u64 = runs.iter().map(|r| r.len).sum();
+    let mdat_header = if payload + 8 > u64::from(u32::MAX) {
+        16
+    } else {
+        8
+    };
+    let data_offset = u32::try_from(moof_len + mdat_header)
+        .map_err(|_| IndexError::OutOfRange(format!("moof of {moof_len} bytes")))?;
+    w.patch_u32(data_offset_at, data_offset);
+    if mdat_header == 16 {
+        w.u32(1).bytes(b"mdat").u64(payload + 16);
+    } else {
+        w.u32((payload + 8) as u32).bytes(b"mdat");
+    }
+    Ok(MediaSegment {
+        header: Bytes::from(w.buf),
+        runs,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
