@@ -258,13 +258,18 @@ pub fn serve(
         })
     };
     if matches!(format, Format::HlsTs | Format::HlsTsV3) {
-        return serve_ts(&set, &req.resource, format);
+        return serve_ts(
+            &set,
+            &req.resource,
+            format,
+            req.options.audio_only == Some(true),
+        );
     }
     match &req.resource {
         Resource::Manifest => match format {
             Format::HlsCmaf => Ok(Output::Text {
                 content_type: CT_HLS,
-                body: hls::multivariant(&set, format)?,
+                body: hls::multivariant_with(&set, format, req.options.audio_only == Some(true))?,
             }),
             _ => Ok(Output::Text {
                 content_type: CT_DASH,
@@ -320,7 +325,12 @@ pub fn serve(
 }
 
 /// The MPEG-TS formats (`m3u8-aapl`, `m3u8-aapl-v3`).
-fn serve_ts(set: &MediaSet, resource: &Resource, format: Format) -> Result<Output, ServeError> {
+fn serve_ts(
+    set: &MediaSet,
+    resource: &Resource,
+    format: Format,
+    audio_only: bool,
+) -> Result<Output, ServeError> {
     let find = |r: &crate::url::TrackRef| {
         let t = set.find(r).ok_or_else(|| {
             ServeError::NotFound(format!("no track {} at bitrate {}", r.name, r.bitrate))
@@ -347,7 +357,7 @@ fn serve_ts(set: &MediaSet, resource: &Resource, format: Format) -> Result<Outpu
             }
             Ok(Output::Text {
                 content_type: CT_HLS,
-                body: hls::multivariant(set, format)?,
+                body: hls::multivariant_with(set, format, audio_only)?,
             })
         }
         Resource::MediaPlaylist { track, keyframes } => {

@@ -116,6 +116,17 @@ fn version(format: Format) -> u8 {
 /// rendition group; for `m3u8-aapl-v3`, each variant is muxed with the
 /// default audio track. TS formats leave out tracks TS cannot carry.
 pub fn multivariant(set: &MediaSet, format: Format) -> Result<String, TimelineError> {
+    multivariant_with(set, format, false)
+}
+
+/// [`multivariant`], plus audio-only variants when `audio_only` (Azure's
+/// `audio-only=true`; off by default since Apple's rules discourage them
+/// next to video variants).
+pub fn multivariant_with(
+    set: &MediaSet,
+    format: Format,
+    audio_only: bool,
+) -> Result<String, TimelineError> {
     let ts = matches!(format, Format::HlsTs | Format::HlsTsV3);
     let usable = |t: &&SetTrack| !ts || ts_capable(&set.track_index(t).info);
     let audio: Vec<&SetTrack> = set.of_kind(TrackKind::Audio).filter(usable).collect();
@@ -205,6 +216,18 @@ pub fn multivariant(set: &MediaSet, format: Format) -> Result<String, TimelineEr
                 out,
                 "{audio_attr}\n{}\n",
                 url::media_playlist_url(&track_ref(v), format, false)
+            );
+        }
+    }
+    if audio_only && format != Format::HlsTsV3 {
+        for (g, (codec, members)) in groups.iter().enumerate() {
+            let _ = write!(
+                out,
+                "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\",AUDIO=\"audio{g}\"\n{}\n",
+                group_rates[g].peak.max(1),
+                group_rates[g].average.max(1),
+                quoted(codec),
+                url::media_playlist_url(&track_ref(members[0]), format, false)
             );
         }
     }

@@ -97,3 +97,21 @@ fn media_playlist_durations_and_target() {
         }
     }
 }
+
+#[test]
+fn audio_only_variant_only_when_asked() {
+    let set = muxed_set();
+    let plain = multivariant(&set, Format::HlsCmaf).unwrap();
+    let with = multivariant_with(&set, Format::HlsCmaf, true).unwrap();
+    assert_eq!(plain.matches("#EXT-X-STREAM-INF").count(), 1);
+    assert_eq!(with.matches("#EXT-X-STREAM-INF").count(), 2);
+    let last = with
+        .lines()
+        .filter(|l| l.starts_with("#EXT-X-STREAM-INF"))
+        .last()
+        .unwrap();
+    assert!(
+        last.contains("CODECS=\"mp4a.40.2\"") && !last.contains("RESOLUTION"),
+        "{last}"
+    );
+}
