@@ -107,8 +107,7 @@ fn audio_only_variant_only_when_asked() {
     assert_eq!(with.matches("#EXT-X-STREAM-INF").count(), 2);
     let last = with
         .lines()
-        .filter(|l| l.starts_with("#EXT-X-STREAM-INF"))
-        .last()
+        .rfind(|l| l.starts_with("#EXT-X-STREAM-INF"))
         .unwrap();
     assert!(
         last.contains("CODECS=\"mp4a.40.2\"") && !last.contains("RESOLUTION"),
