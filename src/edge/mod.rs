@@ -7,7 +7,8 @@ mod config;
 mod origin;
 mod respond;
 
-use crate::service::{self, Output};
+use crate::service::{self, Output, ServeError};
+use crate::source::{index_key, OriginError, SourceError};
 use crate::url::{self, Route};
 use config::Settings;
 use fastly::http::{Method, StatusCode};
@@ -20,6 +21,7 @@ pub fn main() {
     let resp = handle(&req, &settings);
     match resp {
         Handled::Done(r) => r.send_to_client(),
+        Handled::Retry(r) => r.send_to_client(),
         Handled::Streamed => {}
     }
 }
@@ -31,6 +33,9 @@ pub(crate) fn done(r: Response) -> Handled {
 
 pub(crate) enum Handled {
     Done(Box<Response>),
+    /// The source changed while being read (its cached index is already
+    /// dropped): try again; the response is what to send if not.
+    Retry(Box<Response>),
     /// The response was already streamed to the client.
     Streamed,
 }
@@ -63,14 +68,34 @@ fn handle(req: &Request, s: &Settings) -> Handled {
             let mut o = origin::FastlyOrigin::new(s);
             let mut c = cache::EdgeCache::new(s);
             let cfg = s.service_config();
-            match service::serve(&stream, &mut o, &mut c, &cfg) {
-                Ok(out) => deliver(s, out, &mut o, &mut c, head, &cfg),
-                Err(e) => {
-                    let status =
-                        StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
-                    done(respond::error(s, status, &e.to_string()))
+            // An object replaced at the origin between our reads fails the
+            // If-Match; its cached index is dropped and the request is
+            // answered once more from the new version.
+            for attempt in 0..2 {
+                let last = attempt == 1;
+                match service::serve(&stream, &mut o, &mut c, &cfg) {
+                    Ok(out) => match deliver(s, out, &mut o, &mut c, head, &cfg) {
+                        Handled::Retry(_) if !last => continue,
+                        Handled::Retry(r) => return Handled::Done(r),
+                        h => return h,
+                    },
+                    Err(ServeError::Source(SourceError::Origin(OriginError::Changed(p))))
+                        if !last =>
+                    {
+                        c.forget(&index_key(&p));
+                    }
+                    Err(e) => {
+                        let status =
+                            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+                        return done(respond::error(s, status, &e.to_string()));
+                    }
                 }
             }
+            done(respond::error(
+                s,
+                StatusCode::BAD_GATEWAY,
+                "origin object kept changing",
+            ))
         }
     }
 }

@@ -256,7 +256,7 @@ pub fn stream_segment(
         let result = p.and_then(|p| p.wait().map_err(|e| send_error(path, e.root_cause())));
         let resp = match result {
             Ok(r) => r,
-            Err(e) => return done(origin_failure(s, cache, path, &e)),
+            Err(e) => return fail(origin_failure(s, cache, path, &e)),
         };
         let exact = runs
             .iter()
@@ -270,13 +270,13 @@ pub fn stream_segment(
             == Some(read.len);
         if exact && resp.get_status() == StatusCode::PARTIAL_CONTENT && len_ok {
             if let Err(e) = check(path, req, &resp) {
-                return done(origin_failure(s, cache, path, &e));
+                return fail(origin_failure(s, cache, path, &e));
             }
             spliced.push(Some(resp.into_body()));
         } else {
             match into_read(req, resp) {
                 Ok(r) => buffered.push((*read, r.data)),
-                Err(e) => return done(origin_failure(s, cache, path, &e)),
+                Err(e) => return fail(origin_failure(s, cache, path, &e)),
             }
             spliced.push(None);
         }
@@ -310,13 +310,27 @@ pub fn stream_segment(
 }
 
 /// Error response for a failed payload read; a changed object also drops
-/// its cached index so the next request sees the new version.
-fn origin_failure(s: &Settings, cache: &mut EdgeCache, path: &str, e: &OriginError) -> Response {
-    if matches!(e, OriginError::Changed(_)) {
+/// its cached index and asks for a retry.
+fn origin_failure(
+    s: &Settings,
+    cache: &mut EdgeCache,
+    path: &str,
+    e: &OriginError,
+) -> (Response, bool) {
+    let changed = matches!(e, OriginError::Changed(_));
+    if changed {
         cache.forget(&index_key(path));
     }
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
-    respond::error(s, status, &e.to_string())
+    (respond::error(s, status, &e.to_string()), changed)
+}
+
+fn fail((resp, retry): (Response, bool)) -> Handled {
+    if retry {
+        Handled::Retry(Box::new(resp))
+    } else {
+        done(resp)
+    }
 }
 
 /// Reads a TS segment's samples, builds it and streams it in chunks; the
@@ -334,7 +348,7 @@ pub fn stream_ts(
     for (req, res) in reqs.iter().zip(origin.read(&reqs)) {
         match res {
             Ok(r) => responses.push(r),
-            Err(e) => return done(origin_failure(s, cache, &req.path, &e)),
+            Err(e) => return fail(origin_failure(s, cache, &req.path, &e)),
         }
     }
     let mut seg = match job.build(&reqs, responses) {
