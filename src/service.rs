@@ -4,7 +4,7 @@
 //! deliver the [`Output`] — for segments, by reading the listed source runs.
 
 use crate::manifest::ism::{self, IsmKind};
-use crate::manifest::{dash, hls};
+use crate::manifest::{dash, hls, smooth};
 use crate::media_set::{MediaSet, Selection, SetError, SourceFile};
 use crate::model::TrackKind;
 use crate::mux::cmaf::{self, ByteRun, FragmentOptions};
@@ -245,18 +245,15 @@ pub fn serve(
             "dynamic filters are not supported yet".into(),
         ));
     }
-    if format.is_smooth() {
-        let name = format.as_azure().unwrap_or("smooth (no format)");
-        return Err(ServeError::NotImplemented(format!(
-            "format {name} is not supported yet"
-        )));
-    }
     let set = load_set(&req.asset, origin, cache, cfg)?;
     let find = |r: &crate::url::TrackRef| {
         set.find(r).ok_or_else(|| {
             ServeError::NotFound(format!("no track {} at bitrate {}", r.name, r.bitrate))
         })
     };
+    if format.is_smooth() {
+        return serve_smooth(&set, &req.resource, format);
+    }
     if matches!(format, Format::HlsTs | Format::HlsTsV3) {
         return serve_ts(
             &set,
@@ -321,6 +318,47 @@ pub fn serve(
                 etag: file.index.etag.clone(),
             })
         }
+    }
+}
+
+/// Smooth Streaming (MS-SSTR): client manifest and `moof`+`mdat`
+/// fragments with `tfxd`, in 100 ns units; no init segment (the client
+/// builds it from the manifest).
+fn serve_smooth(set: &MediaSet, resource: &Resource, format: Format) -> Result<Output, ServeError> {
+    match resource {
+        Resource::Manifest => Ok(Output::Text {
+            content_type: CT_SMOOTH,
+            body: smooth::client_manifest(set, format)?,
+        }),
+        Resource::Fragment { track, time } => {
+            let t = set.find(track).ok_or_else(|| {
+                ServeError::NotFound(format!(
+                    "no track {} at bitrate {}",
+                    track.name, track.bitrate
+                ))
+            })?;
+            let idx = set.track_index(t);
+            let missing =
+                || ServeError::NotFound(format!("no fragment of {} at time {time}", t.name));
+            let n = set.timeline.segment_at_hns(*time).ok_or_else(missing)?;
+            let seg = set.timeline.track_segment(idx, n)?.ok_or_else(missing)?;
+            let frag = crate::mux::smooth::fragment(idx, &seg)
+                .map_err(|e| ServeError::Media(e.to_string()))?;
+            let file = &set.files[t.file];
+            Ok(Output::Segment {
+                content_type: mp4_type(idx.info.kind),
+                header: frag.header,
+                runs: frag.runs,
+                path: file.path.clone(),
+                etag: file.index.etag.clone(),
+            })
+        }
+        Resource::Init { .. } => Err(ServeError::NotFound(
+            "Smooth Streaming has no init segment".into(),
+        )),
+        Resource::MediaPlaylist { .. } => Err(ServeError::BadRequest(
+            "media playlists are HLS only".into(),
+        )),
     }
 }
 

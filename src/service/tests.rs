@@ -171,7 +171,6 @@ fn crawl(
         &Config::default(),
     )
     .unwrap();
-    let fmt = format.as_azure().unwrap();
     let mut urls = vec![crate::url::manifest_url(format)
         .split(".m3u8")
         .next()
@@ -188,7 +187,7 @@ fn crawl(
         if format.is_hls() {
             urls.push(crate::url::media_playlist_url(&r, format, false));
         }
-        if !matches!(format, Format::HlsTs | Format::HlsTsV3) {
+        if !matches!(format, Format::HlsTs | Format::HlsTsV3) && !format.is_smooth() {
             urls.push(crate::url::init_url(&r, format));
         }
         for s in set.segments(t).unwrap() {
@@ -197,7 +196,6 @@ fn crawl(
             urls.push(crate::url::fragment_url(&r, time, format));
         }
     }
-    let _ = fmt;
     urls.into_iter()
         .map(|u| {
             let body =
@@ -325,4 +323,27 @@ fn iframe_playlist_ranges_end_exactly_at_the_keyframe() {
         checked += 1;
     }
     assert!(checked > 0);
+}
+
+#[test]
+fn smooth_manifest_and_every_fragment_resolve() {
+    let mut origin = FileOrigin::new(fixtures("small"));
+    let mut cache = MemoryCache::default();
+    for format in [Format::Smooth, Format::SmoothV20] {
+        for asset in ["muxed_moov_end.mp4", "aac.mp4"] {
+            let pages = crawl(asset, format, &mut origin, &mut cache);
+            let manifest = String::from_utf8(pages[0].1.clone()).unwrap();
+            assert!(manifest.contains("<SmoothStreamingMedia"), "{manifest}");
+            for (url, body) in &pages[1..] {
+                assert_eq!(&body[4..8], b"moof", "{url}");
+            }
+        }
+    }
+    let err = get(
+        "/aac.mp4/QualityLevels(1)/Fragments(audio=i)",
+        &mut origin,
+        &mut cache,
+    )
+    .unwrap_err();
+    assert_eq!(err.status(), 404);
 }
