@@ -305,6 +305,52 @@ fn edit_offset(edts: &Mp4Box, path: &str, movie_ts: u32, media_ts: u32) -> Resul
 mod tests {
     use super::*;
 
+    fn edts(entries: &[(u32, i32)], v1: bool) -> Mp4Box {
+        let mut w = crate::mux::boxes::BoxWriter::default();
+        w.start(b"edts")
+            .start_full(b"elst", u8::from(v1), 0)
+            .u32(entries.len() as u32);
+        for &(d, t) in entries {
+            if v1 {
+                w.u64(u64::from(d)).u64(i64::from(t) as u64);
+            } else {
+                w.u32(d).i32(t);
+            }
+            w.u32(0x10000);
+        }
+        w.end().end();
+        BoxIter::new(Bytes::from(w.buf), 0, "")
+            .next()
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn edit_lists_reduce_to_one_shift() {
+        // B-frame delay: media_time 1024 (media timescale 12288).
+        assert_eq!(
+            edit_offset(&edts(&[(1000, 1024)], false), "e", 1000, 12288).unwrap(),
+            1024
+        );
+        // Empty edit of 0.5 s (movie timescale 1000) then media_time 0:
+        // the track starts 6144 ticks late.
+        assert_eq!(
+            edit_offset(&edts(&[(500, -1), (9000, 0)], true), "e", 1000, 12288).unwrap(),
+            -6144
+        );
+        // Both.
+        assert_eq!(
+            edit_offset(&edts(&[(500, -1), (9000, 2048)], false), "e", 1000, 12288).unwrap(),
+            2048 - 6144
+        );
+        // Negative media_time other than -1 is invalid; a count beyond the
+        // box is truncated.
+        assert!(edit_offset(&edts(&[(5, -7)], false), "e", 1000, 12288).is_err());
+        let mut b = edts(&[(1, 1)], false);
+        b.payload = b.payload.slice(..b.payload.len() - 4);
+        assert!(edit_offset(&b, "e", 1000, 12288).is_err());
+    }
+
     #[test]
     fn language_codes() {
         // 'eng' = 0x15C7 per §8.4.2.3 packing.

@@ -354,3 +354,208 @@ impl Iterator for SampleIter<'_> {
         Some(Ok(sample))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mp4::BoxIter;
+    use crate::mux::boxes::BoxWriter;
+
+    /// An `stbl` with 5 samples in chunks of 2, 2, 1.
+    fn stbl(sizes: &dyn Fn(&mut BoxWriter), co64: bool, ctts: Option<(u8, &[i32])>) -> Mp4Box {
+        let mut w = BoxWriter::default();
+        w.start(b"stbl");
+        w.start_full(b"stts", 0, 0)
+            .u32(2)
+            .u32(3)
+            .u32(10)
+            .u32(2)
+            .u32(20)
+            .end();
+        if let Some((v, offs)) = ctts {
+            w.start_full(b"ctts", v, 0).u32(offs.len() as u32);
+            for &o in offs {
+                w.u32(1).i32(o);
+            }
+            w.end();
+        }
+        w.start_full(b"stss", 0, 0).u32(2).u32(1).u32(4).end();
+        sizes(&mut w);
+        w.start_full(b"stsc", 0, 0)
+            .u32(2)
+            .u32(1)
+            .u32(2)
+            .u32(1)
+            .u32(3)
+            .u32(1)
+            .u32(1)
+            .end();
+        if co64 {
+            w.start_full(b"co64", 0, 0)
+                .u32(3)
+                .u64(1 << 33)
+                .u64(5000)
+                .u64(9000)
+                .end();
+        } else {
+            w.start_full(b"stco", 0, 0)
+                .u32(3)
+                .u32(1000)
+                .u32(5000)
+                .u32(9000)
+                .end();
+        }
+        w.end();
+        BoxIter::new(Bytes::from(w.buf), 0, "")
+            .next()
+            .unwrap()
+            .unwrap()
+    }
+
+    fn samples(b: &Mp4Box) -> Vec<Sample> {
+        let t = SampleTables::parse(b, "stbl").unwrap();
+        t.samples("stbl").map(|s| s.unwrap()).collect()
+    }
+
+    #[test]
+    fn stsz_stco_stsc_stts_stss_join() {
+        let b = stbl(
+            &|w| {
+                w.start_full(b"stsz", 0, 0)
+                    .u32(0)
+                    .u32(5)
+                    .u32(100)
+                    .u32(200)
+                    .u32(300)
+                    .u32(400)
+                    .u32(500)
+                    .end();
+            },
+            false,
+            None,
+        );
+        let s = samples(&b);
+        let got: Vec<(u64, u32, u64, u32, bool)> = s
+            .iter()
+            .map(|s| (s.offset, s.size, s.dts, s.duration, s.sync))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1000, 100, 0, 10, true),
+                (1100, 200, 10, 10, false),
+                (5000, 300, 20, 10, false),
+                (5300, 400, 30, 20, true),
+                (9000, 500, 50, 20, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn fixed_size_co64_and_signed_ctts() {
+        let b = stbl(
+            &|w| {
+                w.start_full(b"stsz", 0, 0).u32(77).u32(5).end();
+            },
+            true,
+            Some((1, &[2, -1, 3, 0, -2])),
+        );
+        let s = samples(&b);
+        assert_eq!(s[0].offset, 1 << 33);
+        assert_eq!(s[1].offset, (1 << 33) + 77);
+        assert!(s.iter().all(|s| s.size == 77));
+        assert_eq!(
+            s.iter().map(|s| s.cts_offset).collect::<Vec<_>>(),
+            vec![2, -1, 3, 0, -2]
+        );
+        // Version 0 with "negative" values is read signed too.
+        let b = stbl(
+            &|w| {
+                w.start_full(b"stsz", 0, 0).u32(1).u32(5).end();
+            },
+            false,
+            Some((0, &[-1, -1, -1, -1, -1])),
+        );
+        assert!(samples(&b).iter().all(|s| s.cts_offset == -1));
+    }
+
+    #[test]
+    fn stz2_field_sizes() {
+        for (bits, data, want) in [
+            (4u8, vec![0x12u8, 0x34, 0x50], vec![1u32, 2, 3, 4, 5]),
+            (8, vec![1, 2, 3, 4, 255], vec![1, 2, 3, 4, 255]),
+            (
+                16,
+                vec![0, 1, 0, 2, 0, 3, 1, 0, 0xff, 0xff],
+                vec![1, 2, 3, 256, 65535],
+            ),
+        ] {
+            let b = stbl(
+                &|w| {
+                    w.start_full(b"stz2", 0, 0)
+                        .u8(0)
+                        .u8(0)
+                        .u8(0)
+                        .u8(bits)
+                        .u32(5)
+                        .bytes(&data)
+                        .end();
+                },
+                false,
+                None,
+            );
+            assert_eq!(
+                samples(&b).iter().map(|s| s.size).collect::<Vec<_>>(),
+                want,
+                "{bits}-bit"
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_tables_are_errors() {
+        // stsz claims a million samples with no table behind them.
+        let b = stbl(
+            &|w| {
+                w.start_full(b"stsz", 0, 0)
+                    .u32(0)
+                    .u32(1_000_000)
+                    .u32(1)
+                    .end();
+            },
+            false,
+            None,
+        );
+        assert!(SampleTables::parse(&b, "stbl").is_err());
+        // Fixed size with more samples than stts times.
+        let b = stbl(
+            &|w| {
+                w.start_full(b"stsz", 0, 0).u32(9).u32(4_000_000).end();
+            },
+            false,
+            None,
+        );
+        assert!(SampleTables::parse(&b, "stbl").is_err());
+        // More samples than the chunks hold: the iterator fails once.
+        let mut w = BoxWriter::default();
+        w.start(b"stbl");
+        w.start_full(b"stts", 0, 0).u32(1).u32(5).u32(10).end();
+        w.start_full(b"stsz", 0, 0).u32(1).u32(5).end();
+        w.start_full(b"stsc", 0, 0)
+            .u32(1)
+            .u32(1)
+            .u32(1)
+            .u32(1)
+            .end();
+        w.start_full(b"stco", 0, 0).u32(2).u32(0).u32(10).end();
+        w.end();
+        let b = BoxIter::new(Bytes::from(w.buf), 0, "")
+            .next()
+            .unwrap()
+            .unwrap();
+        let t = SampleTables::parse(&b, "stbl").unwrap();
+        let r: Vec<_> = t.samples("stbl").collect();
+        assert_eq!(r.len(), 3);
+        assert!(r[2].is_err());
+    }
+}
