@@ -43,9 +43,9 @@ impl MediaSegment {
 }
 
 /// `sample_depends_on = 2` (an I-frame / audio frame), §8.8.3.1.
-const FLAGS_SYNC: u32 = 0x0200_0000;
+pub(crate) const FLAGS_SYNC: u32 = 0x0200_0000;
 /// `sample_depends_on = 1`, `sample_is_non_sync_sample = 1`.
-const FLAGS_NON_SYNC: u32 = 0x0101_0000;
+pub(crate) const FLAGS_NON_SYNC: u32 = 0x0101_0000;
 
 /// How a track's timestamps map onto the output (see `timeline`): video
 /// keeps its decode times and folds the edit shift into the composition
@@ -252,6 +252,17 @@ pub fn media_segment(
         }
     }
     w.end().end().end(); // trun, traf, moof
+    finish_fragment(w, moof_at, data_offset_at, runs)
+}
+
+/// Closes a fragment: patches the `trun` data offset (relative to the
+/// `moof` at `moof_at`) and appends the `mdat` header for `runs`.
+pub(crate) fn finish_fragment(
+    mut w: BoxWriter,
+    moof_at: usize,
+    data_offset_at: usize,
+    runs: Vec<ByteRun>,
+) -> Result<MediaSegment, IndexError> {
     let moof_len = w.len() - moof_at;
     let payload: u64 = runs.iter().map(|r| r.len).sum();
     let mdat_header = if payload + 8 > u64::from(u32::MAX) {

@@ -35,21 +35,16 @@
 //! (§8.8.7.1), which legacy Smooth clients also understand.
 
 use super::boxes::BoxWriter;
-use super::cmaf::{ByteRun, MediaSegment};
+use super::cmaf::{ByteRun, MediaSegment, FLAGS_NON_SYNC, FLAGS_SYNC};
 use crate::index::{IndexError, TrackIndex};
 use crate::model::TrackKind;
 use crate::timeline::{rescale, TrackSegment, HNS};
-use bytes::Bytes;
 
 /// User type of the `tfxd` box (MS-SSTR §2.2.4.4).
 pub const TFXD_UUID: [u8; 16] = [
     0x6d, 0x1d, 0x9b, 0x05, 0x42, 0xd5, 0x44, 0xe6, 0x80, 0xe2, 0x14, 0x1d, 0xaf, 0xf7, 0x57, 0xb2,
 ];
 
-/// `sample_depends_on = 2`: an I-frame or an audio frame (§8.8.3.1).
-const FLAGS_SYNC: u32 = 0x0200_0000;
-/// `sample_depends_on = 1`, `sample_is_non_sync_sample = 1`.
-const FLAGS_NON_SYNC: u32 = 0x0101_0000;
 /// `tfhd` flag: default-sample-flags present.
 const TFHD_DEFAULT_FLAGS: u32 = 0x00_0020;
 const TRUN_DATA_OFFSET: u32 = 0x0001;
@@ -209,25 +204,7 @@ pub fn fragment(track: &TrackIndex, seg: &TrackSegment) -> Result<MediaSegment, 
         .u64(time.duration)
         .end();
     w.end().end(); // traf, moof
-    let moof_len = w.len();
-    let payload: u64 = runs.iter().map(|r| r.len).sum();
-    let mdat_header = if payload + 8 > u64::from(u32::MAX) {
-        16
-    } else {
-        8
-    };
-    let data_offset = u32::try_from(moof_len + mdat_header)
-        .map_err(|_| IndexError::OutOfRange(format!("moof of {moof_len} bytes")))?;
-    w.patch_u32(data_offset_at, data_offset);
-    if mdat_header == 16 {
-        w.u32(1).bytes(b"mdat").u64(payload + 16);
-    } else {
-        w.u32((payload + 8) as u32).bytes(b"mdat");
-    }
-    Ok(MediaSegment {
-        header: Bytes::from(w.buf),
-        runs,
-    })
+    super::cmaf::finish_fragment(w, 0, data_offset_at, runs)
 }
 
 #[cfg(test)]
