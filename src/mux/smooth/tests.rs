@@ -4,6 +4,7 @@ use crate::index::tests::fixture;
 use crate::mp4::BoxIter;
 use crate::testutil::{synth_index, SynthTrack};
 use crate::timeline::Timeline;
+use bytes::Bytes;
 
 /// What a Smooth fragment says, read back with the crate's box walker.
 #[derive(Debug, Default)]
