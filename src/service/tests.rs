@@ -347,3 +347,92 @@ fn smooth_manifest_and_every_fragment_resolve() {
     .unwrap_err();
     assert_eq!(err.status(), 404);
 }
+
+/// First PTS (90 kHz) of each PID in a TS segment.
+fn first_pts(ts: &[u8]) -> std::collections::BTreeMap<u16, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for p in ts.chunks_exact(188) {
+        let pid = u16::from(p[1] & 0x1f) << 8 | u16::from(p[2]);
+        if p[1] & 0x40 == 0 || pid == 0 || pid == 0x1000 || out.contains_key(&pid) {
+            continue;
+        }
+        let mut at = 4;
+        if p[3] & 0x20 != 0 {
+            at += 1 + usize::from(p[4]);
+        }
+        let pes = &p[at..];
+        assert_eq!(&pes[..3], &[0, 0, 1]);
+        let b = &pes[9..14];
+        let pts = (u64::from(b[0] >> 1) & 7) << 30
+            | u64::from(b[1]) << 22
+            | (u64::from(b[2]) >> 1) << 15
+            | u64::from(b[3]) << 7
+            | u64::from(b[4]) >> 1;
+        out.insert(pid, pts);
+    }
+    out
+}
+
+#[test]
+fn ts_audio_and_video_start_together_in_every_segment() {
+    let root = if fixtures("media").join("muxed_moov_end.mp4").exists() {
+        "media"
+    } else {
+        "small"
+    };
+    let mut origin = FileOrigin::new(fixtures(root));
+    let mut cache = MemoryCache::default();
+    let set = load_set(
+        &request("/muxed_moov_end.mp4/manifest.mpd").asset,
+        &mut origin,
+        &mut cache,
+        &Config::default(),
+    )
+    .unwrap();
+    let video = set.tracks.iter().find(|t| t.name == "video").unwrap();
+    let audio = set.tracks.iter().find(|t| t.name == "audio").unwrap();
+    let vts = set.track_index(video).info.timescale;
+    let frame_90k = 90_000 * set.track_index(video).info.duration
+        / u64::from(set.track_index(video).info.sample_count)
+        / u64::from(vts);
+    let segs = set.segments(video).unwrap();
+    assert!(segs.len() > 1);
+    for s in &segs {
+        let time = crate::timeline::rescale(s.start, vts, crate::timeline::HNS) as u64;
+        // Muxed (v3): one TS with both.
+        let muxed = get(
+            &format!(
+                "/muxed_moov_end.mp4/QualityLevels(1)/Fragments(video={time},format=m3u8-aapl-v3)"
+            ),
+            &mut origin,
+            &mut cache,
+        )
+        .unwrap();
+        let pts = first_pts(&muxed);
+        let (v, a) = (pts[&0x100], pts[&0x101]);
+        assert!(
+            v.abs_diff(a) <= frame_90k,
+            "segment at {time}: video {v} audio {a}"
+        );
+        // Separate (v4): video TS and audio TS of the same segment.
+        let v4 = first_pts(
+            &get(
+                &format!(
+                    "/muxed_moov_end.mp4/QualityLevels(1)/Fragments(video={time},format=m3u8-aapl)"
+                ),
+                &mut origin,
+                &mut cache,
+            )
+            .unwrap(),
+        )[&0x100];
+        let a4 = first_pts(&get(&format!("/muxed_moov_end.mp4/QualityLevels({})/Fragments(audio={time},format=m3u8-aapl)", audio.bitrate), &mut origin, &mut cache).unwrap())[&0x101];
+        assert!(
+            v4.abs_diff(a4) <= frame_90k,
+            "separate segment at {time}: video {v4} audio {a4}"
+        );
+        // And both equal the manifest's segment start (+ the 10 s TS offset).
+        let expect =
+            900_000 + u64::try_from(crate::timeline::rescale(s.start, vts, 90_000)).unwrap();
+        assert!(v4.abs_diff(expect) <= 1, "{v4} vs {expect}");
+    }
+}
