@@ -384,13 +384,18 @@ fn serve_ts(
     };
     match resource {
         Resource::Manifest => {
-            let has_media = set
-                .tracks
-                .iter()
-                .any(|t| hls::ts_capable(&set.track_index(t).info));
-            if !has_media {
+            // A title whose video TS cannot carry (HEVC) is refused rather
+            // than silently served as audio only.
+            let capable = |kind| {
+                let mut of_kind = set.of_kind(kind).peekable();
+                of_kind.peek().is_none()
+                    || set
+                        .of_kind(kind)
+                        .any(|t| hls::ts_capable(&set.track_index(t).info))
+            };
+            if !capable(TrackKind::Video) || !capable(TrackKind::Audio) {
                 return Err(ServeError::BadRequest(
-                    "no track of this title can be carried in MPEG-TS (HEVC is fMP4-only); use format=m3u8-cmaf".into(),
+                    "this title's codecs cannot be carried in MPEG-TS for HLS (HEVC and AV1 are fMP4-only); use format=m3u8-cmaf".into(),
                 ));
             }
             Ok(Output::Text {

@@ -146,8 +146,20 @@ fn parse_entry(entry: &Mp4Box, raw: Bytes, path: &str) -> Result<SampleEntry> {
         ));
     }
     let base = entry.payload_offset() + children_at as u64;
+    // QuickTime sound descriptions (v1/v2) keep `esds` inside a `wave`
+    // atom (QTFF "Sound Sample Description Extensions"): look one level in.
+    let mut children = Vec::new();
     for child in BoxIter::new(p.slice(children_at..), base, path) {
         let child = child?;
+        if &child.header.typ.0 == b"wave" {
+            for inner in child.children(path) {
+                children.push(inner?);
+            }
+        } else {
+            children.push(child);
+        }
+    }
+    for child in children {
         let off = child.header.offset;
         let b = &child.payload;
         match &child.header.typ.0 {
@@ -220,4 +232,53 @@ fn parse_entry(entry: &Mp4Box, raw: Bytes, path: &str) -> Result<SampleEntry> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mux::boxes::BoxWriter;
+
+    const ESDS: &[u8] = &[
+        0, 0, 0, 0, 0x03, 0x19, 0, 1, 0, 0x04, 0x11, 0x40, 0x15, 0, 0, 0, 0, 1, 0xf4, 0, 0, 1,
+        0xf4, 0, 0x05, 0x02, 0x11, 0x90, 0x06, 0x01, 0x02,
+    ];
+
+    #[test]
+    fn quicktime_v1_sound_description_with_wave() {
+        let mut w = BoxWriter::default();
+        // SampleEntry, version 1, 2 channels, 16 bit, 48 kHz, + 16 bytes v1.
+        w.start(b"mp4a")
+            .zeros(6)
+            .u16(1)
+            .u16(1)
+            .zeros(6)
+            .u16(2)
+            .u16(16)
+            .zeros(4)
+            .u32(48000 << 16);
+        w.zeros(16);
+        w.start(b"wave");
+        w.start(b"frma").bytes(b"mp4a").end();
+        w.start(b"esds").bytes(ESDS).end();
+        w.u32(8).u32(0);
+        w.end().end();
+        let e = parse_sample_entry(Bytes::from(w.buf), "stsd").unwrap();
+        assert_eq!(e.codec_string, "mp4a.40.2");
+        assert_eq!((e.channels, e.sample_rate), (2, 48000));
+        assert!(matches!(e.codec, Codec::Aac(_)));
+    }
+
+    #[test]
+    fn unknown_entries_pass_through_and_short_ones_fail() {
+        let mut w = BoxWriter::default();
+        w.start(b"tx3g").zeros(40).end();
+        let raw = Bytes::from(w.buf);
+        let e = parse_sample_entry(raw.clone(), "stsd").unwrap();
+        assert_eq!(e.codec, Codec::Other);
+        assert_eq!(e.raw, raw);
+        let mut w = BoxWriter::default();
+        w.start(b"avc1").zeros(20).end();
+        assert!(parse_sample_entry(Bytes::from(w.buf), "stsd").is_err());
+    }
 }
