@@ -19,6 +19,9 @@
 //   /__fault/etag-flip/...       serves the file with a new ETag on every request
 // Player scripts from node_modules: /_assets/{hls.min.js, dash.all.min.js,
 // dash.mss.min.js, shaka-player.compiled.js}.
+// The player page: /_player/ and /_player/index.html serve origin/player/index.html
+// (the edge proxies its /player there); /_player/assets/{file} is /_assets/{file}
+// so the page's relative script URLs work when it is opened here directly.
 'use strict';
 
 const fs = require('node:fs');
@@ -28,6 +31,7 @@ const rangeParser = require('range-parser');
 const send = require('send');
 
 const REPO_ROOT = path.resolve(__dirname, '..');
+const PLAYER_DIR = path.join(__dirname, 'player');
 const NODE_MODULES = path.join(REPO_ROOT, 'node_modules');
 
 const ASSETS = {
@@ -305,6 +309,10 @@ function createOrigin(opts) {
     }
     if (pathname.startsWith('/__fault/')) return handleFault(req, res, pathname.slice('/__fault'.length));
     if (pathname.startsWith('/_assets/')) return serveAsset(req, res, pathname.slice('/_assets/'.length));
+    if (pathname.startsWith('/_player/assets/')) return serveAsset(req, res, pathname.slice('/_player/assets/'.length));
+    if (pathname === '/_player/' || pathname === '/_player/index.html') {
+      return serveFile(req, res, PLAYER_DIR, '/index.html');
+    }
     return serveFile(req, res, root, pathname);
   }
 

@@ -4,6 +4,7 @@ use super::cache::EdgeCache;
 use super::config::{Settings, BACKEND};
 use super::respond;
 use super::{done, Handled};
+use crate::mux::cmaf::ByteRun;
 use crate::plan;
 use crate::service::{self, Output};
 use crate::source::{index_key, Origin, OriginError, ReadRequest, ReadResponse};
@@ -201,14 +202,6 @@ pub fn proxy(s: &Settings, path: &str, head: bool) -> Response {
     }
 }
 
-/// What fills one run of the output.
-enum Piece {
-    /// A whole origin response body, appended host-side without entering
-    /// wasm memory.
-    Splice(Body),
-    Bytes(Bytes),
-}
-
 /// Reads a segment's payload and streams header + payload to the client.
 pub fn stream_segment(
     s: &Settings,
@@ -248,61 +241,140 @@ pub fn stream_segment(
         .collect();
     let pending: Vec<Result<PendingRequest, OriginError>> =
         reqs.iter().map(|r| origin.send(r)).collect();
-    // A read that is exactly one run is spliced; others are buffered and
-    // sliced (runs of an interleaved file merged across small gaps).
-    let mut spliced: Vec<Option<Body>> = Vec::with_capacity(reads.len());
-    let mut buffered: Vec<(crate::mux::cmaf::ByteRun, Bytes)> = Vec::new();
+    // Runs in file order (the usual case) can be copied out of each read
+    // as it streams past; otherwise reads are buffered and sliced.
+    let in_order = runs.windows(2).all(|w| w[0].end() <= w[1].offset);
+    let mut sources: Vec<Source> = Vec::with_capacity(reads.len());
     for ((read, req), p) in reads.iter().zip(&reqs).zip(pending) {
         let result = p.and_then(|p| p.wait().map_err(|e| send_error(path, e.root_cause())));
         let resp = match result {
             Ok(r) => r,
             Err(e) => return fail(origin_failure(s, cache, path, &e)),
         };
-        let exact = runs
-            .iter()
-            .filter(|r| r.offset >= read.offset && r.end() <= read.end())
-            .count()
-            == 1
-            && runs.iter().any(|r| r == read);
         let len_ok = resp
             .get_header_str(header::CONTENT_LENGTH)
             .and_then(|v| v.parse::<u64>().ok())
             == Some(read.len);
-        if exact && resp.get_status() == StatusCode::PARTIAL_CONTENT && len_ok {
+        if resp.get_status() == StatusCode::PARTIAL_CONTENT && len_ok {
             if let Err(e) = check(path, req, &resp) {
                 return fail(origin_failure(s, cache, path, &e));
             }
-            spliced.push(Some(resp.into_body()));
-        } else {
-            match into_read(req, resp) {
-                Ok(r) => buffered.push((*read, r.data)),
-                Err(e) => return fail(origin_failure(s, cache, path, &e)),
+            let exact = runs.iter().any(|r| r == read);
+            if exact || in_order {
+                sources.push(Source::Body(resp.into_body(), exact));
+                continue;
             }
-            spliced.push(None);
+        }
+        match into_read(req, resp) {
+            Ok(r) => sources.push(Source::Bytes(r.data)),
+            Err(e) => return fail(origin_failure(s, cache, path, &e)),
         }
     }
-    let mut pieces = Vec::with_capacity(runs.len());
-    for run in runs {
-        let i = reads
-            .iter()
-            .position(|r| r.offset <= run.offset && run.end() <= r.end());
-        match i.and_then(|i| spliced.get_mut(i)).and_then(Option::take) {
-            Some(body) => pieces.push(Piece::Splice(body)),
-            None => match plan::assemble(std::slice::from_ref(run), &buffered) {
-                Ok(mut v) => pieces.push(Piece::Bytes(v.pop().unwrap_or_default())),
-                Err(e) => return done(respond::error(s, StatusCode::BAD_GATEWAY, &e.to_string())),
-            },
-        }
+    if !in_order {
+        return stream_buffered(s, resp, seg_header, runs, &reads, sources);
     }
     let mut body = resp.stream_to_client();
     let mut ok = body.write_all(seg_header).is_ok();
-    for p in pieces {
+    for (read, src) in reads.iter().zip(sources) {
         if !ok {
             break;
         }
-        match p {
-            Piece::Splice(b) => body.append(b),
-            Piece::Bytes(b) => ok = body.write_all(&b).is_ok(),
+        let inside: Vec<ByteRun> = runs
+            .iter()
+            .filter(|r| r.offset >= read.offset && r.end() <= read.end())
+            .copied()
+            .collect();
+        ok = match src {
+            // Host-side splice: the payload never enters wasm memory.
+            Source::Body(b, true) => {
+                body.append(b);
+                true
+            }
+            Source::Body(b, false) => copy_runs(b, *read, &inside, &mut body).is_ok(),
+            Source::Bytes(data) => inside.iter().all(|r| {
+                let at = (r.offset - read.offset) as usize;
+                data.get(at..at + r.len as usize)
+                    .is_some_and(|d| body.write_all(d).is_ok())
+            }),
+        };
+    }
+    let _ = body.finish();
+    Handled::Streamed
+}
+
+/// One origin read of a segment.
+enum Source {
+    /// A checked 206 body; `true` when it is exactly one run (splice it).
+    Body(Body, bool),
+    Bytes(Bytes),
+}
+
+/// Streams the parts of `read` that belong to `runs` (sorted, inside
+/// `read`) from `src` to `out`, 64 KB at a time: memory stays flat however
+/// large the segment.
+fn copy_runs(
+    mut src: Body,
+    read: ByteRun,
+    runs: &[ByteRun],
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    use std::io::Read;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut pos = read.offset;
+    let mut next = 0;
+    while next < runs.len() {
+        let n = src.read(&mut buf)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "origin body ended early",
+            ));
+        }
+        let end = pos + n as u64;
+        let mut i = next;
+        while i < runs.len() && runs[i].offset < end {
+            let r = runs[i];
+            let from = r.offset.max(pos);
+            let to = r.end().min(end);
+            if from < to {
+                out.write_all(&buf[(from - pos) as usize..(to - pos) as usize])?;
+            }
+            if r.end() <= end {
+                next = i + 1;
+            }
+            i += 1;
+        }
+        pos = end;
+    }
+    Ok(())
+}
+
+/// Fallback for runs out of file order: every read in memory, then sliced.
+fn stream_buffered(
+    s: &Settings,
+    resp: Response,
+    seg_header: &[u8],
+    runs: &[ByteRun],
+    reads: &[ByteRun],
+    sources: Vec<Source>,
+) -> Handled {
+    let mut buffered = Vec::with_capacity(reads.len());
+    for (read, src) in reads.iter().zip(sources) {
+        let data = match src {
+            Source::Bytes(d) => d,
+            Source::Body(b, _) => Bytes::from(b.into_bytes()),
+        };
+        buffered.push((*read, data));
+    }
+    let parts = match plan::assemble(runs, &buffered) {
+        Ok(p) => p,
+        Err(e) => return done(respond::error(s, StatusCode::BAD_GATEWAY, &e.to_string())),
+    };
+    let mut body = resp.stream_to_client();
+    let mut ok = body.write_all(seg_header).is_ok();
+    for p in parts {
+        if ok {
+            ok = body.write_all(&p).is_ok();
         }
     }
     let _ = body.finish();
