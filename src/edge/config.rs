@@ -23,6 +23,8 @@ pub struct Settings {
     pub manifest_ttl: u32,
     pub index_ttl: u32,
     pub cors_origin: String,
+    /// The request's `If-None-Match`, for 304s (per request, like the rest).
+    pub if_none_match: Option<String>,
 }
 
 impl Settings {
@@ -37,6 +39,7 @@ impl Settings {
             manifest_ttl: num("manifest_ttl", 60),
             index_ttl: num("index_ttl", 86_400).max(1),
             cors_origin: get("cors_origin").unwrap_or_else(|| "*".to_string()),
+            if_none_match: None,
         }
     }
 

@@ -17,7 +17,10 @@ use fastly::{Request, Response};
 /// Handles one client request; never panics on request or origin data.
 pub fn main() {
     let req = Request::from_client();
-    let settings = Settings::load();
+    let mut settings = Settings::load();
+    settings.if_none_match = req
+        .get_header_str(fastly::http::header::IF_NONE_MATCH)
+        .map(str::to_string);
     let resp = handle(&req, &settings);
     match resp {
         Handled::Done(r) => r.send_to_client(),

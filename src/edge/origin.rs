@@ -226,6 +226,10 @@ pub fn stream_segment(
         ));
     };
     let resp = respond::segment_headers(s, content_type, out.len(), etag, seg_header);
+    // A revalidation costs no payload read.
+    if let Some(nm) = respond::not_modified(s, &resp) {
+        return done(nm);
+    }
     if head {
         return done(resp);
     }

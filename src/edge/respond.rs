@@ -79,6 +79,9 @@ pub fn body(
         format!("public, max-age={}", s.manifest_ttl)
     };
     r.set_header(header::CACHE_CONTROL, cc);
+    if let Some(nm) = not_modified(s, &r) {
+        return nm;
+    }
     if head {
         r.set_header(header::CONTENT_LENGTH, data.len().to_string());
         r.set_framing_headers_mode(FramingHeadersMode::ManuallyFromHeaders);
@@ -106,4 +109,26 @@ pub fn segment_headers(
     let tag = fnv(seg_header, fnv(source_etag.as_bytes(), FNV_SEED));
     r.set_header(header::ETAG, format!("\"{tag:016x}\""));
     r
+}
+
+/// A 304 for `r` when the request's `If-None-Match` lists its ETag
+/// (RFC 9110 §13.1.2, weak comparison), keeping the validators and caching
+/// headers; `None` to send `r`.
+pub fn not_modified(s: &Settings, r: &Response) -> Option<Response> {
+    let inm = s.if_none_match.as_deref()?;
+    let tag = r.get_header_str(header::ETAG)?;
+    let matches = inm
+        .split(',')
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == tag);
+    if !matches {
+        return None;
+    }
+    let mut nm = with_cors(s, Response::from_status(StatusCode::NOT_MODIFIED));
+    for h in [header::ETAG, header::CACHE_CONTROL] {
+        if let Some(v) = r.get_header_str(&h) {
+            nm.set_header(&h, v.to_string());
+        }
+    }
+    Some(nm)
 }
