@@ -17,6 +17,9 @@
 //   /__fault/slow/{ms}/...       waits {ms} then serves the file
 //   /__fault/short/...           declares the full Content-Length, sends half, closes
 //   /__fault/etag-flip/...       serves the file with a new ETag on every request
+//   /__fault/short-after/{n}/... serves the first {n} requests for this exact
+//                                fault path normally, then behaves like /short/
+//                                (a truncated payload read after good index reads)
 // Player scripts from node_modules: /_assets/{hls.min.js, dash.all.min.js,
 // dash.mss.min.js, shaka-player.compiled.js}.
 // The player page: /_player/ and /_player/index.html serve origin/player/index.html
@@ -113,6 +116,8 @@ function createOrigin(opts) {
   const logFile = opts.log ? fs.createWriteStream(opts.log, { flags: 'a' }) : null;
   let entries = [];
   let etagFlips = 0;
+  // Requests seen per /__fault/short-after/{n}/{path} (the whole fault path).
+  const shortAfterSeen = new Map();
 
   function record(entry) {
     const line = JSON.stringify(entry);
@@ -266,6 +271,13 @@ function createOrigin(opts) {
     }
     if ((m = /^\/short(\/.*)$/.exec(rest))) {
       return serveShort(req, res, m[1]);
+    }
+    if ((m = /^\/short-after\/(\d+)(\/.*)$/.exec(rest))) {
+      const seen = (shortAfterSeen.get(rest) || 0) + 1;
+      if (shortAfterSeen.size > 10_000) shortAfterSeen.clear();
+      shortAfterSeen.set(rest, seen);
+      if (seen <= Number(m[1])) return serveFile(req, res, root, m[2]);
+      return serveShort(req, res, m[2]);
     }
     if ((m = /^\/etag-flip(\/.*)$/.exec(rest))) {
       const flip = ++etagFlips;
