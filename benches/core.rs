@@ -1,0 +1,457 @@
+//! Criterion benchmarks of the platform-free core (native code; the wasm
+//! build is measured by `scripts/bench/wasm.sh`). Figures and the machine
+//! they were taken on: BENCHMARKS.md.
+//!
+//! ```text
+//! bash fixtures/generate.sh          # fixtures/media (long_2h.mp4, abr/)
+//! cargo bench --bench core           # all, about 2 minutes
+//! cargo bench --bench core -- index  # a group
+//! ```
+//!
+//! Besides timings it prints the index sizes (bytes/sample per track, from
+//! the documented blob layout) and the sizes of what it times.
+
+use bytes::Bytes;
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use edgepack::index::{self, MediaIndex, TrackIndex, INDEX_VERSION};
+use edgepack::manifest::{dash, hls};
+use edgepack::media_set::{MediaSet, SourceFile};
+use edgepack::mp4::walk::{locate_moov, Probe};
+use edgepack::mux::cmaf::{self, FragmentOptions};
+use edgepack::mux::ts::{TsSegment, TsTrack, FIRST_AUDIO_PID, VIDEO_PID};
+use edgepack::mux::MuxSample;
+use edgepack::service::{self, Config};
+use edgepack::source::{FileOrigin, MemoryCache};
+use edgepack::timeline::{rescale, Timeline, TrackSegment, HNS};
+use edgepack::url::{Asset, Format, Options, Resource, StreamRequest, TrackRef};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const LONG: &str = "long_2h.mp4";
+const ABR_ISM: &str = "abr/abr.ism";
+const ABR_720: &str = "abr/video_720.mp4";
+const ABR_AUDIO: &str = "abr/audio_eng.mp4";
+
+fn media() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/media");
+    assert!(
+        dir.join(LONG).is_file() && dir.join(ABR_720).is_file(),
+        "fixtures/media is incomplete: run `bash fixtures/generate.sh` first"
+    );
+    dir
+}
+
+fn read(path: &str) -> Bytes {
+    Bytes::from(std::fs::read(media().join(path)).expect("read fixture"))
+}
+
+/// The moov of a whole file and its offset.
+fn moov_of(file: &Bytes) -> (Bytes, u64) {
+    match locate_moov(file, 0, 0, file.len() as u64).expect("walk") {
+        Probe::Moov { offset, size } => (
+            file.slice(offset as usize..(offset + size) as usize),
+            offset,
+        ),
+        Probe::Need { .. } => panic!("whole file given"),
+    }
+}
+
+fn index_of(path: &str) -> (Bytes, MediaIndex) {
+    let file = read(path);
+    let idx = index::index_whole_file(&file, "\"bench\"").expect("index");
+    (file, idx)
+}
+
+fn set_of(files: Vec<(&str, MediaIndex)>) -> MediaSet {
+    let files = files
+        .into_iter()
+        .map(|(p, index)| SourceFile {
+            path: p.to_string(),
+            index,
+        })
+        .collect();
+    MediaSet::all_tracks(files, 6000).expect("media set")
+}
+
+/// Serialized bytes of each track's tables, read from the blob layout that
+/// `src/index/blob.rs` documents (the sizes are private to the crate).
+fn per_track_bytes(blob: &[u8]) -> Option<Vec<(u32, usize, usize)>> {
+    let u16_at = |at: usize| Some(u16::from_be_bytes(blob.get(at..at + 2)?.try_into().ok()?));
+    let u32_at = |at: usize| Some(u32::from_be_bytes(blob.get(at..at + 4)?.try_into().ok()?));
+    if blob.get(..4)? != b"EPIX" || u32_at(4)? != INDEX_VERSION || INDEX_VERSION != 1 {
+        return None;
+    }
+    let mut at = 16 + 2 + usize::from(u16_at(16)?);
+    let tracks = u16_at(at)?;
+    at += 2;
+    let mut out = Vec::new();
+    for _ in 0..tracks {
+        let start = at;
+        let id = u32_at(at)?;
+        // id, kind, flags, timescale, duration, language, handler,
+        // presentation_offset, avg and max bitrate, sample_count.
+        at += 4 + 1 + 1 + 4 + 8 + 3 + 4 + 8 + 8 + 8;
+        let samples = u32_at(at)? as usize;
+        at += 4;
+        for unit in [1usize, 20, 12, 1] {
+            at += 4 + u32_at(at)? as usize * unit;
+        }
+        out.push((id, samples, at - start));
+    }
+    Some(out)
+}
+
+fn report_index(name: &str, moov: &Bytes, idx: &MediaIndex) {
+    let samples: u64 = idx.tracks.iter().map(|t| u64::from(t.sample_count())).sum();
+    println!(
+        "{name}: moov {} B, index blob {} B for {samples} samples = {:.2} B/sample (moov {:.2} B/sample)",
+        moov.len(),
+        idx.blob.len(),
+        idx.blob.len() as f64 / samples as f64,
+        moov.len() as f64 / samples as f64,
+    );
+    for (id, n, bytes) in per_track_bytes(&idx.blob).unwrap_or_default() {
+        let kind = idx
+            .track(id)
+            .map(|t| format!("{:?}", t.info.kind))
+            .unwrap_or_default();
+        println!(
+            "  track {id} ({kind}): {n} samples, {bytes} B serialized = {:.2} B/sample",
+            bytes as f64 / n as f64
+        );
+    }
+}
+
+fn bench_index(c: &mut Criterion) {
+    let file = read(LONG);
+    let (moov, offset) = moov_of(&file);
+    let size = file.len() as u64;
+    let idx = index::build(moov.clone(), offset, size, "\"bench\"").expect("build");
+    report_index(LONG, &moov, &idx);
+    let mut g = c.benchmark_group("index");
+    g.sample_size(10);
+    g.bench_function("build long_2h (moov -> blob)", |b| {
+        b.iter(|| index::build(black_box(moov.clone()), offset, size, "\"bench\"").unwrap())
+    });
+    g.bench_function("from_blob long_2h (warm cache)", |b| {
+        b.iter(|| MediaIndex::from_blob(black_box(idx.blob.clone())).unwrap())
+    });
+    g.finish();
+}
+
+fn bench_timeline(c: &mut Criterion) {
+    let (_, idx) = index_of(LONG);
+    let tracks: Vec<&TrackIndex> = idx.tracks.iter().collect();
+    let tl = Timeline::compute(&tracks, 6000).unwrap();
+    let video = idx.tracks.iter().find(|t| t.is_video()).unwrap();
+    println!(
+        "{LONG}: {} segments; video {} samples, {} keyframes",
+        tl.len(),
+        video.sample_count(),
+        video.sync_count()
+    );
+    let mut g = c.benchmark_group("timeline");
+    g.bench_function("compute long_2h (boundaries)", |b| {
+        b.iter(|| Timeline::compute(black_box(&tracks), 6000).unwrap())
+    });
+    g.bench_function("track_segments long_2h video (all 1200)", |b| {
+        b.iter(|| tl.track_segments(black_box(video)).unwrap())
+    });
+    g.finish();
+}
+
+fn middle_segment(idx: &MediaIndex, video: bool) -> (usize, TrackSegment) {
+    let tracks: Vec<&TrackIndex> = idx.tracks.iter().collect();
+    let tl = Timeline::compute(&tracks, 6000).unwrap();
+    let i = idx
+        .tracks
+        .iter()
+        .position(|t| t.is_video() == video)
+        .unwrap();
+    let n = (tl.len() / 2) as u32;
+    (i, tl.track_segment(&idx.tracks[i], n).unwrap().unwrap())
+}
+
+/// The segment request for `track` at the start of segment `n`.
+fn fragment_request(asset: Asset, set: &MediaSet, track: TrackRef, n: usize) -> StreamRequest {
+    let time = rescale(set.timeline.starts[n], set.timeline.timescale, HNS) as u64;
+    StreamRequest {
+        asset,
+        resource: Resource::Fragment { track, time },
+        options: Options {
+            format: Format::HlsCmaf,
+            ..Options::default()
+        },
+    }
+}
+
+fn bench_segments(c: &mut Criterion) {
+    let opts = FragmentOptions {
+        sequence: 1,
+        styp: true,
+    };
+    let (_, long) = index_of(LONG);
+    let (_, v720) = index_of(ABR_720);
+    let mut g = c.benchmark_group("cmaf_segment");
+    for (name, idx, video) in [
+        ("long_2h video", &long, true),
+        ("long_2h audio", &long, false),
+        ("video_720", &v720, true),
+    ] {
+        let (i, seg) = middle_segment(idx, video);
+        let t = &idx.tracks[i];
+        let ms = cmaf::media_segment(t, &seg, opts).unwrap();
+        println!(
+            "{name}: 6 s segment {}: {} samples, header {} B, payload {} B in {} run(s)",
+            seg.number,
+            seg.samples.len(),
+            ms.header.len(),
+            seg.payload,
+            ms.runs.len()
+        );
+        g.bench_function(format!("media_segment {name}"), |b| {
+            b.iter(|| cmaf::media_segment(black_box(t), black_box(&seg), opts).unwrap())
+        });
+    }
+    g.finish();
+
+    // Whole requests over the native harness, index and .ism in a warm cache.
+    let root = media();
+    let cfg = Config::default();
+    let mut cache = MemoryCache::default();
+    let mut origin = FileOrigin::new(&root);
+    let abr = Asset::Ism {
+        path: ABR_ISM.into(),
+    };
+    let set = service::load_set(&abr, &mut origin, &mut cache, &cfg).unwrap();
+    let v720 = TrackRef {
+        bitrate: 1_000_000,
+        name: "video".into(),
+    };
+    let abr_req = fragment_request(abr, &set, v720, set.timeline.len() / 2);
+    let long_asset = Asset::Mp4 { path: LONG.into() };
+    let set = service::load_set(&long_asset, &mut origin, &mut cache, &cfg).unwrap();
+    let video = set
+        .tracks
+        .iter()
+        .find(|t| set.track_index(t).is_video())
+        .unwrap();
+    let tr = TrackRef {
+        bitrate: video.bitrate,
+        name: video.name.clone(),
+    };
+    let long_req = fragment_request(long_asset, &set, tr, set.timeline.len() / 2);
+
+    let reqs = [("abr 720p", &abr_req), ("long_2h video", &long_req)];
+    let mut g = c.benchmark_group("serve_warm_segment");
+    for (name, req) in reqs {
+        let out = service::serve(req, &mut origin, &mut cache, &cfg).unwrap();
+        println!("{name}: segment {} B", out.len());
+        g.bench_function(format!("plan {name} (serve)"), |b| {
+            b.iter(|| {
+                let mut o = FileOrigin::new(&root);
+                service::serve(black_box(req), &mut o, &mut cache, &cfg).unwrap()
+            })
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("serve_warm_segment_read");
+    for (name, req) in reqs {
+        let len = service::serve(req, &mut origin, &mut cache, &cfg)
+            .unwrap()
+            .len();
+        g.throughput(Throughput::Bytes(len));
+        g.bench_function(format!("{name} (serve + materialize)"), |b| {
+            b.iter(|| {
+                let mut o = FileOrigin::new(&root);
+                let out = service::serve(black_box(req), &mut o, &mut cache, &cfg).unwrap();
+                service::materialize(&out, &mut o, &cfg).unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
+fn bench_manifests(c: &mut Criterion) {
+    let (_, long) = index_of(LONG);
+    let long = set_of(vec![(LONG, long)]);
+    let abr: Vec<(&str, MediaIndex)> = [
+        "abr/video_720.mp4",
+        "abr/video_360.mp4",
+        "abr/video_240.mp4",
+        ABR_AUDIO,
+    ]
+    .into_iter()
+    .map(|p| (p, index_of(p).1))
+    .collect();
+    let abr = set_of(abr);
+    let mut g = c.benchmark_group("manifest");
+    for (name, set) in [("long_2h", &long), ("abr", &abr)] {
+        let video = set
+            .tracks
+            .iter()
+            .find(|t| set.track_index(t).is_video())
+            .unwrap();
+        let sizes = (
+            hls::multivariant(set, Format::HlsCmaf).unwrap().len(),
+            hls::media_playlist(set, video, Format::HlsCmaf)
+                .unwrap()
+                .len(),
+            dash::mpd(set, Format::DashCmaf).unwrap().len(),
+        );
+        println!(
+            "{name}: HLS multivariant {} B, video media playlist {} B, MPD {} B",
+            sizes.0, sizes.1, sizes.2
+        );
+        g.bench_function(format!("hls multivariant {name}"), |b| {
+            b.iter(|| hls::multivariant(black_box(set), Format::HlsCmaf).unwrap())
+        });
+        g.bench_function(format!("hls media playlist {name} video"), |b| {
+            b.iter(|| hls::media_playlist(black_box(set), video, Format::HlsCmaf).unwrap())
+        });
+        g.bench_function(format!("dash mpd {name}"), |b| {
+            b.iter(|| dash::mpd(black_box(set), Format::DashCmaf).unwrap())
+        });
+    }
+    g.finish();
+
+    // Whole manifest requests: cold (empty cache: head probe, moov read,
+    // index build) and warm (index from the cache, set, timeline, manifest).
+    let root = media();
+    let cfg = Config::default();
+    let req = |asset: Asset, format| StreamRequest {
+        asset,
+        resource: Resource::Manifest,
+        options: Options {
+            format,
+            ..Options::default()
+        },
+    };
+    let long_hls = req(Asset::Mp4 { path: LONG.into() }, Format::HlsCmaf);
+    let long_mpd = req(Asset::Mp4 { path: LONG.into() }, Format::DashCmaf);
+    let abr_hls = req(
+        Asset::Ism {
+            path: ABR_ISM.into(),
+        },
+        Format::HlsCmaf,
+    );
+    let mut g = c.benchmark_group("serve_manifest");
+    g.sample_size(10);
+    g.bench_function("cold hls multivariant long_2h", |b| {
+        b.iter(|| {
+            let mut o = FileOrigin::new(&root);
+            let mut cache = MemoryCache::default();
+            service::serve(black_box(&long_hls), &mut o, &mut cache, &cfg).unwrap()
+        })
+    });
+    let mut cache = MemoryCache::default();
+    for (name, r) in [
+        ("hls multivariant long_2h", &long_hls),
+        ("dash mpd long_2h", &long_mpd),
+        ("hls multivariant abr", &abr_hls),
+    ] {
+        service::serve(r, &mut FileOrigin::new(&root), &mut cache, &cfg).unwrap();
+        g.bench_function(format!("warm {name}"), |b| {
+            b.iter(|| {
+                let mut o = FileOrigin::new(&root);
+                service::serve(black_box(r), &mut o, &mut cache, &cfg).unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
+/// The samples of `seg` with their payload, as a TS muxer takes them.
+fn mux_samples(file: &Bytes, t: &TrackIndex, seg: &TrackSegment) -> Vec<MuxSample> {
+    let po = t.info.presentation_offset;
+    t.samples(seg.samples.clone())
+        .unwrap()
+        .map(|s| {
+            let s = s.unwrap();
+            let at = s.offset as usize;
+            MuxSample {
+                dts: s.dts as i64 - po,
+                pts: t.pts(&s),
+                duration: s.duration,
+                sync: s.sync,
+                data: file.slice(at..at + s.size as usize),
+            }
+        })
+        .collect()
+}
+
+fn bench_ts(c: &mut Criterion) {
+    let (vfile, vidx) = index_of(ABR_720);
+    let (afile, aidx) = index_of(ABR_AUDIO);
+    let set = set_of(vec![(ABR_720, vidx.clone()), (ABR_AUDIO, aidx.clone())]);
+    let n = (set.timeline.len() / 2) as u32;
+    let (vt, at) = (&vidx.tracks[0], &aidx.tracks[0]);
+    let vseg = set.timeline.track_segment(vt, n).unwrap().unwrap();
+    let aseg = set.timeline.track_segment(at, n).unwrap().unwrap();
+    let vs = mux_samples(&vfile, vt, &vseg);
+    let aus = mux_samples(&afile, at, &aseg);
+    let tracks = [
+        TsTrack {
+            info: &vt.info,
+            samples: &vs,
+            pid: VIDEO_PID,
+        },
+        TsTrack {
+            info: &at.info,
+            samples: &aus,
+            pid: FIRST_AUDIO_PID,
+        },
+    ];
+    let ts_len = TsSegment::new(&tracks).unwrap().len();
+    let opts = FragmentOptions {
+        sequence: n + 1,
+        styp: true,
+    };
+    let fmp4 = cmaf::media_segment(vt, &vseg, opts).unwrap();
+    println!(
+        "video_720 + audio segment {n}: TS {ts_len} B (video payload {} B, audio {} B); fMP4 video {} B",
+        vseg.payload,
+        aseg.payload,
+        fmp4.len()
+    );
+    let mut g = c.benchmark_group("ts_vs_fmp4");
+    g.throughput(Throughput::Bytes(ts_len));
+    g.bench_function("ts 720p+audio 6 s (plan + stream 64 KB chunks)", |b| {
+        b.iter(|| {
+            let ts = TsSegment::new(black_box(&tracks)).unwrap();
+            ts.map(|c| c.len()).sum::<usize>()
+        })
+    });
+    g.bench_function("ts 720p+audio 6 s (plan only)", |b| {
+        b.iter(|| TsSegment::new(black_box(&tracks)).unwrap().len())
+    });
+    g.throughput(Throughput::Bytes(fmp4.len()));
+    g.bench_function("fmp4 720p 6 s (header + runs, no copy)", |b| {
+        b.iter(|| cmaf::media_segment(black_box(vt), &vseg, opts).unwrap())
+    });
+    // What an adapter without host-side splicing pays: header + one copy
+    // of the payload into a contiguous body.
+    g.bench_function("fmp4 720p 6 s (header + payload copied)", |b| {
+        b.iter(|| {
+            let ms = cmaf::media_segment(black_box(vt), &vseg, opts).unwrap();
+            let mut body = Vec::with_capacity(ms.len() as usize);
+            body.extend_from_slice(&ms.header);
+            for r in &ms.runs {
+                body.extend_from_slice(&vfile[r.offset as usize..r.end() as usize]);
+            }
+            body
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = core;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30)
+        .without_plots();
+    targets = bench_index, bench_timeline, bench_segments, bench_manifests, bench_ts
+}
+criterion_main!(core);

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Makes the seed corpus for the fuzz targets (corpus/ is gitignored): the
+# committed fixtures/small files plus a few tiny MP4s (a few KB, so libFuzzer's
+# mutations land in the moov rather than in megabytes of mdat), and index
+# blobs built from them for the index_blob target.
+#
+#   bash fuzz/seeds.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+main=corpus/parse_index_segment
+mkdir -p "$main" corpus/index_blob
+cp ../fixtures/small/*.mp4 "$main/"
+FF=(ffmpeg -hide_banner -nostdin -loglevel error -y)
+src="testsrc=size=32x32:rate=24:duration=0.5"
+tone="sine=frequency=440:sample_rate=48000:duration=0.5"
+X264=(-c:v libx264 -pix_fmt yuv420p -g 6 -keyint_min 6 -sc_threshold 0)
+"${FF[@]}" -f lavfi -i "$src" -f lavfi -i "$tone" "${X264[@]}" -c:a aac -ac 1 \
+  -movflags +faststart "$main/tiny_muxed.mp4"
+"${FF[@]}" -f lavfi -i "$src" -f lavfi -i "$tone" "${X264[@]}" -c:a aac -ac 1 \
+  "$main/tiny_moov_end.mp4"
+"${FF[@]}" -f lavfi -i "$src" "${X264[@]}" -bf 0 -an "$main/tiny_no_bframes.mp4"
+"${FF[@]}" -f lavfi -i "$tone" -c:a aac -ac 2 "$main/tiny_aac.mp4"
+if ffmpeg -hide_banner -encoders 2>/dev/null | grep -q libx265; then
+  "${FF[@]}" -f lavfi -i "testsrc=size=32x32:rate=24:duration=0.25" -c:v libx265 \
+    -x265-params log-level=none -tag:v hvc1 -an "$main/tiny_hevc.mp4"
+fi
+# Index blobs for index_blob: the index of each seed above.
+cargo run --quiet --release --bin drive -- blobs
+ls -l "$main"
