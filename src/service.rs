@@ -27,8 +27,9 @@ pub mod ts;
 pub struct Config {
     /// Target segment duration.
     pub segment_ms: u32,
-    /// Origin reads one segment may use (Fastly allows 32 backend requests
-    /// per client request; the rest is headroom for index reads).
+    /// Origin reads one segment may use; the edge lowers it by the index
+    /// reads already made (Fastly allows 32 backend requests per client
+    /// request).
     pub max_segment_reads: usize,
 }
 
@@ -36,7 +37,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             segment_ms: DEFAULT_TARGET_MS,
-            max_segment_reads: 24,
+            max_segment_reads: 30,
         }
     }
 }

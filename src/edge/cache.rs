@@ -42,8 +42,9 @@ impl EdgeCache {
 impl Cache for EdgeCache {
     fn get(&mut self, key: &str) -> Option<Bytes> {
         let found = lookup(self.key(key)).execute().ok()??;
-        let body = found.to_stream().ok()?;
-        let bytes = body.into_bytes();
+        let mut body = found.to_stream().ok()?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut body, &mut bytes).ok()?;
         (!bytes.is_empty()).then(|| Bytes::from(bytes))
     }
 

@@ -25,6 +25,8 @@ pub struct Settings {
     pub cors_origin: String,
     /// The request's `If-None-Match`, for 304s (per request, like the rest).
     pub if_none_match: Option<String>,
+    /// The request's `Range` (I-frame playlists and byte-range players).
+    pub range: Option<String>,
 }
 
 impl Settings {
@@ -40,6 +42,7 @@ impl Settings {
             index_ttl: num("index_ttl", 86_400).max(1),
             cors_origin: get("cors_origin").unwrap_or_else(|| "*".to_string()),
             if_none_match: None,
+            range: None,
         }
     }
 

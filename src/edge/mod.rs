@@ -21,6 +21,9 @@ pub fn main() {
     settings.if_none_match = req
         .get_header_str(fastly::http::header::IF_NONE_MATCH)
         .map(str::to_string);
+    settings.range = req
+        .get_header_str(fastly::http::header::RANGE)
+        .map(str::to_string);
     let resp = handle(&req, &settings);
     match resp {
         Handled::Done(r) => r.send_to_client(),
@@ -77,11 +80,14 @@ fn handle(req: &Request, s: &Settings) -> Handled {
             for attempt in 0..2 {
                 let last = attempt == 1;
                 match service::serve(&stream, &mut o, &mut c, &cfg) {
-                    Ok(out) => match deliver(s, out, &mut o, &mut c, head, &cfg) {
-                        Handled::Retry(_) if !last => continue,
-                        Handled::Retry(r) => return Handled::Done(r),
-                        h => return h,
-                    },
+                    Ok(out) => {
+                        let budget = within_budget(&cfg, o.sent);
+                        match deliver(s, out, &mut o, &mut c, head, &budget) {
+                            Handled::Retry(_) if !last => continue,
+                            Handled::Retry(r) => return Handled::Done(r),
+                            h => return h,
+                        }
+                    }
                     Err(ServeError::Source(SourceError::Origin(OriginError::Changed(p))))
                         if !last =>
                     {
@@ -100,6 +106,18 @@ fn handle(req: &Request, s: &Settings) -> Handled {
                 "origin object kept changing",
             ))
         }
+    }
+}
+
+/// Fastly allows 32 backend requests per client request: payload reads get
+/// what the index reads left (at least one).
+const BACKEND_REQUESTS: usize = 32;
+
+fn within_budget(cfg: &service::Config, sent: usize) -> service::Config {
+    let left = BACKEND_REQUESTS.saturating_sub(sent).max(1);
+    service::Config {
+        max_segment_reads: cfg.max_segment_reads.min(left),
+        ..cfg.clone()
     }
 }
 

@@ -21,6 +21,8 @@ const MAX_BUFFERED_READ: u64 = 64 * 1024 * 1024;
 pub struct FastlyOrigin {
     host: String,
     prefix: String,
+    /// Backend requests sent so far for this client request.
+    pub sent: usize,
 }
 
 /// Percent-encodes an object path for the request line (RFC 3986 §2.3
@@ -45,6 +47,7 @@ impl FastlyOrigin {
                 .clone()
                 .unwrap_or_else(|| "origin".to_string()),
             prefix: s.origin_prefix.clone(),
+            sent: 0,
         }
     }
 
@@ -57,7 +60,8 @@ impl FastlyOrigin {
         Request::get(url).with_pass(true)
     }
 
-    fn send(&self, r: &ReadRequest) -> Result<PendingRequest, OriginError> {
+    fn send(&mut self, r: &ReadRequest) -> Result<PendingRequest, OriginError> {
+        self.sent += 1;
         let mut req = self.request(&r.path).with_header(
             header::RANGE,
             format!("bytes={}-{}", r.start, r.end.saturating_sub(1)),
@@ -123,6 +127,16 @@ fn check(path: &str, r: &ReadRequest, resp: &Response) -> Result<(u64, u64), Ori
     }
 }
 
+/// Reads a whole body; a body that ends early (the origin closed the
+/// connection) is an error, not a trap.
+fn read_body(mut body: Body, path: &str) -> Result<Vec<u8>, OriginError> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    body.read_to_end(&mut buf)
+        .map_err(|e| OriginError::Bad(format!("{path}: short body ({e})")))?;
+    Ok(buf)
+}
+
 /// Reads a response body into memory and cuts out the requested range.
 fn into_read(r: &ReadRequest, mut resp: Response) -> Result<ReadResponse, OriginError> {
     let (first, total) = check(&r.path, r, &resp)?;
@@ -130,7 +144,7 @@ fn into_read(r: &ReadRequest, mut resp: Response) -> Result<ReadResponse, Origin
         .get_header_str(header::ETAG)
         .unwrap_or_default()
         .to_string();
-    let body = Bytes::from(resp.take_body_bytes());
+    let body = Bytes::from(read_body(resp.take_body(), &r.path)?);
     let total = if resp.get_status() == StatusCode::OK {
         body.len() as u64
     } else {
@@ -225,11 +239,21 @@ pub fn stream_segment(
             "not a segment",
         ));
     };
-    let resp = respond::segment_headers(s, content_type, out.len(), etag, seg_header);
+    let mut resp = respond::segment_headers(s, content_type, out.len(), etag, seg_header);
     // A revalidation costs no payload read.
     if let Some(nm) = respond::not_modified(s, &resp) {
         return done(nm);
     }
+    // A byte range of the segment reads only the source runs under it.
+    let (seg_header, runs) = match respond::range_ask(s, out.len()) {
+        respond::Ask::Whole => (seg_header.clone(), runs.clone()),
+        respond::Ask::Part(a, b) => {
+            resp = respond::partial(resp, a, b, out.len());
+            slice_parts(seg_header, runs, a, b)
+        }
+        respond::Ask::Unsatisfiable => return done(respond::unsatisfiable(s, out.len())),
+    };
+    let (seg_header, runs) = (&seg_header, &runs);
     if head {
         return done(resp);
     }
@@ -306,6 +330,25 @@ pub fn stream_segment(
     Handled::Streamed
 }
 
+/// The part `start..end` of a body made of `header` then `runs`.
+fn slice_parts(header: &Bytes, runs: &[ByteRun], start: u64, end: u64) -> (Bytes, Vec<ByteRun>) {
+    let hlen = header.len() as u64;
+    let head = header.slice(start.min(hlen) as usize..end.min(hlen) as usize);
+    let mut out = Vec::new();
+    let mut pos = hlen;
+    for r in runs {
+        let (from, to) = (start.max(pos), end.min(pos + r.len));
+        if from < to {
+            out.push(ByteRun {
+                offset: r.offset + (from - pos),
+                len: to - from,
+            });
+        }
+        pos += r.len;
+    }
+    (head, out)
+}
+
 /// One origin read of a segment.
 enum Source {
     /// A checked 206 body; `true` when it is exactly one run (splice it).
@@ -366,7 +409,10 @@ fn stream_buffered(
     for (read, src) in reads.iter().zip(sources) {
         let data = match src {
             Source::Bytes(d) => d,
-            Source::Body(b, _) => Bytes::from(b.into_bytes()),
+            Source::Body(b, _) => match read_body(b, "segment") {
+                Ok(d) => Bytes::from(d),
+                Err(e) => return done(respond::error(s, StatusCode::BAD_GATEWAY, &e.to_string())),
+            },
         };
         buffered.push((*read, data));
     }
@@ -445,13 +491,35 @@ pub fn stream_ts(
             )
         })
         .collect();
-    let resp = respond::segment_headers(s, service::CT_TS, seg.len(), &tag, b"ts");
+    let mut resp = respond::segment_headers(s, service::CT_TS, seg.len(), &tag, b"ts");
+    if let Some(nm) = respond::not_modified(s, &resp) {
+        return done(nm);
+    }
+    let len = seg.len();
+    let (start, end) = match respond::range_ask(s, len) {
+        respond::Ask::Whole => (0, len),
+        respond::Ask::Part(a, b) => {
+            resp = respond::partial(resp, a, b, len);
+            (a, b)
+        }
+        respond::Ask::Unsatisfiable => return done(respond::unsatisfiable(s, len)),
+    };
     if head {
         return done(resp);
     }
     let mut body = resp.stream_to_client();
+    let mut pos = 0u64;
     while let Some(chunk) = seg.next_chunk() {
-        if body.write_all(&chunk).is_err() {
+        let (from, to) = (start.max(pos), end.min(pos + chunk.len() as u64));
+        if from < to
+            && body
+                .write_all(&chunk[(from - pos) as usize..(to - pos) as usize])
+                .is_err()
+        {
+            break;
+        }
+        pos += chunk.len() as u64;
+        if pos >= end {
             break;
         }
     }

@@ -82,11 +82,20 @@ pub fn body(
     if let Some(nm) = not_modified(s, &r) {
         return nm;
     }
-    if head {
-        r.set_header(header::CONTENT_LENGTH, data.len().to_string());
-        r.set_framing_headers_mode(FramingHeadersMode::ManuallyFromHeaders);
-    } else {
-        r.set_body(data);
+    r.set_header(header::ACCEPT_RANGES, "bytes");
+    let len = data.len() as u64;
+    let (start, end) = match range_ask(s, len) {
+        Ask::Whole => (0, len),
+        Ask::Part(a, b) => {
+            r = partial(r, a, b, len);
+            (a, b)
+        }
+        Ask::Unsatisfiable => return unsatisfiable(s, len),
+    };
+    r.set_header(header::CONTENT_LENGTH, (end - start).to_string());
+    r.set_framing_headers_mode(FramingHeadersMode::ManuallyFromHeaders);
+    if !head {
+        r.set_body(&data[start as usize..end as usize]);
     }
     r
 }
@@ -103,6 +112,7 @@ pub fn segment_headers(
     let mut r =
         with_cors(s, Response::from_status(StatusCode::OK)).with_header(header::CONTENT_TYPE, ct);
     r.set_header(header::CONTENT_LENGTH, len.to_string());
+    r.set_header(header::ACCEPT_RANGES, "bytes");
     r.set_framing_headers_mode(FramingHeadersMode::ManuallyFromHeaders);
     r.set_header(header::CACHE_CONTROL, IMMUTABLE);
     // The header bytes pin down the samples; the source ETag pins the bytes.
@@ -131,4 +141,70 @@ pub fn not_modified(s: &Settings, r: &Response) -> Option<Response> {
         }
     }
     Some(nm)
+}
+
+/// What a `Range` header asks of a body of `len` bytes. Only single ranges
+/// are honoured; anything else is answered whole, as RFC 9110 §14.2 allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ask {
+    Whole,
+    /// Bytes `start..end` (end exclusive).
+    Part(u64, u64),
+    Unsatisfiable,
+}
+
+pub fn range_ask(s: &Settings, len: u64) -> Ask {
+    let Some(spec) = s
+        .range
+        .as_deref()
+        .and_then(|r| r.trim().strip_prefix("bytes="))
+    else {
+        return Ask::Whole;
+    };
+    if spec.contains(',') {
+        return Ask::Whole;
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return Ask::Whole;
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let parsed = match (a.is_empty(), b.is_empty()) {
+        (true, false) => b.parse::<u64>().ok().map(|n| (len.saturating_sub(n), len)),
+        (false, _) => a.parse::<u64>().ok().and_then(|start| {
+            let end = if b.is_empty() {
+                Some(len)
+            } else {
+                b.parse::<u64>().ok().map(|e| e.saturating_add(1).min(len))
+            };
+            end.map(|end| (start, end))
+        }),
+        _ => None,
+    };
+    match parsed {
+        None => Ask::Whole,
+        Some((start, end)) if start >= len || start >= end => Ask::Unsatisfiable,
+        Some((start, end)) => Ask::Part(start, end),
+    }
+}
+
+/// Turns a 200 with Content-Length `len` into the 206 for `start..end`.
+pub fn partial(mut r: Response, start: u64, end: u64, len: u64) -> Response {
+    r.set_status(StatusCode::PARTIAL_CONTENT);
+    r.set_header(
+        header::CONTENT_RANGE,
+        format!("bytes {start}-{}/{len}", end - 1),
+    );
+    r.set_header(header::CONTENT_LENGTH, (end - start).to_string());
+    r
+}
+
+/// 416 with the representation's length.
+pub fn unsatisfiable(s: &Settings, len: u64) -> Response {
+    let mut r = error(
+        s,
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "range not satisfiable",
+    );
+    r.set_header(header::CONTENT_RANGE, format!("bytes */{len}"));
+    r
 }
