@@ -21,7 +21,7 @@
 //                                fault path normally, then behaves like /short/
 //                                (a truncated payload read after good index reads)
 // Player scripts from node_modules: /_assets/{hls.min.js, dash.all.min.js,
-// dash.mss.min.js, shaka-player.compiled.js}.
+// dash.mss.min.js, shaka-player.compiled.js, iso_boxer.min.js}.
 // The player page: /_player/ and /_player/index.html serve origin/player/index.html
 // (the edge proxies its /player there); /_player/assets/{file} is /_assets/{file}
 // so the page's relative script URLs work when it is opened here directly.
@@ -42,6 +42,8 @@ const ASSETS = {
   'dash.all.min.js': path.join(NODE_MODULES, 'dashjs', 'dist', 'dash.all.min.js'),
   'dash.mss.min.js': path.join(NODE_MODULES, 'dashjs', 'dist', 'dash.mss.min.js'),
   'shaka-player.compiled.js': path.join(NODE_MODULES, 'shaka-player', 'dist', 'shaka-player.compiled.js'),
+  // Shaka's Smooth Streaming support needs codem-isoboxer on window.
+  'iso_boxer.min.js': path.join(NODE_MODULES, 'codem-isoboxer', 'dist', 'iso_boxer.min.js'),
 };
 
 // Longest delay /__fault/slow accepts, so a typo cannot hang a test run.

@@ -16,7 +16,7 @@
 //! boundary computation and must be left out of multi-rendition manifests
 //! (it can still be served on its own).
 
-use crate::index::{IndexError, TrackIndex};
+use crate::index::{IndexError, Position, TrackIndex};
 use std::fmt;
 use std::ops::Range;
 
@@ -211,7 +211,7 @@ impl Timeline {
         }
         // The last keyframe becomes a boundary only when the final segment
         // would otherwise exceed 1.5 targets.
-        let end = i64::try_from(rt.info.duration).unwrap_or(i64::MAX) - rt.info.presentation_offset;
+        let end = presentation_end(rt);
         if let Some(b) = best {
             let prev = starts.last().copied().unwrap_or(0);
             if end - prev > target + target / 2 {
@@ -229,15 +229,20 @@ impl Timeline {
     /// Audio-only titles: boundaries every target duration.
     fn regular(t: &TrackIndex, target_ms: u32, n: usize) -> Timeline {
         let ts = t.info.timescale;
-        let step = rescale(i64::from(target_ms), 1000, u64::from(ts)).max(1);
-        let end = i64::try_from(t.info.duration).unwrap_or(i64::MAX) - t.info.presentation_offset;
+        let end = presentation_end(t);
+        // Never more segments than samples: a file declaring absurd sample
+        // durations (days per frame) must not cost a million boundaries.
+        let per_sample = end / i64::from(t.sample_count().max(1));
+        let step = rescale(i64::from(target_ms), 1000, u64::from(ts))
+            .max(per_sample)
+            .max(1);
         let mut starts = vec![0];
         let mut next = step;
         // A final piece shorter than a quarter of the target joins the one
         // before it.
-        while next + step / 4 < end && starts.len() < 1_000_000 {
+        while next.saturating_add(step / 4) < end && starts.len() < 1_000_000 {
             starts.push(next);
-            next += step;
+            next = next.saturating_add(step);
         }
         Timeline {
             timescale: ts,
@@ -287,7 +292,7 @@ impl Timeline {
             let (_, sample, _) = nearest_sync(t, bt).ok_or(TimelineError::NoTracks)?;
             return Ok(sample);
         }
-        Ok(t.nearest_sample_start(bt + t.info.presentation_offset)?)
+        Ok(t.nearest_sample_start(bt.saturating_add(t.info.presentation_offset))?)
     }
 
     /// Segment `n` of track `t`, or `None` when the track has no samples in
@@ -298,43 +303,65 @@ impl Timeline {
         if n >= self.starts.len() {
             return Ok(None);
         }
-        let first = self.cut(t, n)?;
-        let end = self.cut(t, n + 1)?;
-        if first >= end {
-            return Ok(None);
-        }
-        let mut duration = 0u64;
-        let mut payload = 0u64;
-        let mut start = None;
-        for s in t.samples(first..end)? {
-            let s = s?;
-            start.get_or_insert(if t.is_video() {
-                t.pts(&s)
-            } else {
-                s.dts as i64 - t.info.presentation_offset
-            });
-            duration += u64::from(s.duration);
-            payload += u64::from(s.size);
-        }
-        Ok(Some(TrackSegment {
-            number: n as u32,
-            samples: first..end,
-            start: start.unwrap_or(0),
-            duration,
-            payload,
-        }))
+        let a = self.boundary(t, n)?;
+        let b = self.boundary(t, n + 1)?;
+        Ok(segment_between(t, n, a, b))
     }
 
-    /// Every non-empty segment of track `t`.
+    /// Sample and position where track `t` is cut for boundary `n`.
+    fn boundary(&self, t: &TrackIndex, n: usize) -> Result<(u32, Position)> {
+        let i = self.cut(t, n)?;
+        Ok((i, t.position(i)?))
+    }
+
+    /// Every non-empty segment of track `t`; each boundary is located once,
+    /// and sizes come from positions, not from walking the samples.
     pub fn track_segments(&self, t: &TrackIndex) -> Result<Vec<TrackSegment>> {
         let mut out = Vec::with_capacity(self.starts.len());
+        let mut a = self.boundary(t, 0)?;
         for n in 0..self.starts.len() {
-            if let Some(s) = self.track_segment(t, n as u32)? {
+            let b = self.boundary(t, n + 1)?;
+            if let Some(s) = segment_between(t, n, a, b) {
                 out.push(s);
             }
+            a = b;
         }
         Ok(out)
     }
+}
+
+/// Presentation end of a track, in its timescale.
+fn presentation_end(t: &TrackIndex) -> i64 {
+    i64::try_from(t.info.duration)
+        .unwrap_or(i64::MAX)
+        .saturating_sub(t.info.presentation_offset)
+}
+
+/// The segment from cut `a` to cut `b` (sample, position), if not empty.
+fn segment_between(
+    t: &TrackIndex,
+    n: usize,
+    a: (u32, Position),
+    b: (u32, Position),
+) -> Option<TrackSegment> {
+    let ((first, p0), (end, p1)) = (a, b);
+    if first >= end {
+        return None;
+    }
+    let po = t.info.presentation_offset;
+    // Video segments start on a keyframe whose presentation time the sync
+    // table holds; other tracks have no composition offsets.
+    let start = match t.sync_pts(first) {
+        Some(pts) => pts,
+        None => i64::try_from(p0.dts).unwrap_or(i64::MAX).saturating_sub(po),
+    };
+    Some(TrackSegment {
+        number: n as u32,
+        samples: first..end,
+        start,
+        duration: p1.dts.saturating_sub(p0.dts),
+        payload: p1.bytes.saturating_sub(p0.bytes),
+    })
 }
 
 #[cfg(test)]

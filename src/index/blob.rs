@@ -6,7 +6,7 @@
 //! track_count:u16, then per track:
 //!   track_id:u32 kind:u8 flags:u8 timescale:u32 duration:u64 language:[u8;3]
 //!   handler:[u8;4] presentation_offset:i64 avg_bitrate:u64 max_bitrate:u64
-//!   sample_count:u32 entry_len:u32 entry (the raw sample entry box)
+//!   sample_count:u32 total_bytes:u64 entry_len:u32 entry (the raw sample entry box)
 //!   block_count:u32 blocks sync_count:u32 sync data_len:u32 data
 //! ```
 //! Track details not listed (codec, size, channels) are re-derived from the
@@ -60,6 +60,7 @@ fn encode_track(out: &mut Vec<u8>, t: &Track, file_size: u64) -> Result<()> {
             let pos =
                 u32::try_from(data.len()).map_err(|_| IndexError::Corrupt("index too large"))?;
             blocks.extend_from_slice(&pos.to_be_bytes());
+            blocks.extend_from_slice(&bytes.to_be_bytes());
             prev = Sample {
                 offset: s.offset,
                 dts: s.dts,
@@ -100,7 +101,17 @@ fn encode_track(out: &mut Vec<u8>, t: &Track, file_size: u64) -> Result<()> {
         }
         if is_video && s.sync {
             sync.extend_from_slice(&count.to_be_bytes());
-            sync.extend_from_slice(&(s.cts() - t.presentation_offset).to_be_bytes());
+            let shift = i64::from(s.cts_offset) - t.presentation_offset;
+            let shift = i32::try_from(shift).map_err(|_| {
+                IndexError::Mp4(crate::mp4::Mp4Error::unsupported(
+                    &t.path,
+                    0,
+                    "edit list shift out of range",
+                ))
+            })?;
+            sync.extend_from_slice(&shift.to_be_bytes());
+            sync.extend_from_slice(&s.dts.to_be_bytes());
+            sync.extend_from_slice(&bytes.to_be_bytes());
         }
         prev = s;
         prev_size = Some(s.size);
@@ -142,6 +153,7 @@ fn encode_track(out: &mut Vec<u8>, t: &Track, file_size: u64) -> Result<()> {
     out.extend_from_slice(&avg.to_be_bytes());
     out.extend_from_slice(&max_bitrate.to_be_bytes());
     out.extend_from_slice(&count.to_be_bytes());
+    out.extend_from_slice(&bytes.to_be_bytes());
     put_table(out, &t.entry.raw, 1)?;
     put_table(out, &blocks, BLOCK_ENTRY)?;
     put_table(out, &sync, SYNC_ENTRY)?;
@@ -249,6 +261,7 @@ fn read_track(r: &mut Reader) -> Result<TrackIndex> {
     let avg_bitrate = r.u64()?;
     let max_bitrate = r.u64()?;
     let sample_count = r.u32()?;
+    let total_bytes = r.u64()?;
     let raw_entry = r.table(1)?;
     let blocks = r.table(BLOCK_ENTRY)?;
     let sync = r.table(SYNC_ENTRY)?;
@@ -295,6 +308,7 @@ fn read_track(r: &mut Reader) -> Result<TrackIndex> {
     Ok(TrackIndex {
         info,
         has_cts: flags & FLAG_CTS != 0,
+        total_bytes,
         blocks,
         sync,
         data,

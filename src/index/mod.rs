@@ -25,14 +25,24 @@ pub use blob::build;
 
 /// Bumped whenever the blob layout or its meaning changes; part of the edge
 /// cache key so old entries are never misread.
-pub const INDEX_VERSION: u32 = 1;
+pub const INDEX_VERSION: u32 = 2;
 /// Samples per block.
 pub const BLOCK_LEN: u32 = 128;
 /// Bytes per block directory entry: first dts (8), first offset (8), data
-/// position (4).
-const BLOCK_ENTRY: usize = 20;
-/// Bytes per sync table entry: sample number (4), presentation time (8).
-const SYNC_ENTRY: usize = 12;
+/// position (4), payload bytes before the block (8).
+const BLOCK_ENTRY: usize = 28;
+/// Bytes per sync table entry: sample number (4), presentation minus decode
+/// time (4), decode time (8), payload bytes before the sample (8). With
+/// these a video segment's duration and size are two table lookups, not a
+/// sample walk.
+const SYNC_ENTRY: usize = 24;
+
+/// (sample, pts, dts, bytes before) of a sync table entry.
+fn sync_fields(e: &[u8]) -> (u32, i64, u64, u64) {
+    let dts = be_u64(e, 8);
+    let pts = (dts as i64).wrapping_add(i64::from(be_u32(e, 4) as i32));
+    (be_u32(e, 0), pts, dts, be_u64(e, 16))
+}
 
 const F_SYNC: u8 = 1;
 const F_DURATION: u8 = 2;
@@ -72,6 +82,13 @@ impl From<Mp4Error> for IndexError {
 
 pub type Result<T> = std::result::Result<T, IndexError>;
 
+/// Where a sample starts: decode time and payload bytes before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub dts: u64,
+    pub bytes: u64,
+}
+
 /// The index of one MP4 file, viewing a blob produced by [`build`].
 #[derive(Clone, Debug)]
 pub struct MediaIndex {
@@ -89,6 +106,8 @@ pub struct TrackIndex {
     pub info: TrackInfo,
     /// True when composition offsets differ from zero (B-frames).
     pub has_cts: bool,
+    /// Payload bytes of the whole track.
+    pub total_bytes: u64,
     blocks: Bytes,
     sync: Bytes,
     data: Bytes,
@@ -112,6 +131,69 @@ impl TrackIndex {
         let at = b as usize * BLOCK_ENTRY;
         let e = &self.blocks[at..at + BLOCK_ENTRY];
         (be_u64(e, 0), be_u64(e, 8), be_u32(e, 16) as usize)
+    }
+
+    fn block_cum(&self, b: u32) -> u64 {
+        let at = b as usize * BLOCK_ENTRY;
+        be_u64(&self.blocks[at..at + BLOCK_ENTRY], 20)
+    }
+
+    /// Decode time and payload bytes before sample `i` (`i == sample_count`
+    /// gives the track's totals): one partial block decode, or a sync
+    /// table lookup for a sync sample of a video track.
+    pub fn position(&self, i: u32) -> Result<Position> {
+        if i >= self.sample_count() {
+            return Ok(Position {
+                dts: self.info.duration,
+                bytes: self.total_bytes,
+            });
+        }
+        if let Some(p) = self.sync_position(i) {
+            return Ok(p);
+        }
+        let b = i / BLOCK_LEN;
+        let (dts, _, _) = self.block(b);
+        let mut pos = Position {
+            dts,
+            bytes: self.block_cum(b),
+        };
+        for s in self.samples(b * BLOCK_LEN..i)? {
+            let s = s?;
+            pos.dts = pos.dts.saturating_add(u64::from(s.duration));
+            pos.bytes = pos.bytes.saturating_add(u64::from(s.size));
+        }
+        Ok(pos)
+    }
+
+    /// Presentation time of sample `sample` if it is in the sync table.
+    pub fn sync_pts(&self, sample: u32) -> Option<i64> {
+        let e = self.sync_entry(sample)?;
+        Some(sync_fields(e).1)
+    }
+
+    /// [`TrackIndex::position`] of a sync sample, from the sync table.
+    fn sync_position(&self, sample: u32) -> Option<Position> {
+        let e = self.sync_entry(sample)?;
+        Some(Position {
+            dts: sync_fields(e).2,
+            bytes: sync_fields(e).3,
+        })
+    }
+
+    /// The sync table entry of `sample` (binary search by sample number).
+    fn sync_entry(&self, sample: u32) -> Option<&[u8]> {
+        let n = self.sync_count();
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let e = self.sync.get(mid * SYNC_ENTRY..(mid + 1) * SYNC_ENTRY)?;
+            match be_u32(e, 0).cmp(&sample) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(e),
+            }
+        }
+        None
     }
 
     fn block_count(&self) -> u32 {
@@ -198,9 +280,10 @@ impl TrackIndex {
     /// Sync samples with their presentation times (video tracks only; empty
     /// for audio, where every sample is a sync sample).
     pub fn sync_points(&self) -> impl Iterator<Item = (u32, i64)> + '_ {
-        self.sync
-            .chunks_exact(SYNC_ENTRY)
-            .map(|e| (be_u32(e, 0), be_u64(e, 4) as i64))
+        self.sync.chunks_exact(SYNC_ENTRY).map(|e| {
+            let (sample, pts, _, _) = sync_fields(e);
+            (sample, pts)
+        })
     }
 
     pub fn sync_count(&self) -> usize {
@@ -210,7 +293,8 @@ impl TrackIndex {
     /// The `i`-th sync point.
     pub fn sync_point(&self, i: usize) -> Option<(u32, i64)> {
         let e = self.sync.get(i * SYNC_ENTRY..(i + 1) * SYNC_ENTRY)?;
-        Some((be_u32(e, 0), be_u64(e, 4) as i64))
+        let (sample, pts, _, _) = sync_fields(e);
+        Some((sample, pts))
     }
 
     pub fn is_video(&self) -> bool {
@@ -254,8 +338,18 @@ impl SampleCursor<'_> {
             };
             self.prev_size = None;
         } else {
-            self.prev.dts += u64::from(self.prev.duration);
-            self.prev.offset += u64::from(self.prev.size);
+            // A corrupt blob must not overflow (nor wrap into nonsense).
+            let overflow = IndexError::Corrupt("sample times or offsets overflow");
+            self.prev.dts = self
+                .prev
+                .dts
+                .checked_add(u64::from(self.prev.duration))
+                .ok_or(overflow.clone())?;
+            self.prev.offset = self
+                .prev
+                .offset
+                .checked_add(u64::from(self.prev.size))
+                .ok_or(overflow)?;
         }
         let data = &t.data[..];
         let corrupt = IndexError::Corrupt("sample record cut short");
