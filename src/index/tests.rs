@@ -138,3 +138,42 @@ fn corrupt_blobs_are_errors_not_panics() {
         }
     }
 }
+
+fn regression(name: &str) -> Bytes {
+    let path = format!("{}/fuzz/regressions/{name}", env!("CARGO_MANIFEST_DIR"));
+    Bytes::from(std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+}
+
+#[test]
+fn fuzz_f1_absurd_durations_stay_cheap() {
+    // 74 AAC samples declaring ~76 days: boundaries are bounded by samples.
+    let idx = index_whole_file(&regression("f1-timeout-huge-sample-durations.mp4"), "").unwrap();
+    let t = &idx.tracks[0];
+    let tl = crate::timeline::Timeline::compute(&[t], 6000).unwrap();
+    assert!(
+        tl.len() <= t.sample_count() as usize,
+        "{} boundaries",
+        tl.len()
+    );
+    let segs = tl.track_segments(t).unwrap();
+    let total: u32 = segs.iter().map(|s| s.samples.end - s.samples.start).sum();
+    let skipped = crate::timeline::first_presented(t).unwrap();
+    assert_eq!(total, t.sample_count() - skipped);
+}
+
+#[test]
+fn fuzz_f2_corrupt_blob_is_an_error() {
+    // An index blob (from a cache) whose times overflow: errors, no panic,
+    // even with overflow checks on.
+    let blob = regression("f2-index-blob-dts-overflow.bin");
+    if let Ok(idx) = MediaIndex::from_blob(blob) {
+        for t in &idx.tracks {
+            if let Ok(c) = t.samples(0..t.sample_count()) {
+                for s in c {
+                    let _ = s;
+                }
+            }
+            let _ = crate::timeline::Timeline::compute(&[t], 6000).map(|tl| tl.track_segments(t));
+        }
+    }
+}
