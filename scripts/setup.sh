@@ -6,7 +6,8 @@
 #
 #   bash scripts/setup.sh
 #
-# EDGEPACK_SKIP_VICEROY=1 skips the Viceroy step (e.g. while one is being built).
+# EDGEPACK_SKIP_VICEROY=1 skips the Viceroy step (e.g. while one is being built);
+# EDGEPACK_SKIP_WASM_BINDGEN=1 the wasm-bindgen-cli one.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -68,6 +69,23 @@ elif command -v viceroy >/dev/null; then
 else
   say "viceroy: installing $VICEROY_VERSION with cargo (takes several minutes)"
   cargo install viceroy --locked --version "$VICEROY_VERSION"
+fi
+
+# --- wasm-bindgen-cli (JS glue for the browser build, src/browser/) -----------
+# Its version must equal the wasm-bindgen crate's in Cargo.lock exactly, or the
+# glue it writes does not match the module.
+wasm_bindgen_version=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+[[ -n $wasm_bindgen_version ]] || die "no wasm-bindgen package in Cargo.lock"
+if [[ ${EDGEPACK_SKIP_WASM_BINDGEN:-0} == 1 ]]; then
+  say "wasm-bindgen-cli: skipped (EDGEPACK_SKIP_WASM_BINDGEN=1)"
+elif [[ $(wasm-bindgen --version 2>/dev/null) == "wasm-bindgen $wasm_bindgen_version" ]]; then
+  say "wasm-bindgen-cli: present ($wasm_bindgen_version)"
+else
+  say "wasm-bindgen-cli: installing $wasm_bindgen_version with cargo (takes 5-10 minutes)"
+  # --locked first; if a locked dependency version is not in the registry
+  # (0.2.130's pins webpki-roots 1.0.11, which our registry lacked), resolve afresh.
+  cargo install wasm-bindgen-cli --locked --version "$wasm_bindgen_version" ||
+    cargo install wasm-bindgen-cli --version "$wasm_bindgen_version"
 fi
 
 # --- Debian packages -----------------------------------------------------------

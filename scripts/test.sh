@@ -71,8 +71,21 @@ stage "cargo fmt" cargo fmt --check || true
 stage "cargo clippy" cargo clippy --all-targets -- -D warnings || true
 # The edge adapter only compiles for wasm32-wasip1, so lint that target too.
 stage "cargo clippy (wasm32-wasip1)" cargo clippy --target wasm32-wasip1 --bin edgepack -- -D warnings || true
+# And the browser adapter only for wasm32-unknown-unknown.
+stage "cargo clippy (wasm32-unknown)" cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings || true
 stage "cargo test" cargo test --release || true
 stage "wasm build" cargo build --release --target wasm32-wasip1 --bin edgepack || true
+# The browser build (src/browser/): the wasm32-unknown-unknown cdylib and its
+# glue for Node (wasm-tests/browser.test.js) and for the web (the service
+# worker in wasm-tests/browser-sw.test.js).
+# shellcheck disable=SC2317 # called through stage
+browser_wasm() {
+  local wasm=target/wasm32-unknown-unknown/release/edgepack.wasm
+  cargo rustc --release --target wasm32-unknown-unknown --lib --crate-type cdylib &&
+    wasm-bindgen --target nodejs --out-dir target/browser-node "$wasm" &&
+    wasm-bindgen --target web --out-dir target/browser-web "$wasm"
+}
+stage "browser wasm" browser_wasm || true
 stage "wasm-tests" node --test wasm-tests/ || true
 
 exit "$failed"

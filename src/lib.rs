@@ -4,8 +4,12 @@
 //! This crate's core is platform-free and sans-IO: it is handed bytes, says
 //! which byte ranges it needs next, and returns manifests and segments as
 //! generated headers plus borrowed payload slices. The Fastly adapter lives
-//! in `edge` (wasm32-wasip1 only).
+//! in `edge` (wasm32-wasip1 only), the browser one (wasm-bindgen) in
+//! `browser` (wasm32-unknown-unknown only; its logic is also built for
+//! native tests).
 
+#[cfg(any(all(target_arch = "wasm32", target_os = "unknown"), test))]
+pub mod browser;
 #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 pub mod edge;
 pub mod error;

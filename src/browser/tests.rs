@@ -1,0 +1,283 @@
+//! The session driven as JS drives it, with a directory as the bucket:
+//! rounds of `request` → fetch the needed reads → `provide`/`fail`.
+
+use super::*;
+use crate::service::{materialize, serve};
+use crate::source::{FileOrigin, Origin};
+use std::path::{Path, PathBuf};
+
+fn small() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small")
+}
+
+/// What JS does for one needed read: fetch it (here from a directory) and
+/// provide the body, or report the failure with an HTTP status.
+fn fetch(s: &mut Session, bucket: &mut FileOrigin, r: &ReadRequest) {
+    match bucket.read(std::slice::from_ref(r)).remove(0) {
+        Ok(resp) => s
+            .provide(&r.path, r.start, resp.data, resp.total_size, &resp.etag)
+            .unwrap(),
+        Err(e) => s.fail(&r.path, r.start, e.status(), &e.to_string()),
+    }
+}
+
+/// Runs the rounds; returns the response and how many rounds needed reads.
+fn drive(s: &mut Session, bucket: &mut FileOrigin, path: &str) -> (Done, usize) {
+    let (path, query) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
+    for round in 0..8 {
+        match s.request(path, query) {
+            Reply::Done(d) => return (d, round),
+            Reply::Need(needs) => {
+                assert!(!needs.is_empty());
+                for r in &needs {
+                    fetch(s, bucket, r);
+                }
+            }
+        }
+    }
+    panic!("{path}: no answer after 8 rounds");
+}
+
+fn body(d: &Done) -> Vec<u8> {
+    d.body.iter().flat_map(|b| b.iter().copied()).collect()
+}
+
+/// The same request answered directly over the directory (the native CLI).
+fn direct(path: &str) -> Vec<u8> {
+    let Ok(Route::Stream(req)) = url::parse(path, None) else {
+        panic!("{path}");
+    };
+    let mut origin = FileOrigin::new(small());
+    let cfg = Config::default();
+    let out = serve(&req, &mut origin, &mut MemoryCache::default(), &cfg).unwrap();
+    let parts = materialize(&out, &mut origin, &cfg).unwrap();
+    parts.iter().flat_map(|b| b.iter().copied()).collect()
+}
+
+#[test]
+fn manifests_and_segments_match_the_native_path() {
+    let mut s = Session::new(0);
+    let mut bucket = FileOrigin::new(small());
+    let cases = [
+        ("/avc_bframes.mp4/master.m3u8", crate::service::CT_HLS),
+        (
+            "/muxed_moov_end.mp4/manifest(format=mpd-time-cmaf)",
+            crate::service::CT_DASH,
+        ),
+        ("/muxed_moov_end.mp4/manifest", crate::service::CT_SMOOTH),
+        (
+            "/avc_bframes.mp4/QualityLevels(1)/Fragments(video=i,format=m3u8-cmaf)",
+            crate::service::CT_MP4_VIDEO,
+        ),
+        (
+            "/avc_bframes.mp4/QualityLevels(1)/Fragments(video=0,format=m3u8-cmaf)",
+            crate::service::CT_MP4_VIDEO,
+        ),
+        (
+            "/muxed_moov_end.mp4/QualityLevels(1)/Fragments(video=0,format=m3u8-aapl-v3)",
+            crate::service::CT_TS,
+        ),
+    ];
+    for (path, ct) in cases {
+        let (d, _) = drive(&mut s, &mut bucket, path);
+        assert_eq!(
+            (d.status, d.content_type),
+            (200, ct),
+            "{path}: {}",
+            d.reason
+        );
+        assert_eq!(body(&d), direct(path), "{path}");
+        assert_eq!(s.stored_bytes(), 0, "{path}: payload dropped once answered");
+    }
+}
+
+#[test]
+fn rounds_cold_and_warm() {
+    let mut s = Session::new(0);
+    let mut bucket = FileOrigin::new(small());
+    // Faststart: one round (the head read holds the moov).
+    let (d, rounds) = drive(&mut s, &mut bucket, "/avc_bframes.mp4/master.m3u8");
+    assert_eq!((d.status, rounds), (200, 1));
+    assert_eq!(s.cached_entries(), 1);
+    // Warm: the index is cached, no reads.
+    let (d, rounds) = drive(&mut s, &mut bucket, "/avc_bframes.mp4/manifest.mpd");
+    assert_eq!((d.status, rounds), (200, 0));
+    // A segment needs its payload: one round, with If-Match.
+    let seg = "/avc_bframes.mp4/QualityLevels(1)/Fragments(video=0,format=m3u8-cmaf)";
+    let Reply::Need(needs) = s.request(seg, None) else {
+        panic!("segment without reads");
+    };
+    assert!(needs.iter().all(|r| r.if_match.is_some()), "{needs:?}");
+    let (d, rounds) = drive(&mut s, &mut bucket, seg);
+    assert_eq!((d.status, rounds), (200, 1));
+    assert!(d.immutable);
+}
+
+#[test]
+fn errors() {
+    let mut s = Session::new(0);
+    let mut bucket = FileOrigin::new(small());
+    for (path, status) in [
+        ("/a/../b.mp4/master.m3u8", 400),
+        ("/avc_bframes.mp4/manifest(format=nope)", 400),
+        ("/nope.mp4/master.m3u8", 404),
+        ("/avc_bframes.mp4/manifest(encryption=cenc)", 501),
+        (
+            "/avc_bframes.mp4/QualityLevels(1)/Fragments(video=999990000000,format=m3u8-cmaf)",
+            404,
+        ),
+        ("/player", 404),
+        ("/health", 200),
+    ] {
+        let (d, _) = drive(&mut s, &mut bucket, path);
+        assert_eq!(d.status, status, "{path}: {}", d.reason);
+        if status != 200 {
+            assert_eq!(d.content_type, CT_ERROR);
+            assert!(!d.reason.is_empty());
+            assert_eq!(body(&d), format!("{}\n", d.reason).into_bytes());
+        }
+    }
+    // Failures are not kept: once the file exists, it is found.
+    assert_eq!(s.stored_bytes(), 0);
+    let mut s = Session::new(0);
+    s.fail("x.mp4", 0, 403, "Forbidden");
+    let Reply::Done(d) = s.request("/x.mp4/master.m3u8", None) else {
+        panic!("403 not reported");
+    };
+    assert_eq!(d.status, 502);
+    assert!(d.reason.contains("check origin auth"), "{}", d.reason);
+}
+
+#[test]
+fn covering_reads_are_sliced() {
+    let data = std::fs::read(small().join("avc_bframes.mp4")).unwrap();
+    let total = data.len() as u64;
+    let mut s = Session::new(0);
+    // The whole object (an origin that ignored Range): every read is a slice.
+    s.provide("f.mp4", 0, Bytes::from(data), total, "\"e\"")
+        .unwrap();
+    let (d, rounds) = drive(
+        &mut s,
+        &mut FileOrigin::new("/nonexistent"),
+        "/f.mp4/QualityLevels(1)/Fragments(video=0,format=m3u8-cmaf)",
+    );
+    assert_eq!((d.status, rounds), (200, 0), "{}", d.reason);
+    assert_eq!(s.stored_bytes(), 0);
+}
+
+#[test]
+fn provide_checks_its_numbers() {
+    let mut s = Session::new(0);
+    let b = Bytes::from_static(&[0; 10]);
+    assert_eq!(
+        s.provide("f.mp4", 5, b.clone(), 12, ""),
+        Err(PutError::Inconsistent)
+    );
+    assert_eq!(
+        s.provide("f.mp4", u64::MAX, b.clone(), u64::MAX, ""),
+        Err(PutError::Inconsistent)
+    );
+    assert_eq!(s.provide("f.mp4", 2, b, 12, ""), Ok(()));
+    assert_eq!(s.stored_bytes(), 10);
+}
+
+#[test]
+fn a_replaced_object_is_reindexed() {
+    let mut s = Session::new(0);
+    let mut bucket = FileOrigin::new(small());
+    let (d, _) = drive(&mut s, &mut bucket, "/avc_bframes.mp4/master.m3u8");
+    assert_eq!(d.status, 200);
+    let seg = "/avc_bframes.mp4/QualityLevels(1)/Fragments(video=0,format=m3u8-cmaf)";
+    let Reply::Need(needs) = s.request(seg, None) else {
+        panic!("no reads");
+    };
+    // The bucket answers 412: the object changed since it was indexed.
+    for r in &needs {
+        s.fail(&r.path, r.start, 412, "Precondition Failed");
+    }
+    // The index is dropped and rebuilt: the head is read again, unconditionally.
+    let Reply::Need(again) = s.request(seg, None) else {
+        panic!("412 not retried");
+    };
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].start, again[0].if_match.as_ref()), (0, None));
+    let (d, _) = drive(&mut s, &mut bucket, seg);
+    assert_eq!(d.status, 200, "{}", d.reason);
+    assert_eq!(body(&d), direct(seg));
+}
+
+#[test]
+fn a_stale_piece_is_a_change() {
+    let mut s = Session::new(0);
+    let mut bucket = FileOrigin::new(small());
+    let (d, _) = drive(&mut s, &mut bucket, "/avc_bframes.mp4/master.m3u8");
+    assert_eq!(d.status, 200);
+    let seg = "/avc_bframes.mp4/QualityLevels(1)/Fragments(video=0,format=m3u8-cmaf)";
+    let Reply::Need(needs) = s.request(seg, None) else {
+        panic!("no reads");
+    };
+    // Bytes of another version (a different ETag) never make a segment.
+    for r in &needs {
+        let resp = bucket.read(std::slice::from_ref(r)).remove(0).unwrap();
+        s.provide(&r.path, r.start, resp.data, resp.total_size, "\"other\"")
+            .unwrap();
+    }
+    assert!(matches!(s.request(seg, None), Reply::Need(_)));
+    assert_eq!(s.stored_bytes(), 0, "the stale bytes are dropped");
+}
+
+#[test]
+fn concurrent_requests_keep_each_others_bytes() {
+    let mut s = Session::new(0);
+    let mut bucket = FileOrigin::new(small());
+    let (d, _) = drive(&mut s, &mut bucket, "/muxed_moov_end.mp4/master.m3u8");
+    assert_eq!(d.status, 200);
+    let a = "/muxed_moov_end.mp4/QualityLevels(1)/Fragments(video=0,format=m3u8-cmaf)";
+    let b = "/muxed_moov_end.mp4/QualityLevels(1)/Fragments(audio=0,format=m3u8-cmaf)";
+    let (Reply::Need(na), Reply::Need(nb)) = (s.request(a, None), s.request(b, None)) else {
+        panic!("segments without reads");
+    };
+    for r in na.iter().chain(&nb) {
+        fetch(&mut s, &mut bucket, r);
+    }
+    let (Reply::Done(da), Reply::Done(db)) = (s.request(a, None), s.request(b, None)) else {
+        panic!("a second round was needed");
+    };
+    assert_eq!((da.status, db.status), (200, 200));
+    assert_eq!(s.stored_bytes(), 0);
+}
+
+#[test]
+fn segment_ms_is_clamped() {
+    assert_eq!(Session::new(0).cfg.segment_ms, DEFAULT_TARGET_MS);
+    assert_eq!(Session::new(5).cfg.segment_ms, 1000);
+    assert_eq!(Session::new(u32::MAX).cfg.segment_ms, 30_000);
+    assert_eq!(Session::new(4000).cfg.segment_ms, 4000);
+}
+
+#[test]
+fn an_ism_read_in_an_earlier_round_is_dropped_too() {
+    // The .ism is read (and cached) in round 2, which still needs the MP4
+    // heads; its bytes must go when the request is answered in round 3.
+    let dir = std::env::temp_dir().join(format!("edgepack-browser-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("t")).unwrap();
+    for f in ["avc_bframes.mp4", "aac.mp4"] {
+        std::fs::copy(small().join(f), dir.join("t").join(f)).unwrap();
+    }
+    let ism = r#"<?xml version="1.0" encoding="utf-8"?>
+<smil xmlns="http://www.w3.org/2001/SMIL20/Language"><body><switch>
+<video src="avc_bframes.mp4" systemBitrate="100000"><param name="trackName" value="video" valuetype="data"/></video>
+<audio src="aac.mp4" systemBitrate="64000"><param name="trackName" value="audio" valuetype="data"/></audio>
+</switch></body></smil>"#;
+    std::fs::write(dir.join("t/t.ism"), ism).unwrap();
+    let mut s = Session::new(0);
+    let mut bucket = FileOrigin::new(&dir);
+    let (d, rounds) = drive(&mut s, &mut bucket, "/t/t.ism/manifest(format=m3u8-cmaf)");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!((d.status, rounds), (200, 2), "{}", d.reason);
+    assert_eq!(s.stored_bytes(), 0);
+    assert_eq!(s.cached_entries(), 3);
+}
