@@ -156,4 +156,20 @@ describe('origin', () => {
     assert.equal(res.status, 404);
     await res.arrayBuffer();
   });
+
+  test('the player page and its relative script path are served', async () => {
+    for (const p of ['/_player/', '/_player/index.html']) {
+      const res = await fetch(`${origin.url}${p}`);
+      assert.equal(res.status, 200, p);
+      assert.match(res.headers.get('content-type'), /^text\/html/, p);
+      assert.match(await res.text(), /window\.edgepack/, p);
+    }
+    const js = await fetch(`${origin.url}/_player/assets/hls.min.js`, { method: 'HEAD' });
+    assert.equal(js.status, 200);
+    assert.match(js.headers.get('content-type'), /javascript/);
+    for (const p of ['/_player/assets/package.json', '/_player/server.js', '/_player/../server.js']) {
+      const res = await rawRequest(origin.url, p);
+      assert.ok(res.status === 404 || res.status === 403, `${p}: ${res.status}`);
+    }
+  });
 });
