@@ -23,6 +23,35 @@ function freePort() {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// Services still running. A test file killed by a signal (the runner's
+// timeout, Ctrl-C, a CI cancel) runs no after() hooks, and its origin and
+// Viceroy would live on as orphans holding ports and memory: stop them on the
+// way out.
+const live = new Set();
+let exitHooked = false;
+function stopAllNow() {
+  for (const child of live) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  live.clear();
+}
+function hookExit() {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on('exit', stopAllNow);
+  for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) {
+    process.on(signal, () => {
+      stopAllNow();
+      // Keep the signal's usual effect unless someone else handles it.
+      if (process.listenerCount(signal) === 1) process.exit(128 + number);
+    });
+  }
+}
+
 /**
  * Spawns `command args` and resolves once `ready(line)` returns a truthy value
  * for a line of its stdout/stderr (that value is returned as `ready`), or once
@@ -35,6 +64,8 @@ async function startService({ name, command, args = [], cwd = REPO_ROOT, env, re
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  hookExit();
+  live.add(child);
   let output = '';
   let readyValue;
   const lineWaiters = [];
@@ -56,6 +87,7 @@ async function startService({ name, command, args = [], cwd = REPO_ROOT, env, re
   let exited = null;
   const exitPromise = new Promise((resolve) => {
     child.on('exit', (code, signal) => {
+      live.delete(child);
       exited = { code, signal };
       resolve(exited);
     });
