@@ -46,8 +46,10 @@ function hookExit() {
   for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) {
     process.on(signal, () => {
       stopAllNow();
-      // Keep the signal's usual effect unless someone else handles it.
+      // Keep the signal's usual effect: exit. Other handlers (Playwright
+      // closes its browser on SIGTERM but does not exit) get a moment first.
       if (process.listenerCount(signal) === 1) process.exit(128 + number);
+      setTimeout(() => process.exit(128 + number), 3_000).unref();
     });
   }
 }
