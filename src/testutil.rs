@@ -210,3 +210,46 @@ pub fn synth_index(tracks: &[SynthTrack]) -> MediaIndex {
     let f = synth_mp4(tracks);
     crate::index::index_whole_file(&f, "synth").unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// Every audio and video track of a committed small fixture as a media set.
+pub fn fixture_set(name: &str, target_ms: u32) -> crate::media_set::MediaSet {
+    let idx = crate::index::index_whole_file(&crate::index::tests::fixture(name), "").unwrap();
+    let file = crate::media_set::SourceFile {
+        path: name.into(),
+        index: idx,
+    };
+    crate::media_set::MediaSet::all_tracks(vec![file], target_ms).unwrap()
+}
+
+/// A segment's bytes, its runs read from the whole file (what an adapter
+/// does with range reads).
+pub fn materialize(seg: &crate::mux::cmaf::MediaSegment, file: &Bytes) -> Vec<u8> {
+    let mut out = seg.header.to_vec();
+    for r in &seg.runs {
+        out.extend_from_slice(&file[r.offset as usize..r.end() as usize]);
+    }
+    out
+}
+
+/// Decodes `path` with `ffmpeg -v error`, asserting silence, and returns the
+/// number of frames decoded; `None` when ffmpeg is not installed.
+pub fn ffmpeg_frames(path: &std::path::Path) -> Option<u32> {
+    let o = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "framemd5", "-"])
+        .output()
+        .ok()?;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success() && err.trim().is_empty(),
+        "{}: {err}",
+        path.display()
+    );
+    Some(
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .count() as u32,
+    )
+}

@@ -1,19 +1,8 @@
 use super::*;
-use crate::index::index_whole_file;
-use crate::index::tests::fixture;
-use crate::media_set::SourceFile;
 use crate::url::{parse, Resource, Route};
 
 fn muxed_set() -> MediaSet {
-    let idx = index_whole_file(&fixture("muxed_moov_end.mp4"), "").unwrap();
-    MediaSet::all_tracks(
-        vec![SourceFile {
-            path: "m.mp4".into(),
-            index: idx,
-        }],
-        2000,
-    )
-    .unwrap()
+    crate::testutil::fixture_set("muxed_moov_end.mp4", 2000)
 }
 
 /// Resolves a playlist-relative URI against `base` (a path ending in `/`)

@@ -92,15 +92,7 @@ fn expand(si: &El) -> Vec<(u64, u64)> {
 }
 
 fn muxed_set() -> MediaSet {
-    let idx = index_whole_file(&fixture("muxed_moov_end.mp4"), "").unwrap();
-    MediaSet::all_tracks(
-        vec![SourceFile {
-            path: "m.mp4".into(),
-            index: idx,
-        }],
-        2000,
-    )
-    .unwrap()
+    crate::testutil::fixture_set("muxed_moov_end.mp4", 2000)
 }
 
 /// Two video renditions (the same file twice, at two bitrates) and audio.

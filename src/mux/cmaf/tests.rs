@@ -74,13 +74,7 @@ fn parse_fragment(seg: &[u8]) -> Parsed {
 
 /// Materializes a segment from the whole file (what the edge does with
 /// range reads).
-fn materialize(seg: &MediaSegment, file: &Bytes) -> Vec<u8> {
-    let mut out = seg.header.to_vec();
-    for r in &seg.runs {
-        out.extend_from_slice(&file[r.offset as usize..r.end() as usize]);
-    }
-    out
-}
+use crate::testutil::materialize;
 
 #[test]
 fn segments_round_trip_with_expected_samples_and_times() {
@@ -185,18 +179,7 @@ fn ffmpeg_decodes_init_plus_segments() {
         }
         let path = dir.join(format!("track{}.mp4", t.info.track_id));
         std::fs::write(&path, &out).unwrap();
-        let o = std::process::Command::new("ffmpeg")
-            .args(["-v", "error", "-i"])
-            .arg(&path)
-            .args(["-f", "framemd5", "-"])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(o.status.success() && err.trim().is_empty(), "{err}");
-        let frames = String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .count();
+        let frames = crate::testutil::ffmpeg_frames(&path).unwrap();
         assert_eq!(
             frames as u32,
             t.sample_count() - crate::timeline::first_presented(t).unwrap()
