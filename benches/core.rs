@@ -75,12 +75,19 @@ fn set_of(files: Vec<(&str, MediaIndex)>) -> MediaSet {
 
 /// Serialized bytes of each track's tables, read from the blob layout that
 /// `src/index/blob.rs` documents (the sizes are private to the crate).
+/// Knows versions 1 and 2; `None` for any other.
 fn per_track_bytes(blob: &[u8]) -> Option<Vec<(u32, usize, usize)>> {
     let u16_at = |at: usize| Some(u16::from_be_bytes(blob.get(at..at + 2)?.try_into().ok()?));
     let u32_at = |at: usize| Some(u32::from_be_bytes(blob.get(at..at + 4)?.try_into().ok()?));
-    if blob.get(..4)? != b"EPIX" || u32_at(4)? != INDEX_VERSION || INDEX_VERSION != 1 {
+    if blob.get(..4)? != b"EPIX" || u32_at(4)? != INDEX_VERSION {
         return None;
     }
+    // (bytes after sample_count, block entry, sync entry) per version.
+    let (after_count, block, sync) = match INDEX_VERSION {
+        1 => (0, 20, 12),
+        2 => (8, 28, 24),
+        _ => return None,
+    };
     let mut at = 16 + 2 + usize::from(u16_at(16)?);
     let tracks = u16_at(at)?;
     at += 2;
@@ -92,8 +99,8 @@ fn per_track_bytes(blob: &[u8]) -> Option<Vec<(u32, usize, usize)>> {
         // presentation_offset, avg and max bitrate, sample_count.
         at += 4 + 1 + 1 + 4 + 8 + 3 + 4 + 8 + 8 + 8;
         let samples = u32_at(at)? as usize;
-        at += 4;
-        for unit in [1usize, 20, 12, 1] {
+        at += 4 + after_count;
+        for unit in [1usize, block, sync, 1] {
             at += 4 + u32_at(at)? as usize * unit;
         }
         out.push((id, samples, at - start));

@@ -283,7 +283,9 @@ if [[ $ts_code == 200 ]]; then
   ts_media=$(get "$ts_master" | grep -v '^#' | grep -m1 'QualityLevels(1000000)' || true)
   if [[ -n $ts_media ]]; then
     ts_seg=$(get "/$ABR/$ts_media" | grep -v '^#' | sed -n 3p)
-    warm "warm 6 s 720p TS segment" "/$ABR/QualityLevels($VIDEO_720_BITRATE)/$ts_seg"
+    ts_path="/$ABR/QualityLevels($VIDEO_720_BITRATE)/$ts_seg"
+    ts_bytes=$(curl -s -o /dev/null -w '%{size_download}' "$edge$ts_path")
+    warm "warm 6 s 720p TS segment, video only ($ts_bytes B)" "$ts_path"
   fi
 else
   row "warm TS segment (format=m3u8-aapl)" "–" "answers $ts_code: skipped" "" "" "" "" ""

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --bin drive -- [ITERATIONS] [SECONDS] [TARGET]
-//! cargo run --release --bin drive -- replay FILE...
+//! cargo run --release --bin drive -- replay FILE...   # *.bin: index blobs
 //! ```
 //!
 //! Seeds are `../fixtures/small/*.mp4` plus `corpus/<target>/`; each
@@ -175,7 +175,8 @@ fn main() {
         let mut failed = 0;
         for p in &args[1..] {
             let input = std::fs::read(p).unwrap_or_default();
-            let f = if p.contains("index_blob") {
+            // Index blobs: under corpus/ or artifacts/index_blob, or `*.bin`.
+            let f = if p.contains("index_blob") || p.ends_with(".bin") {
                 target_fn("index_blob")
             } else {
                 target_fn("parse_index_segment")
