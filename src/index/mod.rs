@@ -266,7 +266,7 @@ impl TrackIndex {
             if d <= best.0 {
                 best = (d, i);
             }
-            let end = s.dts + u64::from(s.duration);
+            let end = s.dts.saturating_add(u64::from(s.duration));
             if end.abs_diff(dts) < best.0 {
                 best = (end.abs_diff(dts), i + 1);
             }

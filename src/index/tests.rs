@@ -162,18 +162,45 @@ fn fuzz_f1_absurd_durations_stay_cheap() {
 }
 
 #[test]
-fn fuzz_f2_corrupt_blob_is_an_error() {
-    // An index blob (from a cache) whose times overflow: errors, no panic,
-    // even with overflow checks on.
-    let blob = regression("f2-index-blob-dts-overflow.bin");
-    if let Ok(idx) = MediaIndex::from_blob(blob) {
+fn fuzz_f2_f4_corrupt_blobs_are_errors_or_clamped() {
+    // Index blobs (as a corrupted cache would hand back) with times and
+    // sizes near the integer limits: errors or clamped values, never a
+    // panic, even with overflow checks on (debug test builds).
+    for name in [
+        "f2-index-blob-dts-overflow.bin",
+        "f4-cmaf-base-dts-overflow.bin",
+        "f4-cmaf-cts-overflow.bin",
+        "f4-dash-time-overflow.bin",
+        "f4-hls-rates-bytes-overflow.bin",
+        "f4-hls-rates-ticks-overflow.bin",
+        "f4-index-nearest-sample-overflow.bin",
+    ] {
+        let Ok(idx) = MediaIndex::from_blob(regression(name)) else {
+            continue;
+        };
         for t in &idx.tracks {
             if let Ok(c) = t.samples(0..t.sample_count()) {
                 for s in c {
                     let _ = s;
                 }
             }
-            let _ = crate::timeline::Timeline::compute(&[t], 6000).map(|tl| tl.track_segments(t));
+            if let Ok(tl) = crate::timeline::Timeline::compute(&[t], 6000) {
+                for seg in tl.track_segments(t).unwrap_or_default().iter().take(64) {
+                    let opts = crate::mux::cmaf::FragmentOptions {
+                        sequence: 1,
+                        styp: true,
+                    };
+                    let _ = crate::mux::cmaf::media_segment(t, seg, opts);
+                }
+            }
+        }
+        let file = crate::media_set::SourceFile {
+            path: name.into(),
+            index: idx,
+        };
+        if let Ok(set) = crate::media_set::MediaSet::all_tracks(vec![file], 6000) {
+            let _ = crate::manifest::hls::multivariant(&set, crate::url::Format::HlsCmaf);
+            let _ = crate::manifest::dash::mpd(&set, crate::url::Format::DashCmaf);
         }
     }
 }

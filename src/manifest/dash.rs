@@ -60,7 +60,13 @@ fn track_times(set: &MediaSet, t: &SetTrack) -> Result<Vec<(u64, u64)>, Timeline
     let mut out = Vec::with_capacity(segs.len());
     for s in &segs {
         let start = rescale(s.start, ts, HNS).max(0) as u64;
-        let end = rescale(s.start + s.duration as i64, ts, HNS).max(0) as u64;
+        let end = rescale(
+            s.start
+                .saturating_add(i64::try_from(s.duration).unwrap_or(i64::MAX)),
+            ts,
+            HNS,
+        )
+        .max(0) as u64;
         out.push((start, end.saturating_sub(start).max(1)));
     }
     // Chain neighbours: the next start is authoritative, so rounding never

@@ -68,8 +68,8 @@ pub fn rates(segs: &[TrackSegment], timescale: u32, size: impl Fn(&TrackSegment)
     let (mut bytes, mut ticks, mut peak) = (0u64, 0u64, 0u64);
     for s in segs {
         let b = size(s);
-        bytes += b;
-        ticks += s.duration;
+        bytes = bytes.saturating_add(b);
+        ticks = ticks.saturating_add(s.duration);
         // A very short final segment would overstate the peak; measure it
         // over at least one second.
         let d = s.duration.max(u64::from(timescale));

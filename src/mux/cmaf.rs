@@ -222,8 +222,8 @@ pub fn media_segment(
     let mut base = None;
     for s in track.samples(seg.samples.clone())? {
         let s = s?;
-        base.get_or_insert(s.dts as i64 - shift);
-        let cts = i64::from(s.cts_offset) - cts_shift;
+        base.get_or_insert((s.dts as i64).saturating_sub(shift));
+        let cts = i64::from(s.cts_offset).saturating_sub(cts_shift);
         let cts =
             i32::try_from(cts).map_err(|_| IndexError::Corrupt("composition offset overflow"))?;
         negative |= cts < 0;
