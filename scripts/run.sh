@@ -88,6 +88,8 @@ edgepack is running. Try:
   DASH (CMAF)     $base/abr/abr.ism/manifest(format=mpd-time-cmaf)
   HLS, one .mp4   $base/muxed_moov_end.mp4/master.m3u8
   DASH, one .mp4  $base/muxed_moov_end.mp4/manifest.mpd
+  HLS (MPEG-TS)   $base/abr/abr.ism/manifest(format=m3u8-aapl)
+  Smooth          $base/abr/abr.ism/manifest
   origin bucket   http://$ORIGIN_ADDR/abr/abr.ism
 
 Ctrl-C stops both.
