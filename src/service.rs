@@ -5,12 +5,13 @@
 
 use crate::manifest::ism::{self, IsmKind};
 use crate::manifest::{dash, hls, smooth};
-use crate::media_set::{MediaSet, Selection, SetError, SourceFile};
+use crate::media_set::{MediaSet, Selection, SetError, SetTrack, SourceFile};
 use crate::model::TrackKind;
 use crate::mux::cmaf::{self, ByteRun, FragmentOptions};
 use crate::source::{load_indexes, load_ism, Cache, Origin, SourceError};
+use crate::timeline::TrackSegment;
 use crate::timeline::{TimelineError, DEFAULT_TARGET_MS};
-use crate::url::{Asset, Format, Resource, StreamRequest};
+use crate::url::{Asset, Format, Resource, StreamRequest, TrackRef};
 use bytes::Bytes;
 use std::fmt;
 
@@ -247,11 +248,7 @@ pub fn serve(
         ));
     }
     let set = load_set(&req.asset, origin, cache, cfg)?;
-    let find = |r: &crate::url::TrackRef| {
-        set.find(r).ok_or_else(|| {
-            ServeError::NotFound(format!("no track {} at bitrate {}", r.name, r.bitrate))
-        })
-    };
+    let find = |r: &TrackRef| find_track(&set, r);
     if format.is_smooth() {
         return serve_smooth(&set, &req.resource, format);
     }
@@ -297,10 +294,7 @@ pub fn serve(
         Resource::Fragment { track, time } => {
             let t = find(track)?;
             let idx = set.track_index(t);
-            let missing =
-                || ServeError::NotFound(format!("no segment of {} at time {time}", t.name));
-            let n = set.timeline.segment_at_hns(*time).ok_or_else(missing)?;
-            let seg = set.timeline.track_segment(idx, n)?.ok_or_else(missing)?;
+            let (n, seg) = segment_at(&set, t, *time)?;
             let ms = cmaf::media_segment(
                 idx,
                 &seg,
@@ -310,14 +304,7 @@ pub fn serve(
                 },
             )
             .map_err(|e| ServeError::Media(e.to_string()))?;
-            let file = &set.files[t.file];
-            Ok(Output::Segment {
-                content_type: mp4_type(idx.info.kind),
-                header: ms.header,
-                runs: ms.runs,
-                path: file.path.clone(),
-                etag: file.index.etag.clone(),
-            })
+            Ok(segment_output(&set, t, ms))
         }
     }
 }
@@ -332,27 +319,12 @@ fn serve_smooth(set: &MediaSet, resource: &Resource, format: Format) -> Result<O
             body: smooth::client_manifest(set, format)?,
         }),
         Resource::Fragment { track, time } => {
-            let t = set.find(track).ok_or_else(|| {
-                ServeError::NotFound(format!(
-                    "no track {} at bitrate {}",
-                    track.name, track.bitrate
-                ))
-            })?;
+            let t = find_track(set, track)?;
             let idx = set.track_index(t);
-            let missing =
-                || ServeError::NotFound(format!("no fragment of {} at time {time}", t.name));
-            let n = set.timeline.segment_at_hns(*time).ok_or_else(missing)?;
-            let seg = set.timeline.track_segment(idx, n)?.ok_or_else(missing)?;
+            let (_, seg) = segment_at(set, t, *time)?;
             let frag = crate::mux::smooth::fragment(idx, &seg)
                 .map_err(|e| ServeError::Media(e.to_string()))?;
-            let file = &set.files[t.file];
-            Ok(Output::Segment {
-                content_type: mp4_type(idx.info.kind),
-                header: frag.header,
-                runs: frag.runs,
-                path: file.path.clone(),
-                etag: file.index.etag.clone(),
-            })
+            Ok(segment_output(set, t, frag))
         }
         Resource::Init { .. } => Err(ServeError::NotFound(
             "Smooth Streaming has no init segment".into(),
@@ -370,10 +342,8 @@ fn serve_ts(
     format: Format,
     audio_only: bool,
 ) -> Result<Output, ServeError> {
-    let find = |r: &crate::url::TrackRef| {
-        let t = set.find(r).ok_or_else(|| {
-            ServeError::NotFound(format!("no track {} at bitrate {}", r.name, r.bitrate))
-        })?;
+    let find = |r: &TrackRef| {
+        let t = find_track(set, r)?;
         let info = &set.track_index(t).info;
         if !hls::ts_capable(info) {
             return Err(ServeError::BadRequest(format!(
@@ -427,9 +397,7 @@ fn serve_ts(
         )),
         Resource::Fragment { track, time } => {
             let t = find(track)?;
-            let missing =
-                || ServeError::NotFound(format!("no segment of {} at time {time}", t.name));
-            let n = set.timeline.segment_at_hns(*time).ok_or_else(missing)?;
+            let (n, _) = segment_at(set, t, *time)?;
             let mut tracks = vec![t];
             if format == Format::HlsTsV3 && set.track_index(t).is_video() {
                 // v3 variants carry the default (first) audio track muxed.
@@ -440,9 +408,41 @@ fn serve_ts(
                     tracks.push(a);
                 }
             }
-            let job = ts::TsJob::new(set, &tracks, n)?.ok_or_else(missing)?;
+            let job = ts::TsJob::new(set, &tracks, n)?.ok_or_else(|| {
+                ServeError::NotFound(format!("no segment of {} at time {time}", t.name))
+            })?;
             Ok(Output::Ts(job))
         }
+    }
+}
+
+/// The track a sub-resource URL names.
+fn find_track<'a>(set: &'a MediaSet, r: &TrackRef) -> Result<&'a SetTrack, ServeError> {
+    set.find(r).ok_or_else(|| {
+        ServeError::NotFound(format!("no track {} at bitrate {}", r.name, r.bitrate))
+    })
+}
+
+/// The segment of `t` a URL time (100 ns) names, with its number.
+fn segment_at(set: &MediaSet, t: &SetTrack, time: u64) -> Result<(u32, TrackSegment), ServeError> {
+    let missing = || ServeError::NotFound(format!("no segment of {} at time {time}", t.name));
+    let n = set.timeline.segment_at_hns(time).ok_or_else(missing)?;
+    let seg = set
+        .timeline
+        .track_segment(set.track_index(t), n)?
+        .ok_or_else(missing)?;
+    Ok((n, seg))
+}
+
+/// A fragment of `t` (CMAF or Smooth) as an output that reads its runs.
+fn segment_output(set: &MediaSet, t: &SetTrack, seg: cmaf::MediaSegment) -> Output {
+    let file = &set.files[t.file];
+    Output::Segment {
+        content_type: mp4_type(set.track_index(t).info.kind),
+        header: seg.header,
+        runs: seg.runs,
+        path: file.path.clone(),
+        etag: file.index.etag.clone(),
     }
 }
 
@@ -475,15 +475,7 @@ pub fn materialize(
             ..
         } => {
             let plan = crate::plan::plan_reads(runs, cfg.max_segment_reads);
-            let reqs: Vec<crate::source::ReadRequest> = plan
-                .iter()
-                .map(|r| crate::source::ReadRequest {
-                    path: path.clone(),
-                    start: r.offset,
-                    end: r.end(),
-                    if_match: (!etag.is_empty()).then(|| etag.clone()),
-                })
-                .collect();
+            let reqs = crate::source::payload_reads(path, etag, &plan);
             let mut reads = Vec::with_capacity(plan.len());
             for (r, res) in plan.iter().zip(origin.read(&reqs)) {
                 let res = res.map_err(SourceError::from)?;

@@ -76,6 +76,24 @@ impl fmt::Display for OriginError {
     }
 }
 
+/// Reads of `ranges` of `path`, conditional on `etag` (when the origin gave
+/// one) so a segment is never built from two versions of an object.
+pub fn payload_reads(
+    path: &str,
+    etag: &str,
+    ranges: &[crate::mux::cmaf::ByteRun],
+) -> Vec<ReadRequest> {
+    ranges
+        .iter()
+        .map(|r| ReadRequest {
+            path: path.to_string(),
+            start: r.offset,
+            end: r.end(),
+            if_match: (!etag.is_empty()).then(|| etag.to_string()),
+        })
+        .collect()
+}
+
 /// The origin: performs a batch of reads, concurrently where it can.
 pub trait Origin {
     fn read(&mut self, reqs: &[ReadRequest]) -> Vec<Result<ReadResponse, OriginError>>;

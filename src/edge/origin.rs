@@ -258,15 +258,7 @@ pub fn stream_segment(
         return done(resp);
     }
     let reads = plan::plan_reads(runs, cfg.max_segment_reads);
-    let reqs: Vec<ReadRequest> = reads
-        .iter()
-        .map(|r| ReadRequest {
-            path: path.clone(),
-            start: r.offset,
-            end: r.end(),
-            if_match: (!etag.is_empty()).then(|| etag.clone()),
-        })
-        .collect();
+    let reqs = crate::source::payload_reads(path, etag, &reads);
     let pending: Vec<Result<PendingRequest, OriginError>> =
         reqs.iter().map(|r| origin.send(r)).collect();
     // Runs in file order (the usual case) can be copied out of each read

@@ -96,14 +96,8 @@ impl TsJob {
         let mut out = Vec::new();
         for p in &self.parts {
             let runs: Vec<ByteRun> = p.samples.iter().map(|s| s.run).collect();
-            for r in plan::plan_reads(&runs, per_part) {
-                out.push(ReadRequest {
-                    path: p.path.clone(),
-                    start: r.offset,
-                    end: r.end(),
-                    if_match: (!p.etag.is_empty()).then(|| p.etag.clone()),
-                });
-            }
+            let plan = plan::plan_reads(&runs, per_part);
+            out.extend(crate::source::payload_reads(&p.path, &p.etag, &plan));
         }
         out
     }
