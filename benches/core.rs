@@ -75,7 +75,8 @@ fn set_of(files: Vec<(&str, MediaIndex)>) -> MediaSet {
 
 /// Serialized bytes of each track's tables, read from the blob layout that
 /// `src/index/blob.rs` documents (the sizes are private to the crate).
-/// Knows versions 1 and 2; `None` for any other.
+/// Knows versions 1 to 3 (v3 only adds a trailer after the tracks); `None`
+/// for any other.
 fn per_track_bytes(blob: &[u8]) -> Option<Vec<(u32, usize, usize)>> {
     let u16_at = |at: usize| Some(u16::from_be_bytes(blob.get(at..at + 2)?.try_into().ok()?));
     let u32_at = |at: usize| Some(u32::from_be_bytes(blob.get(at..at + 4)?.try_into().ok()?));
@@ -85,7 +86,7 @@ fn per_track_bytes(blob: &[u8]) -> Option<Vec<(u32, usize, usize)>> {
     // (bytes after sample_count, block entry, sync entry) per version.
     let (after_count, block, sync) = match INDEX_VERSION {
         1 => (0, 20, 12),
-        2 => (8, 28, 24),
+        2 | 3 => (8, 28, 24),
         _ => return None,
     };
     let mut at = 16 + 2 + usize::from(u16_at(16)?);
@@ -409,7 +410,7 @@ fn bench_ts(c: &mut Criterion) {
             pid: FIRST_AUDIO_PID,
         },
     ];
-    let ts_len = TsSegment::new(&tracks).unwrap().len();
+    let ts_len = TsSegment::new(&tracks, 0).unwrap().len();
     let opts = FragmentOptions {
         sequence: n + 1,
         styp: true,
@@ -425,12 +426,12 @@ fn bench_ts(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(ts_len));
     g.bench_function("ts 720p+audio 6 s (plan + stream 64 KB chunks)", |b| {
         b.iter(|| {
-            let ts = TsSegment::new(black_box(&tracks)).unwrap();
+            let ts = TsSegment::new(black_box(&tracks), 0).unwrap();
             ts.map(|c| c.len()).sum::<usize>()
         })
     });
     g.bench_function("ts 720p+audio 6 s (plan only)", |b| {
-        b.iter(|| TsSegment::new(black_box(&tracks)).unwrap().len())
+        b.iter(|| TsSegment::new(black_box(&tracks), 0).unwrap().len())
     });
     g.throughput(Throughput::Bytes(fmp4.len()));
     g.bench_function("fmp4 720p 6 s (header + runs, no copy)", |b| {

@@ -78,10 +78,15 @@ impl From<TimelineError> for SetError {
 pub struct MediaSet {
     pub files: Vec<SourceFile>,
     pub tracks: Vec<SetTrack>,
+    /// The shared timeline every aligned track follows.
     pub timeline: Timeline,
-    /// Names of video renditions left out because their keyframes do not
-    /// align with the reference (see `timeline`).
-    pub unaligned: Vec<String>,
+    /// Per track (same order as `tracks`): `Some` for a video rendition
+    /// whose keyframes do not align with the reference (see `timeline`),
+    /// cut on a timeline of its own keyframes instead. HLS and DASH serve
+    /// such renditions (HLS variants need not align; DASH puts each in an
+    /// AdaptationSet of its own); Smooth Streaming, whose chunks are shared
+    /// by every QualityLevel of a StreamIndex, leaves them out and says so.
+    pub own_timelines: Vec<Option<Timeline>>,
 }
 
 impl MediaSet {
@@ -159,25 +164,44 @@ impl MediaSet {
             .map(|t| &files[t.file].index.tracks[t.track])
             .collect();
         let timeline = Timeline::compute(&indexes, target_ms)?;
-        let mut unaligned = Vec::new();
-        let mut kept = Vec::new();
-        for (t, ok) in tracks.into_iter().zip(timeline.aligned.iter()) {
-            if *ok {
-                kept.push(t);
-            } else {
-                unaligned.push(t.name.clone());
-            }
-        }
-        let aligned = vec![true; kept.len()];
+        let own_timelines = indexes
+            .iter()
+            .zip(&timeline.aligned)
+            .map(|(idx, ok)| match ok {
+                true => Ok(None),
+                false => Timeline::compute(&[idx], target_ms).map(Some),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let aligned = vec![true; tracks.len()];
         Ok(MediaSet {
             files,
-            tracks: kept,
+            tracks,
             timeline: Timeline {
                 aligned,
                 ..timeline
             },
-            unaligned,
+            own_timelines,
         })
+    }
+
+    /// The timeline `t` is cut on: its own when it is unaligned.
+    pub fn timeline_of(&self, t: &SetTrack) -> &Timeline {
+        self.tracks
+            .iter()
+            .position(|o| o == t)
+            .and_then(|i| self.own_timelines.get(i))
+            .and_then(Option::as_ref)
+            .unwrap_or(&self.timeline)
+    }
+
+    /// Whether `t` follows the shared timeline.
+    pub fn is_aligned(&self, t: &SetTrack) -> bool {
+        std::ptr::eq(self.timeline_of(t), &self.timeline)
+    }
+
+    /// Names of the renditions cut on a timeline of their own.
+    pub fn unaligned(&self) -> impl Iterator<Item = &SetTrack> + '_ {
+        self.tracks.iter().filter(|t| !self.is_aligned(t))
     }
 
     pub fn track_index(&self, t: &SetTrack) -> &TrackIndex {
@@ -205,9 +229,9 @@ impl MediaSet {
             .filter(move |t| self.track_index(t).info.kind == kind)
     }
 
-    /// Every segment of a track on the shared timeline.
+    /// Every segment of a track on its timeline.
     pub fn segments(&self, t: &SetTrack) -> Result<Vec<TrackSegment>, TimelineError> {
-        self.timeline.track_segments(self.track_index(t))
+        self.timeline_of(t).track_segments(self.track_index(t))
     }
 
     /// Duration of the title in seconds.

@@ -320,6 +320,12 @@ fn serve_smooth(set: &MediaSet, resource: &Resource, format: Format) -> Result<O
         }),
         Resource::Fragment { track, time } => {
             let t = find_track(set, track)?;
+            if !set.is_aligned(t) {
+                return Err(ServeError::NotFound(format!(
+                    "{} is not offered in Smooth Streaming: its keyframes do not align with the other renditions'",
+                    t.name
+                )));
+            }
             let idx = set.track_index(t);
             let (_, seg) = segment_at(set, t, *time)?;
             let frag = crate::mux::smooth::fragment(idx, &seg)
@@ -426,9 +432,9 @@ fn find_track<'a>(set: &'a MediaSet, r: &TrackRef) -> Result<&'a SetTrack, Serve
 /// The segment of `t` a URL time (100 ns) names, with its number.
 fn segment_at(set: &MediaSet, t: &SetTrack, time: u64) -> Result<(u32, TrackSegment), ServeError> {
     let missing = || ServeError::NotFound(format!("no segment of {} at time {time}", t.name));
-    let n = set.timeline.segment_at_hns(time).ok_or_else(missing)?;
-    let seg = set
-        .timeline
+    let timeline = set.timeline_of(t);
+    let n = timeline.segment_at_hns(time).ok_or_else(missing)?;
+    let seg = timeline
         .track_segment(set.track_index(t), n)?
         .ok_or_else(missing)?;
     Ok((n, seg))

@@ -253,3 +253,16 @@ pub fn ffmpeg_frames(path: &std::path::Path) -> Option<u32> {
             .count() as u32,
     )
 }
+
+/// A media set of several `fixtures/small` files (a urlset), every track of
+/// each, in file order.
+pub fn fixture_files_set(names: &[&str], target_ms: u32) -> crate::media_set::MediaSet {
+    let files = names
+        .iter()
+        .map(|name| crate::media_set::SourceFile {
+            path: (*name).into(),
+            index: crate::index::index_whole_file(&crate::index::tests::fixture(name), "").unwrap(),
+        })
+        .collect();
+    crate::media_set::MediaSet::all_tracks(files, target_ms).unwrap()
+}

@@ -17,6 +17,8 @@
 //! (it can still be served on its own).
 
 use crate::index::{IndexError, Position, TrackIndex};
+
+pub mod sap;
 use std::fmt;
 use std::ops::Range;
 

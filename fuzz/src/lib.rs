@@ -153,7 +153,7 @@ fn check_ts(file: &Bytes, t: &TrackIndex, seg: &TrackSegment) {
         samples: &samples,
         pid,
     };
-    let Ok(ts) = TsSegment::new(&[track]) else {
+    let Ok(ts) = TsSegment::new(&[track], 0) else {
         return;
     };
     let whole = ts.to_vec();

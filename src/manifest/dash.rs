@@ -8,6 +8,7 @@
 
 use crate::media_set::{MediaSet, SetTrack};
 use crate::model::{Codec, TrackKind};
+use crate::timeline::sap::{self, SapType};
 use crate::timeline::{rescale, TimelineError, HNS};
 use crate::url::{self, Format};
 use quick_xml::events::{BytesDecl, Event};
@@ -110,11 +111,25 @@ fn gcd(a: u64, b: u64) -> u64 {
 
 /// The MPD for `format` (`mpd-time-cmaf` or `mpd-time-csf`).
 pub fn mpd(set: &MediaSet, format: Format) -> Result<String, TimelineError> {
-    // Adaptation sets: video by codec family, audio by language and codec.
+    // Adaptation sets: video by sample entry, audio by language and codec.
+    // One AdaptationSet carries one codec (ISO/IEC 23009-1 §5.3.3.1; a CMAF
+    // switching set, ISO/IEC 23000-19 §7.3.4): audio is keyed by the whole
+    // RFC 6381 string, because one `mp4a` entry covers AAC-LC, HE-AAC and
+    // DTS (`mp4a.40.2`, `mp4a.40.5`, `mp4a.A9`) and a player cannot switch
+    // decoders inside a set.
     let mut sets: Vec<(TrackKind, String, String, Vec<Rep<'_>>)> = Vec::new();
     for t in &set.tracks {
         let info = &set.track_index(t).info;
-        let family = info.fourcc.to_string();
+        let family = if info.kind == TrackKind::Audio {
+            info.codec_string.clone()
+        } else if !set.is_aligned(t) {
+            // Cut at its own keyframes: segments do not align with the
+            // other renditions', so it cannot share their AdaptationSet
+            // (segmentAlignment, §5.3.3.2); it gets one of its own.
+            format!("{}/{}/{}", info.fourcc, t.name, t.bitrate)
+        } else {
+            info.fourcc.to_string()
+        };
         let lang = if info.kind == TrackKind::Audio {
             t.language.clone()
         } else {
@@ -187,12 +202,21 @@ fn adaptation_set(
         TrackKind::Video => ("video", "video/mp4"),
         _ => ("audio", "audio/mp4"),
     };
+    // Open GOPs start segments with SAP type 3 (ISO/IEC 23009-1 §5.3.3.2,
+    // ISO/IEC 14496-12 Annex I): saying 1 would promise that each segment
+    // decodes alone.
+    let sap = reps
+        .iter()
+        .map(|r| sap::track_sap(set.track_index(r.track)).unwrap_or(SapType::Open) as u8)
+        .max()
+        .unwrap_or(1)
+        .to_string();
     let mut el = w.create_element("AdaptationSet").with_attributes([
         ("id", id.as_str()),
         ("contentType", content),
         ("mimeType", mime),
         ("segmentAlignment", "true"),
-        ("startWithSAP", "1"),
+        ("startWithSAP", sap.as_str()),
     ]);
     let bcp = super::lang::bcp47(lang);
     if let Some(l) = &bcp {
@@ -339,6 +363,53 @@ mod tests {
                 },
             ]
         );
+    }
+
+    fn adaptation_sets(mpd: &str) -> Vec<&str> {
+        mpd.split("<AdaptationSet").skip(1).collect()
+    }
+
+    /// One AdaptationSet per audio codec: AAC, AC-3 and E-AC-3 of one
+    /// language are three sets, not one `mp4a`-keyed set.
+    #[test]
+    fn one_adaptation_set_per_audio_codec() {
+        let set = crate::testutil::fixture_set("mixed_audio.mp4", 2000);
+        let m = mpd(&set, Format::DashCmaf).unwrap();
+        let sets = adaptation_sets(&m);
+        assert_eq!(sets.len(), 4, "{m}");
+        for codec in ["mp4a.40.2", "ac-3", "ec-3"] {
+            let with: Vec<_> = sets
+                .iter()
+                .filter(|s| s.contains(&format!("codecs=\"{codec}\"")))
+                .collect();
+            assert_eq!(with.len(), 1, "{codec}");
+            assert_eq!(with[0].matches("<Representation").count(), 1);
+        }
+    }
+
+    /// startWithSAP says what a segment start really is.
+    #[test]
+    fn open_gops_start_with_sap_3() {
+        for (name, sap) in [("open_gop.mp4", "3"), ("avc_bframes.mp4", "1")] {
+            let set = crate::testutil::fixture_set(name, 1000);
+            let m = mpd(&set, Format::DashCsf).unwrap();
+            assert!(
+                m.contains(&format!("startWithSAP=\"{sap}\"")),
+                "{name}: {m}"
+            );
+        }
+    }
+
+    /// An unaligned rendition gets an AdaptationSet of its own.
+    #[test]
+    fn unaligned_rendition_has_its_own_adaptation_set() {
+        let set = crate::testutil::fixture_files_set(&["avc_bframes.mp4", "avc_gop40.mp4"], 2000);
+        let m = mpd(&set, Format::DashCmaf).unwrap();
+        let sets = adaptation_sets(&m);
+        assert_eq!(sets.len(), 2, "{m}");
+        assert!(sets
+            .iter()
+            .all(|s| s.matches("<Representation").count() == 1));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::index::TrackIndex;
 use crate::media_set::{MediaSet, SetTrack};
 use crate::model::TrackKind;
 use crate::mux::cmaf;
+use crate::timeline::sap::{self, SapType};
 use crate::timeline::{rescale, TimelineError, TrackSegment, HNS};
 use crate::url::{self, Format, TrackRef};
 use std::fmt::Write;
@@ -50,7 +51,8 @@ pub fn segment_size(idx: &TrackIndex, s: &TrackSegment, format: Format) -> u64 {
                 _ => 0,
             };
             let raw = s.payload + n * per_sample + params * 2;
-            crate::mux::ts::PSI_LEN + raw.div_ceil(184) * 188
+            // Up to 15 packets pad the PID to whole continuity cycles.
+            crate::mux::ts::PSI_LEN + (raw.div_ceil(184) + 15) * 188
         }
         _ => s.payload + cmaf::header_len(n as u32, idx.has_cts || idx.is_video(), true),
     }
@@ -131,9 +133,22 @@ pub fn multivariant_with(
     let usable = |t: &&SetTrack| !ts || ts_capable(&set.track_index(t).info);
     let audio: Vec<&SetTrack> = set.of_kind(TrackKind::Audio).filter(usable).collect();
     let video: Vec<&SetTrack> = set.of_kind(TrackKind::Video).filter(usable).collect();
+    // EXT-X-INDEPENDENT-SEGMENTS here covers every media playlist
+    // (RFC 8216 §4.3.5.1): only when no video rendition has open GOPs.
+    let independent = video
+        .iter()
+        .map(|v| sap::track_sap(set.track_index(v)))
+        .collect::<Result<Vec<_>, _>>()?
+        .iter()
+        .all(|s| *s == SapType::Closed);
     let mut out = format!(
-        "#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n",
-        version(format)
+        "#EXTM3U\n#EXT-X-VERSION:{}\n{}",
+        version(format),
+        if independent {
+            "#EXT-X-INDEPENDENT-SEGMENTS\n"
+        } else {
+            ""
+        }
     );
     if video.is_empty() {
         // Audio-only title: each audio rendition is a variant.
@@ -365,9 +380,17 @@ pub fn media_playlist(
         .unwrap_or(1)
         .max(1);
     let tr = track_ref(t);
+    // Segments cut at open-GOP I-frames need the previous segment for
+    // their leading pictures: not independent (RFC 8216 §4.3.3.7).
+    let independent = sap::track_sap(set.track_index(t))? == SapType::Closed;
     let mut out = format!(
-        "#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n",
-        version(format)
+        "#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n{}",
+        version(format),
+        if independent {
+            "#EXT-X-INDEPENDENT-SEGMENTS\n"
+        } else {
+            ""
+        }
     );
     // Relative to the playlist, which sits at QualityLevels(b)/Manifest(…):
     // the last path segment is what differs.

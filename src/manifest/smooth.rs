@@ -220,6 +220,12 @@ pub fn client_manifest(set: &MediaSet, format: Format) -> Result<String, Timelin
         let Some(codec) = quality_codec(info) else {
             continue;
         };
+        // Every QualityLevel of a StreamIndex shares its chunk list
+        // (MS-SSTR §2.2.2.6): a rendition cut at its own keyframes cannot
+        // join one (the service reports it as left out).
+        if !set.is_aligned(t) {
+            continue;
+        }
         match streams
             .iter_mut()
             .find(|s| s.kind == info.kind && s.name == t.name)

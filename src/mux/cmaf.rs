@@ -8,6 +8,7 @@
 use super::boxes::{BoxWriter, UNITY_MATRIX};
 use crate::index::{IndexError, TrackIndex};
 use crate::model::{TrackInfo, TrackKind};
+use crate::timeline::sap::IS_LEADING_UNDECODABLE;
 use crate::timeline::TrackSegment;
 use bytes::Bytes;
 
@@ -220,6 +221,11 @@ pub fn media_segment(
     let mut entries = Vec::with_capacity(count as usize);
     let mut negative = false;
     let mut base = None;
+    // Composition time of the latest sync sample: a non-sync sample after
+    // it in decode order but presented before it is a leading picture of
+    // an open GOP (see `timeline::sap`), flagged so a player starting here
+    // knows it cannot be decoded.
+    let mut key_cts: Option<i64> = None;
     for s in track.samples(seg.samples.clone())? {
         let s = s?;
         base.get_or_insert((s.dts as i64).saturating_sub(shift));
@@ -227,7 +233,15 @@ pub fn media_segment(
         let cts =
             i32::try_from(cts).map_err(|_| IndexError::Corrupt("composition offset overflow"))?;
         negative |= cts < 0;
-        entries.push((s.duration, s.size, s.sync, cts));
+        let sample_flags = if s.sync {
+            key_cts = Some(s.cts());
+            FLAGS_SYNC
+        } else if key_cts.is_some_and(|k| s.cts() < k) {
+            FLAGS_NON_SYNC | IS_LEADING_UNDECODABLE
+        } else {
+            FLAGS_NON_SYNC
+        };
+        entries.push((s.duration, s.size, sample_flags, cts));
         match runs.last_mut() {
             Some(r) if r.end() == s.offset => r.len += u64::from(s.size),
             _ => runs.push(ByteRun {
@@ -243,10 +257,8 @@ pub fn media_segment(
     w.start_full(b"trun", u8::from(negative), flags).u32(count);
     let data_offset_at = w.len();
     w.i32(0);
-    for (duration, size, sync, cts) in entries {
-        w.u32(duration)
-            .u32(size)
-            .u32(if sync { FLAGS_SYNC } else { FLAGS_NON_SYNC });
+    for (duration, size, sample_flags, cts) in entries {
+        w.u32(duration).u32(size).u32(sample_flags);
         if with_cts {
             w.i32(cts);
         }

@@ -2,12 +2,20 @@
 //! ISO/IEC 13818-1 (Systems).
 //!
 //! Layout decisions, and why:
-//! - **Self-contained segments.** Every segment starts with one PAT (PID 0)
-//!   and one PMT ([`PMT_PID`], program 1), continuity counters start at 0 on
-//!   every PID, and nothing depends on the previous segment, so any segment
-//!   can be built alone at the edge. (A demuxer reading segments back to
-//!   back sees a counter jump at each boundary; HLS clients demux each
-//!   segment on its own.)
+//! - **Self-contained segments with continuous counters.** Every segment
+//!   starts with one PAT (PID 0) and one PMT ([`PMT_PID`], program 1) and
+//!   nothing depends on the previous segment, so any segment can be built
+//!   alone at the edge. Yet a demuxer reading segments back to back (VLC,
+//!   GStreamer, ffmpeg's own HLS output) must see `continuity_counter`
+//!   advance by one per payload packet on every PID across boundaries
+//!   (§2.4.3.3), or it reports duplicate / lost packets. So: PAT and PMT
+//!   take the segment's sequence number mod 16 (one packet each per
+//!   segment), and every elementary PID starts at 0 and is made to carry a
+//!   multiple of 16 payload packets per segment by spreading its last PES
+//!   over up to 15 more packets (adaptation-field stuffing, §2.4.3.5, each
+//!   packet keeping at least one payload byte). Segment N+1 then starts
+//!   exactly where segment N's counters ended, with no discontinuity to
+//!   flag, at a cost of at most 15 × 188 bytes per PID per segment.
 //! - **Length known up front.** Each PES packet starts a TS packet
 //!   (`payload_unit_start_indicator`) and its last TS packet is padded with
 //!   adaptation-field stuffing (§2.4.3.5), never with 0xFF inside the PES;
@@ -342,6 +350,39 @@ fn packet_count(len: usize, af: usize) -> u64 {
     1 + rest as u64
 }
 
+/// Makes every track's payload packet count a multiple of 16, so its
+/// continuity counter ends each segment where the next segment (which
+/// starts at 0) picks it up (§2.4.3.3). The missing packets are added to the
+/// track's last PES packets, newest first, each PES taking at most one
+/// extra packet per spare payload byte (a packet with payload must carry
+/// at least one byte, and the first keeps the whole PES header). The segment's leading keyframe PES is left alone so
+/// its byte range (I-frame playlists) stays what the index predicts. If a
+/// track has too few bytes to spread (a handful of tiny PES), its counter
+/// simply runs on from where it ends; that is only possible for
+/// degenerate inputs.
+fn round_continuity(pes: &mut [Pes], tracks: usize) {
+    for track in 0..tracks {
+        let total: u64 = pes
+            .iter()
+            .filter(|p| p.track == track)
+            .map(|p| p.packets)
+            .sum();
+        let mut missing = (16 - total % 16) % 16;
+        for (i, p) in pes.iter_mut().enumerate().rev() {
+            if missing == 0 {
+                break;
+            }
+            if p.track != track || (i == 0 && p.video && p.random_access) {
+                continue;
+            }
+            let spare = (p.len as u64).saturating_sub(p.packets + p.header_len as u64);
+            let add = spare.min(missing);
+            p.packets += add;
+            missing -= add;
+        }
+    }
+}
+
 /// Bytes from the start of a segment to the end of its first (key)frame
 /// PES, computed from the index alone, for `EXT-X-BYTERANGE` in I-frame
 /// playlists: PAT + PMT, then the keyframe PES as [`TsSegment`] lays it out
@@ -456,18 +497,24 @@ fn psi_section(table_id: u8, id: u16, body: &[u8]) -> Vec<u8> {
 
 /// One TS packet holding a whole PSI section: pointer_field 0, then 0xFF
 /// filler after the section (§2.4.4.1 allows stuffing bytes there).
-fn psi_packet(pid: u16, section: &[u8]) -> Result<[u8; TS_PACKET_LEN], MuxError> {
+fn psi_packet(pid: u16, section: &[u8], cc: u8) -> Result<[u8; TS_PACKET_LEN], MuxError> {
     if section.len() > TS_PAYLOAD_LEN - 1 {
         return Err(MuxError::PmtTooLarge { len: section.len() });
     }
     let mut p = [0xFFu8; TS_PACKET_LEN];
-    p[..5].copy_from_slice(&[0x47, 0x40 | (pid >> 8) as u8, pid as u8, 0x10, 0x00]);
+    p[..5].copy_from_slice(&[
+        0x47,
+        0x40 | (pid >> 8) as u8,
+        pid as u8,
+        0x10 | (cc & 0x0F),
+        0x00,
+    ]);
     p[5..5 + section.len()].copy_from_slice(section);
     Ok(p)
 }
 
-/// PAT (§2.4.4.3) and PMT (§2.4.4.8) packets.
-fn psi(tracks: &[TsTrack<'_>], pcr_pid: u16) -> Result<[u8; 2 * TS_PACKET_LEN], MuxError> {
+/// PAT (§2.4.4.3) and PMT (§2.4.4.8) packets, with continuity counter `cc`.
+fn psi(tracks: &[TsTrack<'_>], pcr_pid: u16, cc: u8) -> Result<[u8; 2 * TS_PACKET_LEN], MuxError> {
     let mut pat = Vec::new();
     pat.extend_from_slice(&PROGRAM_NUMBER.to_be_bytes());
     pat.extend_from_slice(&(0xE000 | PMT_PID).to_be_bytes());
@@ -487,10 +534,15 @@ fn psi(tracks: &[TsTrack<'_>], pcr_pid: u16) -> Result<[u8; 2 * TS_PACKET_LEN], 
         pmt.extend_from_slice(&descriptors);
     }
     let mut out = [0u8; 2 * TS_PACKET_LEN];
-    out[..TS_PACKET_LEN].copy_from_slice(&psi_packet(0, &psi_section(0x00, PROGRAM_NUMBER, &pat))?);
+    out[..TS_PACKET_LEN].copy_from_slice(&psi_packet(
+        0,
+        &psi_section(0x00, PROGRAM_NUMBER, &pat),
+        cc,
+    )?);
     out[TS_PACKET_LEN..].copy_from_slice(&psi_packet(
         PMT_PID,
         &psi_section(0x02, PROGRAM_NUMBER, &pmt),
+        cc,
     )?);
     Ok(out)
 }
@@ -784,14 +836,17 @@ impl TsSegment {
     ///
     /// The PCR goes on the first video track, or on the first track when
     /// there is no video.
-    pub fn new(tracks: &[TsTrack<'_>]) -> Result<Self, MuxError> {
+    ///
+    /// `sequence` is the segment's number in its playlist: it sets the PAT
+    /// and PMT continuity counters so consecutive segments continue them.
+    pub fn new(tracks: &[TsTrack<'_>], sequence: u32) -> Result<Self, MuxError> {
         if tracks.is_empty() {
             return Err(MuxError::NoTracks);
         }
         validate_pids(tracks)?;
         let is_video = |t: &TsTrack<'_>| matches!(t.info.codec, Codec::Avc(_) | Codec::Hevc(_));
         let pcr_track = tracks.iter().position(is_video).unwrap_or(0);
-        let psi = psi(tracks, tracks[pcr_track].pid)?;
+        let psi = psi(tracks, tracks[pcr_track].pid, (sequence % 16) as u8)?;
         let mut pes = Vec::new();
         for (i, t) in tracks.iter().enumerate() {
             pes.extend(track_pes(t, i, i == pcr_track)?);
@@ -802,6 +857,7 @@ impl TsSegment {
                 pes[..=first_video].rotate_right(1);
             }
         }
+        round_continuity(&mut pes, tracks.len());
         Ok(Self::assemble(psi, pes, tracks.len()))
     }
 
@@ -894,7 +950,11 @@ impl TsSegment {
         };
         let first = cur.pes_packet == 0;
         let af_base = if first { pes.first_adaptation_len() } else { 0 };
-        let payload = (pes.len - cur.written).min(TS_PAYLOAD_LEN - af_base);
+        // A PES spread over extra packets (see `round_continuity`) leaves one
+        // byte for each packet still to come; otherwise packets are full.
+        let left = (pes.len - cur.written) as u64;
+        let after = pes.packets - cur.pes_packet - 1;
+        let payload = (left.saturating_sub(after).max(1) as usize).min(TS_PAYLOAD_LEN - af_base);
         let af_len = TS_PAYLOAD_LEN - payload; // adaptation field incl. stuffing
         let cc = cur.cc.get_mut(pes.track).map_or(0, |c| {
             let v = *c;
@@ -1215,7 +1275,7 @@ mod tests {
     }
 
     fn seg(tracks: &[TsTrack<'_>]) -> TsSegment {
-        TsSegment::new(tracks).unwrap()
+        TsSegment::new(tracks, 0).unwrap()
     }
 
     #[test]
@@ -1475,6 +1535,68 @@ mod tests {
         assert_eq!(s.keyframe_ranges()[0], PSI_LEN..pes[1].offset as u64);
     }
 
+    /// Consecutive segments read back to back (as VLC and GStreamer do)
+    /// continue every PID's counter with no jump (§2.4.3.3): PAT/PMT by the
+    /// sequence number, elementary PIDs by whole counter cycles. Segment
+    /// sizes vary so the padding is exercised at every residue.
+    #[test]
+    fn continuity_counters_run_across_segments() {
+        let v = track(1, avc(SPS, PPS), 90_000);
+        let a = track(2, aac(2, 3, 48_000, 2), 48_000);
+        let mut stream = Vec::new();
+        for n in 0..20u32 {
+            let base = i64::from(n) * 12 * 3750;
+            let vs: Vec<_> = (0..12)
+                .map(|i| {
+                    video_sample(
+                        base + i * 3750,
+                        base + i * 3750,
+                        i == 0,
+                        150 + 211 * (n as usize + i as usize),
+                    )
+                })
+                .collect();
+            let aus: Vec<_> = (0..(3 + n as i64))
+                .map(|i| {
+                    audio_sample(
+                        base / 90 * 48 + i * 1024,
+                        1024,
+                        Bytes::from(vec![0x21; 20 + 37 * n as usize]),
+                    )
+                })
+                .collect();
+            let s = TsSegment::new(
+                &[
+                    TsTrack {
+                        info: &v,
+                        samples: &vs,
+                        pid: VIDEO_PID,
+                    },
+                    TsTrack {
+                        info: &a,
+                        samples: &aus,
+                        pid: FIRST_AUDIO_PID,
+                    },
+                ],
+                n,
+            )
+            .unwrap();
+            let bytes = s.to_vec();
+            assert_eq!(bytes.len() as u64, s.len());
+            // Each segment alone still demuxes to the same access units.
+            let d = demux(&bytes);
+            assert_eq!(d.pes[&VIDEO_PID].len(), 12);
+            stream.extend_from_slice(&bytes);
+        }
+        let d = demux(&stream);
+        for pid in [0, PMT_PID, VIDEO_PID, FIRST_AUDIO_PID] {
+            let cc = &d.cc[&pid];
+            for (i, w) in cc.windows(2).enumerate() {
+                assert_eq!(w[1], (w[0] + 1) & 0x0F, "pid {pid:#x} packet {i}");
+            }
+        }
+    }
+
     #[test]
     fn continuity_counters_and_chunks() {
         let v = track(1, avc(SPS, PPS), 90_000);
@@ -1506,6 +1628,7 @@ mod tests {
         for pid in [VIDEO_PID, FIRST_AUDIO_PID] {
             let cc = &d.cc[&pid];
             assert!(cc.len() > 16);
+            assert_eq!(cc.len() % 16, 0, "pid {pid:#x}: whole counter cycles");
             assert!(
                 cc.iter()
                     .enumerate()
@@ -1596,11 +1719,14 @@ mod tests {
 
         let bad = [audio_sample(0, 1536, Bytes::from_static(&[0x77, 0x0B]))];
         assert_eq!(
-            TsSegment::new(&[TsTrack {
-                info: &info,
-                samples: &bad,
-                pid: 0x101
-            }])
+            TsSegment::new(
+                &[TsTrack {
+                    info: &info,
+                    samples: &bad,
+                    pid: 0x101
+                }],
+                0
+            )
             .err(),
             Some(MuxError::MissingSyncword {
                 track_id: 2,
@@ -1681,11 +1807,14 @@ mod tests {
         let a = track(2, aac(2, 3, 48_000, 2), 48_000);
         let big = [audio_sample(0, 1024, Bytes::from(vec![0; 9000]))];
         assert!(matches!(
-            TsSegment::new(&[TsTrack {
-                info: &a,
-                samples: &big,
-                pid: 0x101
-            }]),
+            TsSegment::new(
+                &[TsTrack {
+                    info: &a,
+                    samples: &big,
+                    pid: 0x101
+                }],
+                0
+            ),
             Err(MuxError::Adts {
                 track_id: 2,
                 sample: Some(0),
@@ -1699,7 +1828,7 @@ mod tests {
         let v = track(1, avc(SPS, PPS), 90_000);
         let ok = [video_sample(0, 0, true, 10)];
         let t = |info, samples, pid| TsTrack { info, samples, pid };
-        let err = |tracks: &[TsTrack<'_>]| TsSegment::new(tracks).err();
+        let err = |tracks: &[TsTrack<'_>]| TsSegment::new(tracks, 0).err();
         assert_eq!(err(&[]), Some(MuxError::NoTracks));
         for pid in [0x0F, 0x1FFF, PMT_PID] {
             assert!(matches!(
@@ -2024,18 +2153,21 @@ mod tests {
                 let ((v0, a0), (v1, a1)) = (boundary(k), boundary(k + 1));
                 let (vs, aus) = (&src.video[v0..v1], &src.audio[a0..a1]);
                 let name = format!("seg{k}.ts");
-                let s = TsSegment::new(&[
-                    TsTrack {
-                        info: &vinfo,
-                        samples: vs,
-                        pid: VIDEO_PID,
-                    },
-                    TsTrack {
-                        info: &ainfo,
-                        samples: aus,
-                        pid: FIRST_AUDIO_PID,
-                    },
-                ])
+                let s = TsSegment::new(
+                    &[
+                        TsTrack {
+                            info: &vinfo,
+                            samples: vs,
+                            pid: VIDEO_PID,
+                        },
+                        TsTrack {
+                            info: &ainfo,
+                            samples: aus,
+                            pid: FIRST_AUDIO_PID,
+                        },
+                    ],
+                    0,
+                )
                 .unwrap();
                 let ranges = s.keyframe_ranges().to_vec();
                 write(&dir, &name, s);
@@ -2055,21 +2187,27 @@ mod tests {
 
                 if k == 0 {
                     // m3u8-aapl (v4): video and audio in separate TS files.
-                    let v = TsSegment::new(&[TsTrack {
-                        info: &vinfo,
-                        samples: vs,
-                        pid: VIDEO_PID,
-                    }])
+                    let v = TsSegment::new(
+                        &[TsTrack {
+                            info: &vinfo,
+                            samples: vs,
+                            pid: VIDEO_PID,
+                        }],
+                        0,
+                    )
                     .unwrap();
                     write(&dir, "v0.ts", v);
                     let (streams, packets) = probe(&dir, "v0.ts");
                     assert_eq!(streams, vec![("h264".into(), 48, 48)]);
                     expect_times(&packets, "video", vs, FPS_TIMESCALE);
-                    let a = TsSegment::new(&[TsTrack {
-                        info: &ainfo,
-                        samples: aus,
-                        pid: FIRST_AUDIO_PID,
-                    }])
+                    let a = TsSegment::new(
+                        &[TsTrack {
+                            info: &ainfo,
+                            samples: aus,
+                            pid: FIRST_AUDIO_PID,
+                        }],
+                        0,
+                    )
                     .unwrap();
                     write(&dir, "a0.ts", a);
                     let (streams, packets) = probe(&dir, "a0.ts");

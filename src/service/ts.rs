@@ -37,6 +37,8 @@ struct Part {
 #[derive(Clone, Debug)]
 pub struct TsJob {
     parts: Vec<Part>,
+    /// Segment number: the PAT/PMT continuity counters continue from it.
+    sequence: u32,
 }
 
 impl TsJob {
@@ -45,9 +47,15 @@ impl TsJob {
     pub fn new(set: &MediaSet, tracks: &[&SetTrack], n: u32) -> Result<Option<TsJob>, ServeError> {
         let mut parts = Vec::new();
         let mut audio_pid = FIRST_AUDIO_PID;
+        // Muxed tracks (v3: video + audio) are cut where the first track's
+        // segment is, even when that rendition has a timeline of its own.
+        let Some(first) = tracks.first() else {
+            return Ok(None);
+        };
+        let timeline = set.timeline_of(first);
         for t in tracks {
             let idx = set.track_index(t);
-            let Some(seg) = set.timeline.track_segment(idx, n)? else {
+            let Some(seg) = timeline.track_segment(idx, n)? else {
                 continue;
             };
             let shift = idx.info.presentation_offset;
@@ -86,7 +94,7 @@ impl TsJob {
                 samples,
             });
         }
-        Ok((!parts.is_empty()).then_some(TsJob { parts }))
+        Ok((!parts.is_empty()).then_some(TsJob { parts, sequence: n }))
     }
 
     /// The origin reads that fetch every sample: planned per file, at most
@@ -155,6 +163,6 @@ impl TsJob {
                 pid: p.pid,
             })
             .collect();
-        TsSegment::new(&tracks).map_err(|e| ServeError::Media(e.to_string()))
+        TsSegment::new(&tracks, self.sequence).map_err(|e| ServeError::Media(e.to_string()))
     }
 }

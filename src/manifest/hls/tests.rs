@@ -103,3 +103,82 @@ fn audio_only_variant_only_when_asked() {
         "{last}"
     );
 }
+
+/// One audio group per codec (AAC, AC-3, E-AC-3), each with one default,
+/// and the video variant listed once per group with both codecs.
+#[test]
+fn one_audio_group_per_codec() {
+    let set = crate::testutil::fixture_set("mixed_audio.mp4", 2000);
+    for format in [Format::HlsCmaf, Format::HlsTs] {
+        let m = multivariant(&set, format).unwrap();
+        let media: Vec<&str> = m
+            .lines()
+            .filter(|l| l.starts_with("#EXT-X-MEDIA:TYPE=AUDIO"))
+            .collect();
+        assert_eq!(media.len(), 3, "{m}");
+        let groups: std::collections::BTreeSet<&str> = media
+            .iter()
+            .map(|l| {
+                l.split("GROUP-ID=\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(groups.len(), 3, "{m}");
+        assert_eq!(m.matches("DEFAULT=YES").count(), 3);
+        let variants: Vec<&str> = m
+            .lines()
+            .filter(|l| l.starts_with("#EXT-X-STREAM-INF"))
+            .collect();
+        assert_eq!(variants.len(), 3, "{m}");
+        for codec in ["mp4a.40.2", "ac-3", "ec-3"] {
+            let v: Vec<&&str> = variants
+                .iter()
+                .filter(|v| v.contains(&format!(",{codec}\"")))
+                .collect();
+            assert_eq!(v.len(), 1, "{codec}: {m}");
+        }
+    }
+}
+
+/// Open-GOP renditions are not announced as independent segments, in the
+/// media playlist or in the multivariant playlist; closed ones are.
+#[test]
+fn independent_segments_only_for_closed_gops() {
+    for (name, closed) in [("open_gop.mp4", false), ("avc_bframes.mp4", true)] {
+        let set = crate::testutil::fixture_set(name, 1000);
+        for format in [Format::HlsCmaf, Format::HlsTs] {
+            let m = multivariant(&set, format).unwrap();
+            assert_eq!(m.contains("#EXT-X-INDEPENDENT-SEGMENTS"), closed, "{name}");
+            let p = media_playlist(&set, &set.tracks[0], format).unwrap();
+            assert_eq!(p.contains("#EXT-X-INDEPENDENT-SEGMENTS"), closed, "{name}");
+        }
+    }
+}
+
+/// A rendition whose keyframes do not align with the reference is served
+/// as a variant of its own, cut at its own keyframes, not dropped.
+#[test]
+fn unaligned_rendition_is_a_variant_with_its_own_segments() {
+    let set = crate::testutil::fixture_files_set(&["avc_bframes.mp4", "avc_gop40.mp4"], 2000);
+    assert_eq!(set.tracks.len(), 2);
+    assert!(set.is_aligned(&set.tracks[0]));
+    assert!(!set.is_aligned(&set.tracks[1]));
+    let m = multivariant(&set, Format::HlsCmaf).unwrap();
+    assert_eq!(m.matches("#EXT-X-STREAM-INF").count(), 2, "{m}");
+    let p = media_playlist(&set, &set.tracks[1], Format::HlsCmaf).unwrap();
+    let total: f64 = p
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXTINF:"))
+        .map(|l| l.trim_end_matches(',').parse::<f64>().unwrap())
+        .sum();
+    assert!((total - 4.0).abs() < 0.05, "{p}");
+    // Every segment starts on one of the rendition's own keyframes.
+    let idx = set.track_index(&set.tracks[1]);
+    for s in set.segments(&set.tracks[1]).unwrap() {
+        assert!(idx.sync_pts(s.samples.start).is_some(), "{s:?}");
+    }
+}

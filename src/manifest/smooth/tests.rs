@@ -398,3 +398,12 @@ fn c_entries_fold_runs_and_mark_gaps() {
     assert_eq!(flat[1].t, None);
     assert_eq!(flat[4].t, Some(40));
 }
+
+/// A rendition cut at its own keyframes cannot share a StreamIndex's chunk
+/// list: the client manifest leaves it out (HLS and DASH serve it).
+#[test]
+fn unaligned_rendition_is_left_out() {
+    let set = crate::testutil::fixture_files_set(&["avc_bframes.mp4", "avc_gop40.mp4"], 2000);
+    let m = client_manifest(&set, Format::Smooth).unwrap();
+    assert_eq!(m.matches("<QualityLevel ").count(), 1, "{m}");
+}

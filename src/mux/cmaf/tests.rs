@@ -187,3 +187,48 @@ fn ffmpeg_decodes_init_plus_segments() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Open GOPs: the leading B-frames after a recovery-point I-frame are
+/// flagged `is_leading = 1` (not decodable from this segment alone); closed
+/// GOPs have no such flags.
+#[test]
+fn open_gop_leading_samples_are_flagged() {
+    for (name, open) in [("open_gop.mp4", true), ("avc_bframes.mp4", false)] {
+        let file = fixture(name);
+        let idx = index_whole_file(&file, "").unwrap();
+        let t = &idx.tracks[0];
+        let tl = Timeline::compute(&[t], 1000).unwrap();
+        let segs = tl.track_segments(t).unwrap();
+        assert!(segs.len() >= 3, "{name}");
+        let mut flagged = 0;
+        for seg in &segs {
+            let ms = media_segment(
+                t,
+                seg,
+                FragmentOptions {
+                    sequence: seg.number + 1,
+                    styp: true,
+                },
+            )
+            .unwrap();
+            let p = parse_fragment(&materialize(&ms, &file));
+            let key_pts = p.samples[0].3;
+            // Decode time relative to the first sample.
+            let mut pts = 0i64;
+            for (i, s) in p.samples.iter().enumerate() {
+                let leading = s.2 & IS_LEADING_UNDECODABLE != 0;
+                if i > 0 {
+                    pts += i64::from(p.samples[i - 1].0);
+                }
+                let presented_before = pts + i64::from(s.3) < i64::from(key_pts);
+                assert_eq!(
+                    leading, presented_before,
+                    "{name} seg {} sample {i}",
+                    seg.number
+                );
+                flagged += usize::from(leading);
+            }
+        }
+        assert_eq!(flagged > 0, open, "{name}: {flagged} leading samples");
+    }
+}
