@@ -13,6 +13,7 @@ pub mod browser;
 #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 pub mod edge;
 pub mod error;
+pub mod http;
 pub mod index;
 pub mod manifest;
 pub mod media_set;

@@ -1,0 +1,171 @@
+//! A response's status and headers, decided from the request's headers and
+//! what the body is: the one place where 200 / 206 / 304 / 416, validators,
+//! cache policy and CORS are chosen.
+
+use super::conditional;
+use super::cors;
+use super::etag;
+use super::range::{self, RangeAsk};
+
+/// One year: a segment of a given source version never changes.
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// The request facts HTTP semantics depend on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestHead {
+    pub head: bool,
+    pub range: Option<String>,
+    pub if_none_match: Option<String>,
+}
+
+/// Deployment settings that shape responses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// `Access-Control-Allow-Origin`; empty disables CORS headers.
+    pub cors_origin: String,
+    /// `max-age` of manifests, seconds (segments are immutable).
+    pub manifest_ttl: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            cors_origin: "*".into(),
+            manifest_ttl: 60,
+        }
+    }
+}
+
+/// Status and headers (lower-case names), ready to copy into a platform's
+/// response type.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResponseHead {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl ResponseHead {
+    pub fn new(status: u16, policy: &Policy) -> Self {
+        ResponseHead {
+            status,
+            headers: cors::headers(&policy.cors_origin),
+        }
+    }
+
+    pub fn set(&mut self, name: &'static str, value: impl Into<String>) {
+        let value = value.into();
+        match self.headers.iter_mut().find(|(n, _)| *n == name) {
+            Some(h) => h.1 = value,
+            None => self.headers.push((name, value)),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What to send for a body of known length.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    pub head: ResponseHead,
+    /// The bytes of the body to send (`start..end`), or `None` for no body
+    /// (HEAD, 304, 416).
+    pub body: Option<(u64, u64)>,
+}
+
+/// The response for a body of `len` bytes with validator `etag`:
+/// `immutable` bodies (segments, init segments) are cached for a year,
+/// others (manifests) for the policy's TTL. Honours `If-None-Match` (304,
+/// §13.1.2, evaluated before Range as §13.2.2 orders) and a single `Range`
+/// (206 / 416, §14).
+pub fn for_body(
+    req: &RequestHead,
+    policy: &Policy,
+    content_type: &str,
+    len: u64,
+    etag: &str,
+    immutable: bool,
+) -> Delivery {
+    let cache_control = if immutable {
+        IMMUTABLE.to_string()
+    } else {
+        format!("public, max-age={}", policy.manifest_ttl)
+    };
+    if req
+        .if_none_match
+        .as_deref()
+        .is_some_and(|inm| conditional::none_match(inm, etag))
+    {
+        let mut head = ResponseHead::new(304, policy);
+        head.set("etag", etag);
+        head.set("cache-control", cache_control);
+        return Delivery { head, body: None };
+    }
+    let mut head = ResponseHead::new(200, policy);
+    head.set("content-type", content_type);
+    head.set("etag", etag);
+    head.set("cache-control", cache_control);
+    head.set("accept-ranges", "bytes");
+    let (start, end) = match range::ask(req.range.as_deref(), len) {
+        RangeAsk::Whole => (0, len),
+        RangeAsk::Part(a, b) => {
+            head.status = 206;
+            head.set("content-range", range::content_range(a, b, len));
+            (a, b)
+        }
+        RangeAsk::Unsatisfiable => {
+            let (mut head, _) = error_head(policy, 416, "range not satisfiable");
+            head.set("content-range", range::unsatisfied_range(len));
+            return Delivery { head, body: None };
+        }
+    };
+    head.set("content-length", (end - start).to_string());
+    Delivery {
+        head,
+        body: (!req.head).then_some((start, end)),
+    }
+}
+
+/// [`for_body`] for a generated body held in memory, tagged by its bytes.
+pub fn for_generated(
+    req: &RequestHead,
+    policy: &Policy,
+    content_type: &str,
+    data: &[u8],
+    immutable: bool,
+) -> Delivery {
+    let tag = etag::of_body(data);
+    for_body(
+        req,
+        policy,
+        content_type,
+        data.len() as u64,
+        &tag,
+        immutable,
+    )
+}
+
+/// An error: status and a one-line plain-text reason, never cached.
+pub fn error_head(policy: &Policy, status: u16, reason: &str) -> (ResponseHead, String) {
+    let body = format!("{reason}\n");
+    let mut head = ResponseHead::new(status, policy);
+    head.set("content-type", "text/plain; charset=utf-8");
+    head.set("cache-control", "no-store");
+    head.set("content-length", body.len().to_string());
+    (head, body)
+}
+
+/// The answer to a CORS preflight (`OPTIONS`).
+pub fn preflight_head(policy: &Policy) -> ResponseHead {
+    let mut head = ResponseHead::new(204, policy);
+    if !policy.cors_origin.is_empty() {
+        head.set("access-control-allow-methods", cors::METHODS);
+        head.set("access-control-allow-headers", cors::ALLOW_HEADERS);
+        head.set("access-control-max-age", cors::MAX_AGE);
+    }
+    head
+}

@@ -1,0 +1,195 @@
+use super::conditional::{matches, none_match, same_version};
+use super::range::{ask, RangeAsk};
+use super::*;
+
+#[test]
+fn single_ranges() {
+    let r = |h: &str| ask(Some(h), 1000);
+    assert_eq!(ask(None, 1000), RangeAsk::Whole);
+    assert_eq!(r("bytes=0-99"), RangeAsk::Part(0, 100));
+    assert_eq!(r("bytes=900-"), RangeAsk::Part(900, 1000));
+    assert_eq!(r("bytes=-100"), RangeAsk::Part(900, 1000));
+    assert_eq!(r("bytes=-5000"), RangeAsk::Part(0, 1000));
+    assert_eq!(r("bytes=500-99999"), RangeAsk::Part(500, 1000));
+    assert_eq!(r("BYTES=1-1"), RangeAsk::Part(1, 2));
+    assert_eq!(
+        r("bytes=0-99999999999999999999999"),
+        RangeAsk::Part(0, 1000)
+    );
+}
+
+/// RFC 9110 §14.2: a Range the server does not understand or that is
+/// invalid is ignored (whole body, 200), not refused.
+#[test]
+fn invalid_ranges_are_ignored() {
+    for h in [
+        "bytes=5-3",
+        "bytes=abc",
+        "bytes=1-x",
+        "bytes=-",
+        "bytes=--5",
+        "items=0-5",
+        "bytes 0-5",
+        "bytes=0-1,4-5",
+        "bytes=+1-5",
+        "",
+    ] {
+        assert_eq!(ask(Some(h), 1000), RangeAsk::Whole, "{h:?}");
+    }
+}
+
+/// Only a valid range that selects nothing is unsatisfiable (§15.5.17).
+#[test]
+fn unsatisfiable_ranges() {
+    assert_eq!(ask(Some("bytes=1000-"), 1000), RangeAsk::Unsatisfiable);
+    assert_eq!(ask(Some("bytes=5000-6000"), 1000), RangeAsk::Unsatisfiable);
+    assert_eq!(ask(Some("bytes=-0"), 1000), RangeAsk::Unsatisfiable);
+    assert_eq!(ask(Some("bytes=0-"), 0), RangeAsk::Unsatisfiable);
+    assert_eq!(ask(Some("bytes=-10"), 0), RangeAsk::Unsatisfiable);
+}
+
+#[test]
+fn entity_tag_comparison() {
+    // Weak comparison for If-None-Match (§8.8.3.2).
+    assert!(none_match("\"a\"", "\"a\""));
+    assert!(none_match("W/\"a\"", "\"a\""));
+    assert!(none_match("\"x\", W/\"a\"", "W/\"a\""));
+    assert!(none_match("*", "\"a\""));
+    assert!(!none_match("\"b\"", "\"a\""));
+    assert!(!none_match("a", "\"a\""), "unquoted is malformed");
+    // Strong comparison for If-Match.
+    assert!(matches("\"a\"", "\"a\""));
+    assert!(matches("*", "W/\"a\""));
+    assert!(!matches("W/\"a\"", "\"a\""));
+    assert!(!matches("\"a\"", "W/\"a\""));
+    assert!(!matches("\"b\", \"c\"", "\"a\""));
+    // Re-reading an object: weak tags still identify a version.
+    assert!(same_version("W/\"a\"", "\"a\""));
+    assert!(!same_version("W/\"a\"", "W/\"b\""));
+}
+
+fn req(range: Option<&str>, inm: Option<&str>, head: bool) -> RequestHead {
+    RequestHead {
+        head,
+        range: range.map(str::to_string),
+        if_none_match: inm.map(str::to_string),
+    }
+}
+
+#[test]
+fn whole_partial_not_modified_and_head() {
+    let p = Policy::default();
+    let d = for_body(
+        &req(None, None, false),
+        &p,
+        "video/mp4",
+        1000,
+        "\"t\"",
+        true,
+    );
+    assert_eq!(d.head.status, 200);
+    assert_eq!(d.body, Some((0, 1000)));
+    assert_eq!(d.head.get("content-length"), Some("1000"));
+    assert_eq!(d.head.get("cache-control"), Some(IMMUTABLE));
+    assert_eq!(d.head.get("etag"), Some("\"t\""));
+    assert_eq!(d.head.get("accept-ranges"), Some("bytes"));
+    assert_eq!(d.head.get("access-control-allow-origin"), Some("*"));
+    assert!(d
+        .head
+        .get("access-control-expose-headers")
+        .is_some_and(|v| v.contains("Content-Range")));
+
+    let d = for_body(
+        &req(Some("bytes=10-19"), None, false),
+        &p,
+        "video/mp4",
+        1000,
+        "\"t\"",
+        true,
+    );
+    assert_eq!(d.head.status, 206);
+    assert_eq!(d.body, Some((10, 20)));
+    assert_eq!(d.head.get("content-range"), Some("bytes 10-19/1000"));
+    assert_eq!(d.head.get("content-length"), Some("10"));
+
+    // Invalid range: ignored, whole body.
+    let d = for_body(
+        &req(Some("bytes=9-3"), None, false),
+        &p,
+        "video/mp4",
+        1000,
+        "\"t\"",
+        true,
+    );
+    assert_eq!((d.head.status, d.body), (200, Some((0, 1000))));
+
+    let d = for_body(
+        &req(Some("bytes=2000-"), None, false),
+        &p,
+        "video/mp4",
+        1000,
+        "\"t\"",
+        true,
+    );
+    assert_eq!((d.head.status, d.body), (416, None));
+    assert_eq!(d.head.get("content-range"), Some("bytes */1000"));
+    assert_eq!(d.head.get("cache-control"), Some("no-store"));
+
+    // If-None-Match wins over Range (§13.2.2).
+    let d = for_body(
+        &req(Some("bytes=0-1"), Some("W/\"t\""), false),
+        &p,
+        "application/dash+xml",
+        1000,
+        "\"t\"",
+        false,
+    );
+    assert_eq!((d.head.status, d.body), (304, None));
+    assert_eq!(d.head.get("cache-control"), Some("public, max-age=60"));
+    assert_eq!(d.head.get("content-type"), None);
+
+    let d = for_body(&req(None, None, true), &p, "video/mp4", 1000, "\"t\"", true);
+    assert_eq!((d.head.status, d.body), (200, None));
+    assert_eq!(d.head.get("content-length"), Some("1000"));
+}
+
+#[test]
+fn cors_policy() {
+    let none = Policy {
+        cors_origin: String::new(),
+        ..Policy::default()
+    };
+    let d = for_generated(&RequestHead::default(), &none, "text/plain", b"x", false);
+    assert!(d.head.get("access-control-allow-origin").is_none());
+    assert!(preflight_head(&none).headers.is_empty());
+    let one = Policy {
+        cors_origin: "https://player.example".into(),
+        ..Policy::default()
+    };
+    let pf = preflight_head(&one);
+    assert_eq!(pf.status, 204);
+    assert_eq!(pf.get("vary"), Some("Origin"));
+    assert!(pf
+        .get("access-control-allow-headers")
+        .is_some_and(|v| v.contains("Range")));
+}
+
+#[test]
+fn errors_are_short_and_uncached() {
+    let (h, body) = error_head(&Policy::default(), 502, "origin refused");
+    assert_eq!(h.status, 502);
+    assert_eq!(body, "origin refused\n");
+    assert_eq!(h.get("cache-control"), Some("no-store"));
+    assert_eq!(h.get("content-length"), Some("15"));
+}
+
+#[test]
+fn etags_follow_bytes() {
+    assert_eq!(etag::of_body(b"abc"), etag::of_body(b"abc"));
+    assert_ne!(etag::of_body(b"abc"), etag::of_body(b"abd"));
+    assert_ne!(
+        etag::of_segment("\"v1\"", b"h"),
+        etag::of_segment("\"v2\"", b"h")
+    );
+    assert!(etag::of_body(b"").starts_with('"'));
+}
