@@ -6,47 +6,16 @@
 //! known from the index before any payload byte is read.
 
 use super::boxes::{BoxWriter, UNITY_MATRIX};
+use super::fragment::{SampleFields, Tfhd, TrackFragment, Trun, TrunSample};
 use crate::index::{IndexError, TrackIndex};
 use crate::model::{TrackInfo, TrackKind};
 use crate::timeline::sap::IS_LEADING_UNDECODABLE;
 use crate::timeline::TrackSegment;
 use bytes::Bytes;
 
-/// A contiguous byte range of the source file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ByteRun {
-    pub offset: u64,
-    pub len: u64,
-}
-
-impl ByteRun {
-    pub fn end(&self) -> u64 {
-        self.offset + self.len
-    }
-}
-
-/// A media segment as header bytes plus source runs, in output order.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MediaSegment {
-    pub header: Bytes,
-    pub runs: Vec<ByteRun>,
-}
-
-impl MediaSegment {
-    /// Total size in bytes.
-    pub fn len(&self) -> u64 {
-        self.header.len() as u64 + self.runs.iter().map(|r| r.len).sum::<u64>()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// `sample_depends_on = 2` (an I-frame / audio frame), §8.8.3.1.
-pub(crate) const FLAGS_SYNC: u32 = 0x0200_0000;
-/// `sample_depends_on = 1`, `sample_is_non_sync_sample = 1`.
-pub(crate) const FLAGS_NON_SYNC: u32 = 0x0101_0000;
+// Their home is now `mux` and `mux::fragment`; these paths stay for callers.
+pub(crate) use super::fragment::{FLAGS_NON_SYNC, FLAGS_SYNC};
+pub use super::{ByteRun, MediaSegment};
 
 /// How a track's timestamps map onto the output (see `timeline`): video
 /// keeps its decode times and folds the edit shift into the composition
@@ -175,7 +144,7 @@ pub fn display_size(t: &TrackInfo) -> (u32, u32) {
 /// past 4 GB, which no segment reaches).
 pub fn header_len(samples: u32, with_cts: bool, styp: bool) -> u64 {
     let per = if with_cts { 16 } else { 12 };
-    u64::from(styp) * 28 + 88 + u64::from(samples) * per + 8
+    u64::from(styp) * STYP_LEN + 88 + u64::from(samples) * per + 8
 }
 
 /// Options for writing a media segment.
@@ -201,25 +170,22 @@ pub fn media_segment(
     } else {
         0
     };
-    let mut w = BoxWriter::with_capacity(256 + count as usize * 16);
-    if opts.styp {
-        w.start(b"styp")
-            .bytes(b"msdh")
-            .u32(0)
-            .bytes(b"msdh")
-            .bytes(b"msix")
-            .bytes(b"cmfs")
-            .end();
-    }
-    let moof_at = w.len();
-    w.start(b"moof");
-    w.start_full(b"mfhd", 0, 0).u32(opts.sequence).end();
-    w.start(b"traf");
-    // default-base-is-moof (CMAF §7.5.16).
-    w.start_full(b"tfhd", 0, 0x02_0000).u32(info.track_id).end();
-    let mut runs: Vec<ByteRun> = Vec::new();
-    let mut entries = Vec::with_capacity(count as usize);
-    let mut negative = false;
+    let with_cts = track.has_cts || info.kind == TrackKind::Video;
+    let mut frag = TrackFragment {
+        sequence: opts.sequence,
+        tfhd: Tfhd {
+            track_id: info.track_id,
+            // CMAF §7.5.16.
+            default_base_is_moof: true,
+            ..Tfhd::default()
+        },
+        trun: Trun {
+            fields: SampleFields::all(with_cts),
+            first_sample_flags: None,
+            samples: Vec::with_capacity(count as usize),
+        },
+        ..TrackFragment::default()
+    };
     let mut base = None;
     // Composition time of the latest sync sample: a non-sync sample after
     // it in decode order but presented before it is a leading picture of
@@ -232,8 +198,7 @@ pub fn media_segment(
         let cts = i64::from(s.cts_offset).saturating_sub(cts_shift);
         let cts =
             i32::try_from(cts).map_err(|_| IndexError::Corrupt("composition offset overflow"))?;
-        negative |= cts < 0;
-        let sample_flags = if s.sync {
+        let flags = if s.sync {
             key_cts = Some(s.cts());
             FLAGS_SYNC
         } else if key_cts.is_some_and(|k| s.cts() < k) {
@@ -241,59 +206,36 @@ pub fn media_segment(
         } else {
             FLAGS_NON_SYNC
         };
-        entries.push((s.duration, s.size, sample_flags, cts));
-        match runs.last_mut() {
-            Some(r) if r.end() == s.offset => r.len += u64::from(s.size),
-            _ => runs.push(ByteRun {
-                offset: s.offset,
-                len: u64::from(s.size),
-            }),
-        }
+        let sample = TrunSample {
+            duration: s.duration,
+            size: s.size,
+            flags,
+            composition_offset: cts,
+        };
+        frag.push_sample(sample, s.offset);
     }
     let base = u64::try_from(base.unwrap_or(0).max(0)).unwrap_or(0);
-    w.start_full(b"tfdt", 1, 0).u64(base).end();
-    let with_cts = track.has_cts || info.kind == TrackKind::Video;
-    let flags = 0x0001 | 0x0100 | 0x0200 | 0x0400 | if with_cts { 0x0800 } else { 0 };
-    w.start_full(b"trun", u8::from(negative), flags).u32(count);
-    let data_offset_at = w.len();
-    w.i32(0);
-    for (duration, size, sample_flags, cts) in entries {
-        w.u32(duration).u32(size).u32(sample_flags);
-        if with_cts {
-            w.i32(cts);
-        }
+    frag.base_media_decode_time = Some(base);
+    let styp_len = if opts.styp { STYP_LEN } else { 0 };
+    let mut w = BoxWriter::with_capacity((styp_len + frag.header_len()) as usize);
+    if opts.styp {
+        write_styp(&mut w);
     }
-    w.end().end().end(); // trun, traf, moof
-    finish_fragment(w, moof_at, data_offset_at, runs)
+    frag.write(w)
 }
 
-/// Closes a fragment: patches the `trun` data offset (relative to the
-/// `moof` at `moof_at`) and appends the `mdat` header for `runs`.
-pub(crate) fn finish_fragment(
-    mut w: BoxWriter,
-    moof_at: usize,
-    data_offset_at: usize,
-    runs: Vec<ByteRun>,
-) -> Result<MediaSegment, IndexError> {
-    let moof_len = w.len() - moof_at;
-    let payload: u64 = runs.iter().map(|r| r.len).sum();
-    let mdat_header = if payload + 8 > u64::from(u32::MAX) {
-        16
-    } else {
-        8
-    };
-    let data_offset =
-        u32::try_from(moof_len + mdat_header).map_err(|_| IndexError::Corrupt("moof too large"))?;
-    w.patch_u32(data_offset_at, data_offset);
-    if mdat_header == 16 {
-        w.u32(1).bytes(b"mdat").u64(payload + 16);
-    } else {
-        w.u32((payload + 8) as u32).bytes(b"mdat");
-    }
-    Ok(MediaSegment {
-        header: Bytes::from(w.buf),
-        runs,
-    })
+/// Size of the `styp` [`write_styp`] writes.
+const STYP_LEN: u64 = 28;
+
+/// `styp` of a CMAF media segment (CMAF §7.3.1; DASH `msdh`/`msix`).
+fn write_styp(w: &mut BoxWriter) {
+    w.start(b"styp")
+        .bytes(b"msdh")
+        .u32(0)
+        .bytes(b"msdh")
+        .bytes(b"msix")
+        .bytes(b"cmfs")
+        .end();
 }
 
 #[cfg(test)]

@@ -18,9 +18,43 @@ pub struct MuxSample {
     pub data: Bytes,
 }
 
+/// A contiguous byte range of the source file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteRun {
+    pub offset: u64,
+    pub len: u64,
+}
+
+impl ByteRun {
+    pub fn end(&self) -> u64 {
+        self.offset + self.len
+    }
+}
+
+/// A segment as generated header bytes plus source runs, in output order:
+/// the payload is never copied, and the size is known before any payload
+/// byte is read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MediaSegment {
+    pub header: Bytes,
+    pub runs: Vec<ByteRun>,
+}
+
+impl MediaSegment {
+    /// Total size in bytes.
+    pub fn len(&self) -> u64 {
+        self.header.len() as u64 + self.runs.iter().map(|r| r.len).sum::<u64>()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 pub mod adts;
 pub mod annexb;
 pub mod boxes;
 pub mod cmaf;
+pub mod fragment;
 pub mod smooth;
 pub mod ts;

@@ -35,7 +35,10 @@
 //! (§8.8.7.1), which legacy Smooth clients also understand.
 
 use super::boxes::BoxWriter;
-use super::cmaf::{ByteRun, MediaSegment, FLAGS_NON_SYNC, FLAGS_SYNC};
+use super::fragment::{
+    SampleFields, Tfhd, TrackFragment, Trun, TrunSample, FLAGS_NON_SYNC, FLAGS_SYNC,
+};
+use super::MediaSegment;
 use crate::index::{IndexError, TrackIndex};
 use crate::model::TrackKind;
 use crate::timeline::{rescale, TrackSegment, HNS};
@@ -44,14 +47,6 @@ use crate::timeline::{rescale, TrackSegment, HNS};
 pub const TFXD_UUID: [u8; 16] = [
     0x6d, 0x1d, 0x9b, 0x05, 0x42, 0xd5, 0x44, 0xe6, 0x80, 0xe2, 0x14, 0x1d, 0xaf, 0xf7, 0x57, 0xb2,
 ];
-
-/// `tfhd` flag: default-sample-flags present.
-const TFHD_DEFAULT_FLAGS: u32 = 0x00_0020;
-const TRUN_DATA_OFFSET: u32 = 0x0001;
-const TRUN_DURATION: u32 = 0x0100;
-const TRUN_SIZE: u32 = 0x0200;
-const TRUN_FLAGS: u32 = 0x0400;
-const TRUN_CTS: u32 = 0x0800;
 
 /// A fragment's place on the manifest timeline, in HNS: its `<c t d>` and
 /// its `tfxd` (MS-SSTR §2.2.2.6, §2.2.4.4).
@@ -94,7 +89,7 @@ pub fn header_len(samples: u32, video: bool, with_cts: bool) -> u64 {
     124 + u64::from(samples) * per
 }
 
-/// One `trun` entry, times in HNS.
+/// A sample's times, in HNS.
 struct Entry {
     /// Decode time on the manifest timeline.
     decode: i64,
@@ -113,10 +108,31 @@ pub fn fragment(track: &TrackIndex, seg: &TrackSegment) -> Result<MediaSegment, 
     let (start, end) = (time.start as i64, time.end() as i64);
     let video = info.kind == TrackKind::Video;
     let with_cts = track.has_cts || video;
+    let mut frag = TrackFragment {
+        sequence: seg.number.saturating_add(1),
+        tfhd: Tfhd {
+            track_id: info.track_id,
+            default_sample_flags: Some(if video { FLAGS_NON_SYNC } else { FLAGS_SYNC }),
+            ..Tfhd::default()
+        },
+        // No tfdt: clients take the decode time from the manifest.
+        base_media_decode_time: None,
+        trun: Trun {
+            fields: SampleFields {
+                duration: true,
+                size: true,
+                flags: video,
+                composition_offset: with_cts,
+            },
+            first_sample_flags: None,
+            samples: Vec::with_capacity(seg.samples.len()),
+        },
+        traf_boxes: vec![tfxd(time)],
+        runs: Vec::new(),
+    };
     // Checks the range against the track before it sizes anything.
     let samples = track.samples(seg.samples.clone())?;
     let mut entries: Vec<Entry> = Vec::with_capacity(seg.samples.len());
-    let mut runs: Vec<ByteRun> = Vec::new();
     // Source decode time + shift = manifest decode time (track timescale):
     // the first sample decodes at the segment's start.
     let mut shift = None;
@@ -132,19 +148,10 @@ pub fn fragment(track: &TrackIndex, seg: &TrackSegment) -> Result<MediaSegment, 
             sync: s.sync,
             pts: to_hns(track.pts(&s), ts),
         });
-        match runs.last_mut() {
-            Some(r) if r.end() == s.offset => r.len += u64::from(s.size),
-            _ => runs.push(ByteRun {
-                offset: s.offset,
-                len: u64::from(s.size),
-            }),
-        }
+        frag.push_payload(s.offset, s.size);
     }
-    let count = u32::try_from(entries.len()).map_err(|_| {
-        IndexError::OutOfRange(format!("{} samples in one fragment", entries.len()))
-    })?;
-    let mut trun = Vec::with_capacity(entries.len());
-    let mut negative = false;
+    // A duration is the distance to the next sample's boundary, so the
+    // durations add up to the fragment's exactly.
     for (i, e) in entries.iter().enumerate() {
         let next = entries.get(i + 1).map_or(end, |n| n.decode);
         let duration = u32::try_from(next - e.decode).map_err(|_| {
@@ -161,50 +168,32 @@ pub fn fragment(track: &TrackIndex, seg: &TrackSegment) -> Result<MediaSegment, 
                 info.track_id
             ))
         })?;
-        negative |= cts < 0;
-        trun.push((duration, e.size, e.sync, cts));
+        // The offset is kept even when the trun does not list offsets: a
+        // negative one (audio whose first samples are clamped to a start of
+        // 0 by a long edit) selects trun version 1, as Smooth output always
+        // had; harmless, since version only changes how offsets are read.
+        frag.trun.samples.push(TrunSample {
+            duration,
+            size: e.size,
+            flags: if e.sync { FLAGS_SYNC } else { FLAGS_NON_SYNC },
+            composition_offset: cts,
+        });
     }
+    let w = BoxWriter::with_capacity(frag.header_len() as usize);
+    frag.write(w)
+}
 
-    let mut w = BoxWriter::with_capacity(header_len(count, video, with_cts) as usize);
-    w.start(b"moof");
-    w.start_full(b"mfhd", 0, 0)
-        .u32(seg.number.saturating_add(1))
-        .end();
-    w.start(b"traf");
-    let default_flags = if video { FLAGS_NON_SYNC } else { FLAGS_SYNC };
-    w.start_full(b"tfhd", 0, TFHD_DEFAULT_FLAGS)
-        .u32(info.track_id)
-        .u32(default_flags)
-        .end();
-    let mut flags = TRUN_DATA_OFFSET | TRUN_DURATION | TRUN_SIZE;
-    if video {
-        flags |= TRUN_FLAGS;
-    }
-    if with_cts {
-        flags |= TRUN_CTS;
-    }
-    w.start_full(b"trun", u8::from(negative), flags).u32(count);
-    let data_offset_at = w.len();
-    w.i32(0);
-    for (duration, size, sync, cts) in trun {
-        w.u32(duration).u32(size);
-        if video {
-            w.u32(if sync { FLAGS_SYNC } else { FLAGS_NON_SYNC });
-        }
-        if with_cts {
-            w.i32(cts);
-        }
-    }
-    w.end();
-    // tfxd, version 1: 64-bit absolute time and duration.
+/// The `tfxd` box, version 1: 64-bit absolute time and duration in HNS
+/// (MS-SSTR §2.2.4.4).
+fn tfxd(time: FragmentTime) -> Vec<u8> {
+    let mut w = BoxWriter::with_capacity(44);
     w.start(b"uuid")
         .bytes(&TFXD_UUID)
         .u32(0x0100_0000)
         .u64(time.start)
         .u64(time.duration)
         .end();
-    w.end().end(); // traf, moof
-    super::cmaf::finish_fragment(w, 0, data_offset_at, runs)
+    w.buf
 }
 
 #[cfg(test)]

@@ -232,3 +232,40 @@ fn open_gop_leading_samples_are_flagged() {
         assert_eq!(flagged > 0, open, "{name}: {flagged} leading samples");
     }
 }
+
+/// `header_len` sizes segments in playlists before any is written: it must
+/// equal the header `media_segment` writes, for every fixture segment.
+#[test]
+fn header_len_is_the_written_header_length() {
+    for name in [
+        "muxed_moov_end.mp4",
+        "avc_bframes.mp4",
+        "aac.mp4",
+        "hevc.mp4",
+    ] {
+        let file = fixture(name);
+        let idx = index_whole_file(&file, "").unwrap();
+        let tracks: Vec<&TrackIndex> = idx.tracks.iter().collect();
+        let tl = Timeline::compute(&tracks, 1000).unwrap();
+        for t in &tracks {
+            let with_cts = t.has_cts || t.is_video();
+            for seg in tl.track_segments(t).unwrap() {
+                let n = seg.samples.end - seg.samples.start;
+                for styp in [false, true] {
+                    let opts = FragmentOptions {
+                        sequence: seg.number + 1,
+                        styp,
+                    };
+                    let ms = media_segment(t, &seg, opts).unwrap();
+                    assert_eq!(
+                        ms.header.len() as u64,
+                        header_len(n, with_cts, styp),
+                        "{name} track {} seg {}",
+                        t.info.track_id,
+                        seg.number
+                    );
+                }
+            }
+        }
+    }
+}
