@@ -22,6 +22,7 @@ pub const CT_MP4_VIDEO: &str = "video/mp4";
 pub const CT_MP4_AUDIO: &str = "audio/mp4";
 pub const CT_TS: &str = "video/mp2t";
 
+mod carry;
 pub mod ts;
 
 #[derive(Clone, Debug)]
@@ -314,12 +315,20 @@ pub fn serve(
 /// builds it from the manifest).
 fn serve_smooth(set: &MediaSet, resource: &Resource, format: Format) -> Result<Output, ServeError> {
     match resource {
-        Resource::Manifest => Ok(Output::Text {
-            content_type: CT_SMOOTH,
-            body: smooth::client_manifest(set, format)?,
-        }),
+        Resource::Manifest => {
+            carry::SMOOTH
+                .title(set)
+                .map_err(ServeError::NotImplemented)?;
+            Ok(Output::Text {
+                content_type: CT_SMOOTH,
+                body: smooth::client_manifest(set, format)?,
+            })
+        }
         Resource::Fragment { track, time } => {
             let t = find_track(set, track)?;
+            carry::SMOOTH
+                .track(&set.track_index(t).info)
+                .map_err(ServeError::NotImplemented)?;
             if !set.is_aligned(t) {
                 return Err(ServeError::NotFound(format!(
                     "{} is not offered in Smooth Streaming: its keyframes do not align with the other renditions'",
@@ -348,33 +357,18 @@ fn serve_ts(
     format: Format,
     audio_only: bool,
 ) -> Result<Output, ServeError> {
-    let find = |r: &TrackRef| {
+    let find = |r: &TrackRef| -> Result<&SetTrack, ServeError> {
         let t = find_track(set, r)?;
-        let info = &set.track_index(t).info;
-        if !hls::ts_capable(info) {
-            return Err(ServeError::BadRequest(format!(
-                "{} ({}) is not offered in MPEG-TS: HEVC and this codec are fMP4-only; use format=m3u8-cmaf",
-                t.name, info.codec_string
-            )));
-        }
+        carry::TS
+            .track(&set.track_index(t).info)
+            .map_err(ServeError::NotImplemented)?;
         Ok(t)
     };
     match resource {
         Resource::Manifest => {
-            // A title whose video TS cannot carry (HEVC) is refused rather
-            // than silently served as audio only.
-            let capable = |kind| {
-                let mut of_kind = set.of_kind(kind).peekable();
-                of_kind.peek().is_none()
-                    || set
-                        .of_kind(kind)
-                        .any(|t| hls::ts_capable(&set.track_index(t).info))
-            };
-            if !capable(TrackKind::Video) || !capable(TrackKind::Audio) {
-                return Err(ServeError::BadRequest(
-                    "this title's codecs cannot be carried in MPEG-TS for HLS (HEVC and AV1 are fMP4-only); use format=m3u8-cmaf".into(),
-                ));
-            }
+            // A title whose video (or audio) TS cannot carry is refused
+            // rather than silently served without it.
+            carry::TS.title(set).map_err(ServeError::NotImplemented)?;
             Ok(Output::Text {
                 content_type: CT_HLS,
                 body: hls::multivariant_with(set, format, audio_only)?,

@@ -3,7 +3,7 @@
 //! [`Cache`] (the edge cache). The logic here decides *what* to read; the
 //! adapters only move bytes, so it is tested natively with a file origin.
 
-use crate::index::{self, MediaIndex, INDEX_VERSION};
+use crate::index::{self, FrameProbe, MediaIndex, INDEX_VERSION};
 use crate::manifest::ism::{self, ServerManifest};
 use crate::mp4::walk::{locate_moov, Probe, HEAD_PROBE_LEN};
 use crate::mp4::Mp4Error;
@@ -15,6 +15,10 @@ pub const MAX_ISM_LEN: u64 = ism::MAX_ISM_BYTES as u64;
 /// Reads an index may take: head, tail, moov, and slack for files with
 /// several boxes between the mdat and the moov.
 const MAX_INDEX_READS: usize = 6;
+/// Widest read of first frames (see [`FrameProbe`]): they sit at the start
+/// of the mdat, close together; a probe further away is given up (the
+/// sample entry's channel count stays) rather than costing another read.
+const MAX_FRAME_PROBE_SPAN: u64 = 1024 * 1024;
 
 /// One origin read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,6 +52,10 @@ pub enum OriginError {
     /// The object changed between reads (`If-Match` failed).
     Changed(String),
     Timeout(String),
+    /// The object has no bytes: a 0-byte object, or an origin answering
+    /// 416 to a `bytes=0-…` range (RFC 9110 §14.1.1: a range starting at 0
+    /// is unsatisfiable only when the representation is empty).
+    Empty(String),
     /// A status or a body we cannot use (5xx, short body, bad range).
     Bad(String),
 }
@@ -71,6 +79,7 @@ impl fmt::Display for OriginError {
             }
             OriginError::Changed(p) => write!(f, "{p} changed at origin while being read"),
             OriginError::Timeout(p) => write!(f, "origin timed out reading {p}"),
+            OriginError::Empty(p) => write!(f, "empty object: {p}"),
             OriginError::Bad(w) => write!(f, "bad origin response: {w}"),
         }
     }
@@ -198,6 +207,14 @@ enum Probing {
         start: u64,
         end: u64,
     },
+    /// The index is built and waits for the read of `start..end`, which
+    /// holds the first frames `probes` ask for.
+    Frames {
+        idx: MediaIndex,
+        probes: Vec<FrameProbe>,
+        start: u64,
+        end: u64,
+    },
     Done(MediaIndex),
 }
 
@@ -207,29 +224,71 @@ struct FileProbe {
     etag: Option<String>,
     size: Option<u64>,
     reads: usize,
+    /// The head read (at most [`HEAD_PROBE_LEN`] bytes), kept while the
+    /// walk goes on: it usually holds the first frames [`FrameProbe`]s
+    /// want. Later windows are not kept (a tail can be 16 MB).
+    head: Option<Bytes>,
+}
+
+/// The bytes `p` asks for, if `windows` hold them.
+fn probe_bytes<'a>(windows: &'a [(u64, Bytes)], p: &FrameProbe) -> Option<&'a [u8]> {
+    windows.iter().find_map(|(at, data)| {
+        let from = usize::try_from(p.offset.checked_sub(*at)?).ok()?;
+        data.get(from..from.checked_add(usize::try_from(p.len).ok()?)?)
+    })
 }
 
 impl FileProbe {
     fn request(&self) -> Option<ReadRequest> {
         match self.state {
-            Probing::Reading { start, end, .. } => Some(ReadRequest {
-                path: self.path.clone(),
-                start,
-                end,
-                if_match: self.etag.clone(),
-            }),
+            Probing::Reading { start, end, .. } | Probing::Frames { start, end, .. } => {
+                Some(ReadRequest {
+                    path: self.path.clone(),
+                    start,
+                    end,
+                    if_match: self.etag.clone(),
+                })
+            }
             Probing::Done(_) => None,
         }
     }
 
     fn feed(&mut self, resp: ReadResponse) -> Result<(), SourceError> {
-        let Probing::Reading { cursor, start, .. } = self.state else {
-            return Ok(());
-        };
         self.reads += 1;
         self.etag.get_or_insert(resp.etag.clone());
         let size = *self.size.get_or_insert(resp.total_size);
+        if size == 0 {
+            return Err(OriginError::Empty(self.path.clone()).into());
+        }
+        match &self.state {
+            Probing::Reading { cursor, start, .. } => {
+                let (cursor, start) = (*cursor, *start);
+                self.walk(resp, cursor, start, size)
+            }
+            Probing::Frames {
+                idx, probes, start, ..
+            } => {
+                let windows = [(*start, resp.data)];
+                let idx = with_frames(&self.path, &windows, idx, probes)?;
+                self.done(idx);
+                Ok(())
+            }
+            Probing::Done(_) => Ok(()),
+        }
+    }
+
+    /// One step of the walk to the moov, with the bytes at `start`.
+    fn walk(
+        &mut self,
+        resp: ReadResponse,
+        cursor: u64,
+        start: u64,
+        size: u64,
+    ) -> Result<(), SourceError> {
         let mp4 = |e: Mp4Error| media_error(&self.path, e.into());
+        if start == 0 {
+            self.head = Some(resp.data.clone());
+        }
         match locate_moov(&resp.data, start, cursor, size).map_err(mp4)? {
             Probe::Moov { offset, size: len } => {
                 let have = offset >= start && offset + len <= start + resp.data.len() as u64;
@@ -239,14 +298,13 @@ impl FileProbe {
                     let etag = self.etag.clone().unwrap_or_default();
                     let idx = index::build(moov, offset, size, &etag)
                         .map_err(|e| media_error(&self.path, e))?;
-                    self.state = Probing::Done(idx);
-                } else {
-                    self.state = Probing::Reading {
-                        cursor: offset,
-                        start: offset,
-                        end: offset + len,
-                    };
+                    return self.built(idx, (start, resp.data));
                 }
+                self.state = Probing::Reading {
+                    cursor: offset,
+                    start: offset,
+                    end: offset + len,
+                };
             }
             Probe::Need { offset, len } => {
                 self.state = Probing::Reading {
@@ -256,7 +314,7 @@ impl FileProbe {
                 };
             }
         }
-        if self.reads >= MAX_INDEX_READS && !matches!(self.state, Probing::Done(_)) {
+        if self.reads >= MAX_INDEX_READS {
             return Err(SourceError::Unsupported {
                 path: self.path.clone(),
                 error: "moov not found within the read budget".into(),
@@ -264,6 +322,59 @@ impl FileProbe {
         }
         Ok(())
     }
+
+    /// The index is built: done, unless first frames are still wanted
+    /// that the reads so far do not hold; those cost one more read.
+    /// `window` is the read that held the moov.
+    fn built(&mut self, idx: MediaIndex, window: (u64, Bytes)) -> Result<(), SourceError> {
+        let mut windows = vec![window];
+        windows.extend(self.head.take().map(|h| (0, h)));
+        let (have, mut missing): (Vec<FrameProbe>, Vec<FrameProbe>) = idx
+            .frame_probes()
+            .into_iter()
+            .partition(|p| probe_bytes(&windows, p).is_some());
+        let idx = with_frames(&self.path, &windows, &idx, &have)?;
+        let Some(start) = missing.iter().map(|p| p.offset).min() else {
+            self.done(idx);
+            return Ok(());
+        };
+        missing.retain(|p| p.offset.saturating_add(p.len) <= start + MAX_FRAME_PROBE_SPAN);
+        let end = missing
+            .iter()
+            .map(|p| p.offset + p.len)
+            .max()
+            .unwrap_or(start);
+        self.state = Probing::Frames {
+            idx,
+            probes: missing,
+            start,
+            end,
+        };
+        Ok(())
+    }
+
+    fn done(&mut self, idx: MediaIndex) {
+        self.state = Probing::Done(idx);
+        self.head = None;
+    }
+}
+
+/// `idx` with the first frames `probes` asked for, taken from `windows`.
+fn with_frames(
+    path: &str,
+    windows: &[(u64, Bytes)],
+    idx: &MediaIndex,
+    probes: &[FrameProbe],
+) -> Result<MediaIndex, SourceError> {
+    if probes.is_empty() {
+        return Ok(idx.clone());
+    }
+    let heads: Vec<(u32, &[u8])> = probes
+        .iter()
+        .filter_map(|p| Some((p.track_id, probe_bytes(windows, p)?)))
+        .collect();
+    idx.with_frame_heads(&heads)
+        .map_err(|e| media_error(path, e))
 }
 
 /// Loads the indexes of `paths` (cache first, then range reads issued for
@@ -292,6 +403,7 @@ pub fn load_indexes(
             etag: None,
             size: None,
             reads: 0,
+            head: None,
         });
     }
     let mut reads = 0;
@@ -318,7 +430,7 @@ pub fn load_indexes(
         .into_iter()
         .filter_map(|p| match p.state {
             Probing::Done(idx) => Some(idx),
-            Probing::Reading { .. } => None,
+            Probing::Reading { .. } | Probing::Frames { .. } => None,
         })
         .collect();
     Ok((out, reads))
@@ -384,6 +496,10 @@ impl FileOrigin {
             std::fs::File::open(&path).map_err(|_| OriginError::NotFound(r.path.clone()))?;
         let meta = f.metadata().map_err(|e| OriginError::Bad(e.to_string()))?;
         let size = meta.len();
+        if size == 0 {
+            // What an HTTP origin's 416 to `bytes=0-…` means.
+            return Err(OriginError::Empty(r.path.clone()));
+        }
         // A weak ETag from size + mtime, like many static servers.
         let mtime = meta
             .modified()
@@ -433,3 +549,6 @@ impl Cache for MemoryCache {
         self.0.insert(key.to_string(), value);
     }
 }
+
+#[cfg(test)]
+mod tests;

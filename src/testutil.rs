@@ -12,6 +12,8 @@ pub struct SynthTrack {
     pub samples: Vec<(u32, u32, bool, i32)>,
     /// Edit list media_time (None: no edit list).
     pub edit: Option<i64>,
+    /// A sample entry box to use instead of the default `avc1`/`mp4a`.
+    pub entry: Option<Vec<u8>>,
 }
 
 impl SynthTrack {
@@ -34,6 +36,7 @@ impl SynthTrack {
             timescale: ts,
             samples,
             edit: Some(512),
+            entry: None,
         }
     }
 
@@ -44,8 +47,35 @@ impl SynthTrack {
             timescale: 48000,
             samples: (0..frames).map(|i| (1024, 300 + i % 5, true, 0)).collect(),
             edit: Some(1024),
+            entry: None,
         }
     }
+
+    /// This track with `entry` as its sample entry.
+    pub fn with_entry(mut self, entry: Vec<u8>) -> Self {
+        self.entry = Some(entry);
+        self
+    }
+}
+
+/// An audio sample entry box `fourcc` with `channelcount` 2 and 48 kHz (as
+/// ffmpeg writes whatever the stream carries) around `children` (type,
+/// payload).
+pub fn audio_entry(fourcc: &[u8; 4], children: &[(&[u8; 4], &[u8])]) -> Vec<u8> {
+    let mut w = BoxWriter::default();
+    w.start(fourcc)
+        .zeros(6)
+        .u16(1)
+        .zeros(8)
+        .u16(2)
+        .u16(16)
+        .zeros(4)
+        .u32(48000 << 16);
+    for (typ, payload) in children {
+        w.start(typ).bytes(payload).end();
+    }
+    w.end();
+    w.buf
 }
 
 const AVC1_ENTRY: &[u8] = &[
@@ -155,7 +185,12 @@ fn write_moov(tracks: &[SynthTrack], mdat_start: u64) -> Vec<u8> {
             .end();
         w.start(b"minf").start(b"stbl");
         w.start_full(b"stsd", 0, 0).u32(1);
-        sample_entry(&mut w, t.video);
+        match &t.entry {
+            Some(e) => {
+                w.bytes(e);
+            }
+            None => sample_entry(&mut w, t.video),
+        }
         w.end();
         w.start_full(b"stts", 0, 0).u32(t.samples.len() as u32);
         for s in &t.samples {

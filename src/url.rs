@@ -84,7 +84,9 @@ pub enum Asset {
     /// `{dir}/{name}.ism` — a SMIL server manifest listing the MP4s
     /// (e.g. `"abr/abr.ism"`).
     Ism { path: String },
-    /// A bare MP4: `"dir/file.mp4"`.
+    /// A bare MP4: `"dir/file.mp4"`; also `.ismv`/`.isma` (Smooth
+    /// Streaming's fragmented MP4s), so that an existing one is answered
+    /// with why it cannot be served rather than a 404.
     Mp4 { path: String },
     /// nginx-vod urlset `/{dir}/{prefix},{a},{b},{suffix}.urlset/…` expanded
     /// to `dir/{prefix}{a}{suffix}`, `dir/{prefix}{b}{suffix}`; 1 to
@@ -458,7 +460,10 @@ fn parse_asset(segments: &[String]) -> Result<Asset, UrlError> {
     if strip_suffix_ci(last, ".ism").is_some() {
         return Ok(Asset::Ism { path: join(last) });
     }
-    if strip_suffix_ci(last, ".mp4").is_some() {
+    if [".mp4", ".ismv", ".isma"]
+        .iter()
+        .any(|ext| strip_suffix_ci(last, ext).is_some())
+    {
         return Ok(Asset::Mp4 { path: join(last) });
     }
     if let Some(stem) = strip_suffix_ci(last, ".urlset") {
@@ -1445,6 +1450,18 @@ mod tests {
             stream("/日本/動画.mp4/master.m3u8").asset,
             Asset::Mp4 {
                 path: "日本/動画.mp4".into()
+            }
+        );
+        assert_eq!(
+            stream("/d/x.ismv/manifest").asset,
+            Asset::Mp4 {
+                path: "d/x.ismv".into()
+            }
+        );
+        assert_eq!(
+            stream("/x.ISMA/manifest").asset,
+            Asset::Mp4 {
+                path: "x.ISMA".into()
             }
         );
         assert_eq!(err("/x.mov/manifest"), UrlError::NotFound);

@@ -413,5 +413,36 @@ describe('edge under origin faults and bad media', { skip }, () => {
       }
       await stillServing();
     });
+
+    test('empty, non-MP4 and fragmented objects: the status and reason say which', async () => {
+      const dir = path.join(root, 'bad');
+      writeBadMedia(dir);
+      // video_240.mp4 with an mvex in its moov: fragmented, as ISMV files are.
+      const src = path.join(MEDIA, 'abr', 'video_240.mp4');
+      const good = fs.readFileSync(src);
+      const moov = fileLayout(src).boxes.find((b) => b.type === 'moov');
+      const mvex = Buffer.alloc(40);
+      mvex.writeUInt32BE(40, 0);
+      mvex.write('mvex', 4, 'latin1');
+      mvex.writeUInt32BE(32, 8);
+      mvex.write('trex', 12, 'latin1');
+      mvex.writeUInt32BE(1, 20);
+      mvex.writeUInt32BE(1, 24);
+      const head = Buffer.from(good.subarray(0, moov.start + moov.size));
+      head.writeUInt32BE(moov.size + mvex.length, moov.start);
+      fs.writeFileSync(path.join(dir, 'frag.ismv'), Buffer.concat([head, mvex, good.subarray(moov.start + moov.size)]));
+      const res = async (p) => get(`${E}/bad/${p}`);
+      assertError(await res('empty.mp4/master.m3u8'), 502, /empty object: bad\/empty\.mp4/);
+      for (const name of ['text.mp4', 'random.mp4']) {
+        const r = await res(`${name}/manifest.mpd`);
+        assertError(r, 502, /not an MP4 \(ISO BMFF\) file/);
+        assert.doesNotMatch(text(r), /hello|o, t|box/, `${name}: the reason quotes no content`);
+      }
+      for (const sub of ['manifest', 'master.m3u8']) {
+        assertError(await res(`frag.ismv/${sub}`), 501, /fragmented MP4 \(ismv\) input is not supported yet/);
+      }
+      assertError(await res('nothere.ismv/manifest'), 404);
+      await stillServing();
+    });
   });
 });

@@ -598,6 +598,16 @@ describe('edge', { skip }, () => {
       const errors = [await get(`${E}/nope`), await get(`${E}${ABR}/bogus`), await get(`${E}/abr/nothere.mp4/master.m3u8`)];
       for (const e of errors) assert.match(e.headers.get('cache-control') || '', /no-store/, `${e.url}: errors are not cached`);
     });
+
+    test('CORS exposes Content-Range (byte-range players) and keeps Content-Length and ETag', async () => {
+      const url = `${E}${ABR}/QualityLevels(250000)/Fragments(video=0,format=m3u8-cmaf)`;
+      for (const res of [await get(url), await get(url, { headers: { Range: 'bytes=0-99' } }), await get(`${E}/nope`)]) {
+        const exposed = (res.headers.get('access-control-expose-headers') || '').split(',').map((h) => h.trim().toLowerCase());
+        for (const h of ['content-range', 'content-length', 'etag']) {
+          assert.ok(exposed.includes(h), `${res.url} (${res.status}): ${h} not in Access-Control-Expose-Headers ${exposed}`);
+        }
+      }
+    });
   });
 
   describe('2-hour file', () => {

@@ -293,6 +293,8 @@ impl Session {
             401 | 403 => OriginError::Forbidden(p),
             412 => OriginError::Changed(p),
             408 | 504 => OriginError::Timeout(p),
+            // A range from byte 0 is unsatisfiable only on an empty object.
+            416 if start == 0 => OriginError::Empty(p),
             0 => OriginError::Bad(format!("{path}: {reason}")),
             s => OriginError::Bad(format!("{path}: origin answered {s} {reason}")),
         };

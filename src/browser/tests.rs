@@ -152,6 +152,17 @@ fn errors() {
 }
 
 #[test]
+fn a_416_to_the_first_read_is_an_empty_object() {
+    // What a bucket answers to `Range: bytes=0-…` on a 0-byte object.
+    let mut s = Session::new(0);
+    s.fail("e.mp4", 0, 416, "Range Not Satisfiable");
+    let Reply::Done(d) = s.request("/e.mp4/manifest", None) else {
+        panic!("416 not reported");
+    };
+    assert_eq!((d.status, d.reason.as_str()), (502, "empty object: e.mp4"));
+}
+
+#[test]
 fn covering_reads_are_sliced() {
     let data = std::fs::read(small().join("avc_bframes.mp4")).unwrap();
     let total = data.len() as u64;

@@ -118,6 +118,8 @@ fn check(path: &str, r: &ReadRequest, resp: &Response) -> Result<(u64, u64), Ori
         404 | 410 => Err(OriginError::NotFound(path.to_string())),
         401 | 403 => Err(OriginError::Forbidden(path.to_string())),
         412 => Err(OriginError::Changed(path.to_string())),
+        // A range from byte 0 is unsatisfiable only on an empty object.
+        416 if r.start == 0 => Err(OriginError::Empty(path.to_string())),
         416 => Err(OriginError::Bad(format!(
             "{path}: range {}-{} not satisfiable",
             r.start, r.end

@@ -7,13 +7,16 @@ use fastly::Response;
 /// One year: segments of a given source version never change.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
+/// Response headers a cross-origin script may read besides the safelisted
+/// ones (Fetch §3.2.6 "CORS-safelisted response-header name"): players that
+/// fetch byte ranges need `Content-Range` of a 206 (and `Accept-Ranges` to
+/// know they may), hls.js and dash.js read `Content-Length`, caches `ETag`.
+const EXPOSE_HEADERS: &str = "Content-Length, Content-Range, Content-Type, Accept-Ranges, ETag";
+
 pub fn with_cors(s: &Settings, mut r: Response) -> Response {
     if !s.cors_origin.is_empty() {
         r.set_header(header::ACCESS_CONTROL_ALLOW_ORIGIN, s.cors_origin.as_str());
-        r.set_header(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            "Content-Length, Content-Type, ETag",
-        );
+        r.set_header(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSE_HEADERS);
         if s.cors_origin != "*" {
             r.set_header(header::VARY, "Origin");
         }

@@ -8,9 +8,13 @@
 //!   handler:[u8;4] presentation_offset:i64 avg_bitrate:u64 max_bitrate:u64
 //!   sample_count:u32 total_bytes:u64 entry_len:u32 entry (the raw sample entry box)
 //!   block_count:u32 blocks sync_count:u32 sync data_len:u32 data
+//! trailer: count:u16, then per entry: track_id:u32 channels:u16
 //! ```
 //! Track details not listed (codec, size, channels) are re-derived from the
-//! stored sample entry, so there is one parser for them, not two.
+//! stored sample entry, so there is one parser for them, not two. The
+//! trailer holds what only the media says (channel counts of DTS tracks
+//! without `ddts`, read from the first frame after the moov is indexed);
+//! it is last so that it can be rewritten without touching the tracks.
 
 use super::*;
 use crate::mp4::moov::{parse_moov, Track};
@@ -35,7 +39,19 @@ pub fn build(moov: Bytes, moov_offset: u64, file_size: u64, etag: &str) -> Resul
     for t in &movie.tracks {
         encode_track(&mut out, t, file_size)?;
     }
+    put_trailer(&mut out, &[])?;
     MediaIndex::from_blob(Bytes::from(out))
+}
+
+/// Appends the trailer: channel counts read from the stream, per track ID.
+pub(super) fn put_trailer(out: &mut Vec<u8>, counts: &[(u32, u16)]) -> Result<()> {
+    let n = u16::try_from(counts.len()).map_err(|_| IndexError::Corrupt("trailer too large"))?;
+    out.extend_from_slice(&n.to_be_bytes());
+    for (id, c) in counts {
+        out.extend_from_slice(&id.to_be_bytes());
+        out.extend_from_slice(&c.to_be_bytes());
+    }
+    Ok(())
 }
 
 fn encode_track(out: &mut Vec<u8>, t: &Track, file_size: u64) -> Result<()> {
@@ -229,11 +245,20 @@ impl MediaIndex {
         for _ in 0..track_count {
             tracks.push(read_track(&mut r)?);
         }
+        let trailer_at = r.pos;
+        for _ in 0..r.u16()? {
+            let (id, channels) = (r.u32()?, r.u16()?);
+            if let Some(t) = tracks.iter_mut().find(|t| t.info.track_id == id) {
+                t.info.channels = channels;
+                t.stream_channels = Some(channels);
+            }
+        }
         Ok(MediaIndex {
             file_size,
             etag,
             tracks,
             blob,
+            trailer_at,
         })
     }
 
@@ -283,6 +308,7 @@ fn read_track(r: &mut Reader) -> Result<TrackIndex> {
         return Err(IndexError::Corrupt("sync sample past track end"));
     }
     let entry = parse_sample_entry(raw_entry, "index")?;
+    let channels_in_stream = entry.channels_in_stream;
     let info = TrackInfo {
         track_id,
         kind,
@@ -309,6 +335,8 @@ fn read_track(r: &mut Reader) -> Result<TrackIndex> {
         info,
         has_cts: flags & FLAG_CTS != 0,
         total_bytes,
+        channels_in_stream,
+        stream_channels: None,
         blocks,
         sync,
         data,

@@ -24,8 +24,10 @@ use std::ops::Range;
 pub use blob::build;
 
 /// Bumped whenever the blob layout or its meaning changes; part of the edge
-/// cache key so old entries are never misread.
-pub const INDEX_VERSION: u32 = 2;
+/// cache key so old entries are never misread. v3 adds the trailer of
+/// channel counts read from the stream (DTS without `ddts`): v2 entries of
+/// such files carry the sample entry's placeholder 2.
+pub const INDEX_VERSION: u32 = 3;
 /// Samples per block.
 pub const BLOCK_LEN: u32 = 128;
 /// Bytes per block directory entry: first dts (8), first offset (8), data
@@ -98,6 +100,21 @@ pub struct MediaIndex {
     pub tracks: Vec<TrackIndex>,
     /// The serialized form, for the cache.
     pub blob: Bytes,
+    /// Where the trailer (channel counts read from the stream) starts.
+    trailer_at: usize,
+}
+
+/// The start of a track's first sample, which the index wants because its
+/// sample entry does not tell the channel count (see
+/// [`crate::mp4::dts`]). Reading it costs one more origin read on a cold
+/// index, for such tracks only; the answer is then cached with the index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameProbe {
+    pub track_id: u32,
+    /// File offset of the first sample.
+    pub offset: u64,
+    /// Bytes wanted (at most the sample's size).
+    pub len: u64,
 }
 
 /// One track's samples, decoded lazily from the blob.
@@ -108,6 +125,10 @@ pub struct TrackIndex {
     pub has_cts: bool,
     /// Payload bytes of the whole track.
     pub total_bytes: u64,
+    /// The sample entry leaves the channel count to the stream.
+    channels_in_stream: bool,
+    /// The channel count read from the stream (the blob's trailer).
+    stream_channels: Option<u16>,
     blocks: Bytes,
     sync: Bytes,
     data: Bytes,
@@ -399,19 +420,81 @@ impl Iterator for SampleCursor<'_> {
     }
 }
 
+impl MediaIndex {
+    /// The first-sample reads this index still wants (see [`FrameProbe`]).
+    pub fn frame_probes(&self) -> Vec<FrameProbe> {
+        self.tracks
+            .iter()
+            .filter(|t| t.channels_in_stream && t.stream_channels.is_none())
+            .filter_map(|t| {
+                let s = t.sample(0).ok()?;
+                Some(FrameProbe {
+                    track_id: t.info.track_id,
+                    offset: s.offset,
+                    len: u64::from(s.size).min(crate::mp4::dts::CORE_HEADER_LEN),
+                })
+            })
+            .collect()
+    }
+
+    /// This index with what the first samples of its probed tracks say:
+    /// `heads` are (track ID, the bytes a [`FrameProbe`] asked for). Heads
+    /// that do not parse leave the sample entry's count in place.
+    pub fn with_frame_heads(&self, heads: &[(u32, &[u8])]) -> Result<MediaIndex> {
+        let mut counts: Vec<(u32, u16)> = self
+            .tracks
+            .iter()
+            .filter_map(|t| Some((t.info.track_id, t.stream_channels?)))
+            .collect();
+        for &(id, head) in heads {
+            let probed = self.track(id).is_some_and(|t| t.channels_in_stream);
+            if let Some(c) = crate::mp4::dts::core_frame_channels(head).filter(|_| probed) {
+                counts.retain(|e| e.0 != id);
+                counts.push((id, c));
+            }
+        }
+        if counts.is_empty() {
+            return Ok(self.clone());
+        }
+        // A copy of the blob (not of media payload), once per cold index
+        // of a file with such tracks.
+        let mut blob = self
+            .blob
+            .get(..self.trailer_at)
+            .ok_or(IndexError::Corrupt("trailer position"))?
+            .to_vec();
+        blob::put_trailer(&mut blob, &counts)?;
+        MediaIndex::from_blob(Bytes::from(blob))
+    }
+}
+
 /// Indexes a file held entirely in memory (tests, benchmarks, the native
 /// CLI); the edge instead drives [`crate::mp4::walk::locate_moov`] with
 /// range reads.
 pub fn index_whole_file(file: &Bytes, etag: &str) -> Result<MediaIndex> {
     use crate::mp4::walk::{locate_moov, Probe};
     let size = file.len() as u64;
-    match locate_moov(file, 0, 0, size)? {
+    let idx = match locate_moov(file, 0, 0, size)? {
         Probe::Moov { offset, size: len } => {
             let moov = file.slice(offset as usize..(offset + len) as usize);
-            build(moov, offset, size, etag)
+            build(moov, offset, size, etag)?
         }
-        Probe::Need { .. } => Err(IndexError::Corrupt("whole file given but walk wants more")),
+        Probe::Need { .. } => {
+            return Err(IndexError::Corrupt("whole file given but walk wants more"))
+        }
+    };
+    let probes = idx.frame_probes();
+    if probes.is_empty() {
+        return Ok(idx);
     }
+    let heads: Vec<(u32, &[u8])> = probes
+        .iter()
+        .filter_map(|p| {
+            let at = usize::try_from(p.offset).ok()?;
+            Some((p.track_id, file.get(at..at.checked_add(p.len as usize)?)?))
+        })
+        .collect();
+    idx.with_frame_heads(&heads)
 }
 
 #[cfg(test)]

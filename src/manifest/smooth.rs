@@ -21,14 +21,17 @@
 //! | codec | FourCC | CodecPrivateData | AudioTag | PacketSize |
 //! |---|---|---|---|---|
 //! | H.264 (`avc1`/`avc3`) | `H264` | `00000001` SPS … `00000001` PPS … | | |
-//! | HEVC | sample entry upper-cased (`HVC1`, `HEV1`) | `00000001` VPS, SPS, PPS … | | |
 //! | AAC-LC | `AACL` | AudioSpecificConfig | 255 | 2 × channels |
 //! | HE-AAC v1/v2 | `AACH` | AudioSpecificConfig | 255 | 2 × channels |
 //! | E-AC-3 | `EC-3` | WAVEFORMATEXTENSIBLE tail + `dec3` payload | 65534 | 4 × kbit/s |
 //!
-//! Tracks Smooth has no signalling for (AC-3, AV1, VP9, …) are left out.
-//! dash.js' MSS module and Shaka 4 only play H264 and AAC; HEVC and E-AC-3
-//! are for native clients.
+//! Tracks Smooth has no signalling for are left out ([`carries`]), and the
+//! service refuses a title left without video or without anything. That
+//! includes HEVC: MS-SSTR §2.2.2.5 defines no FourCC for it, and the
+//! `HVC1`/`HEV1` some packagers invent crash GStreamer's Smooth demuxer
+//! and cannot be opened by VLC; AC-3, AV1, VP9, Opus, FLAC and DTS have no
+//! FourCC either. dash.js' MSS module and Shaka 4 only play H264 and AAC;
+//! E-AC-3 is for native clients.
 
 use crate::media_set::{MediaSet, SetTrack};
 use crate::model::{Codec, TrackInfo, TrackKind};
@@ -120,10 +123,6 @@ pub fn quality_codec(info: &TrackInfo) -> Option<QualityCodec> {
             "H264".into(),
             annex_b(c.sps.iter().chain(c.pps.iter())),
         )),
-        Codec::Hevc(c) => Some(video(
-            info.fourcc.as_str_lossy().to_ascii_uppercase(),
-            annex_b(c.vps.iter().chain(c.sps.iter()).chain(c.pps.iter())),
-        )),
         Codec::Aac(c) => {
             let mut cpd = String::new();
             hex_into(&mut cpd, &c.asc);
@@ -153,8 +152,14 @@ pub fn quality_codec(info: &TrackInfo) -> Option<QualityCodec> {
                 packet_size: 4 * u32::from(c.data_rate),
             })
         }
-        Codec::Ac3(_) | Codec::Other => None,
+        Codec::Hevc(_) | Codec::Ac3(_) | Codec::Other => None,
     }
+}
+
+/// Whether Smooth Streaming can carry the track (it has a FourCC in
+/// MS-SSTR §2.2.2.5).
+pub fn carries(info: &TrackInfo) -> bool {
+    quality_codec(info).is_some()
 }
 
 /// One `<c>` entry (§2.2.2.6); `r` counts the fragments of the run,

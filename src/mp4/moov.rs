@@ -77,7 +77,7 @@ pub fn parse_moov(moov_box: Bytes, offset: u64) -> Result<Movie> {
     }
     let mut timescale = 0;
     let mut traks = Vec::new();
-    let mut fragmented = false;
+    let mut mvex = None;
     for child in moov.children("moov") {
         let c = child?;
         match &c.header.typ.0 {
@@ -99,9 +99,19 @@ pub fn parse_moov(moov_box: Bytes, offset: u64) -> Result<Movie> {
                 }
                 traks.push(c);
             }
-            b"mvex" => fragmented = true,
+            b"mvex" => mvex = Some(c.header.offset),
             _ => {}
         }
+    }
+    // `mvex` announces movie fragments (ISO/IEC 14496-12 §8.8.1): the
+    // samples in the moov, if any, are only the first part of the track.
+    // Serving them alone would be a silently short title, so refuse.
+    if let Some(at) = mvex {
+        return Err(Mp4Error::unsupported(
+            "moov/mvex",
+            at,
+            super::walk::FRAGMENTED_REASON,
+        ));
     }
     if timescale == 0 {
         return Err(Mp4Error::invalid(
@@ -120,12 +130,11 @@ pub fn parse_moov(moov_box: Bytes, offset: u64) -> Result<Movie> {
         }
     }
     if tracks.is_empty() {
-        let reason = if fragmented {
-            "fragmented MP4 input (samples in moof) is not supported"
-        } else {
-            "no audio or video track with samples"
-        };
-        return Err(Mp4Error::unsupported("moov", offset, reason));
+        return Err(Mp4Error::unsupported(
+            "moov",
+            offset,
+            "no audio or video track with samples",
+        ));
     }
     Ok(Movie {
         timescale,

@@ -4,9 +4,9 @@
 //! entry itself is kept as the exact bytes of the file so init segments carry
 //! the decoder configuration untouched.
 
-use super::codec;
 use super::error::{Mp4Error, Result};
 use super::header::{BoxIter, Mp4Box};
+use super::{codec, dts};
 use crate::model::{Codec, FourCC};
 use bytes::Bytes;
 
@@ -26,6 +26,10 @@ pub struct SampleEntry {
     pub bits_per_sample: u16,
     /// (max, avg) bit/s from `btrt` or the `esds` decoder config, if any.
     pub bitrates: Option<(u64, u64)>,
+    /// The entry does not tell the channel count and the first frame's
+    /// header does: DTS in `mp4a` (ffmpeg) without a `ddts` box, whose
+    /// `channelcount` is a placeholder 2 (see [`dts`]).
+    pub channels_in_stream: bool,
 }
 
 const VISUAL: &[&[u8; 4]] = &[
@@ -102,6 +106,7 @@ fn parse_entry(entry: &Mp4Box, raw: Bytes, path: &str) -> Result<SampleEntry> {
         channels: 0,
         bits_per_sample: 0,
         bitrates: None,
+        channels_in_stream: false,
     };
     let children_at = if VISUAL.contains(&&fourcc.0) {
         // SampleEntry (8) + VisualSampleEntry fields (70), §12.1.3.2.
@@ -159,6 +164,7 @@ fn parse_entry(entry: &Mp4Box, raw: Bytes, path: &str) -> Result<SampleEntry> {
             children.push(child);
         }
     }
+    let (mut dts_esds, mut ddts_channels) = (false, None);
     for child in children {
         let off = child.header.offset;
         let b = &child.payload;
@@ -185,6 +191,7 @@ fn parse_entry(entry: &Mp4Box, raw: Bytes, path: &str) -> Result<SampleEntry> {
             }
             b"esds" => {
                 let e = codec::parse_esds(b, off)?;
+                dts_esds = dts::is_dts_object_type(e.object_type_indication);
                 out.codec_string = codec::aac_codec_string(&e);
                 if e.avg_bitrate > 0 {
                     out.bitrates = Some((u64::from(e.max_bitrate), u64::from(e.avg_bitrate)));
@@ -214,6 +221,10 @@ fn parse_entry(entry: &Mp4Box, raw: Bytes, path: &str) -> Result<SampleEntry> {
                 out.codec_string = "ec-3".into();
                 out.codec = Codec::Ec3(c);
             }
+            // Only the channel count is read from it: a `ddts` cut short
+            // leaves `channelcount` in place rather than failing the file
+            // (and its other tracks) over a DTS track we pass through.
+            b"ddts" => ddts_channels = dts::parse_ddts(b, off).ok().map(|d| d.channels()),
             b"btrt" if b.len() >= 12 => {
                 let max = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
                 let avg = u32::from_be_bytes([b[8], b[9], b[10], b[11]]);
@@ -230,6 +241,12 @@ fn parse_entry(entry: &Mp4Box, raw: Bytes, path: &str) -> Result<SampleEntry> {
             b"dfLa" => out.codec_string = "fLaC".into(),
             _ => {}
         }
+    }
+    match ddts_channels {
+        Some(Some(c)) => out.channels = c,
+        // A `ddts` that leaves the layout open: keep `channelcount`.
+        Some(None) => {}
+        None => out.channels_in_stream = dts_esds,
     }
     Ok(out)
 }
@@ -267,6 +284,42 @@ mod tests {
         assert_eq!(e.codec_string, "mp4a.40.2");
         assert_eq!((e.channels, e.sample_rate), (2, 48000));
         assert!(matches!(e.codec, Codec::Aac(_)));
+    }
+
+    fn audio_entry(fourcc: &[u8; 4], children: &[(&[u8; 4], &[u8])]) -> Bytes {
+        Bytes::from(crate::testutil::audio_entry(fourcc, children))
+    }
+
+    #[test]
+    fn aac_channels_come_from_the_audio_specific_config() {
+        // ffmpeg writes channelcount 2 for 5.1 AAC; the AudioSpecificConfig
+        // (LC, 48 kHz, channelConfiguration 6) is the truth.
+        let mut esds = ESDS.to_vec();
+        esds[27] = 0xb0;
+        let e = parse_sample_entry(audio_entry(b"mp4a", &[(b"esds", &esds)]), "stsd").unwrap();
+        assert_eq!((e.codec_string.as_str(), e.channels), ("mp4a.40.2", 6));
+        assert!(!e.channels_in_stream);
+    }
+
+    #[test]
+    fn dts_channels_come_from_ddts_or_the_stream() {
+        // `dtsc` with a `ddts` announcing 5.1 (C, L/R, Ls/Rs, LFE1).
+        let mut ddts = vec![
+            0, 0, 0xbb, 0x80, 0, 0x17, 0x06, 0x68, 0, 0x17, 0x06, 0x68, 24,
+        ];
+        ddts.extend_from_slice(&[0x43, 0x24, 0x3e, 0xe0, 0x00, 0x0f, 0x00]);
+        let e = parse_sample_entry(audio_entry(b"dtsc", &[(b"ddts", &ddts)]), "stsd").unwrap();
+        assert_eq!((e.codec_string.as_str(), e.channels), ("dtsc", 6));
+        assert!(!e.channels_in_stream);
+        // ffmpeg's `mp4a` + esds object type 0xA9, no `ddts`: channelcount
+        // says 2 and only the first frame knows better.
+        let esds = [
+            0, 0, 0, 0, 0x03, 0x80, 0x80, 0x80, 0x1b, 0, 1, 0, 0x04, 0x80, 0x80, 0x80, 0x0d, 0xa9,
+            0x15, 0, 0, 0, 0, 0x0b, 0xb8, 0, 0, 0x0b, 0xb8, 0, 0x06, 0x80, 0x80, 0x80, 0x01, 0x02,
+        ];
+        let e = parse_sample_entry(audio_entry(b"mp4a", &[(b"esds", &esds)]), "stsd").unwrap();
+        assert_eq!((e.codec_string.as_str(), e.channels), ("mp4a.A9", 2));
+        assert!(e.channels_in_stream);
     }
 
     #[test]

@@ -19,6 +19,18 @@ pub const TAIL_READ_LEN: u64 = 16 * 1024 * 1024;
 pub const MAX_MOOV_LEN: u64 = 96 * 1024 * 1024;
 /// Top-level boxes walked before giving up (hostile files full of tiny boxes).
 const MAX_TOP_LEVEL_BOXES: usize = 4096;
+/// Box types an MP4 may start with: the file-level boxes of ISO/IEC 14496-12
+/// Table 1 that can come first (`ftyp` is required first by §4.3 but older
+/// files and QuickTime movies start with `moov`, `mdat`, `free`, `skip`,
+/// `wide` or `pnot`). Anything else (`<htm`, `hell`, random bytes) is not an
+/// MP4, and saying so beats quoting its bytes back as a box type.
+const FIRST_BOX_TYPES: &[&[u8; 4]] = &[
+    b"ftyp", b"styp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid", b"pdin",
+    b"sidx", b"moof", b"meta",
+];
+/// Reason given for fragmented input (ISMV, CMAF, `frag_keyframe` files):
+/// their samples live in `moof` boxes the index does not read.
+pub const FRAGMENTED_REASON: &str = "fragmented MP4 (ismv) input is not supported yet";
 
 /// Where the walk stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +51,9 @@ pub fn locate_moov(
     file_size: u64,
 ) -> Result<Probe> {
     let mut cursor = cursor;
+    if cursor == 0 {
+        check_first_box(window, window_offset, file_size)?;
+    }
     for _ in 0..MAX_TOP_LEVEL_BOXES {
         if cursor >= file_size {
             return Err(Mp4Error::invalid("", file_size, "no moov box in the file"));
@@ -80,11 +95,7 @@ pub fn locate_moov(
             });
         }
         if &header.typ.0 == b"moof" {
-            return Err(Mp4Error::unsupported(
-                "moof",
-                cursor,
-                "fragmented MP4 input without a moov is not supported",
-            ));
+            return Err(Mp4Error::unsupported("moof", cursor, FRAGMENTED_REASON));
         }
         cursor += size;
     }
@@ -93,6 +104,24 @@ pub fn locate_moov(
         cursor,
         "too many top-level boxes before the moov",
     ))
+}
+
+/// Refuses a file whose first eight bytes cannot be an ISO BMFF box header
+/// (ISO/IEC 14496-12 §4.2): too short, a size field of 2..=7, or a type no
+/// MP4 starts with.
+fn check_first_box(window: &[u8], window_offset: u64, file_size: u64) -> Result<()> {
+    if file_size < 8 {
+        return Err(Mp4Error::not_mp4());
+    }
+    let Some(head) = window.get(..8).filter(|_| window_offset == 0) else {
+        return Ok(());
+    };
+    let size = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+    let typ = [head[4], head[5], head[6], head[7]];
+    if (2..8).contains(&size) || !FIRST_BOX_TYPES.contains(&&typ) {
+        return Err(Mp4Error::not_mp4());
+    }
+    Ok(())
 }
 
 fn need_from(cursor: u64, file_size: u64) -> Probe {
@@ -149,6 +178,35 @@ mod tests {
         let tail = &file[offset as usize..];
         let p = locate_moov(tail, offset, offset, size).unwrap();
         assert_eq!(p, Probe::Moov { offset, size: 508 });
+    }
+
+    #[test]
+    fn text_and_html_are_not_mp4_without_echoing_their_bytes() {
+        for junk in [
+            &b"<html><body>nope</body></html>\n"[..],
+            b"hello, this is not a movie\n",
+            b"\0\0\0\x04ftyp",
+            b"abc",
+        ] {
+            let e = locate_moov(junk, 0, 0, junk.len() as u64).unwrap_err();
+            assert_eq!(e.kind, crate::mp4::Mp4ErrorKind::NotMp4, "{junk:?}");
+            let msg = e.to_string();
+            assert_eq!(msg, "not an MP4 (ISO BMFF) file");
+        }
+        // A QuickTime movie starting with `wide` is still walked.
+        let mut mov = bx(b"wide", 0);
+        mov.extend(bx(b"moov", 10));
+        assert!(locate_moov(&mov, 0, 0, mov.len() as u64).is_ok());
+    }
+
+    #[test]
+    fn fragmented_files_name_the_reason() {
+        let mut file = bx(b"ftyp", 16);
+        file.extend(bx(b"moof", 100));
+        file.extend(bx(b"mdat", 100));
+        let e = locate_moov(&file, 0, 0, file.len() as u64).unwrap_err();
+        assert_eq!(e.kind, crate::mp4::Mp4ErrorKind::Unsupported);
+        assert!(e.to_string().contains(FRAGMENTED_REASON), "{e}");
     }
 
     #[test]

@@ -1,0 +1,264 @@
+//! Index loading over a directory origin: first-frame probes, and how bad
+//! objects (empty, not an MP4, fragmented) are reported through `serve`.
+
+use super::*;
+use crate::mux::boxes::BoxWriter;
+use crate::service::{serve, Config, ServeError};
+use crate::testutil::{audio_entry, synth_mp4, SynthTrack};
+use crate::url::{parse, Route};
+use std::path::PathBuf;
+
+/// The first core frame header of ffmpeg's `-c:a dca` 5.1 (AMODE 9, LFF 2).
+const DTS_51_FRAME: [u8; 11] = [
+    0x7f, 0xfe, 0x80, 0x01, 0xfc, 0x3c, 0x3f, 0xf2, 0x75, 0xe0, 0x05,
+];
+
+/// `esds` with object type 0xA9 (DTS) and no DecoderSpecificInfo, as
+/// ffmpeg's mp4 muxer writes it.
+const ESDS_DTS: [u8; 36] = [
+    0, 0, 0, 0, 0x03, 0x80, 0x80, 0x80, 0x1b, 0, 1, 0, 0x04, 0x80, 0x80, 0x80, 0x0d, 0xa9, 0x15, 0,
+    0, 0, 0, 0x0b, 0xb8, 0, 0, 0x0b, 0xb8, 0, 0x06, 0x80, 0x80, 0x80, 0x01, 0x02,
+];
+
+/// A directory origin holding `files`.
+fn origin_with(files: &[(&str, &[u8])]) -> (FileOrigin, PathBuf) {
+    let dir = std::env::temp_dir().join(format!(
+        "edgepack-source-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, bytes) in files {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    (FileOrigin::new(&dir), dir)
+}
+
+/// Video and DTS audio (`mp4a` + esds 0xA9, channelcount 2) whose first
+/// frame is a 5.1 core frame when `patch`; faststart, samples laid out
+/// track after track (video first unless `audio_first`). Video frames of
+/// `video_size` bytes decide how far into the file the audio starts.
+fn dts_file(video_size: u32, patch: bool, audio_first: bool) -> Vec<u8> {
+    let mut video = SynthTrack::video(96, 24, 24);
+    for s in &mut video.samples {
+        s.1 = video_size;
+    }
+    let entry = audio_entry(b"mp4a", &[(b"esds", &ESDS_DTS)]);
+    let audio = SynthTrack::audio(100).with_entry(entry);
+    let tracks = if audio_first {
+        [audio, video]
+    } else {
+        [video, audio]
+    };
+    let mut file = synth_mp4(&tracks).to_vec();
+    if patch {
+        let idx = index::index_whole_file(&Bytes::from(file.clone()), "").unwrap();
+        let at = dts_track(&idx).sample(0).unwrap().offset as usize;
+        file[at..at + DTS_51_FRAME.len()].copy_from_slice(&DTS_51_FRAME);
+    }
+    file
+}
+
+fn dts_track(idx: &MediaIndex) -> &index::TrackIndex {
+    let audio = idx.tracks.iter().find(|t| !t.is_video());
+    audio.unwrap_or_else(|| panic!("no audio track"))
+}
+
+/// `file` (faststart) with its moov moved after the mdat, chunk offsets
+/// (`co64`) moved with the data.
+fn moov_to_end(file: &[u8]) -> Vec<u8> {
+    let Ok(Probe::Moov { offset, size }) = locate_moov(file, 0, 0, file.len() as u64) else {
+        panic!("no moov");
+    };
+    let (at, len) = (offset as usize, size as usize);
+    let mut moov = file[at..at + len].to_vec();
+    let mut i = 0;
+    while let Some(p) = moov[i..].windows(4).position(|w| w == b"co64") {
+        let p = i + p;
+        let count = u32::from_be_bytes(moov[p + 8..p + 12].try_into().unwrap()) as usize;
+        for k in 0..count {
+            let e = p + 12 + 8 * k;
+            let v = u64::from_be_bytes(moov[e..e + 8].try_into().unwrap()) - len as u64;
+            moov[e..e + 8].copy_from_slice(&v.to_be_bytes());
+        }
+        i = p + 4;
+    }
+    let mut out = file[..at].to_vec();
+    out.extend_from_slice(&file[at + len..]);
+    out.extend_from_slice(&moov);
+    out
+}
+
+#[test]
+fn dts_channels_come_from_the_first_frame_and_are_cached() {
+    // Small file: the head read holds the first frame, no extra read.
+    let (mut origin, dir) = origin_with(&[("d.mp4", &dts_file(1000, true, false))]);
+    let mut cache = MemoryCache::default();
+    let (idx, reads) = load_indexes(&["d.mp4".into()], &mut origin, &mut cache).unwrap();
+    assert_eq!(reads, 1);
+    let audio = &dts_track(&idx[0]).info;
+    assert_eq!(
+        (audio.codec_string.as_str(), audio.channels),
+        ("mp4a.A9", 6)
+    );
+    // Warm: the count comes back with the cached index.
+    let (idx, reads) = load_indexes(&["d.mp4".into()], &mut origin, &mut cache).unwrap();
+    assert_eq!((reads, dts_track(&idx[0]).info.channels), (0, 6));
+    // Moov at the end of a file larger than the head read: the first frame
+    // comes from the head read, kept while the walk fetched the tail.
+    let big = moov_to_end(&dts_file(4000, true, true));
+    assert!(big.len() as u64 > HEAD_PROBE_LEN);
+    let (mut origin, _) = origin_with(&[("end.mp4", &big)]);
+    let (idx, reads) = load_indexes(
+        &["end.mp4".into()],
+        &mut origin,
+        &mut MemoryCache::default(),
+    )
+    .unwrap();
+    assert_eq!(reads, 2, "{:?}", origin.log);
+    assert_eq!(dts_track(&idx[0]).info.channels, 6);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_first_frame_beyond_the_reads_so_far_costs_one_more_read() {
+    // 96 video frames of 4000 bytes put the audio's first frame past the
+    // 256 KB head read: one read of just its header follows.
+    let file = dts_file(4000, true, false);
+    let (mut origin, dir) = origin_with(&[("d.mp4", &file)]);
+    let (idx, reads) =
+        load_indexes(&["d.mp4".into()], &mut origin, &mut MemoryCache::default()).unwrap();
+    assert_eq!(reads, 2, "{:?}", origin.log);
+    let frame = &origin.log[1];
+    let first = dts_track(&idx[0]).sample(0).unwrap().offset;
+    assert_eq!((frame.start, frame.end), (first, first + 11));
+    assert!(
+        frame.if_match.is_some(),
+        "conditional on the indexed version"
+    );
+    assert_eq!(dts_track(&idx[0]).info.channels, 6);
+    // A first sample that is not a DTS core frame keeps the entry's count.
+    let (mut origin, _) = origin_with(&[("n.mp4", &dts_file(4000, false, false))]);
+    let (idx, _) =
+        load_indexes(&["n.mp4".into()], &mut origin, &mut MemoryCache::default()).unwrap();
+    assert_eq!(dts_track(&idx[0]).info.channels, 2);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn dts_5_1_is_announced_as_6_channels() {
+    let (mut origin, dir) = origin_with(&[("d.mp4", &dts_file(1000, true, false))]);
+    let mut cache = MemoryCache::default();
+    let hls = get("/d.mp4/manifest(format=m3u8-cmaf)", &mut origin, &mut cache).unwrap();
+    assert!(hls.contains("CHANNELS=\"6\""), "{hls}");
+    let mpd = get(
+        "/d.mp4/manifest(format=mpd-time-cmaf)",
+        &mut origin,
+        &mut cache,
+    )
+    .unwrap();
+    assert!(
+        mpd.contains("audio_channel_configuration:2011\" value=\"6\""),
+        "{mpd}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+    // ffmpeg's own output (fixtures/small/dts51.mp4, `-c:a dca` 5.1).
+    let small = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small");
+    let mut origin = FileOrigin::new(small);
+    let mpd = get(
+        "/dts51.mp4/manifest(format=mpd-time-cmaf)",
+        &mut origin,
+        &mut cache,
+    )
+    .unwrap();
+    assert!(mpd.contains("codecs=\"mp4a.A9\""), "{mpd}");
+    assert!(
+        mpd.contains("audio_channel_configuration:2011\" value=\"6\""),
+        "{mpd}"
+    );
+}
+
+/// A manifest's text, or the error.
+fn get(path: &str, origin: &mut FileOrigin, cache: &mut MemoryCache) -> Result<String, ServeError> {
+    let Ok(Route::Stream(req)) = parse(path, None) else {
+        panic!("{path}");
+    };
+    match serve(&req, origin, cache, &Config::default())? {
+        crate::service::Output::Text { body, .. } => Ok(body),
+        o => panic!("{path}: {o:?}"),
+    }
+}
+
+/// `file` with an `mvex` (and `trex`) added to its moov, as fragmented
+/// writers (ISMV, `-movflags frag_keyframe`) leave it.
+fn with_mvex(file: &[u8]) -> Vec<u8> {
+    let Ok(Probe::Moov { offset, size }) = locate_moov(file, 0, 0, file.len() as u64) else {
+        panic!("no moov");
+    };
+    let (at, len) = (offset as usize, size as usize);
+    let mut mvex = BoxWriter::default();
+    mvex.start(b"mvex")
+        .start_full(b"trex", 0, 0)
+        .u32(1)
+        .u32(1)
+        .u32(0)
+        .u32(0)
+        .u32(0)
+        .end()
+        .end();
+    let mut out = file[..at].to_vec();
+    out.extend_from_slice(&((len + mvex.buf.len()) as u32).to_be_bytes());
+    out.extend_from_slice(&file[at + 4..at + len]);
+    out.extend_from_slice(&mvex.buf);
+    out.extend_from_slice(&file[at + len..]);
+    out
+}
+
+#[test]
+fn bad_objects_are_named_without_echoing_them() {
+    let plain = synth_mp4(&[SynthTrack::video(48, 24, 24)]);
+    let ism =
+        r#"<smil><body><switch><video src="x.ismv" systemBitrate="1"/></switch></body></smil>"#;
+    let missing =
+        r#"<smil><body><switch><video src="y.ismv" systemBitrate="1"/></switch></body></smil>"#;
+    let (mut origin, dir) = origin_with(&[
+        ("e.mp4", b""),
+        ("page.mp4", b"<html><body>404</body></html>\n"),
+        ("text.mp4", b"hello, this is not a movie\n"),
+        ("x.ismv", &with_mvex(&plain)),
+        ("frag.mp4", &with_mvex(&plain)),
+        ("x.ism", ism.as_bytes()),
+        ("missing.ism", missing.as_bytes()),
+    ]);
+    let mut cache = MemoryCache::default();
+    let mut err = |p: &str| {
+        let e = get(p, &mut origin, &mut cache).unwrap_err();
+        (e.status(), e.to_string())
+    };
+    // A 0-byte object (an HTTP origin answers 416 to `bytes=0-…`).
+    assert_eq!(err("/e.mp4/manifest"), (502, "empty object: e.mp4".into()));
+    // Not an MP4: said so, the bytes never quoted as a box type.
+    for name in ["page", "text"] {
+        let (status, reason) = err(&format!("/{name}.mp4/manifest(format=m3u8-cmaf)"));
+        assert_eq!(status, 502);
+        assert_eq!(reason, format!("{name}.mp4: not an MP4 (ISO BMFF) file"));
+    }
+    // Fragmented input: 501 with the reason, as an .ismv, through an .ism
+    // and as an .mp4 with an mvex; a missing .ismv is a plain 404.
+    for p in [
+        "/x.ismv/manifest",
+        "/x.ismv/manifest(format=m3u8-cmaf)",
+        "/x.ism/manifest",
+        "/frag.mp4/manifest(format=mpd-time-cmaf)",
+    ] {
+        let (status, reason) = err(p);
+        assert_eq!(status, 501, "{p}: {reason}");
+        assert!(
+            reason.contains("fragmented MP4 (ismv) input is not supported yet"),
+            "{p}: {reason}"
+        );
+    }
+    assert_eq!(err("/nothere.ismv/manifest").0, 404);
+    assert_eq!(err("/missing.ism/manifest").0, 404);
+    let _ = std::fs::remove_dir_all(dir);
+}
