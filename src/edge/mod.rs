@@ -130,15 +130,11 @@ fn deliver(
     cfg: &service::Config,
 ) -> Handled {
     match out {
-        Output::Text { content_type, body } => done(respond::body(
-            s,
-            content_type,
-            body.into_bytes(),
-            false,
-            head,
-        )),
+        Output::Text { content_type, body } => {
+            done(respond::body(s, content_type, body.as_bytes(), false, head))
+        }
         Output::Bytes { content_type, body } => {
-            done(respond::body(s, content_type, body.to_vec(), true, head))
+            done(respond::body(s, content_type, &body, true, head))
         }
         seg @ Output::Segment { .. } => origin::stream_segment(s, &seg, origin, cache, head, cfg),
         Output::Ts(job) => origin::stream_ts(s, &job, origin, cache, head, cfg),

@@ -201,8 +201,8 @@ pub fn proxy(s: &Settings, path: &str, head: bool) -> Response {
                 .get_header_str(header::CONTENT_TYPE)
                 .unwrap_or("application/octet-stream")
                 .to_string();
-            let mut out = respond::with_cors(s, Response::from_status(StatusCode::OK))
-                .with_header(header::CONTENT_TYPE, ct);
+            let mut out =
+                respond::with_cors(s, StatusCode::OK).with_header(header::CONTENT_TYPE, ct);
             out.set_header(header::CACHE_CONTROL, "public, max-age=300");
             if !head {
                 out.set_body(resp.into_body());
@@ -241,24 +241,20 @@ pub fn stream_segment(
             "not a segment",
         ));
     };
-    let mut resp = respond::segment_headers(s, content_type, out.len(), etag, seg_header);
-    // A revalidation costs no payload read.
-    if let Some(nm) = respond::not_modified(s, &resp) {
-        return done(nm);
-    }
+    let len = out.len();
+    let delivery = respond::segment(s, content_type, len, etag, seg_header, head);
+    // A revalidation, a HEAD or an unsatisfiable range costs no payload read.
+    let Some((a, b)) = delivery.body else {
+        return done(respond::without_payload(&delivery));
+    };
+    let resp = respond::to_response(&delivery.head);
     // A byte range of the segment reads only the source runs under it.
-    let (seg_header, runs) = match respond::range_ask(s, out.len()) {
-        respond::Ask::Whole => (seg_header.clone(), runs.clone()),
-        respond::Ask::Part(a, b) => {
-            resp = respond::partial(resp, a, b, out.len());
-            slice_parts(seg_header, runs, a, b)
-        }
-        respond::Ask::Unsatisfiable => return done(respond::unsatisfiable(s, out.len())),
+    let (seg_header, runs) = if (a, b) == (0, len) {
+        (seg_header.clone(), runs.clone())
+    } else {
+        slice_parts(seg_header, runs, a, b)
     };
     let (seg_header, runs) = (&seg_header, &runs);
-    if head {
-        return done(resp);
-    }
     let reads = plan::plan_reads(runs, cfg.max_segment_reads);
     let reqs = crate::source::payload_reads(path, etag, &reads);
     let pending: Vec<Result<PendingRequest, OriginError>> =
@@ -485,22 +481,11 @@ pub fn stream_ts(
             )
         })
         .collect();
-    let mut resp = respond::segment_headers(s, service::CT_TS, seg.len(), &tag, b"ts");
-    if let Some(nm) = respond::not_modified(s, &resp) {
-        return done(nm);
-    }
-    let len = seg.len();
-    let (start, end) = match respond::range_ask(s, len) {
-        respond::Ask::Whole => (0, len),
-        respond::Ask::Part(a, b) => {
-            resp = respond::partial(resp, a, b, len);
-            (a, b)
-        }
-        respond::Ask::Unsatisfiable => return done(respond::unsatisfiable(s, len)),
+    let delivery = respond::segment(s, service::CT_TS, seg.len(), &tag, b"ts", head);
+    let Some((start, end)) = delivery.body else {
+        return done(respond::without_payload(&delivery));
     };
-    if head {
-        return done(resp);
-    }
+    let resp = respond::to_response(&delivery.head);
     let mut body = resp.stream_to_client();
     let mut pos = 0u64;
     while let Some(chunk) = seg.next_chunk() {

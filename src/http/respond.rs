@@ -72,9 +72,11 @@ impl ResponseHead {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delivery {
     pub head: ResponseHead,
-    /// The bytes of the body to send (`start..end`), or `None` for no body
-    /// (HEAD, 304, 416).
+    /// The bytes of the body to send (`start..end`), or `None` for none of
+    /// it (HEAD, 304, 416).
     pub body: Option<(u64, u64)>,
+    /// A short text body to send instead (the reason of a 416).
+    pub text: Option<String>,
 }
 
 /// The response for a body of `len` bytes with validator `etag`:
@@ -103,7 +105,11 @@ pub fn for_body(
         let mut head = ResponseHead::new(304, policy);
         head.set("etag", etag);
         head.set("cache-control", cache_control);
-        return Delivery { head, body: None };
+        return Delivery {
+            head,
+            body: None,
+            text: None,
+        };
     }
     let mut head = ResponseHead::new(200, policy);
     head.set("content-type", content_type);
@@ -118,15 +124,20 @@ pub fn for_body(
             (a, b)
         }
         RangeAsk::Unsatisfiable => {
-            let (mut head, _) = error_head(policy, 416, "range not satisfiable");
+            let (mut head, text) = error_head(policy, 416, "range not satisfiable");
             head.set("content-range", range::unsatisfied_range(len));
-            return Delivery { head, body: None };
+            return Delivery {
+                head,
+                body: None,
+                text: (!req.head).then_some(text),
+            };
         }
     };
     head.set("content-length", (end - start).to_string());
     Delivery {
         head,
         body: (!req.head).then_some((start, end)),
+        text: None,
     }
 }
 
