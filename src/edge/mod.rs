@@ -130,8 +130,21 @@ fn deliver(
     cfg: &service::Config,
 ) -> Handled {
     match out {
-        Output::Text { content_type, body } => {
-            done(respond::body(s, content_type, body.as_bytes(), false, head))
+        Output::Text {
+            content_type,
+            body,
+            omitted,
+        } => {
+            let mut r = respond::body(s, content_type, body.as_bytes(), false, head);
+            if !omitted.is_empty() {
+                // Fastly collects stderr as the service's log.
+                eprintln!(
+                    "edgepack: omitted from the manifest: {}",
+                    omitted.join("; ")
+                );
+                r.set_header("edgepack-omitted", omitted.join("; "));
+            }
+            done(r)
         }
         Output::Bytes { content_type, body } => {
             done(respond::body(s, content_type, &body, true, head))

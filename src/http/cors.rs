@@ -6,7 +6,8 @@
 //! exposed.
 
 /// Headers scripts may read.
-pub const EXPOSE: &str = "Content-Length, Content-Range, Content-Type, ETag, Accept-Ranges";
+pub const EXPOSE: &str =
+    "Content-Length, Content-Range, Content-Type, ETag, Accept-Ranges, Edgepack-Omitted";
 /// Methods a preflight allows.
 pub const METHODS: &str = "GET, HEAD, OPTIONS";
 /// Request headers a preflight allows.

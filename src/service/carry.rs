@@ -63,6 +63,23 @@ impl Carrier {
         Ok(())
     }
 
+    /// The renditions this format leaves out, as `name@bitrate: why`.
+    pub(super) fn omitted(&self, set: &MediaSet) -> Vec<String> {
+        set.tracks
+            .iter()
+            .filter(|t| !(self.carries)(&set.track_index(t).info))
+            .map(|t| {
+                format!(
+                    "{}@{}: {} cannot carry {}",
+                    t.name,
+                    t.bitrate,
+                    self.name,
+                    codec_label(&set.track_index(t).info)
+                )
+            })
+            .collect()
+    }
+
     /// Whether a track a sub-resource URL names can be served.
     pub(super) fn track(&self, info: &TrackInfo) -> Result<(), String> {
         if (self.carries)(info) {

@@ -436,3 +436,43 @@ fn ts_audio_and_video_start_together_in_every_segment() {
         assert!(v4.abs_diff(expect) <= 1, "{v4} vs {expect}");
     }
 }
+
+/// Renditions a format leaves out are named, with the reason, on the
+/// manifest (the edge turns this into a header and a log line): an
+/// unaligned rendition in Smooth, HEVC in MPEG-TS. HLS fMP4 serves both.
+#[test]
+fn omitted_renditions_are_named() {
+    let mut origin = FileOrigin::new(fixtures("small"));
+    let mut cache = MemoryCache::default();
+    let cfg = Config::default();
+    let omitted = |path: &str, origin: &mut FileOrigin, cache: &mut MemoryCache| match serve(
+        &request(path),
+        origin,
+        cache,
+        &cfg,
+    )
+    .unwrap()
+    {
+        Output::Text { omitted, .. } => omitted,
+        o => panic!("{o:?}"),
+    };
+    let set = "/,avc_bframes,avc_gop40,.mp4.urlset";
+    let smooth = omitted(&format!("{set}/manifest"), &mut origin, &mut cache);
+    assert_eq!(smooth.len(), 1, "{smooth:?}");
+    assert!(smooth[0].contains("keyframes do not align"), "{smooth:?}");
+    let hls = omitted(
+        &format!("{set}/manifest(format=m3u8-cmaf)"),
+        &mut origin,
+        &mut cache,
+    );
+    assert!(hls.is_empty());
+    let ts = omitted(
+        "/,avc_bframes,hevc,.mp4.urlset/manifest(format=m3u8-aapl)",
+        &mut origin,
+        &mut cache,
+    );
+    assert!(
+        ts.len() == 1 && ts[0].contains("MPEG-TS cannot carry HEVC"),
+        "{ts:?}"
+    );
+}
