@@ -80,6 +80,9 @@ impl Cache for CopyingCache {
     fn put(&mut self, key: &str, value: Bytes) {
         self.0.put(key, value)
     }
+    fn forget(&mut self, key: &str) {
+        self.0.forget(key)
+    }
 }
 
 fn req(asset: Asset, resource: Resource, format: Format) -> StreamRequest {

@@ -15,6 +15,8 @@ pub mod edge;
 pub mod error;
 pub mod http;
 pub mod index;
+pub mod input;
+pub mod job;
 pub mod manifest;
 pub mod media_set;
 pub mod model;

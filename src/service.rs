@@ -3,7 +3,8 @@
 //! [`crate::url`], call [`serve`] with their [`Origin`] and [`Cache`], and
 //! deliver the [`Output`] — for segments, by reading the listed source runs.
 
-use crate::manifest::ism::{self, IsmKind};
+use crate::index::MediaIndex;
+use crate::input::ism::{self, IsmKind, ServerManifest};
 use crate::manifest::{dash, hls, smooth};
 use crate::media_set::{MediaSet, Selection, SetError, SetTrack, SourceFile};
 use crate::model::TrackKind;
@@ -33,6 +34,9 @@ pub struct Config {
     /// reads already made (Fastly allows 32 backend requests per client
     /// request).
     pub max_segment_reads: usize,
+    /// Origin requests one client request may make in all (Fastly: 32);
+    /// the index reads come out of it first.
+    pub max_backend_requests: usize,
 }
 
 impl Default for Config {
@@ -40,6 +44,7 @@ impl Default for Config {
         Config {
             segment_ms: DEFAULT_TARGET_MS,
             max_segment_reads: 30,
+            max_backend_requests: 32,
         }
     }
 }
@@ -73,6 +78,13 @@ pub enum Output {
     },
     /// An MPEG-TS segment, built once its samples are read.
     Ts(ts::TsJob),
+    /// An MPEG-TS segment whose samples were read ([`crate::job::Job`]
+    /// reads them): exact length, bytes produced chunk by chunk. `tag`
+    /// identifies the source bytes it was made from (for its ETag).
+    TsBuilt {
+        segment: Box<crate::mux::ts::TsSegment>,
+        tag: String,
+    },
 }
 
 impl Output {
@@ -86,6 +98,7 @@ impl Output {
             }
             // Known once the payload is read (TsSegment::len).
             Output::Ts(_) => 0,
+            Output::TsBuilt { segment, .. } => segment.len(),
         }
     }
 
@@ -98,7 +111,7 @@ impl Output {
             Output::Text { content_type, .. }
             | Output::Bytes { content_type, .. }
             | Output::Segment { content_type, .. } => content_type,
-            Output::Ts(_) => CT_TS,
+            Output::Ts(_) | Output::TsBuilt { .. } => CT_TS,
         }
     }
 
@@ -166,17 +179,19 @@ impl From<SetError> for ServeError {
     }
 }
 
-/// The files and track selections an asset names.
-fn selections(
+/// The files and track selections an asset names; an `.ism` asset needs
+/// its parsed server manifest.
+pub(crate) fn selections(
     asset: &Asset,
-    origin: &mut dyn Origin,
-    cache: &mut dyn Cache,
+    manifest: Option<&ServerManifest>,
 ) -> Result<(Vec<String>, Option<Vec<Selection>>), ServeError> {
     match asset {
         Asset::Mp4 { path } => Ok((vec![path.clone()], None)),
         Asset::UrlSet { paths } => Ok((paths.clone(), None)),
         Asset::Ism { path } => {
-            let manifest = load_ism(path, origin, cache)?;
+            let Some(manifest) = manifest else {
+                return Err(ServeError::Media(format!("{path} was not read")));
+            };
             let mut files: Vec<String> = Vec::new();
             let mut sels = Vec::new();
             for t in &manifest.tracks {
@@ -215,15 +230,13 @@ fn selections(
     }
 }
 
-/// Loads the media set of an asset.
-pub fn load_set(
-    asset: &Asset,
-    origin: &mut dyn Origin,
-    cache: &mut dyn Cache,
+/// The media set of loaded files: the `.ism`'s selections, or every track.
+pub(crate) fn set_from(
+    paths: Vec<String>,
+    sels: Option<Vec<Selection>>,
+    indexes: Vec<MediaIndex>,
     cfg: &Config,
 ) -> Result<MediaSet, ServeError> {
-    let (paths, sels) = selections(asset, origin, cache)?;
-    let (indexes, _) = load_indexes(&paths, origin, cache)?;
     let files: Vec<SourceFile> = paths
         .into_iter()
         .zip(indexes)
@@ -235,14 +248,24 @@ pub fn load_set(
     })
 }
 
-/// Answers one stream request.
-pub fn serve(
-    req: &StreamRequest,
+/// Loads the media set of an asset through a blocking `origin`.
+pub fn load_set(
+    asset: &Asset,
     origin: &mut dyn Origin,
     cache: &mut dyn Cache,
     cfg: &Config,
-) -> Result<Output, ServeError> {
-    let format = req.options.format;
+) -> Result<MediaSet, ServeError> {
+    let manifest = match asset {
+        Asset::Ism { path } => Some(load_ism(path, origin, cache)?),
+        _ => None,
+    };
+    let (paths, sels) = selections(asset, manifest.as_ref())?;
+    let (indexes, _) = load_indexes(&paths, origin, cache)?;
+    set_from(paths, sels, indexes, cfg)
+}
+
+/// Options that are valid but not built yet: refused before any read.
+pub(crate) fn check_options(req: &StreamRequest) -> Result<(), ServeError> {
     if let Some(e) = &req.options.encryption {
         return Err(ServeError::NotImplemented(format!(
             "encryption={e} is not supported yet"
@@ -253,14 +276,35 @@ pub fn serve(
             "dynamic filters are not supported yet".into(),
         ));
     }
-    let set = load_set(&req.asset, origin, cache, cfg)?;
-    let find = |r: &TrackRef| find_track(&set, r);
+    Ok(())
+}
+
+/// Answers one stream request through a blocking `origin` (native CLI,
+/// tests): [`crate::job::Job`] driven to the end.
+pub fn serve(
+    req: &StreamRequest,
+    origin: &mut dyn Origin,
+    cache: &mut dyn Cache,
+    cfg: &Config,
+) -> Result<Output, ServeError> {
+    crate::job::run(
+        crate::job::Job::new(req.clone(), cfg.clone()),
+        origin,
+        cache,
+    )
+}
+
+/// The output for `req` from its loaded media set. TS segments come back
+/// as [`Output::Ts`] jobs that still need their samples read.
+pub fn answer(set: &MediaSet, req: &StreamRequest) -> Result<Output, ServeError> {
+    let format = req.options.format;
+    let find = |r: &TrackRef| find_track(set, r);
     if format.is_smooth() {
-        return serve_smooth(&set, &req.resource, format);
+        return serve_smooth(set, &req.resource, format);
     }
     if matches!(format, Format::HlsTs | Format::HlsTsV3) {
         return serve_ts(
-            &set,
+            set,
             &req.resource,
             format,
             req.options.audio_only == Some(true),
@@ -270,12 +314,12 @@ pub fn serve(
         Resource::Manifest => match format {
             Format::HlsCmaf => Ok(Output::Text {
                 content_type: CT_HLS,
-                body: hls::multivariant_with(&set, format, req.options.audio_only == Some(true))?,
+                body: hls::multivariant_with(set, format, req.options.audio_only == Some(true))?,
                 omitted: Vec::new(),
             }),
             _ => Ok(Output::Text {
                 content_type: CT_DASH,
-                body: dash::mpd(&set, format)?,
+                body: dash::mpd(set, format)?,
                 omitted: Vec::new(),
             }),
         },
@@ -288,7 +332,7 @@ pub fn serve(
             let t = find(track)?;
             Ok(Output::Text {
                 content_type: CT_HLS,
-                body: hls::media_playlist(&set, t, format)?,
+                body: hls::media_playlist(set, t, format)?,
                 omitted: Vec::new(),
             })
         }
@@ -303,7 +347,7 @@ pub fn serve(
         Resource::Fragment { track, time } => {
             let t = find(track)?;
             let idx = set.track_index(t);
-            let (n, seg) = segment_at(&set, t, *time)?;
+            let (n, seg) = segment_at(set, t, *time)?;
             let ms = cmaf::media_segment(
                 idx,
                 &seg,
@@ -313,7 +357,7 @@ pub fn serve(
                 },
             )
             .map_err(|e| ServeError::Media(e.to_string()))?;
-            Ok(segment_output(&set, t, ms))
+            Ok(segment_output(set, t, ms))
         }
     }
 }
@@ -525,5 +569,6 @@ pub fn materialize(
             let seg = job.build(&reqs, responses)?;
             Ok(vec![Bytes::from(seg.to_vec())])
         }
+        Output::TsBuilt { segment, .. } => Ok(vec![Bytes::from(segment.to_vec())]),
     }
 }

@@ -4,7 +4,7 @@
 //! adapters only move bytes, so it is tested natively with a file origin.
 
 use crate::index::{self, FrameProbe, MediaIndex, INDEX_VERSION};
-use crate::manifest::ism::{self, ServerManifest};
+use crate::input::ism::{self, ServerManifest};
 use crate::mp4::walk::{locate_moov, Probe, HEAD_PROBE_LEN};
 use crate::mp4::Mp4Error;
 use bytes::Bytes;
@@ -112,6 +112,8 @@ pub trait Origin {
 pub trait Cache {
     fn get(&mut self, key: &str) -> Option<Bytes>;
     fn put(&mut self, key: &str, value: Bytes);
+    /// Drops an entry (an index whose object changed at the origin).
+    fn forget(&mut self, key: &str);
 }
 
 /// A cache that keeps nothing.
@@ -122,6 +124,7 @@ impl Cache for NoCache {
         None
     }
     fn put(&mut self, _: &str, _: Bytes) {}
+    fn forget(&mut self, _: &str) {}
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -377,99 +380,169 @@ fn with_frames(
         .map_err(|e| media_error(path, e))
 }
 
-/// Loads the indexes of `paths` (cache first, then range reads issued for
-/// all files at once, round after round). Returns them in `paths` order
-/// and the number of origin reads made.
+/// The indexes of a set of files, loaded as a sans-IO step machine: cache
+/// first, then range reads for every unfinished file at once, round after
+/// round (head probe, then the moov where the head did not hold it, then
+/// first frames where a codec needs them). [`IndexLoad::pending`] says what
+/// to read, [`IndexLoad::feed`] takes the answers.
+pub struct IndexLoad {
+    probes: Vec<FileProbe>,
+    /// Origin reads made so far.
+    pub reads: usize,
+}
+
+impl IndexLoad {
+    pub fn new(paths: &[String], cache: &mut dyn Cache) -> IndexLoad {
+        let probes = paths
+            .iter()
+            .map(|p| {
+                let cached = cache
+                    .get(&index_key(p))
+                    .and_then(|b| MediaIndex::from_blob(b).ok());
+                FileProbe {
+                    path: p.clone(),
+                    state: match cached {
+                        Some(idx) => Probing::Done(idx),
+                        None => Probing::Reading {
+                            cursor: 0,
+                            start: 0,
+                            end: HEAD_PROBE_LEN,
+                        },
+                    },
+                    etag: None,
+                    size: None,
+                    reads: 0,
+                    head: None,
+                }
+            })
+            .collect();
+        IndexLoad { probes, reads: 0 }
+    }
+
+    /// The reads still needed, one per unfinished file; empty when every
+    /// index is loaded.
+    pub fn pending(&self) -> Vec<ReadRequest> {
+        self.probes.iter().filter_map(FileProbe::request).collect()
+    }
+
+    /// Takes the results of the reads [`IndexLoad::pending`] listed, in
+    /// that order; built indexes go to `cache`.
+    pub fn feed(
+        &mut self,
+        results: Vec<Result<ReadResponse, OriginError>>,
+        cache: &mut dyn Cache,
+    ) -> Result<(), SourceError> {
+        let waiting: Vec<usize> = (0..self.probes.len())
+            .filter(|&i| self.probes[i].request().is_some())
+            .collect();
+        if results.len() != waiting.len() {
+            return Err(OriginError::Bad("missing read results".into()).into());
+        }
+        self.reads += results.len();
+        for (i, res) in waiting.into_iter().zip(results) {
+            let probe = &mut self.probes[i];
+            probe.feed(res?)?;
+            if let Probing::Done(idx) = &probe.state {
+                cache.put(&index_key(&probe.path), idx.blob.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// The indexes, in the order of the paths given to [`IndexLoad::new`];
+    /// `None` while reads are pending.
+    pub fn finish(self) -> Option<Vec<MediaIndex>> {
+        self.probes
+            .into_iter()
+            .map(|p| match p.state {
+                Probing::Done(idx) => Some(idx),
+                Probing::Reading { .. } | Probing::Frames { .. } => None,
+            })
+            .collect()
+    }
+}
+
+/// Loads the indexes of `paths` through a blocking `origin` (the native
+/// CLI, tests): [`IndexLoad`] driven to the end. Returns them in `paths`
+/// order and the number of origin reads made.
 pub fn load_indexes(
     paths: &[String],
     origin: &mut dyn Origin,
     cache: &mut dyn Cache,
 ) -> Result<(Vec<MediaIndex>, usize), SourceError> {
-    let mut probes: Vec<FileProbe> = Vec::with_capacity(paths.len());
-    for p in paths {
-        let cached = cache
-            .get(&index_key(p))
-            .and_then(|b| MediaIndex::from_blob(b).ok());
-        probes.push(FileProbe {
-            path: p.clone(),
-            state: match cached {
-                Some(idx) => Probing::Done(idx),
-                None => Probing::Reading {
-                    cursor: 0,
-                    start: 0,
-                    end: HEAD_PROBE_LEN,
-                },
-            },
-            etag: None,
-            size: None,
-            reads: 0,
-            head: None,
-        });
-    }
-    let mut reads = 0;
+    let mut load = IndexLoad::new(paths, cache);
     loop {
-        let pending: Vec<(usize, ReadRequest)> = probes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| Some((i, p.request()?)))
-            .collect();
-        if pending.is_empty() {
+        let reqs = load.pending();
+        if reqs.is_empty() {
             break;
         }
-        let reqs: Vec<ReadRequest> = pending.iter().map(|(_, r)| r.clone()).collect();
-        reads += reqs.len();
         let results = origin.read(&reqs);
-        for ((i, _), res) in pending.into_iter().zip(results) {
-            probes[i].feed(res?)?;
-            if let Probing::Done(idx) = &probes[i].state {
-                cache.put(&index_key(&probes[i].path), idx.blob.clone());
-            }
-        }
+        load.feed(results, cache)?;
     }
-    let out = probes
-        .into_iter()
-        .filter_map(|p| match p.state {
-            Probing::Done(idx) => Some(idx),
-            Probing::Reading { .. } | Probing::Frames { .. } => None,
-        })
-        .collect();
+    let reads = load.reads;
+    let out = load
+        .finish()
+        .ok_or_else(|| OriginError::Bad("index load ended early".into()))?;
     Ok((out, reads))
 }
 
-/// Loads and parses an `.ism` (cache first).
+/// The read that fetches a server manifest (its whole size, capped).
+pub fn ism_read(path: &str) -> ReadRequest {
+    ReadRequest {
+        path: path.to_string(),
+        start: 0,
+        end: MAX_ISM_LEN + 1,
+        if_match: None,
+    }
+}
+
+/// A cached server manifest, parsed; `None` when not cached.
+pub fn cached_ism(
+    path: &str,
+    cache: &mut dyn Cache,
+) -> Option<Result<ServerManifest, SourceError>> {
+    let bytes = cache.get(&ism_key(path))?;
+    Some(parse_ism(path, &bytes))
+}
+
+/// Parses the answer to [`ism_read`] and caches its bytes.
+pub fn ism_from_read(
+    path: &str,
+    resp: ReadResponse,
+    cache: &mut dyn Cache,
+) -> Result<ServerManifest, SourceError> {
+    if resp.total_size > MAX_ISM_LEN {
+        return Err(SourceError::Ism {
+            path: path.into(),
+            error: format!("server manifest larger than {MAX_ISM_LEN} bytes"),
+        });
+    }
+    cache.put(&ism_key(path), resp.data.clone());
+    parse_ism(path, &resp.data)
+}
+
+fn parse_ism(path: &str, bytes: &[u8]) -> Result<ServerManifest, SourceError> {
+    ism::parse(bytes).map_err(|e| SourceError::Ism {
+        path: path.into(),
+        error: e.to_string(),
+    })
+}
+
+/// Loads and parses an `.ism` (cache first) through a blocking `origin`.
 pub fn load_ism(
     path: &str,
     origin: &mut dyn Origin,
     cache: &mut dyn Cache,
 ) -> Result<ServerManifest, SourceError> {
-    let key = ism_key(path);
-    let bytes = match cache.get(&key) {
-        Some(b) => b,
-        None => {
-            let req = ReadRequest {
-                path: path.to_string(),
-                start: 0,
-                end: MAX_ISM_LEN + 1,
-                if_match: None,
-            };
-            let resp = origin
-                .read(std::slice::from_ref(&req))
-                .pop()
-                .ok_or_else(|| OriginError::Bad("no response".into()))??;
-            if resp.total_size > MAX_ISM_LEN {
-                return Err(SourceError::Ism {
-                    path: path.into(),
-                    error: format!("server manifest larger than {MAX_ISM_LEN} bytes"),
-                });
-            }
-            cache.put(&key, resp.data.clone());
-            resp.data
-        }
-    };
-    ism::parse(&bytes).map_err(|e| SourceError::Ism {
-        path: path.into(),
-        error: e.to_string(),
-    })
+    if let Some(m) = cached_ism(path, cache) {
+        return m;
+    }
+    let req = ism_read(path);
+    let resp = origin
+        .read(std::slice::from_ref(&req))
+        .pop()
+        .ok_or_else(|| OriginError::Bad("no response".into()))??;
+    ism_from_read(path, resp, cache)
 }
 
 /// An origin over a local directory (native tools, tests, benchmarks).
@@ -547,6 +620,9 @@ impl Cache for MemoryCache {
     }
     fn put(&mut self, key: &str, value: Bytes) {
         self.0.insert(key.to_string(), value);
+    }
+    fn forget(&mut self, key: &str) {
+        self.0.remove(key);
     }
 }
 

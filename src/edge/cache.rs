@@ -24,19 +24,6 @@ impl EdgeCache {
     fn key(&self, key: &str) -> CacheKey {
         CacheKey::from(format!("edgepack/{}{key}", self.prefix))
     }
-
-    /// Drops an entry (an object changed at the origin).
-    pub fn forget(&mut self, key: &str) {
-        // Overwrite with an already-expired empty entry; the core cache has
-        // no delete, and a zero-length value fails to parse as an index.
-        if let Ok(mut body) = insert(self.key(key), Duration::from_secs(1))
-            .known_length(0)
-            .execute()
-        {
-            let _ = body.flush();
-            let _ = body.finish();
-        }
-    }
 }
 
 impl Cache for EdgeCache {
@@ -56,6 +43,19 @@ impl Cache for EdgeCache {
             if body.write_all(&value).is_ok() {
                 let _ = body.finish();
             }
+        }
+    }
+
+    /// Drops an entry (an object changed at the origin).
+    fn forget(&mut self, key: &str) {
+        // Overwrite with an already-expired empty entry; the core cache has
+        // no delete, and a zero-length value fails to parse as an index.
+        if let Ok(mut body) = insert(self.key(key), Duration::from_secs(1))
+            .known_length(0)
+            .execute()
+        {
+            let _ = body.flush();
+            let _ = body.finish();
         }
     }
 }

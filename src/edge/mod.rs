@@ -7,8 +7,9 @@ mod config;
 mod origin;
 mod respond;
 
-use crate::service::{self, Output, ServeError};
-use crate::source::{index_key, OriginError, SourceError};
+use crate::job::{Job, Step};
+use crate::service::{self, Output};
+use crate::source::Origin;
 use crate::url::{self, Route};
 use config::Settings;
 use fastly::http::{Method, StatusCode};
@@ -74,50 +75,40 @@ fn handle(req: &Request, s: &Settings) -> Handled {
             let mut o = origin::FastlyOrigin::new(s);
             let mut c = cache::EdgeCache::new(s);
             let cfg = s.service_config();
-            // An object replaced at the origin between our reads fails the
-            // If-Match; its cached index is dropped and the request is
-            // answered once more from the new version.
-            for attempt in 0..2 {
-                let last = attempt == 1;
-                match service::serve(&stream, &mut o, &mut c, &cfg) {
-                    Ok(out) => {
-                        let budget = within_budget(&cfg, o.sent);
-                        match deliver(s, out, &mut o, &mut c, head, &budget) {
-                            Handled::Retry(_) if !last => continue,
-                            Handled::Retry(r) => return Handled::Done(r),
-                            h => return h,
-                        }
-                    }
-                    Err(ServeError::Source(SourceError::Origin(OriginError::Changed(p))))
-                        if !last =>
-                    {
-                        c.forget(&index_key(&p));
-                    }
-                    Err(e) => {
+            // The core's request job decides every read; this loop only
+            // performs them (concurrently) and delivers the answer.
+            let mut job = Job::new(stream, cfg.clone());
+            let mut results = Vec::new();
+            loop {
+                match job.step(&mut c, results) {
+                    Step::Read(reads) => results = o.read(&reads),
+                    Step::Answer(Err(e)) => {
                         let status =
                             StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
                         return done(respond::error(s, status, &e.to_string()));
                     }
+                    Step::Answer(Ok(out)) => {
+                        // Segment payload reads get what the index reads
+                        // left of the platform's per-request budget.
+                        let budget = service::Config {
+                            max_segment_reads: job.payload_budget(),
+                            ..cfg.clone()
+                        };
+                        match deliver(s, out, &mut o, &mut c, head, &budget) {
+                            // The segment's source changed while being read
+                            // (its index is already dropped): once more.
+                            Handled::Retry(r) => {
+                                if !job.restart() {
+                                    return Handled::Done(r);
+                                }
+                                results = Vec::new();
+                            }
+                            h => return h,
+                        }
+                    }
                 }
             }
-            done(respond::error(
-                s,
-                StatusCode::BAD_GATEWAY,
-                "origin object kept changing",
-            ))
         }
-    }
-}
-
-/// Fastly allows 32 backend requests per client request: payload reads get
-/// what the index reads left (at least one).
-const BACKEND_REQUESTS: usize = 32;
-
-fn within_budget(cfg: &service::Config, sent: usize) -> service::Config {
-    let left = BACKEND_REQUESTS.saturating_sub(sent).max(1);
-    service::Config {
-        max_segment_reads: cfg.max_segment_reads.min(left),
-        ..cfg.clone()
     }
 }
 
@@ -150,6 +141,12 @@ fn deliver(
             done(respond::body(s, content_type, &body, true, head))
         }
         seg @ Output::Segment { .. } => origin::stream_segment(s, &seg, origin, cache, head, cfg),
-        Output::Ts(job) => origin::stream_ts(s, &job, origin, cache, head, cfg),
+        Output::TsBuilt { mut segment, tag } => origin::stream_ts(s, &mut segment, &tag, head),
+        // The job reads a TS segment's samples before it answers.
+        Output::Ts(_) => done(respond::error(
+            s,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "TS segment answered unbuilt",
+        )),
     }
 }

@@ -5,9 +5,10 @@ use super::config::{Settings, BACKEND};
 use super::respond;
 use super::{done, Handled};
 use crate::mux::cmaf::ByteRun;
+use crate::mux::ts::TsSegment;
 use crate::plan;
 use crate::service::{self, Output};
-use crate::source::{index_key, Origin, OriginError, ReadRequest, ReadResponse};
+use crate::source::{index_key, Cache, Origin, OriginError, ReadRequest, ReadResponse};
 use bytes::Bytes;
 use fastly::http::request::{PendingRequest, SendErrorCause};
 use fastly::http::{header, StatusCode};
@@ -445,43 +446,10 @@ fn fail((resp, retry): (Response, bool)) -> Handled {
     }
 }
 
-/// Reads a TS segment's samples, builds it and streams it in chunks; the
-/// length is exact before the first byte goes out.
-pub fn stream_ts(
-    s: &Settings,
-    job: &crate::service::ts::TsJob,
-    origin: &mut FastlyOrigin,
-    cache: &mut EdgeCache,
-    head: bool,
-    cfg: &service::Config,
-) -> Handled {
-    let reqs = job.reads(cfg.max_segment_reads);
-    let mut responses = Vec::with_capacity(reqs.len());
-    for (req, res) in reqs.iter().zip(origin.read(&reqs)) {
-        match res {
-            Ok(r) => responses.push(r),
-            Err(e) => return fail(origin_failure(s, cache, &req.path, &e)),
-        }
-    }
-    let mut seg = match job.build(&reqs, responses) {
-        Ok(seg) => seg,
-        Err(e) => {
-            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
-            return done(respond::error(s, status, &e.to_string()));
-        }
-    };
-    let tag: String = reqs
-        .iter()
-        .map(|r| {
-            format!(
-                "{}{}-{}",
-                r.if_match.as_deref().unwrap_or(""),
-                r.start,
-                r.end
-            )
-        })
-        .collect();
-    let delivery = respond::segment(s, service::CT_TS, seg.len(), &tag, b"ts", head);
+/// Streams a built TS segment in chunks; the length is exact before the
+/// first byte goes out.
+pub fn stream_ts(s: &Settings, seg: &mut TsSegment, tag: &str, head: bool) -> Handled {
+    let delivery = respond::segment(s, service::CT_TS, seg.len(), tag, b"ts", head);
     let Some((start, end)) = delivery.body else {
         return done(respond::without_payload(&delivery));
     };

@@ -1,8 +1,8 @@
 //! Manifests: HLS playlists, DASH MPDs and Smooth client manifests written
-//! from the media set; the `.ism` server manifest read in.
+//! from the media set. The `.ism` server manifest, which is read rather than
+//! written, lives in [`crate::input::ism`].
 
 pub mod dash;
 pub mod hls;
-pub mod ism;
 pub mod lang;
 pub mod smooth;

@@ -1,0 +1,503 @@
+//! The Azure / IIS server manifest (`.ism`), a SMIL 2.0 document listing the
+//! MP4 files of one title and the tracks to take from each.
+//!
+//! Layout (REFERENCES.md §1; W3C SMIL 2.0 §7 "Media Object Modules"):
+//!
+//! ```xml
+//! <smil xmlns="http://www.w3.org/2001/SMIL20/Language">
+//!   <head><meta name="clientManifestRelativePath" content="x.ismc"/></head>
+//!   <body><switch>
+//!     <video src="x_1000.mp4" systemBitrate="1000000">
+//!       <param name="trackID" value="1" valuetype="data"/>
+//!       <param name="trackName" value="video" valuetype="data"/>
+//!     </video>
+//!     <audio src="x_aac.mp4" systemBitrate="128000" systemLanguage="eng"/>
+//!     <textstream src="x_eng.ismt"/>
+//!   </switch></body>
+//! </smil>
+//! ```
+//!
+//! Only what packaging needs is kept: kind, file, bitrate, track id, track
+//! name, language. `<meta>` (the `.ismc` pointer is a cache we regenerate),
+//! unknown elements and unknown `<param>` names are ignored, so manifests
+//! from other encoders (Unified Streaming, Wowza) still load. Namespaces are
+//! optional: elements and attributes are matched by local name.
+//!
+//! The document comes from the origin, so it is treated as hostile: size and
+//! track count are capped, every value is checked, and `src` must stay inside
+//! the `.ism`'s directory. quick-xml does not expand DTD entities, so entity
+//! bombs are not a concern.
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+use std::fmt;
+
+/// Largest accepted `.ism`. Real ones are a few kilobytes.
+pub const MAX_ISM_BYTES: usize = 1 << 20;
+/// Most media elements in one `.ism`.
+pub const MAX_TRACKS: usize = 64;
+/// Deepest element nesting; a real `.ism` is 5 deep.
+const MAX_DEPTH: usize = 32;
+/// Longest `src` value.
+const MAX_SRC_LEN: usize = 1024;
+/// Longest language tag (BCP 47 tags in practice stay far below this).
+const MAX_LANGUAGE_LEN: usize = 35;
+
+/// Which SMIL media element a track came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IsmKind {
+    /// `<video>`
+    Video,
+    /// `<audio>`
+    Audio,
+    /// `<textstream>`
+    Text,
+}
+
+impl IsmKind {
+    fn from_element(local_name: &[u8]) -> Option<IsmKind> {
+        match local_name {
+            b"video" => Some(IsmKind::Video),
+            b"audio" => Some(IsmKind::Audio),
+            b"textstream" => Some(IsmKind::Text),
+            _ => None,
+        }
+    }
+
+    fn element(self) -> &'static str {
+        match self {
+            IsmKind::Video => "video",
+            IsmKind::Audio => "audio",
+            IsmKind::Text => "textstream",
+        }
+    }
+}
+
+/// One media element of the `.ism`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IsmTrack {
+    pub kind: IsmKind,
+    /// File (or relative path) next to the `.ism`; checked by
+    /// [`validate_src`] and joined with [`resolve`].
+    pub src: String,
+    /// `systemBitrate`, bits per second; part of Azure's sub-resource URLs.
+    pub system_bitrate: Option<u64>,
+    /// `trackID` of the track inside `src` (ISO/IEC 14496-12 `tkhd`, ≥ 1).
+    pub track_id: Option<u32>,
+    /// `trackName`, the name Azure URLs address the track by; satisfies
+    /// [`crate::url::is_valid_name`].
+    pub track_name: Option<String>,
+    /// `systemLanguage`, attribute or param (ISO 639-2 / BCP 47 as written).
+    pub language: Option<String>,
+}
+
+/// The parsed `.ism`: its media elements in document order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerManifest {
+    pub tracks: Vec<IsmTrack>,
+}
+
+/// Why an `.ism` was rejected. `pos` is the byte offset in the document of
+/// the element (or XML error) concerned.
+#[derive(Clone, Debug)]
+pub enum IsmError {
+    TooLarge {
+        len: usize,
+    },
+    Xml {
+        pos: u64,
+        source: quick_xml::Error,
+    },
+    /// The root element is not `<smil>`, or there is none.
+    NotSmil {
+        pos: u64,
+    },
+    /// Structure the format does not allow (fixed reason).
+    Structure {
+        pos: u64,
+        reason: &'static str,
+    },
+    TooManyTracks {
+        pos: u64,
+    },
+    MissingSrc {
+        pos: u64,
+        element: &'static str,
+    },
+    InvalidSrc {
+        pos: u64,
+        reason: &'static str,
+    },
+    /// An attribute or param value outside its grammar.
+    InvalidValue {
+        pos: u64,
+        name: &'static str,
+        value: String,
+    },
+    NoTracks,
+    /// [`resolve`] was given an unusable `.ism` object path or `src`.
+    InvalidPath {
+        what: &'static str,
+        reason: &'static str,
+    },
+}
+
+impl fmt::Display for IsmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IsmError::TooLarge { len } => {
+                write!(f, ".ism is {len} bytes, more than {MAX_ISM_BYTES}")
+            }
+            IsmError::Xml { pos, source } => write!(f, ".ism byte {pos}: {source}"),
+            IsmError::NotSmil { pos } => write!(f, ".ism byte {pos}: root element is not <smil>"),
+            IsmError::Structure { pos, reason } => write!(f, ".ism byte {pos}: {reason}"),
+            IsmError::TooManyTracks { pos } => {
+                write!(f, ".ism byte {pos}: more than {MAX_TRACKS} tracks")
+            }
+            IsmError::MissingSrc { pos, element } => {
+                write!(f, ".ism byte {pos}: <{element}> has no src")
+            }
+            IsmError::InvalidSrc { pos, reason } => write!(f, ".ism byte {pos}: src {reason}"),
+            IsmError::InvalidValue { pos, name, value } => {
+                let shown: String = value.chars().take(40).collect();
+                write!(
+                    f,
+                    ".ism byte {pos}: invalid {name} '{}'",
+                    shown.escape_debug()
+                )
+            }
+            IsmError::NoTracks => write!(f, ".ism lists no tracks"),
+            IsmError::InvalidPath { what, reason } => write!(f, "{what} {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for IsmError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            IsmError::Xml { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Parse an `.ism` document.
+pub fn parse(xml: &[u8]) -> Result<ServerManifest, IsmError> {
+    if xml.len() > MAX_ISM_BYTES {
+        return Err(IsmError::TooLarge { len: xml.len() });
+    }
+    let mut reader = Reader::from_reader(xml);
+    // Whitespace stays a separate text event, so the position before an
+    // element event is exactly its `<`.
+    reader.config_mut().trim_text(false);
+    let mut state = State::default();
+    loop {
+        let pos = reader.buffer_position();
+        let event = reader.read_event().map_err(|source| IsmError::Xml {
+            pos: reader.error_position(),
+            source,
+        })?;
+        match event {
+            Event::Start(e) => state.open(&e, pos, false)?,
+            Event::Empty(e) => state.open(&e, pos, true)?,
+            Event::End(_) => state.close()?,
+            Event::Eof => break,
+            // Declaration, comments, text, CDATA, PIs, DOCTYPE: nothing for us.
+            _ => {}
+        }
+    }
+    state.finish(reader.buffer_position())
+}
+
+/// The parser's position in the element tree.
+#[derive(Default)]
+struct State {
+    depth: usize,
+    seen_root: bool,
+    /// Depth of the `<body>` element while inside it.
+    body_depth: Option<usize>,
+    /// The media element being read and its depth.
+    open_track: Option<(IsmTrack, usize, u64)>,
+    tracks: Vec<IsmTrack>,
+}
+
+impl State {
+    fn open(&mut self, e: &BytesStart<'_>, pos: u64, empty: bool) -> Result<(), IsmError> {
+        let name = e.local_name();
+        let name = name.as_ref();
+        let depth = self.depth;
+        if depth == 0 {
+            if self.seen_root {
+                return Err(IsmError::Structure {
+                    pos,
+                    reason: "more than one root element",
+                });
+            }
+            if name != b"smil" {
+                return Err(IsmError::NotSmil { pos });
+            }
+            self.seen_root = true;
+        } else if depth == 1 && name == b"body" && !empty {
+            self.body_depth = Some(depth);
+        } else if let Some(kind) = IsmKind::from_element(name).filter(|_| self.in_body()) {
+            if self.open_track.is_some() {
+                return Err(IsmError::Structure {
+                    pos,
+                    reason: "media element inside a media element",
+                });
+            }
+            let track = track_from_attributes(kind, e, pos)?;
+            if empty {
+                self.push(track, pos)?;
+            } else {
+                self.open_track = Some((track, depth, pos));
+            }
+        } else if name == b"param" {
+            if let Some((track, track_depth, _)) = &mut self.open_track {
+                if depth == *track_depth + 1 {
+                    apply_param(track, e, pos)?;
+                }
+            }
+        }
+        if !empty {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(IsmError::Structure {
+                    pos,
+                    reason: "elements nested too deeply",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn in_body(&self) -> bool {
+        self.body_depth.is_some()
+    }
+
+    /// An end tag; quick-xml has already checked it matches its start tag.
+    fn close(&mut self) -> Result<(), IsmError> {
+        self.depth = self.depth.saturating_sub(1);
+        if let Some((_, track_depth, _)) = &self.open_track {
+            if *track_depth == self.depth {
+                if let Some((track, _, pos)) = self.open_track.take() {
+                    self.push(track, pos)?;
+                }
+            }
+        }
+        if self.body_depth == Some(self.depth) {
+            self.body_depth = None;
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, track: IsmTrack, pos: u64) -> Result<(), IsmError> {
+        if track.src.is_empty() {
+            return Err(IsmError::MissingSrc {
+                pos,
+                element: track.kind.element(),
+            });
+        }
+        validate_src(&track.src).map_err(|reason| IsmError::InvalidSrc { pos, reason })?;
+        if self.tracks.len() >= MAX_TRACKS {
+            return Err(IsmError::TooManyTracks { pos });
+        }
+        self.tracks.push(track);
+        Ok(())
+    }
+
+    fn finish(self, end: u64) -> Result<ServerManifest, IsmError> {
+        if !self.seen_root {
+            return Err(IsmError::NotSmil { pos: end });
+        }
+        if self.depth != 0 {
+            return Err(IsmError::Structure {
+                pos: end,
+                reason: "document ends inside an element",
+            });
+        }
+        if self.tracks.is_empty() {
+            return Err(IsmError::NoTracks);
+        }
+        Ok(ServerManifest {
+            tracks: self.tracks,
+        })
+    }
+}
+
+/// The attributes a media element may carry. An absent `src` is recorded as
+/// empty and reported when the element closes (after its params).
+fn track_from_attributes(
+    kind: IsmKind,
+    e: &BytesStart<'_>,
+    pos: u64,
+) -> Result<IsmTrack, IsmError> {
+    let mut track = IsmTrack {
+        kind,
+        src: String::new(),
+        system_bitrate: None,
+        track_id: None,
+        track_name: None,
+        language: None,
+    };
+    for attr in e.attributes() {
+        let attr = attr.map_err(|err| IsmError::Xml {
+            pos,
+            source: err.into(),
+        })?;
+        let value = attr
+            .unescape_value()
+            .map_err(|source| IsmError::Xml { pos, source })?;
+        let key = attr.key.local_name();
+        if key.as_ref() == b"src" {
+            track.src = value.into_owned();
+        } else {
+            set_field(&mut track, key.as_ref(), &value, pos)?;
+        }
+    }
+    Ok(track)
+}
+
+/// `<param name=… value=…/>`: the known names override the element's
+/// attributes (document order, so a later param wins); others are ignored.
+fn apply_param(track: &mut IsmTrack, e: &BytesStart<'_>, pos: u64) -> Result<(), IsmError> {
+    let mut name = None;
+    let mut value = None;
+    for attr in e.attributes() {
+        let attr = attr.map_err(|err| IsmError::Xml {
+            pos,
+            source: err.into(),
+        })?;
+        let v = attr
+            .unescape_value()
+            .map_err(|source| IsmError::Xml { pos, source })?;
+        match attr.key.local_name().as_ref() {
+            b"name" => name = Some(v),
+            b"value" => value = Some(v),
+            _ => {}
+        }
+    }
+    let Some(name) = name else {
+        return Ok(());
+    };
+    match value {
+        Some(value) => set_field(track, name.as_bytes(), &value, pos),
+        None if is_known_field(name.as_bytes()) => Err(IsmError::InvalidValue {
+            pos,
+            name: "param",
+            value: name.into_owned(),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn is_known_field(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"systemBitrate" | b"trackID" | b"trackName" | b"systemLanguage"
+    )
+}
+
+/// Set one of the typed fields from an attribute or param; unknown names
+/// are ignored.
+fn set_field(track: &mut IsmTrack, name: &[u8], value: &str, pos: u64) -> Result<(), IsmError> {
+    let invalid = |name: &'static str| IsmError::InvalidValue {
+        pos,
+        name,
+        value: value.to_string(),
+    };
+    match name {
+        b"systemBitrate" => {
+            track.system_bitrate =
+                Some(parse_decimal(value).ok_or_else(|| invalid("systemBitrate"))?);
+        }
+        b"trackID" => {
+            // ISO/IEC 14496-12 §8.3.2: track_ID 0 is not allowed.
+            let id = parse_decimal(value)
+                .and_then(|v| u32::try_from(v).ok())
+                .filter(|&v| v != 0)
+                .ok_or_else(|| invalid("trackID"))?;
+            track.track_id = Some(id);
+        }
+        b"trackName" => {
+            if !crate::url::is_valid_name(value) {
+                return Err(invalid("trackName"));
+            }
+            track.track_name = Some(value.to_string());
+        }
+        b"systemLanguage" => {
+            let ok = (1..=MAX_LANGUAGE_LEN).contains(&value.len())
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !ok {
+                return Err(invalid("systemLanguage"));
+            }
+            track.language = Some(value.to_string());
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Plain decimal digits (no sign, no spaces) that fit in a `u64`.
+fn parse_decimal(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Check that `src` names a file at or below the `.ism`'s directory: a
+/// relative path without scheme, leading `/`, `\`, `.`/`..` or empty
+/// segments, control characters, or `%`/`?`/`#` (we take `src` literally as
+/// an object name, and an origin that percent-decodes could otherwise be
+/// steered elsewhere). The error completes the sentence "src …".
+pub fn validate_src(src: &str) -> Result<(), &'static str> {
+    check_relative_path(src)
+}
+
+fn check_relative_path(path: &str) -> Result<(), &'static str> {
+    if path.is_empty() {
+        return Err("is empty");
+    }
+    if path.len() > MAX_SRC_LEN {
+        return Err("is too long");
+    }
+    if path.contains(':') {
+        return Err("must not contain ':' (no scheme)");
+    }
+    if path.starts_with('/') {
+        return Err("must be relative");
+    }
+    let bad_char = |c: char| matches!(c, '\\' | '%' | '?' | '#') || c.is_control();
+    if path.chars().any(bad_char) {
+        return Err("contains a character not allowed in a file name");
+    }
+    if path.split('/').any(|seg| matches!(seg, "" | "." | "..")) {
+        return Err("has an empty, '.' or '..' segment");
+    }
+    Ok(())
+}
+
+/// Join the directory of the `.ism` object path with a track's `src`, giving
+/// the MP4's object path (relative to the origin root, like
+/// [`crate::url::Asset`] paths). Both inputs are checked, so the result never
+/// leaves the `.ism`'s directory.
+pub fn resolve(ism_path: &str, src: &str) -> Result<String, IsmError> {
+    check_relative_path(ism_path).map_err(|reason| IsmError::InvalidPath {
+        what: ".ism path",
+        reason,
+    })?;
+    validate_src(src).map_err(|reason| IsmError::InvalidPath {
+        what: "src",
+        reason,
+    })?;
+    Ok(match ism_path.rfind('/') {
+        Some(slash) => format!("{}/{src}", &ism_path[..slash]),
+        None => src.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

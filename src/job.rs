@@ -1,0 +1,291 @@
+//! One request, as a sans-IO job that every adapter drives with the same
+//! loop (after nginx-vod-module's `VOD_AGAIN`): the job says which byte
+//! ranges it needs, the adapter reads them (concurrently, with `Range` and
+//! `If-Match`) and hands the results back, until the job answers.
+//!
+//! ```text
+//! let mut job = Job::new(request, config);
+//! let mut results = Vec::new();
+//! let output = loop {
+//!     match job.step(&mut cache, results) {
+//!         Step::Read(reads) => results = adapter_reads(&reads),
+//!         Step::Answer(answer) => break answer,
+//!     }
+//! };
+//! ```
+//!
+//! What used to be written once per adapter lives here, once: the order of
+//! reads (server manifest, then every file's index at once, then the
+//! samples a TS segment needs), the read budget per client request, and
+//! what happens when an object changes at the origin between reads (its
+//! cached index is dropped and the request starts over from the new
+//! version, once). CMAF and Smooth segments answer with source byte runs
+//! that the adapter splices or streams itself; the job never holds their
+//! payload.
+
+use crate::index::MediaIndex;
+use crate::input::ism::ServerManifest;
+use crate::service::{self, ts::TsJob, Config, Output, ServeError};
+use crate::source::{self, Cache, IndexLoad, OriginError, ReadRequest, ReadResponse, SourceError};
+use crate::url::{Asset, StreamRequest};
+
+/// How often a request starts over because an object changed under it.
+const MAX_RESTARTS: u8 = 1;
+
+/// What the job wants next.
+#[derive(Debug)]
+pub enum Step {
+    /// Read these ranges (concurrently where the platform can) and pass
+    /// the results, in this order, to the next [`Job::step`].
+    Read(Vec<ReadRequest>),
+    /// The answer; the job is finished.
+    Answer(Result<Output, ServeError>),
+}
+
+enum Stage {
+    Start,
+    /// Waiting for the `.ism`.
+    Ism {
+        path: String,
+    },
+    /// Waiting for index reads.
+    Indexes {
+        paths: Vec<String>,
+        sels: Option<Vec<crate::media_set::Selection>>,
+        load: IndexLoad,
+    },
+    /// Waiting for the samples of a TS segment.
+    Samples {
+        job: TsJob,
+        reads: Vec<ReadRequest>,
+    },
+    Finished,
+}
+
+/// One stream request in progress.
+pub struct Job {
+    req: StreamRequest,
+    cfg: Config,
+    stage: Stage,
+    /// Origin reads asked for so far (all rounds, all attempts).
+    reads: usize,
+    restarts: u8,
+}
+
+impl Job {
+    pub fn new(req: StreamRequest, cfg: Config) -> Job {
+        Job {
+            req,
+            cfg,
+            stage: Stage::Start,
+            reads: 0,
+            restarts: 0,
+        }
+    }
+
+    /// Origin reads this request has asked for.
+    pub fn reads(&self) -> usize {
+        self.reads
+    }
+
+    /// Reads a segment's payload may still use: the configured cap, within
+    /// what the platform's per-request budget leaves (at least one).
+    pub fn payload_budget(&self) -> usize {
+        let left = self.cfg.max_backend_requests.saturating_sub(self.reads);
+        self.cfg.max_segment_reads.min(left).max(1)
+    }
+
+    /// Advances the job with the results of the reads the previous step
+    /// asked for (empty on the first call).
+    pub fn step(
+        &mut self,
+        cache: &mut dyn Cache,
+        results: Vec<Result<ReadResponse, OriginError>>,
+    ) -> Step {
+        let mut results = Some(results);
+        loop {
+            let fed = results.take().unwrap_or_default();
+            match self.advance(cache, fed) {
+                Ok(Some(step)) => {
+                    if let Step::Read(reads) = &step {
+                        self.reads += reads.len();
+                    }
+                    return step;
+                }
+                Ok(None) => continue,
+                Err(ServeError::Source(SourceError::Origin(OriginError::Changed(path)))) => {
+                    if !self.source_changed(&path, cache) {
+                        return self.finish(Err(ServeError::Source(SourceError::Origin(
+                            OriginError::Bad(format!("{path} kept changing at the origin")),
+                        ))));
+                    }
+                }
+                Err(e) => return self.finish(Err(e)),
+            }
+        }
+    }
+
+    /// An object changed at the origin (an `If-Match` read failed, here or
+    /// while the adapter streamed a segment): its cached index is dropped
+    /// and the request starts over, once. False when it already did; the
+    /// adapter then answers 502.
+    pub fn source_changed(&mut self, path: &str, cache: &mut dyn Cache) -> bool {
+        cache.forget(&source::index_key(path));
+        self.restart()
+    }
+
+    /// Starts over (the changed object's index is already dropped), once.
+    pub fn restart(&mut self) -> bool {
+        if self.restarts >= MAX_RESTARTS {
+            return false;
+        }
+        self.restarts += 1;
+        self.stage = Stage::Start;
+        true
+    }
+
+    fn finish(&mut self, answer: Result<Output, ServeError>) -> Step {
+        self.stage = Stage::Finished;
+        Step::Answer(answer)
+    }
+
+    /// One transition: `Some(step)` to return to the adapter, `None` to
+    /// go on at once (the next stage needs no read: cache hits).
+    fn advance(
+        &mut self,
+        cache: &mut dyn Cache,
+        results: Vec<Result<ReadResponse, OriginError>>,
+    ) -> Result<Option<Step>, ServeError> {
+        match std::mem::replace(&mut self.stage, Stage::Finished) {
+            Stage::Start => {
+                service::check_options(&self.req)?;
+                match &self.req.asset {
+                    Asset::Ism { path } => match source::cached_ism(path, cache) {
+                        Some(manifest) => self.with_manifest(Some(&manifest?), cache),
+                        None => {
+                            let read = source::ism_read(path);
+                            self.stage = Stage::Ism { path: path.clone() };
+                            Ok(Some(Step::Read(vec![read])))
+                        }
+                    },
+                    _ => self.with_manifest(None, cache),
+                }
+            }
+            Stage::Ism { path } => {
+                let resp = one(results)?;
+                let manifest = source::ism_from_read(&path, resp, cache)?;
+                self.with_manifest(Some(&manifest), cache)
+            }
+            Stage::Indexes {
+                paths,
+                sels,
+                mut load,
+            } => {
+                load.feed(results, cache)?;
+                self.indexes(paths, sels, load)
+            }
+            Stage::Samples { job, reads } => {
+                let responses = results
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(SourceError::from)?;
+                let tag = reads
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{}{}-{}",
+                            r.if_match.as_deref().unwrap_or(""),
+                            r.start,
+                            r.end
+                        )
+                    })
+                    .collect();
+                let segment = job.build(&reads, responses)?;
+                Ok(Some(self.finish(Ok(Output::TsBuilt {
+                    segment: Box::new(segment),
+                    tag,
+                }))))
+            }
+            Stage::Finished => Ok(Some(Step::Answer(Err(ServeError::Media(
+                "request already answered".into(),
+            ))))),
+        }
+    }
+
+    fn with_manifest(
+        &mut self,
+        manifest: Option<&ServerManifest>,
+        cache: &mut dyn Cache,
+    ) -> Result<Option<Step>, ServeError> {
+        let (paths, sels) = service::selections(&self.req.asset, manifest)?;
+        let load = IndexLoad::new(&paths, cache);
+        self.indexes(paths, sels, load)
+    }
+
+    /// Reads more index bytes, or builds the media set and answers.
+    fn indexes(
+        &mut self,
+        paths: Vec<String>,
+        sels: Option<Vec<crate::media_set::Selection>>,
+        load: IndexLoad,
+    ) -> Result<Option<Step>, ServeError> {
+        let pending = load.pending();
+        if !pending.is_empty() {
+            if self.reads + pending.len() > self.cfg.max_backend_requests {
+                return Err(ServeError::Source(SourceError::Origin(OriginError::Bad(
+                    format!(
+                        "reading {} files needs more than {} origin requests",
+                        paths.len(),
+                        self.cfg.max_backend_requests
+                    ),
+                ))));
+            }
+            self.stage = Stage::Indexes { paths, sels, load };
+            return Ok(Some(Step::Read(pending)));
+        }
+        let indexes: Vec<MediaIndex> = load
+            .finish()
+            .ok_or_else(|| ServeError::Media("index load ended early".into()))?;
+        let set = service::set_from(paths, sels, indexes, &self.cfg)?;
+        match service::answer(&set, &self.req)? {
+            Output::Ts(job) => {
+                let reads = job.reads(self.payload_budget());
+                self.stage = Stage::Samples {
+                    job,
+                    reads: reads.clone(),
+                };
+                Ok(Some(Step::Read(reads)))
+            }
+            out => Ok(Some(self.finish(Ok(out)))),
+        }
+    }
+}
+
+/// The single result a one-read round expects.
+fn one(results: Vec<Result<ReadResponse, OriginError>>) -> Result<ReadResponse, ServeError> {
+    let r = results
+        .into_iter()
+        .next()
+        .ok_or_else(|| OriginError::Bad("no response".into()))
+        .map_err(SourceError::from)?;
+    Ok(r.map_err(SourceError::from)?)
+}
+
+/// Drives `job` to its answer through a blocking `origin` (native CLI,
+/// tests, benchmarks).
+pub fn run(
+    mut job: Job,
+    origin: &mut dyn source::Origin,
+    cache: &mut dyn Cache,
+) -> Result<Output, ServeError> {
+    let mut results = Vec::new();
+    loop {
+        match job.step(cache, results) {
+            Step::Read(reads) => results = origin.read(&reads),
+            Step::Answer(a) => return a,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,107 @@
+//! Building sub-resource URLs, relative to the manifest (i.e. to `{x}.ism/`).
+//! Track names are written as given; they must already satisfy the name
+//! grammar (`[A-Za-z0-9_.-]{1,64}`) or the URL will not parse back.
+
+use super::{Format, TrackRef};
+
+fn push_format(url: &mut String, format: Format) {
+    if let Some(f) = format.as_azure() {
+        url.push_str(",format=");
+        url.push_str(f);
+    }
+}
+
+/// The top-level manifest in `format`, e.g. `manifest(format=m3u8-cmaf).m3u8`.
+/// The suffix helps players that sniff the type from the URL.
+pub fn manifest_url(format: Format) -> String {
+    let Some(f) = format.as_azure() else {
+        return "manifest".to_string();
+    };
+    let suffix = if format.is_hls() {
+        ".m3u8"
+    } else if format.is_dash() {
+        ".mpd"
+    } else {
+        ""
+    };
+    format!("manifest(format={f}){suffix}")
+}
+
+/// `QualityLevels({bitrate})/Manifest({name},format=…[,type=keyframes])`.
+/// Only meaningful for HLS formats.
+pub fn media_playlist_url(track: &TrackRef, format: Format, keyframes: bool) -> String {
+    let mut url = format!("QualityLevels({})/Manifest({}", track.bitrate, track.name);
+    push_format(&mut url, format);
+    if keyframes {
+        url.push_str(",type=keyframes");
+    }
+    url.push(')');
+    if format.is_hls() {
+        url.push_str(".m3u8");
+    }
+    url
+}
+
+/// Extension added to HLS and DASH segment URIs (see `grammar::parse_sub_resource`).
+fn hls_suffix(format: Format, init: bool) -> &'static str {
+    match format {
+        Format::HlsCmaf | Format::DashCmaf | Format::DashCsf if init => ".mp4",
+        Format::HlsCmaf | Format::DashCmaf | Format::DashCsf => ".m4s",
+        Format::HlsTs | Format::HlsTsV3 => ".ts",
+        _ => "",
+    }
+}
+
+/// `QualityLevels({bitrate})/Fragments({name}=i,format=…)`.
+pub fn init_url(track: &TrackRef, format: Format) -> String {
+    let mut url = format!(
+        "QualityLevels({})/Fragments({}=i",
+        track.bitrate, track.name
+    );
+    push_format(&mut url, format);
+    url.push(')');
+    url.push_str(hls_suffix(format, true));
+    url
+}
+
+/// `QualityLevels({bitrate})/Fragments({name}={time},format=…)`.
+pub fn fragment_url(track: &TrackRef, time: u64, format: Format) -> String {
+    let mut url = format!(
+        "QualityLevels({})/Fragments({}={time}",
+        track.bitrate, track.name
+    );
+    push_format(&mut url, format);
+    url.push(')');
+    url.push_str(hls_suffix(format, false));
+    url
+}
+
+/// A media segment URL template with the protocol's placeholders: for DASH
+/// (and HLS, which has none of its own) `QualityLevels($Bandwidth$)/
+/// Fragments({name}=$Time$,format=…)` (ISO/IEC 23009-1 §5.3.9.4.4); for
+/// Smooth `QualityLevels({bitrate})/Fragments({name}={start time})`
+/// (MS-SSTR §2.2.2.2, the `StreamIndex@Url` pattern).
+pub fn fragment_url_template(track_name: &str, format: Format) -> String {
+    let mut url = if format.is_smooth() {
+        format!("QualityLevels({{bitrate}})/Fragments({track_name}={{start time}}")
+    } else {
+        format!("QualityLevels($Bandwidth$)/Fragments({track_name}=$Time$")
+    };
+    push_format(&mut url, format);
+    url.push(')');
+    url.push_str(hls_suffix(format, false));
+    url
+}
+
+/// The DASH `SegmentTemplate@initialization` pattern:
+/// `QualityLevels($Bandwidth$)/Fragments({name}=i,format=…)`.
+pub fn init_url_template(track_name: &str, format: Format) -> String {
+    let mut url = format!("QualityLevels($Bandwidth$)/Fragments({track_name}=i");
+    push_format(&mut url, format);
+    url.push(')');
+    url.push_str(hls_suffix(format, true));
+    url
+}
+
+#[cfg(test)]
+mod tests;
