@@ -1,13 +1,22 @@
 //! The browser adapter: the packager as a wasm-bindgen module
 //! (`wasm32-unknown-unknown`) that a page or a service worker drives.
 //!
-//! It is sans-IO on the JS side too: Rust never fetches. A request runs the
-//! same core as the edge ([`url::parse`] → [`service::serve`] →
-//! [`service::materialize`]) over an origin that answers from the bytes JS
-//! has provided. When reads are missing, the answer lists them; JS fetches
-//! them from the bucket with HTTP `Range` (and `If-Match`), provides the
-//! bodies and asks again, usually one to three rounds for a cold manifest
-//! and one for a segment (`browser/edgepack-browser.js` runs the loop).
+//! It is sans-IO on the JS side too: Rust never fetches. Each request is a
+//! [`Job`], the core's request job that the edge drives too ([`url::parse`]
+//! → [`Job::step`]), kept across calls until it is answered: a call feeds
+//! the job the results of the reads its last step listed, answered from the
+//! bytes JS has provided, and steps it until it answers or asks for reads
+//! JS has not provided yet. Those are returned for JS to fetch from the
+//! bucket with HTTP `Range` (and `If-Match`); it provides the bodies (or
+//! reports failures) and asks again (`browser/edgepack-browser.js` runs the
+//! loop). A request is never run again from the start to simulate a
+//! round: it takes the rounds its job asks for, usually one to three for a
+//! cold manifest, none for a warm one, and one for a segment, whose
+//! payload reads (planned from the runs the job answers) the session makes
+//! as one more round of the same request. An object found changed at the
+//! origin (a 412, or bytes of another ETag) is dropped from what JS
+//! provided and the job starts over from the new version, once.
+//!
 //! Parsed indexes and `.ism` files stay in a [`MemoryCache`] for the life of
 //! the packager; fetched payload is dropped once the request that read it is
 //! answered, so memory stays bounded by what requests in flight need.
@@ -25,13 +34,16 @@ pub use bindings::{Answer, Packager};
 #[cfg(test)]
 mod tests;
 
-use crate::service::{self, Config, ServeError};
-use crate::source::{index_key, MemoryCache, OriginError, ReadRequest, SourceError};
+use crate::job::{Job, Step};
+use crate::mux::cmaf::ByteRun;
+use crate::plan;
+use crate::service::{Config, Output, ServeError};
+use crate::source::{self, MemoryCache, OriginError, ReadRequest, ReadResponse, SourceError};
 use crate::timeline::DEFAULT_TARGET_MS;
-use crate::url::{self, Route, StreamRequest};
+use crate::url::{self, Route};
 use bytes::Bytes;
+use store::Store;
 pub use store::{PutError, MAX_PIECE_BYTES, MAX_STORE_BYTES};
-use store::{Store, StoreOrigin};
 
 /// Error bodies, as at the edge.
 pub const CT_ERROR: &str = "text/plain; charset=utf-8";
@@ -70,31 +82,131 @@ impl Done {
     fn serve_error(e: &ServeError) -> Done {
         Done::error(e.status(), e.to_string())
     }
-}
 
-/// Runs of the core per `request` call: each change of an object at the
-/// origin costs one (a set has at most `MAX_URLSET_MEMBERS` files).
-const MAX_ATTEMPTS: usize = url::MAX_URLSET_MEMBERS + 2;
-
-/// How one run of the core ended.
-enum Attempt {
-    Need(Vec<ReadRequest>),
-    Done(Done),
-    /// This object changed at the origin since it was indexed.
-    Changed(String),
+    fn ok(content_type: &'static str, body: Vec<Bytes>, immutable: bool) -> Done {
+        Done {
+            status: 200,
+            content_type,
+            body,
+            reason: String::new(),
+            immutable,
+        }
+    }
 }
 
 /// Unanswered requests remembered (one JS gave up on never comes back:
 /// this bounds their list; the store's byte cap bounds their bytes).
 const MAX_PENDING: usize = 256;
 
-/// A request answered with reads to make: what it was handed and which
-/// pieces it used so far, released when it is answered.
+/// A request waiting for reads: its job, what the job waits for, and what
+/// it has read so far (released when it is answered).
 struct Pending {
     /// Request path and query.
     key: String,
-    reads: Vec<ReadRequest>,
+    job: Job,
+    wait: Wait,
+    /// Every read fed to this request, all rounds.
+    asked: Vec<ReadRequest>,
+    /// The store entries those reads were answered from.
     used: Vec<u64>,
+}
+
+impl Pending {
+    /// The job's answer: a response, or a segment whose payload is one
+    /// more round.
+    fn deliver(&mut self, out: Output) -> Round {
+        let (content_type, immutable) = (out.content_type(), out.is_immutable());
+        let body = match out {
+            Output::Text { body, .. } => vec![Bytes::from(body)],
+            Output::Bytes { body, .. } => vec![body],
+            // Chunk by chunk, as the edge streams it.
+            Output::TsBuilt { segment, .. } => segment.collect(),
+            Output::Ts(_) => {
+                return Round::Done(Done::error(500, "TS segment answered unbuilt".into()))
+            }
+            Output::Segment {
+                header,
+                runs,
+                path,
+                etag,
+                ..
+            } => {
+                let plan = plan::plan_reads(&runs, self.job.payload_budget());
+                let reads = source::payload_reads(&path, &etag, &plan);
+                self.wait = Wait::Payload(Payload {
+                    content_type,
+                    header,
+                    runs,
+                    plan,
+                    reads,
+                    path,
+                });
+                return Round::Next;
+            }
+        };
+        Round::Done(Done::ok(content_type, body, immutable))
+    }
+}
+
+/// What a request's next round feeds.
+enum Wait {
+    /// The reads of the job's last [`Step::Read`] (none for a job not
+    /// stepped yet, or started over).
+    Job(Vec<ReadRequest>),
+    /// The payload of the segment the job answered.
+    Payload(Payload),
+}
+
+impl Wait {
+    fn reads(&self) -> &[ReadRequest] {
+        match self {
+            Wait::Job(reads) => reads,
+            Wait::Payload(p) => &p.reads,
+        }
+    }
+}
+
+/// A CMAF or Smooth segment whose source runs are still to be read.
+struct Payload {
+    content_type: &'static str,
+    header: Bytes,
+    runs: Vec<ByteRun>,
+    /// The ranges read, as planned from `runs`, and their reads.
+    plan: Vec<ByteRun>,
+    reads: Vec<ReadRequest>,
+    path: String,
+}
+
+impl Payload {
+    /// The segment: its header, then slices of the reads (no copy).
+    fn body(
+        self,
+        results: Vec<Result<ReadResponse, OriginError>>,
+    ) -> Result<Vec<Bytes>, ServeError> {
+        let mut reads = Vec::with_capacity(self.plan.len());
+        for (r, res) in self.plan.iter().zip(results) {
+            let res = res.map_err(SourceError::from)?;
+            if (res.data.len() as u64) < r.len {
+                return Err(ServeError::Source(SourceError::Origin(OriginError::Bad(
+                    format!("short read of {}", self.path),
+                ))));
+            }
+            reads.push((*r, res.data));
+        }
+        let mut body = vec![self.header];
+        body.extend(
+            plan::assemble(&self.runs, &reads).map_err(|e| ServeError::Media(e.to_string()))?,
+        );
+        Ok(body)
+    }
+}
+
+/// Where one round left a request.
+enum Round {
+    /// Go on: the job asked for reads the store may already hold.
+    Next,
+    Need(Vec<ReadRequest>),
+    Done(Done),
 }
 
 /// One packager: configuration, index cache and fetched bytes.
@@ -102,11 +214,9 @@ pub struct Session {
     cfg: Config,
     cache: MemoryCache,
     store: Store,
-    /// Requests not answered yet: what JS provides for them is kept when
-    /// some other request completes.
+    /// Requests not answered yet, oldest first: what JS provides for them
+    /// is kept when some other request completes.
     pending: Vec<Pending>,
-    /// Objects found changed (and re-indexed) by requests not answered yet.
-    replaced: Vec<String>,
 }
 
 impl Session {
@@ -125,7 +235,6 @@ impl Session {
             cache: MemoryCache::default(),
             store: Store::default(),
             pending: Vec::new(),
-            replaced: Vec::new(),
         }
     }
 
@@ -155,118 +264,107 @@ impl Session {
             Some(q) => format!("{path}?{q}"),
             None => path.to_string(),
         };
-        // An object replaced at the origin between reads fails `If-Match`:
-        // its index is forgotten and the request answered from the new
-        // version (which first needs reads of its own), as the edge does. A
-        // second change of the same object before any answer gives up.
-        for _ in 0..MAX_ATTEMPTS {
-            match self.attempt(&stream, &key) {
-                Attempt::Need(needs) => return Reply::Need(needs),
-                Attempt::Done(done) => return Reply::Done(done),
-                Attempt::Changed(p) if self.replaced.contains(&p) => {
-                    self.replaced.retain(|r| *r != p);
-                    self.store.forget(&p);
-                    self.settle(&key, Vec::new(), Vec::new());
-                    break;
-                }
-                Attempt::Changed(p) => {
-                    self.cache.0.remove(&index_key(&p));
-                    self.store.forget(&p);
-                    self.replaced.push(p);
-                    let over = self.replaced.len().saturating_sub(MAX_PENDING);
-                    self.replaced.drain(..over);
-                }
-            }
-        }
-        Reply::Done(Done::error(502, "origin object kept changing".into()))
-    }
-
-    /// One run of the core over the bytes at hand.
-    fn attempt(&mut self, stream: &StreamRequest, key: &str) -> Attempt {
-        let mut origin = StoreOrigin::new(&self.store);
-        let result =
-            service::serve(stream, &mut origin, &mut self.cache, &self.cfg).and_then(|out| {
-                let body = service::materialize(&out, &mut origin, &self.cfg)?;
-                Ok((out, body))
-            });
-        let StoreOrigin {
-            asked,
-            used,
-            missing,
-            ..
-        } = origin;
-        if !missing.is_empty() {
-            self.wait(key, &missing, used);
-            return Attempt::Need(missing);
-        }
-        let done = match result {
-            Err(ServeError::Source(SourceError::Origin(OriginError::Changed(p)))) => {
-                return Attempt::Changed(p)
-            }
-            Err(e) => Done::serve_error(&e),
-            Ok((out, body)) => Done {
-                status: 200,
-                content_type: out.content_type(),
-                body,
-                reason: String::new(),
-                immutable: out.is_immutable(),
+        let mut p = match self.pending.iter().position(|p| p.key == key) {
+            Some(i) => self.pending.remove(i),
+            None => Pending {
+                key,
+                job: Job::new(stream, self.cfg.clone()),
+                wait: Wait::Job(Vec::new()),
+                asked: Vec::new(),
+                used: Vec::new(),
             },
         };
-        self.settle(key, asked, used);
-        Attempt::Done(done)
+        // Rounds end when the store lacks a read (JS fetches it) or the
+        // job answers; the job bounds its own restarts, so this ends.
+        loop {
+            match self.round(&mut p) {
+                Round::Next => {}
+                Round::Need(needs) => {
+                    self.wait(p);
+                    return Reply::Need(needs);
+                }
+                Round::Done(done) => {
+                    self.settle(p);
+                    return Reply::Done(done);
+                }
+            }
+        }
+    }
+
+    /// Feeds the request what it waits for, if the store holds all of it.
+    fn round(&mut self, p: &mut Pending) -> Round {
+        let reads = p.wait.reads();
+        let found: Vec<_> = reads.iter().map(|r| self.store.read(r)).collect();
+        let missing: Vec<ReadRequest> = reads
+            .iter()
+            .zip(&found)
+            .filter(|(_, f)| f.is_none())
+            .map(|(r, _)| r.clone())
+            .collect();
+        if !missing.is_empty() {
+            return Round::Need(missing);
+        }
+        p.asked.extend_from_slice(reads);
+        let mut results = Vec::with_capacity(found.len());
+        for (id, res) in found.into_iter().flatten() {
+            p.used.push(id);
+            // The object changed at the origin: nothing held of it is any
+            // use now (the job starts over from the new version, which
+            // JS fetches afresh).
+            if let Err(OriginError::Changed(path)) = &res {
+                self.store.forget(path);
+            }
+            results.push(res);
+        }
+        match std::mem::replace(&mut p.wait, Wait::Job(Vec::new())) {
+            Wait::Job(_) => match p.job.step(&mut self.cache, results) {
+                Step::Read(reads) => {
+                    p.wait = Wait::Job(reads);
+                    Round::Next
+                }
+                Step::Answer(Err(e)) => Round::Done(Done::serve_error(&e)),
+                Step::Answer(Ok(out)) => p.deliver(out),
+            },
+            Wait::Payload(payload) => {
+                let content_type = payload.content_type;
+                match payload.body(results) {
+                    Ok(body) => Round::Done(Done::ok(content_type, body, true)),
+                    // Changed since it was indexed: the index is dropped and
+                    // the job starts over (`wait` is a fresh start), once.
+                    Err(ServeError::Source(SourceError::Origin(OriginError::Changed(path)))) => {
+                        if p.job.source_changed(&path, &mut self.cache) {
+                            Round::Next
+                        } else {
+                            Round::Done(Done::serve_error(&ServeError::Source(
+                                SourceError::Origin(OriginError::Bad(format!(
+                                    "{path} kept changing at the origin"
+                                ))),
+                            )))
+                        }
+                    }
+                    Err(e) => Round::Done(Done::serve_error(&e)),
+                }
+            }
+        }
     }
 
     /// The request is answered: drops what it fetched and read in any
-    /// round, unless another request waiting still needs it.
-    fn settle(&mut self, key: &str, mut asked: Vec<ReadRequest>, mut used: Vec<u64>) {
-        if let Some(i) = self.pending.iter().position(|p| p.key == key) {
-            let mine = self.pending.remove(i);
-            asked.extend(mine.reads);
-            used.extend(mine.used);
-        }
-        let keep_reads: Vec<ReadRequest> = self
+    /// round, unless a request still waiting needs it.
+    fn settle(&mut self, p: Pending) {
+        let keep: Vec<ReadRequest> = self
             .pending
             .iter()
-            .flat_map(|p| p.reads.iter().cloned())
+            .flat_map(|q| q.wait.reads().iter().cloned())
             .collect();
-        let keep_ids: Vec<u64> = self
-            .pending
-            .iter()
-            .flat_map(|p| p.used.iter().copied())
-            .collect();
-        used.retain(|id| !keep_ids.contains(id));
-        self.store.release(&used, &asked, &keep_reads);
-        self.replaced
-            .retain(|p| !asked.iter().any(|r| r.path == *p));
+        self.store.release(&p.used, &p.asked, &keep);
     }
 
-    /// Remembers what a request waits for and what it has read so far.
-    fn wait(&mut self, key: &str, reads: &[ReadRequest], used: Vec<u64>) {
-        let i = match self.pending.iter().position(|p| p.key == key) {
-            Some(i) => i,
-            None => {
-                if self.pending.len() >= MAX_PENDING {
-                    self.pending.remove(0);
-                }
-                self.pending.push(Pending {
-                    key: key.to_string(),
-                    reads: Vec::new(),
-                    used: Vec::new(),
-                });
-                self.pending.len() - 1
-            }
-        };
-        let p = &mut self.pending[i];
-        for r in reads {
-            if !p.reads.contains(r) {
-                p.reads.push(r.clone());
-            }
+    /// Remembers a request until JS has fetched what it waits for.
+    fn wait(&mut self, p: Pending) {
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.remove(0);
         }
-        for id in used {
-            if !p.used.contains(&id) {
-                p.used.push(id);
-            }
-        }
+        self.pending.push(p);
     }
 
     /// Hands over a fetched body: bytes `start..start + data.len()` of

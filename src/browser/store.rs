@@ -1,12 +1,11 @@
-//! The bytes JS has fetched, and an [`Origin`] that answers from them.
+//! The bytes JS has fetched, and the failures it reported.
 //!
-//! JS fetches each read the core asks for (HTTP `Range`) and hands the
-//! body over once; reads are answered by slicing a stored piece that covers
-//! them (`Bytes::slice`, no copy). A read nothing covers is recorded as
-//! *missing* and fails, which ends the current attempt; the session then
-//! returns the missing reads to JS instead of an error.
+//! JS fetches each read a request's job asks for (HTTP `Range`) and hands
+//! the body over once; reads are answered by slicing a stored piece that
+//! covers them (`Bytes::slice`, no copy). A read nothing covers is not
+//! answered: the session returns it to JS to fetch.
 
-use crate::source::{Origin, OriginError, ReadRequest, ReadResponse};
+use crate::source::{OriginError, ReadRequest, ReadResponse};
 use bytes::Bytes;
 use std::collections::VecDeque;
 
@@ -135,14 +134,20 @@ impl Store {
 
     /// Drops what an answered request read: the pieces and failures it
     /// used, and those provided for its reads (one it answered from another
-    /// covering piece), except those provided for reads in `keep` (other
-    /// requests' that are still waiting).
+    /// covering piece), except those provided for or answering the reads in
+    /// `keep` (other requests' that are still waiting).
     pub fn release(&mut self, used: &[u64], asked: &[ReadRequest], keep: &[ReadRequest]) {
+        let kept: Vec<u64> = keep
+            .iter()
+            .filter_map(|r| self.read(r).map(|(id, _)| id))
+            .collect();
         let at = |reads: &[ReadRequest], path: &str, start: u64| {
             reads.iter().any(|r| r.path == path && r.start == start)
         };
         let drop = |id: u64, path: &str, start: u64| {
-            (used.contains(&id) || at(asked, path, start)) && !at(keep, path, start)
+            (used.contains(&id) || at(asked, path, start))
+                && !at(keep, path, start)
+                && !kept.contains(&id)
         };
         let mut freed = 0;
         self.pieces.retain(|p| {
@@ -175,7 +180,10 @@ impl Store {
         self.bytes
     }
 
-    fn read_one(&self, r: &ReadRequest) -> Option<(u64, Result<ReadResponse, OriginError>)> {
+    /// The answer to `r` and the entry it comes from: a recorded failure,
+    /// a slice of a piece that covers it, or `Changed` when that piece is
+    /// of another version than `r` must match. `None`: JS has to fetch it.
+    pub fn read(&self, r: &ReadRequest) -> Option<(u64, Result<ReadResponse, OriginError>)> {
         if let Some(f) = self
             .failures
             .iter()
@@ -199,48 +207,5 @@ impl Store {
             };
             Some((p.id, res))
         })
-    }
-}
-
-/// An [`Origin`] over a [`Store`] for one attempt: what it asked for and
-/// read (to release once the request is answered) and what it lacked (for
-/// JS to fetch).
-pub struct StoreOrigin<'a> {
-    store: &'a Store,
-    pub asked: Vec<ReadRequest>,
-    pub used: Vec<u64>,
-    pub missing: Vec<ReadRequest>,
-}
-
-impl<'a> StoreOrigin<'a> {
-    pub fn new(store: &'a Store) -> Self {
-        StoreOrigin {
-            store,
-            asked: Vec::new(),
-            used: Vec::new(),
-            missing: Vec::new(),
-        }
-    }
-}
-
-impl Origin for StoreOrigin<'_> {
-    fn read(&mut self, reqs: &[ReadRequest]) -> Vec<Result<ReadResponse, OriginError>> {
-        self.asked.extend_from_slice(reqs);
-        reqs.iter()
-            .map(|r| match self.store.read_one(r) {
-                Some((id, res)) => {
-                    self.used.push(id);
-                    res
-                }
-                None => {
-                    if !self.missing.contains(r) {
-                        self.missing.push(r.clone());
-                    }
-                    // Ends this attempt; the caller sees `missing` and asks
-                    // JS for the bytes instead of reporting this.
-                    Err(OriginError::Bad(format!("{} not fetched yet", r.path)))
-                }
-            })
-            .collect()
     }
 }

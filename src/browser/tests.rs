@@ -292,3 +292,117 @@ fn an_ism_read_in_an_earlier_round_is_dropped_too() {
     assert_eq!(s.stored_bytes(), 0);
     assert_eq!(s.cached_entries(), 3);
 }
+
+/// A copy of `muxed_moov_end.mp4` whose moov lies beyond the head probe
+/// (the mdat padded at its end, so no sample moves): a cold index of it
+/// takes more than one round.
+fn far_moov(dir: &Path) {
+    let mut data = std::fs::read(small().join("muxed_moov_end.mp4")).unwrap();
+    let (mdat_at, moov_at, pad) = (40, 82_569, 300_000usize);
+    assert_eq!(&data[mdat_at + 4..mdat_at + 8], b"mdat");
+    assert_eq!(&data[moov_at + 4..moov_at + 8], b"moov");
+    let size = u32::from_be_bytes(data[mdat_at..mdat_at + 4].try_into().unwrap());
+    data[mdat_at..mdat_at + 4].copy_from_slice(&(size + pad as u32).to_be_bytes());
+    data.splice(moov_at..moov_at, std::iter::repeat_n(0, pad));
+    std::fs::write(dir.join("far.mp4"), data).unwrap();
+}
+
+/// A request is one job stepped across calls, not re-run: the session asks
+/// JS for exactly the reads the job asks for, round for round, and never
+/// reads again what an earlier round fed it (those reads are made to fail
+/// here once fed; a re-run would trip on them).
+#[test]
+fn a_request_takes_the_rounds_its_job_asks_for() {
+    let dir = std::env::temp_dir().join(format!("edgepack-browser-job-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    far_moov(&dir);
+    std::fs::copy(small().join("aac.mp4"), dir.join("aac.mp4")).unwrap();
+    let path = "/,far,aac,.mp4.urlset/manifest(format=m3u8-cmaf)";
+    let mut s = Session::new(0);
+    let mut bucket = FileOrigin::new(&dir);
+
+    // The job alone, over the same files.
+    let Ok(Route::Stream(req)) = url::parse(path, None) else {
+        panic!("{path}");
+    };
+    let mut job = Job::new(req, s.cfg.clone());
+    let (mut cache, mut results, mut want) = (MemoryCache::default(), Vec::new(), Vec::new());
+    let answer = loop {
+        match job.step(&mut cache, results) {
+            Step::Read(reads) => {
+                results = bucket.read(&reads);
+                want.push(reads);
+            }
+            Step::Answer(a) => break a.unwrap(),
+        }
+    };
+    let Output::Text {
+        body: want_body, ..
+    } = answer
+    else {
+        panic!("not a manifest");
+    };
+
+    let (mut asked, mut fed) = (Vec::new(), Vec::<ReadRequest>::new());
+    let done = loop {
+        match s.request(path, None) {
+            Reply::Done(d) => break d,
+            Reply::Need(needs) => {
+                assert!(asked.len() < 8, "{asked:?}");
+                for r in &fed {
+                    s.fail(&r.path, r.start, 503, "read already fed");
+                }
+                for r in &needs {
+                    fetch(&mut s, &mut bucket, r);
+                }
+                fed.extend(needs.iter().cloned());
+                asked.push(needs);
+            }
+        }
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!((done.status, done.reason.as_str()), (200, ""));
+    assert!(want.len() >= 2, "{want:?}");
+    assert_eq!(asked, want);
+    assert_eq!(body(&done), want_body.into_bytes());
+    assert_eq!(s.stored_bytes(), 0);
+    assert_eq!(s.cached_entries(), 2);
+}
+
+/// A segment whose source changes while its payload is read starts over
+/// from the new version once; a second change answers 502.
+#[test]
+fn a_segment_that_keeps_changing_is_a_502() {
+    // A minute of video: a late segment's payload lies beyond the head read.
+    let dir = std::env::temp_dir().join(format!("edgepack-browser-412-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = crate::testutil::synth_mp4(&[crate::testutil::SynthTrack::video(24 * 60, 24, 48)]);
+    std::fs::write(dir.join("v.mp4"), file).unwrap();
+    let mut s = Session::new(0);
+    let mut bucket = FileOrigin::new(&dir);
+    let (d, _) = drive(&mut s, &mut bucket, "/v.mp4/master.m3u8");
+    assert_eq!(d.status, 200, "{}", d.reason);
+    let seg = "/v.mp4/QualityLevels(1)/Fragments(video=480000000,format=m3u8-cmaf)";
+    let mut changes = 0;
+    let done = loop {
+        match s.request(seg, None) {
+            Reply::Done(d) => break d,
+            Reply::Need(needs) => {
+                assert!(changes < 4);
+                for r in &needs {
+                    if r.if_match.is_some() {
+                        s.fail(&r.path, r.start, 412, "Precondition Failed");
+                    } else {
+                        fetch(&mut s, &mut bucket, r);
+                    }
+                }
+                changes += usize::from(needs.iter().any(|r| r.if_match.is_some()));
+            }
+        }
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(done.status, 502, "{}", done.reason);
+    assert!(done.reason.contains("kept changing"), "{}", done.reason);
+    assert_eq!(changes, 2);
+    assert_eq!(s.stored_bytes(), 0);
+}
