@@ -30,9 +30,10 @@ pub fn track_rates(set: &MediaSet, t: &SetTrack, format: Format) -> Result<Rates
     }))
 }
 
-/// Bytes of a segment in `format`: exact for CMAF; for MPEG-TS an estimate
-/// from the packetization rules of `mux::ts` (the exact size depends on
-/// in-band parameter sets, known only once the payload is read).
+/// Bytes of a segment in `format`: exact for CMAF; for MPEG-TS an upper
+/// estimate from the packetization rules of `mux::ts` (the exact size
+/// depends on NAL units and in-band parameter sets, known only once the
+/// payload is read).
 pub fn segment_size(idx: &TrackIndex, s: &TrackSegment, format: Format) -> u64 {
     let n = u64::from(s.samples.end - s.samples.start);
     match format {
@@ -51,8 +52,19 @@ pub fn segment_size(idx: &TrackIndex, s: &TrackSegment, format: Format) -> u64 {
                 _ => 0,
             };
             let raw = s.payload + n * per_sample + params * 2;
-            // Up to 15 packets pad the PID to whole continuity cycles.
-            crate::mux::ts::PSI_LEN + (raw.div_ceil(184) + 15) * 188
+            // Every PES starts a packet and pads its last one: count a whole
+            // packet per PES so BANDWIDTH is never below the measured peak
+            // (RFC 8216 §4.3.4.2). Video has one PES per frame, audio one
+            // per ≤ 90 ms group. Up to 15 more packets pad the PID to whole
+            // continuity cycles.
+            let pes = if idx.is_video() {
+                n
+            } else {
+                let ts = u64::from(idx.info.timescale.max(1));
+                let group = (ts * crate::mux::ts::AUDIO_PES_MAX_DURATION_90K).div_ceil(90_000);
+                s.duration.div_ceil(group.max(1)) + 1
+            };
+            crate::mux::ts::PSI_LEN + (raw.div_ceil(184) + pes + 15) * 188
         }
         _ => s.payload + cmaf::header_len(n as u32, idx.has_cts || idx.is_video(), true),
     }

@@ -474,3 +474,46 @@ fn omitted_renditions_are_named() {
         "{ts:?}"
     );
 }
+
+/// The TS size estimate behind BANDWIDTH is never below a real segment
+/// (RFC 8216 §4.3.4.2: BANDWIDTH ≥ every segment's bitrate).
+#[test]
+fn ts_size_estimate_is_an_upper_bound() {
+    let mut origin = FileOrigin::new(fixtures("small"));
+    let mut cache = MemoryCache::default();
+    let cfg = Config {
+        segment_ms: 1000,
+        ..Config::default()
+    };
+    for name in ["avc_bframes.mp4", "aac.mp4", "muxed_moov_end.mp4"] {
+        let set = load_set(
+            &request(&format!("/{name}/manifest.mpd")).asset,
+            &mut origin,
+            &mut cache,
+            &cfg,
+        )
+        .unwrap();
+        for t in &set.tracks {
+            let idx = set.track_index(t);
+            for s in set.segments(t).unwrap() {
+                let time =
+                    crate::timeline::rescale(s.start, idx.info.timescale, crate::timeline::HNS);
+                let path = format!(
+                    "/{name}/QualityLevels({})/Fragments({}={time},format=m3u8-aapl)",
+                    t.bitrate, t.name
+                );
+                let Output::TsBuilt { segment, .. } =
+                    serve(&request(&path), &mut origin, &mut cache, &cfg).unwrap()
+                else {
+                    panic!("{path}")
+                };
+                let estimate = hls::segment_size(idx, &s, Format::HlsTs);
+                assert!(
+                    estimate >= segment.len(),
+                    "{path}: estimate {estimate} < {}",
+                    segment.len()
+                );
+            }
+        }
+    }
+}
