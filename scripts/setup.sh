@@ -102,6 +102,28 @@ else
   say "apt: ffmpeg, chromium, node and npm present"
 fi
 
+# GStreamer (adaptive demuxers hlsdemux2/dashdemux2/mssdemux2 are in -good
+# since 1.22; the v1 ones in -bad) and libvlc with its Python bindings, for
+# wasm-tests/gstreamer.test.js and vlc.test.js. Their drivers run with the
+# system Python (/usr/bin/python3), which is where python3-gi and python3-vlc
+# install. The lock timeout waits for another apt run instead of failing.
+PLAYER_PACKAGES=(
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-libav python3-gi gir1.2-gstreamer-1.0
+  gir1.2-gst-plugins-base-1.0 vlc-bin vlc-plugin-base python3-vlc
+)
+player_missing=()
+for pkg in "${PLAYER_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || player_missing+=("$pkg")
+done
+if ((${#player_missing[@]})); then
+  say "apt: installing ${player_missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${player_missing[@]}"
+else
+  say "apt: gstreamer and vlc present"
+fi
+
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 ((node_major >= 20)) || die "node $(node --version) is too old; the tests need node 20 or newer"
 
