@@ -3,12 +3,27 @@
 # fixtures/media on 127.0.0.1:8081) and the edge (the release wasm under
 # Viceroy on 127.0.0.1:7676). Ctrl-C stops both.
 #
-#   bash scripts/run.sh
+#   bash scripts/run.sh                # serves fixtures/media
+#   bash scripts/run.sh --media DIR    # serves your own folder of .mp4 / .ism sets
 #
 # Origin requests are logged as JSON lines to out/origin.log.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+MEDIA=fixtures/media
+while (($#)); do
+  case $1 in
+    --media)
+      [[ $# -ge 2 ]] || { echo "run: --media needs a folder" >&2; exit 2; }
+      MEDIA=$2
+      shift 2
+      ;;
+    --media=*) MEDIA=${1#--media=}; shift ;;
+    -h | --help) sed -n '2,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) echo "run: unknown argument: $1 (try --help)" >&2; exit 2 ;;
+  esac
+done
 
 if [[ -d $HOME/.cargo/bin && :$PATH: != *":$HOME/.cargo/bin:"* ]]; then
   export PATH="$HOME/.cargo/bin:$PATH"
@@ -40,6 +55,8 @@ wait_for_port() {
 }
 
 bash scripts/setup.sh
+[[ -d $MEDIA ]] || die "$MEDIA is not a folder"
+MEDIA=$(cd "$MEDIA" && pwd)
 
 say "building $WASM"
 cargo build --release --target wasm32-wasip1 --bin edgepack
@@ -69,8 +86,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 mkdir -p "$(dirname "$ORIGIN_LOG")"
-say "origin: http://$ORIGIN_ADDR (fixtures/media; request log: $ORIGIN_LOG)"
-node origin/server.js --port "${ORIGIN_ADDR#*:}" --root fixtures/media >>"$ORIGIN_LOG" 2>&1 &
+say "origin: http://$ORIGIN_ADDR ($MEDIA; request log: $ORIGIN_LOG)"
+node origin/server.js --port "${ORIGIN_ADDR#*:}" --root "$MEDIA" >>"$ORIGIN_LOG" 2>&1 &
 origin_pid=$!
 wait_for_port "$ORIGIN_ADDR" "$origin_pid" origin
 
@@ -80,7 +97,19 @@ edge_pid=$!
 wait_for_port "$EDGE_ADDR" "$edge_pid" viceroy
 
 base="http://$EDGE_ADDR"
-cat <<EOF
+if [[ $MEDIA != "$(pwd)/fixtures/media" ]]; then
+  echo
+  echo "edgepack is serving $MEDIA. Try (first 20 files and sets):"
+  (cd "$MEDIA" && find . -maxdepth 3 \( -name '*.mp4' -o -name '*.ism' \) | sed 's|^\./||' | sort | head -20) |
+    while read -r f; do
+      printf '  %s\n    HLS   %s/%s/manifest(format=m3u8-cmaf)\n    DASH  %s/%s/manifest(format=mpd-time-cmaf)\n' \
+        "$f" "$base" "$f" "$base" "$f"
+    done
+  echo "  player  $base/player"
+  echo
+  echo "Ctrl-C stops both."
+else
+  cat <<EOF
 
 edgepack is running. Try:
   player          $base/player
@@ -94,6 +123,7 @@ edgepack is running. Try:
 
 Ctrl-C stops both.
 EOF
+fi
 
 # Returns when either process exits (or on Ctrl-C); the EXIT trap stops the other.
 status=0
