@@ -307,6 +307,16 @@ impl TrackIndex {
         })
     }
 
+    /// Composition offset (presentation minus decode time, track
+    /// timescale) of each sync point, in decode order, from the sync table
+    /// alone.
+    pub fn sync_offsets(&self) -> impl Iterator<Item = (u32, i64)> + '_ {
+        self.sync.chunks_exact(SYNC_ENTRY).map(|e| {
+            let (sample, pts, dts, _) = sync_fields(e);
+            (sample, pts.wrapping_sub(dts as i64))
+        })
+    }
+
     pub fn sync_count(&self) -> usize {
         self.sync.len() / SYNC_ENTRY
     }

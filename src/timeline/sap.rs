@@ -17,11 +17,6 @@ use crate::index::{Result, TrackIndex};
 /// any reorder depth encoders use (H.264 allows 16 reference frames).
 const REORDER_WINDOW: u32 = 32;
 
-/// Sync points examined to classify a track: the cost of a manifest must
-/// not grow with the title's length, and encoders make every GOP the same
-/// way.
-const SAMPLED_SYNC_POINTS: usize = 12;
-
 /// `sample_flags.is_leading = 1` (ISO/IEC 14496-12 §8.8.3.1): a leading
 /// sample with a dependency before its I-picture, not decodable from it.
 pub const IS_LEADING_UNDECODABLE: u32 = 0x0400_0000;
@@ -63,23 +58,29 @@ pub fn leading_samples(t: &TrackIndex, sync: u32) -> Result<u32> {
     Ok(n)
 }
 
-/// How the boundaries of a video track behave, from a bounded sample of its
-/// sync points after the first (the first is where decoding starts anyway).
-/// Tracks without composition offsets cannot reorder and are closed.
+/// How the boundaries of a video track behave, from the sync table alone
+/// (no sample walk, so a manifest pays a few microseconds even for a
+/// long title). A sync sample's composition offset (presentation minus
+/// decode time) exceeds the track's smallest one by one frame per picture
+/// decoded after it but presented before it (in a closed GOP every
+/// picture of the previous GOP is presented first, so nothing else moves
+/// it): an offset more than half a frame above the smallest marks leading
+/// pictures, an open GOP. [`leading_samples`] is the same test by walking
+/// the samples. Tracks without composition offsets cannot reorder and are
+/// closed.
 pub fn track_sap(t: &TrackIndex) -> Result<SapType> {
     if !t.is_video() || !t.has_cts {
         return Ok(SapType::Closed);
     }
-    let n = t.sync_count();
-    let step = (n / SAMPLED_SYNC_POINTS).max(1);
-    for i in (1..n).step_by(step).take(SAMPLED_SYNC_POINTS) {
-        if let Some((sample, _)) = t.sync_point(i) {
-            if leading_samples(t, sample)? > 0 {
-                return Ok(SapType::Open);
-            }
-        }
-    }
-    Ok(SapType::Closed)
+    let Some(base) = t.sync_offsets().map(|(_, o)| o).min() else {
+        return Ok(SapType::Closed);
+    };
+    let frame = (t.info.duration / u64::from(t.info.sample_count.max(1))).max(1);
+    let tolerance = i64::try_from(frame / 2).unwrap_or(i64::MAX).max(1);
+    let open = t
+        .sync_offsets()
+        .any(|(_, o)| o.saturating_sub(base) > tolerance);
+    Ok(if open { SapType::Open } else { SapType::Closed })
 }
 
 #[cfg(test)]
@@ -117,6 +118,21 @@ mod tests {
             .filter(|&&s| leading_samples(t, s).unwrap() > 0)
             .count();
         assert!(open * 2 >= syncs.len() - 1, "{open} of {syncs:?}");
+    }
+
+    /// The sync-table test agrees with walking the samples, sync point by
+    /// sync point.
+    #[test]
+    fn table_and_walk_agree() {
+        for name in ["open_gop.mp4", "avc_bframes.mp4", "muxed_moov_end.mp4"] {
+            let set = video(name);
+            let t = set.track_index(&set.tracks[0]);
+            let base = t.sync_offsets().map(|(_, o)| o).min().unwrap();
+            for (sample, offset) in t.sync_offsets() {
+                let leading = leading_samples(t, sample).unwrap();
+                assert_eq!(leading > 0, offset > base, "{name} sync sample {sample}");
+            }
+        }
     }
 
     #[test]
