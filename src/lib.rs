@@ -10,6 +10,7 @@
 
 #[cfg(any(all(target_arch = "wasm32", target_os = "unknown"), test))]
 pub mod browser;
+pub mod codec;
 #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 pub mod edge;
 pub mod error;

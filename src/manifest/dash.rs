@@ -7,7 +7,7 @@
 //! identical and `segmentAlignment` holds.
 
 use crate::media_set::{MediaSet, SetTrack};
-use crate::model::{Codec, TrackKind};
+use crate::model::TrackKind;
 use crate::timeline::sap::{self, SapType};
 use crate::timeline::{rescale, TimelineError, HNS};
 use crate::url::{self, Format};
@@ -17,8 +17,6 @@ use std::io;
 
 const PROFILE_LIVE: &str = "urn:mpeg:dash:profile:isoff-live:2011";
 const PROFILE_CMAF: &str = "urn:mpeg:dash:profile:cmaf:2019";
-const SCHEME_CHANNELS: &str = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011";
-const SCHEME_DOLBY_CHANNELS: &str = "tag:dolby.com,2014:dash:audio_channel_configuration:2011";
 
 /// `<S t d r>` entries in HNS.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,20 +83,6 @@ fn track_times(set: &MediaSet, t: &SetTrack) -> Result<Vec<(u64, u64)>, Timeline
 /// ISO 8601 duration for MPD attributes.
 fn duration(secs: f64) -> String {
     format!("PT{:.3}S", secs.max(0.0))
-}
-
-/// Dolby channel mask for `acmod` + LFE (ETSI TS 102 366 Table I.1.1 order).
-fn dolby_channel_mask(acmod: u8, lfe: bool) -> u16 {
-    let base: u16 = match acmod {
-        1 => 0x4000,
-        3 => 0xE000,
-        4 => 0xA080,
-        5 => 0xE080,
-        6 => 0xB800,
-        7 => 0xF800,
-        _ => 0xA000,
-    };
-    base | u16::from(lfe)
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
@@ -287,20 +271,11 @@ fn representation(
     }
     el.write_inner_content(|w| {
         if info.kind == TrackKind::Audio {
-            let (scheme, value) = match &info.codec {
-                Codec::Ac3(c) => (
-                    SCHEME_DOLBY_CHANNELS,
-                    format!("{:04X}", dolby_channel_mask(c.acmod, c.lfeon)),
-                ),
-                Codec::Ec3(c) => (
-                    SCHEME_DOLBY_CHANNELS,
-                    format!("{:04X}", dolby_channel_mask(c.acmod, c.lfeon)),
-                ),
-                _ => (SCHEME_CHANNELS, info.channels.max(1).to_string()),
-            };
-            w.create_element("AudioChannelConfiguration")
-                .with_attributes([("schemeIdUri", scheme), ("value", value.as_str())])
-                .write_empty()?;
+            for (scheme, value) in crate::codec::dash_channel_elements(info) {
+                w.create_element("AudioChannelConfiguration")
+                    .with_attributes([("schemeIdUri", scheme), ("value", value.as_str())])
+                    .write_empty()?;
+            }
         }
         let init = url::init_url_template(&r.track.name, format);
         let media = url::fragment_url_template(&r.track.name, format);
@@ -412,9 +387,28 @@ mod tests {
             .all(|s| s.matches("<Representation").count() == 1));
     }
 
+    /// DTS is announced with the DTS channel scheme and its channel count
+    /// (DASH-IF IOP, "DTS"), Dolby with its channel mask, AAC with the
+    /// MPEG scheme.
     #[test]
-    fn dolby_masks() {
-        assert_eq!(dolby_channel_mask(7, true), 0xF801);
-        assert_eq!(dolby_channel_mask(2, false), 0xA000);
+    fn audio_channel_schemes_per_codec() {
+        let set = crate::testutil::fixture_set("dts51.mp4", 2000);
+        let m = mpd(&set, Format::DashCmaf).unwrap();
+        assert!(
+            m.contains(
+                "<AudioChannelConfiguration schemeIdUri=\"tag:dts.com,2014:dash:\
+                 audio_channel_configuration:2012\" value=\"6\"/>"
+            ),
+            "{m}"
+        );
+        let set = crate::testutil::fixture_set("mixed_audio.mp4", 2000);
+        let m = mpd(&set, Format::DashCmaf).unwrap();
+        assert!(
+            m.contains("schemeIdUri=\"tag:dolby.com,2014:dash:audio_channel_configuration:2011\"")
+        );
+        assert!(
+            m.contains("schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\"")
+        );
+        assert!(!m.contains("tag:dts.com"));
     }
 }

@@ -73,8 +73,7 @@ pub fn segment_size(idx: &TrackIndex, s: &TrackSegment, format: Format) -> u64 {
 /// Tracks MPEG-TS can carry for Apple devices: HEVC is fMP4-only there
 /// (Apple HLS authoring spec), so TS formats leave HEVC renditions out.
 pub fn ts_capable(info: &crate::model::TrackInfo) -> bool {
-    crate::mux::ts::ts_stream_type(&info.codec).is_some()
-        && !matches!(info.codec, crate::model::Codec::Hevc(_))
+    crate::codec::hls_ts_capable(info)
 }
 
 /// Peak and average bitrate of segments whose byte size is `size(seg)`.
@@ -370,7 +369,7 @@ fn write_media(
         out,
         ",NAME=\"{}\",DEFAULT={default},AUTOSELECT=YES,CHANNELS=\"{}\",URI=\"{}\"",
         quoted(&name),
-        info.channels.max(1),
+        crate::codec::hls_channels(info),
         url::media_playlist_url(&track_ref(a), format, false)
     );
 }

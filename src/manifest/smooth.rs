@@ -45,18 +45,10 @@ use std::fmt::Write as _;
 use std::io;
 
 /// `AudioTag` of AAC: `WAVE_FORMAT_RAW_AAC1`.
-pub const AUDIO_TAG_AAC: u16 = 0x00FF;
+pub const AUDIO_TAG_AAC: u16 = crate::codec::aac::SMOOTH_AUDIO_TAG;
 /// `AudioTag` of E-AC-3: `WAVE_FORMAT_EXTENSIBLE`; CodecPrivateData then
 /// carries the WAVEFORMATEXTENSIBLE fields after `cbSize`.
-pub const AUDIO_TAG_EXTENSIBLE: u16 = 0xFFFE;
-/// `KSDATAFORMAT_SUBTYPE_IEC61937_DOLBY_DIGITAL_PLUS`
-/// ({A7FB87AF-2D02-42FB-A4D4-05CD93843BDD}) as a little-endian GUID.
-const GUID_DOLBY_DIGITAL_PLUS: [u8; 16] = [
-    0xAF, 0x87, 0xFB, 0xA7, 0x02, 0x2D, 0xFB, 0x42, 0xA4, 0xD4, 0x05, 0xCD, 0x93, 0x84, 0x3B, 0xDD,
-];
-/// Samples per E-AC-3 syncframe (6 blocks of 256), WAVEFORMATEXTENSIBLE's
-/// `wSamplesPerBlock`.
-const EC3_SAMPLES_PER_BLOCK: u16 = 1536;
+pub const AUDIO_TAG_EXTENSIBLE: u16 = crate::codec::dolby::SMOOTH_AUDIO_TAG_EXTENSIBLE;
 
 /// How a track is described in a `QualityLevel` (MS-SSTR §2.2.2.5).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,90 +68,24 @@ fn hex_into(out: &mut String, bytes: &[u8]) {
     }
 }
 
-/// Annex-B parameter sets: each NAL unit behind a 4-byte start code.
-fn annex_b<'a>(nals: impl Iterator<Item = &'a bytes::Bytes>) -> String {
-    let mut out = String::new();
-    for n in nals {
-        out.push_str("00000001");
-        hex_into(&mut out, n);
-    }
-    out
-}
-
-/// WAVEFORMATEXTENSIBLE `dwChannelMask` for a Dolby `acmod` + LFE (ETSI TS
-/// 102 366 Table 4.3; surrounds on the back pair, as Bento4 and the
-/// manifests in the field have it).
-fn wave_channel_mask(acmod: u8, lfe: bool) -> u32 {
-    const FL: u32 = 0x1;
-    const FR: u32 = 0x2;
-    const FC: u32 = 0x4;
-    const LFE: u32 = 0x8;
-    const BL: u32 = 0x10;
-    const BR: u32 = 0x20;
-    const BC: u32 = 0x100;
-    let base = match acmod {
-        1 => FC,
-        3 => FL | FC | FR,
-        4 => FL | FR | BC,
-        5 => FL | FC | FR | BC,
-        6 => FL | FR | BL | BR,
-        7 => FL | FC | FR | BL | BR,
-        _ => FL | FR,
-    };
-    base | if lfe { LFE } else { 0 }
-}
-
 /// The `QualityLevel` codec attributes of a track, or `None` when Smooth
 /// cannot describe its codec.
 pub fn quality_codec(info: &TrackInfo) -> Option<QualityCodec> {
-    let video = |fourcc: String, cpd: String| QualityCodec {
-        fourcc,
-        codec_private_data: cpd,
-        audio_tag: 0,
-        packet_size: 0,
-    };
-    match &info.codec {
-        Codec::Avc(c) => Some(video(
-            "H264".into(),
-            annex_b(c.sps.iter().chain(c.pps.iter())),
-        )),
-        Codec::Aac(c) => {
-            let mut cpd = String::new();
-            hex_into(&mut cpd, &c.asc);
-            let he = matches!(c.object_type, 5 | 29);
-            Some(QualityCodec {
-                fourcc: if he { "AACH" } else { "AACL" }.into(),
-                codec_private_data: cpd,
-                audio_tag: AUDIO_TAG_AAC,
-                packet_size: 2 * u32::from(info.channels.max(1)),
-            })
-        }
-        Codec::Ec3(c) => {
-            // WAVEFORMATEXTENSIBLE after cbSize: wSamplesPerBlock,
-            // dwChannelMask, SubFormat (all little-endian), then the dec3
-            // payload (ETSI TS 102 366 §F.6).
-            let mut b = Vec::with_capacity(22 + c.dec3.len());
-            b.extend_from_slice(&EC3_SAMPLES_PER_BLOCK.to_le_bytes());
-            b.extend_from_slice(&wave_channel_mask(c.acmod, c.lfeon).to_le_bytes());
-            b.extend_from_slice(&GUID_DOLBY_DIGITAL_PLUS);
-            b.extend_from_slice(&c.dec3);
-            let mut cpd = String::new();
-            hex_into(&mut cpd, &b);
-            Some(QualityCodec {
-                fourcc: "EC-3".into(),
-                codec_private_data: cpd,
-                audio_tag: AUDIO_TAG_EXTENSIBLE,
-                packet_size: 4 * u32::from(c.data_rate),
-            })
-        }
-        Codec::Hevc(_) | Codec::Ac3(_) | Codec::Other => None,
-    }
+    let c = crate::codec::smooth(info)?;
+    let mut codec_private_data = String::with_capacity(2 * c.private_data.len());
+    hex_into(&mut codec_private_data, &c.private_data);
+    Some(QualityCodec {
+        fourcc: c.fourcc.into(),
+        codec_private_data,
+        audio_tag: c.audio_tag,
+        packet_size: c.packet_size,
+    })
 }
 
 /// Whether Smooth Streaming can carry the track (it has a FourCC in
 /// MS-SSTR §2.2.2.5).
 pub fn carries(info: &TrackInfo) -> bool {
-    quality_codec(info).is_some()
+    crate::codec::smooth_fourcc(info).is_some()
 }
 
 /// One `<c>` entry (§2.2.2.6); `r` counts the fragments of the run,

@@ -11,7 +11,7 @@
 
 use crate::manifest::{hls, smooth};
 use crate::media_set::MediaSet;
-use crate::model::{Codec, TrackInfo, TrackKind};
+use crate::model::{TrackInfo, TrackKind};
 
 /// An output format's codec limits.
 pub(super) struct Carrier {
@@ -115,38 +115,7 @@ impl Carrier {
 /// or for `mp4a` (which says little) the codec string: "HEVC (hvc1)",
 /// "FLAC (fLaC)", "DTS (mp4a.A9)".
 pub(super) fn codec_label(info: &TrackInfo) -> String {
-    let name = match &info.codec {
-        Codec::Avc(_) => "H.264",
-        Codec::Hevc(_) => "HEVC",
-        Codec::Aac(_) => "AAC",
-        Codec::Ac3(_) => "AC-3",
-        Codec::Ec3(_) => "E-AC-3",
-        Codec::Other => match &info.fourcc.0 {
-            b"av01" => "AV1",
-            b"vp09" => "VP9",
-            b"vp08" => "VP8",
-            b"Opus" => "Opus",
-            b"fLaC" => "FLAC",
-            b"dtsc" | b"dtsh" | b"dtse" | b"dtsl" => "DTS",
-            b"ac-4" => "AC-4",
-            b".mp3" => "MP3",
-            b"mp4v" => "MPEG-4 Visual",
-            b"encv" | b"enca" => "encrypted media",
-            // esds object types (MP4RA): 0xA9..0xAC DTS, 0x69/0x6B MPEG audio.
-            b"mp4a" => match info.codec_string.as_str() {
-                "mp4a.A9" | "mp4a.AA" | "mp4a.AB" | "mp4a.AC" => "DTS",
-                "mp4a.69" | "mp4a.6B" => "MP3",
-                _ => "MPEG-4 audio",
-            },
-            _ => return format!("codec {}", info.fourcc),
-        },
-    };
-    let tag = if &info.fourcc.0 == b"mp4a" {
-        info.codec_string.clone()
-    } else {
-        info.fourcc.to_string()
-    };
-    format!("{name} ({tag})")
+    crate::codec::label(info)
 }
 
 #[cfg(test)]

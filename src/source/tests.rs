@@ -158,7 +158,7 @@ fn dts_5_1_is_announced_as_6_channels() {
     )
     .unwrap();
     assert!(
-        mpd.contains("audio_channel_configuration:2011\" value=\"6\""),
+        mpd.contains("tag:dts.com,2014:dash:audio_channel_configuration:2012\" value=\"6\""),
         "{mpd}"
     );
     let _ = std::fs::remove_dir_all(dir);
@@ -173,7 +173,7 @@ fn dts_5_1_is_announced_as_6_channels() {
     .unwrap();
     assert!(mpd.contains("codecs=\"mp4a.A9\""), "{mpd}");
     assert!(
-        mpd.contains("audio_channel_configuration:2011\" value=\"6\""),
+        mpd.contains("tag:dts.com,2014:dash:audio_channel_configuration:2012\" value=\"6\""),
         "{mpd}"
     );
 }

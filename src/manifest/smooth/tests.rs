@@ -338,7 +338,7 @@ fn ec3_signalled_like_the_manifests_in_the_field() {
     );
     assert_eq!(q.audio_tag, 65534);
     assert_eq!(q.packet_size, 768);
-    assert_eq!(wave_channel_mask(2, false), 0x3);
+    assert_eq!(crate::codec::dolby::wave_channel_mask(2, false), 0x3);
 }
 
 #[test]

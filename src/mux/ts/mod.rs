@@ -249,14 +249,7 @@ impl std::error::Error for MuxError {
 /// A/52 Annex A for AC-3 0x81 and E-AC-3 0x87), or `None` if it has no
 /// TS mapping here.
 pub fn ts_stream_type(codec: &Codec) -> Option<u8> {
-    match codec {
-        Codec::Avc(_) => Some(0x1B),
-        Codec::Hevc(_) => Some(0x24),
-        Codec::Aac(_) => Some(0x0F),
-        Codec::Ac3(_) => Some(0x81),
-        Codec::Ec3(_) => Some(0x87),
-        Codec::Other => None,
-    }
+    crate::codec::Family::of_codec(codec).ts_stream_type()
 }
 
 /// One track of a segment: its description, its samples for this segment

@@ -6,7 +6,7 @@
 
 use super::packet::TS_PAYLOAD_LEN;
 use super::{ts_stream_type, MuxError, TsTrack, PMT_PID, PROGRAM_NUMBER, TS_PACKET_LEN};
-use crate::model::{Codec, TrackInfo};
+use crate::model::TrackInfo;
 
 /// MPEG-2 CRC-32 of PSI sections (§2.4.4, Annex A): polynomial 0x04C11DB7,
 /// initial value all ones, no reflection, no final XOR.
@@ -102,19 +102,17 @@ pub(super) fn psi(
 /// (§2.6.18) for audio with a known language.
 fn es_descriptors(info: &TrackInfo) -> Vec<u8> {
     let mut d = Vec::new();
-    let registration: Option<&[u8; 4]> = match info.codec {
-        Codec::Ac3(_) => Some(b"AC-3"),
-        Codec::Ec3(_) => Some(b"EAC3"),
-        Codec::Hevc(_) => Some(b"HEVC"),
-        _ => None,
-    };
-    if let Some(id) = registration {
+    let family = crate::codec::Family::of_codec(&info.codec);
+    if let Some(id) = family.ts_registration() {
         d.extend_from_slice(&[0x05, 4]);
         d.extend_from_slice(id);
     }
     let lang = info.language.as_bytes();
-    let is_audio = matches!(info.codec, Codec::Aac(_) | Codec::Ac3(_) | Codec::Ec3(_));
-    if is_audio && lang.len() == 3 && lang.iter().all(u8::is_ascii_lowercase) && lang != b"und" {
+    if family.is_audio()
+        && lang.len() == 3
+        && lang.iter().all(u8::is_ascii_lowercase)
+        && lang != b"und"
+    {
         d.extend_from_slice(&[0x0A, 4, lang[0], lang[1], lang[2], 0]);
     }
     d
