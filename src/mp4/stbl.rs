@@ -4,9 +4,12 @@
 //! The tables stay as slices of the moov; nothing is expanded per sample
 //! until the iterator walks them once to build the compact index.
 
+mod boxes;
+
 use super::error::{Mp4Error, Result};
 use super::header::Mp4Box;
 use crate::model::Sample;
+use boxes::{body_error, BodyError, BodyResult, Counted};
 use bytes::Bytes;
 
 /// Most samples per track we accept: 24 h at 120 fps is ~10 M.
@@ -21,33 +24,28 @@ struct Table {
 }
 
 impl Table {
-    /// `header` is the number of bytes before the entry count (version/flags
-    /// plus any fixed fields).
-    fn parse(b: &Mp4Box, path: &str, header: usize, width: usize) -> Result<Self> {
-        let p = &b.payload;
-        if p.len() < header + 4 {
-            return Err(Mp4Error::truncated(
-                path,
-                b.header.offset,
-                "table header cut short",
-            ));
-        }
-        let count = u32::from_be_bytes([p[header], p[header + 1], p[header + 2], p[header + 3]]);
-        let need = (count as u64).saturating_mul(width as u64);
-        let have = (p.len() - header - 4) as u64;
-        if need > have {
-            return Err(Mp4Error::truncated(
-                path,
-                b.header.offset,
-                format!("{count} entries need {need} bytes, the box has {have}"),
-            ));
-        }
-        Ok(Table {
-            data: p.slice(header + 4..header + 4 + need as usize),
-            count,
+    /// Wraps parsed entries as a view into the box payload (no copy).
+    fn view(b: &Mp4Box, c: Counted<'_>, width: usize) -> Self {
+        Table {
+            data: b.payload.slice_ref(c.entries),
+            count: c.count,
             width,
-        })
+        }
     }
+
+    /// Parses a full box of `count` fixed-width entries with `body`.
+    fn parse<'a>(
+        b: &'a Mp4Box,
+        path: &str,
+        width: usize,
+        body: fn(&'a [u8]) -> BodyResult<'a, Counted<'a>>,
+    ) -> Result<Self> {
+        match body(&b.payload) {
+            Ok((_, c)) => Ok(Table::view(b, c, width)),
+            Err(e) => Err(lift(b, path, body_error(e), "table header cut short")),
+        }
+    }
+
     fn u32_at(&self, i: u32, field: usize) -> u32 {
         let at = i as usize * self.width + field * 4;
         let d = &self.data[at..at + 4];
@@ -57,6 +55,23 @@ impl Table {
         let at = i as usize * 8;
         let d = &self.data[at..at + 8];
         u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+    }
+}
+
+/// Maps a body parser's failure to the box's error, with its path and
+/// offset; `short` is the reason when the fixed fields are cut short.
+fn lift(b: &Mp4Box, path: &str, e: BodyError, short: &str) -> Mp4Error {
+    let at = b.header.offset;
+    match e {
+        BodyError::Short => Mp4Error::truncated(path, at, short),
+        BodyError::Entries { count, need, have } => Mp4Error::truncated(
+            path,
+            at,
+            format!("{count} entries need {need} bytes, the box has {have}"),
+        ),
+        BodyError::FieldSize(_) => {
+            Mp4Error::invalid(path, at, "stz2 field size must be 4, 8 or 16")
+        }
     }
 }
 
@@ -93,61 +108,40 @@ impl SampleTables {
             let c = child?;
             let cpath = format!("{path}/{}", c.header.typ);
             match &c.header.typ.0 {
-                b"stts" => stts = Some(Table::parse(&c, &cpath, 4, 8)?),
-                b"ctts" => ctts = Some(Table::parse(&c, &cpath, 4, 8)?),
-                b"stss" => stss = Some(Table::parse(&c, &cpath, 4, 4)?),
-                b"stsc" => stsc = Some(Table::parse(&c, &cpath, 4, 12)?),
-                b"stco" => chunks = Some(Table::parse(&c, &cpath, 4, 4)?),
-                b"co64" => chunks = Some(Table::parse(&c, &cpath, 4, 8)?),
+                b"stts" => stts = Some(Table::parse(&c, &cpath, 8, boxes::stts)?),
+                b"ctts" => ctts = Some(Table::parse(&c, &cpath, 8, boxes::ctts)?),
+                b"stss" => stss = Some(Table::parse(&c, &cpath, 4, boxes::stss)?),
+                b"stsc" => stsc = Some(Table::parse(&c, &cpath, 12, boxes::stsc)?),
+                b"stco" => chunks = Some(Table::parse(&c, &cpath, 4, boxes::stco)?),
+                b"co64" => chunks = Some(Table::parse(&c, &cpath, 8, boxes::co64)?),
                 b"stsz" => {
-                    let p = &c.payload;
-                    if p.len() < 12 {
-                        return Err(Mp4Error::truncated(
-                            &cpath,
-                            c.header.offset,
-                            "stsz cut short",
-                        ));
-                    }
-                    let fixed = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
-                    if fixed != 0 {
-                        sample_count = u32::from_be_bytes([p[8], p[9], p[10], p[11]]);
-                        sizes = Some(Sizes::Fixed(fixed));
+                    let (_, z) = boxes::stsz(&c.payload)
+                        .map_err(|e| lift(&c, &cpath, body_error(e), "stsz cut short"))?;
+                    sample_count = z.sample_count;
+                    sizes = Some(if z.sample_size != 0 {
+                        Sizes::Fixed(z.sample_size)
                     } else {
-                        let t = Table::parse(&c, &cpath, 8, 4)?;
-                        sample_count = t.count;
-                        sizes = Some(Sizes::Table(t));
-                    }
+                        Sizes::Table(Table::view(
+                            &c,
+                            Counted {
+                                count: z.sample_count,
+                                entries: z.entries,
+                            },
+                            4,
+                        ))
+                    });
                 }
                 b"stz2" => {
-                    let p = &c.payload;
-                    if p.len() < 12 {
-                        return Err(Mp4Error::truncated(
-                            &cpath,
-                            c.header.offset,
-                            "stz2 cut short",
-                        ));
-                    }
-                    let bits = p[7];
-                    if !matches!(bits, 4 | 8 | 16) {
-                        return Err(Mp4Error::invalid(
-                            &cpath,
-                            c.header.offset,
-                            "stz2 field size must be 4, 8 or 16",
-                        ));
-                    }
-                    let count = u32::from_be_bytes([p[8], p[9], p[10], p[11]]);
-                    let need = (u64::from(count) * u64::from(bits)).div_ceil(8);
-                    if need > (p.len() - 12) as u64 {
-                        return Err(Mp4Error::truncated(
-                            &cpath,
-                            c.header.offset,
-                            "stz2 entries cut short",
-                        ));
-                    }
-                    sample_count = count;
+                    let (_, z) = boxes::stz2(&c.payload).map_err(|e| match body_error(e) {
+                        BodyError::Entries { .. } => {
+                            Mp4Error::truncated(&cpath, c.header.offset, "stz2 entries cut short")
+                        }
+                        e => lift(&c, &cpath, e, "stz2 cut short"),
+                    })?;
+                    sample_count = z.sample_count;
                     sizes = Some(Sizes::Compact {
-                        data: p.slice(12..12 + need as usize),
-                        bits,
+                        data: c.payload.slice_ref(z.entries),
+                        bits: z.field_size,
                     });
                 }
                 _ => {}
