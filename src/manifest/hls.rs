@@ -86,10 +86,10 @@ pub fn rates(segs: &[TrackSegment], timescale: u32, size: impl Fn(&TrackSegment)
         // A very short final segment would overstate the peak; measure it
         // over at least one second.
         let d = s.duration.max(u64::from(timescale));
-        peak = peak.max((u128::from(b) * 8 * u128::from(timescale) / u128::from(d.max(1))) as u64);
+        peak = peak.max(bits_per_second(u128::from(b), timescale, d));
     }
     let average = if ticks > 0 {
-        (u128::from(bytes) * 8 * u128::from(timescale) / u128::from(ticks)) as u64
+        bits_per_second(u128::from(bytes), timescale, ticks)
     } else {
         0
     };
@@ -97,6 +97,16 @@ pub fn rates(segs: &[TrackSegment], timescale: u32, size: impl Fn(&TrackSegment)
         peak: peak.max(average),
         average,
     }
+}
+
+/// `bytes` over `ticks` of `timescale`, in bits per second, rounded up:
+/// BANDWIDTH must not be below the real rate (RFC 8216 §4.3.4.2), and a
+/// client measuring from the rounded EXTINF durations must not find it a
+/// bit per second short.
+fn bits_per_second(bytes: u128, timescale: u32, ticks: u64) -> u64 {
+    let den = u128::from(ticks.max(1));
+    let v = (bytes * 8 * u128::from(timescale)).div_ceil(den);
+    u64::try_from(v).unwrap_or(u64::MAX)
 }
 
 fn track_ref(t: &SetTrack) -> TrackRef {

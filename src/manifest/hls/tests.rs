@@ -182,3 +182,20 @@ fn unaligned_rendition_is_a_variant_with_its_own_segments() {
         assert!(idx.sync_pts(s.samples.start).is_some(), "{s:?}");
     }
 }
+
+/// Rates round up, so BANDWIDTH is never a bit per second below the real
+/// peak (a strict checker measuring the EXTINF durations found 1162144 vs
+/// 1162145 when they were truncated).
+#[test]
+fn rates_round_up() {
+    let seg = |n: u32| TrackSegment {
+        number: n,
+        samples: 0..1,
+        start: i64::from(n) * 3000,
+        duration: 3000,
+        payload: 0,
+    };
+    // 1000 bytes over 3 s: 2666.67 bit/s.
+    let r = rates(&[seg(0), seg(1)], 1000, |_| 1000);
+    assert_eq!((r.peak, r.average), (2667, 2667));
+}
