@@ -523,6 +523,31 @@ fn mp4_type(kind: TrackKind) -> &'static str {
 #[cfg(test)]
 mod tests;
 
+/// A segment's body from the results of its planned reads (`plan`, from
+/// [`crate::plan::plan_reads`]): `header`, then slices of the reads (no
+/// copy). A short read is an origin fault, not a shorter segment.
+pub fn segment_body(
+    header: Bytes,
+    runs: &[ByteRun],
+    plan: &[ByteRun],
+    path: &str,
+    results: Vec<Result<crate::source::ReadResponse, crate::source::OriginError>>,
+) -> Result<Vec<Bytes>, ServeError> {
+    let mut reads = Vec::with_capacity(plan.len());
+    for (r, res) in plan.iter().zip(results) {
+        let res = res.map_err(SourceError::from)?;
+        if (res.data.len() as u64) < r.len {
+            return Err(ServeError::Source(SourceError::Origin(
+                crate::source::OriginError::Bad(format!("short read of {path}")),
+            )));
+        }
+        reads.push((*r, res.data));
+    }
+    let mut body = vec![header];
+    body.extend(crate::plan::assemble(runs, &reads).map_err(|e| ServeError::Media(e.to_string()))?);
+    Ok(body)
+}
+
 /// Reads a segment's runs (planned with [`crate::plan::plan_reads`]) and
 /// returns the body as slices: what an adapter without host-side splicing
 /// does.
@@ -543,22 +568,7 @@ pub fn materialize(
         } => {
             let plan = crate::plan::plan_reads(runs, cfg.max_segment_reads);
             let reqs = crate::source::payload_reads(path, etag, &plan);
-            let mut reads = Vec::with_capacity(plan.len());
-            for (r, res) in plan.iter().zip(origin.read(&reqs)) {
-                let res = res.map_err(SourceError::from)?;
-                if (res.data.len() as u64) < r.len {
-                    return Err(ServeError::Source(SourceError::Origin(
-                        crate::source::OriginError::Bad(format!("short read of {path}")),
-                    )));
-                }
-                reads.push((*r, res.data));
-            }
-            let mut body = vec![header.clone()];
-            body.extend(
-                crate::plan::assemble(runs, &reads)
-                    .map_err(|e| ServeError::Media(e.to_string()))?,
-            );
-            Ok(body)
+            segment_body(header.clone(), runs, &plan, path, origin.read(&reqs))
         }
         Output::Ts(job) => {
             let reqs = job.reads(cfg.max_segment_reads);

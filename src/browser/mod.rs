@@ -183,21 +183,7 @@ impl Payload {
         self,
         results: Vec<Result<ReadResponse, OriginError>>,
     ) -> Result<Vec<Bytes>, ServeError> {
-        let mut reads = Vec::with_capacity(self.plan.len());
-        for (r, res) in self.plan.iter().zip(results) {
-            let res = res.map_err(SourceError::from)?;
-            if (res.data.len() as u64) < r.len {
-                return Err(ServeError::Source(SourceError::Origin(OriginError::Bad(
-                    format!("short read of {}", self.path),
-                ))));
-            }
-            reads.push((*r, res.data));
-        }
-        let mut body = vec![self.header];
-        body.extend(
-            plan::assemble(&self.runs, &reads).map_err(|e| ServeError::Media(e.to_string()))?,
-        );
-        Ok(body)
+        crate::service::segment_body(self.header, &self.runs, &self.plan, &self.path, results)
     }
 }
 
