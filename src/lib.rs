@@ -4,15 +4,18 @@
 //! This crate's core is platform-free and sans-IO: it is handed bytes, says
 //! which byte ranges it needs next, and returns manifests and segments as
 //! generated headers plus borrowed payload slices. The Fastly adapter lives
-//! in `edge` (wasm32-wasip1 only), the browser one (wasm-bindgen) in
+//! in `edge` (wasm32-wasip1 only), the WASI 0.2 `wasi:http/proxy` one in
+//! `wasi_http` (wasm32-wasip2 only), the browser one (wasm-bindgen) in
 //! `browser` (wasm32-unknown-unknown only; its logic is also built for
 //! native tests).
 
 #[cfg(any(all(target_arch = "wasm32", target_os = "unknown"), test))]
 pub mod browser;
 pub mod codec;
-#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
+pub mod deliver;
+#[cfg(all(target_arch = "wasm32", target_os = "wasi", target_env = "p1"))]
 pub mod edge;
+pub mod entry;
 pub mod error;
 pub mod http;
 pub mod index;
@@ -25,8 +28,11 @@ pub mod mp4;
 pub mod mux;
 pub mod plan;
 pub mod service;
+pub mod settings;
 pub mod source;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod timeline;
 pub mod url;
+#[cfg(all(target_arch = "wasm32", target_os = "wasi", target_env = "p2"))]
+pub mod wasi_http;

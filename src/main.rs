@@ -8,12 +8,12 @@
 //! cargo run -- fixtures/media '/abr/abr.ism/manifest(format=m3u8-cmaf)' > out.m3u8
 //! ```
 
-#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
+#[cfg(all(target_arch = "wasm32", target_os = "wasi", target_env = "p1"))]
 fn main() {
     edgepack::edge::main();
 }
 
-#[cfg(not(all(target_arch = "wasm32", target_os = "wasi")))]
+#[cfg(not(all(target_arch = "wasm32", target_os = "wasi", target_env = "p1")))]
 fn main() -> std::process::ExitCode {
     use edgepack::service::{materialize, serve, Config};
     use edgepack::source::{FileOrigin, MemoryCache};

@@ -10,6 +10,8 @@ use crate::mp4::Mp4Error;
 use bytes::Bytes;
 use std::fmt;
 
+pub mod response;
+
 /// Largest `.ism` read (the parser's own cap).
 pub const MAX_ISM_LEN: u64 = ism::MAX_ISM_BYTES as u64;
 /// Reads an index may take: head, tail, moov, and slack for files with

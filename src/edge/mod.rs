@@ -7,10 +7,10 @@ mod config;
 mod origin;
 mod respond;
 
+use crate::entry::{self, Entry};
 use crate::job::{Job, Step};
 use crate::service::{self, Output};
 use crate::source::Origin;
-use crate::url::{self, Route};
 use config::Settings;
 use fastly::http::{Method, StatusCode};
 use fastly::{Request, Response};
@@ -19,12 +19,14 @@ use fastly::{Request, Response};
 pub fn main() {
     let req = Request::from_client();
     let mut settings = Settings::load();
-    settings.if_none_match = req
-        .get_header_str(fastly::http::header::IF_NONE_MATCH)
-        .map(str::to_string);
-    settings.range = req
-        .get_header_str(fastly::http::header::RANGE)
-        .map(str::to_string);
+    // Lossy header reads: a non-UTF-8 value counts as absent.
+    let header = |name| {
+        req.get_header(name)
+            .and_then(|v: &fastly::http::HeaderValue| v.to_str().ok())
+            .map(str::to_string)
+    };
+    settings.if_none_match = header(fastly::http::header::IF_NONE_MATCH);
+    settings.range = header(fastly::http::header::RANGE);
     let resp = handle(&req, &settings);
     match resp {
         Handled::Done(r) => r.send_to_client(),
@@ -48,64 +50,54 @@ pub(crate) enum Handled {
 }
 
 fn handle(req: &Request, s: &Settings) -> Handled {
-    let method = req.get_method().clone();
-    if method == Method::OPTIONS {
-        return done(respond::preflight(s));
-    }
-    if method != Method::GET && method != Method::HEAD {
-        return done(respond::error(
-            s,
-            StatusCode::METHOD_NOT_ALLOWED,
-            "only GET, HEAD and OPTIONS",
-        ));
-    }
-    let head = method == Method::HEAD;
-    let route = match url::parse(req.get_path(), req.get_query_str()) {
-        Ok(r) => r,
-        Err(e) => {
-            let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-            return done(respond::error(s, status, &e.to_string()));
+    let head = req.get_method() == Method::HEAD;
+    let stream = match entry::entry(
+        req.get_method_str(),
+        req.get_path(),
+        req.get_query_str(),
+        &s.policy(),
+    ) {
+        Entry::Answer(h, body) => {
+            let mut r = respond::to_response(&h);
+            if !body.is_empty() {
+                r.set_body(body);
+            }
+            return done(r);
         }
+        Entry::Proxy(object) => return done(origin::proxy(s, &object, head)),
+        Entry::Stream(stream) => stream,
     };
-    match route {
-        Route::Health => done(respond::text(s, StatusCode::OK, "text/plain", "ok\n", head)),
-        Route::PlayerPage => done(origin::proxy(s, "_player/index.html", head)),
-        Route::PlayerAsset(file) => done(origin::proxy(s, &format!("_assets/{file}"), head)),
-        Route::Stream(stream) => {
-            let mut o = origin::FastlyOrigin::new(s);
-            let mut c = cache::EdgeCache::new(s);
-            let cfg = s.service_config();
-            // The core's request job decides every read; this loop only
-            // performs them (concurrently) and delivers the answer.
-            let mut job = Job::new(stream, cfg.clone());
-            let mut results = Vec::new();
-            loop {
-                match job.step(&mut c, results) {
-                    Step::Read(reads) => results = o.read(&reads),
-                    Step::Answer(Err(e)) => {
-                        let status =
-                            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
-                        return done(respond::error(s, status, &e.to_string()));
-                    }
-                    Step::Answer(Ok(out)) => {
-                        // Segment payload reads get what the index reads
-                        // left of the platform's per-request budget.
-                        let budget = service::Config {
-                            max_segment_reads: job.payload_budget(),
-                            ..cfg.clone()
-                        };
-                        match deliver(s, out, &mut o, &mut c, head, &budget) {
-                            // The segment's source changed while being read
-                            // (its index is already dropped): once more.
-                            Handled::Retry(r) => {
-                                if !job.restart() {
-                                    return Handled::Done(r);
-                                }
-                                results = Vec::new();
-                            }
-                            h => return h,
+    let mut o = origin::FastlyOrigin::new(s);
+    let mut c = cache::EdgeCache::new(s);
+    let cfg = s.service_config();
+    // The core's request job decides every read; this loop only performs
+    // them (concurrently) and delivers the answer.
+    let mut job = Job::new(stream, cfg.clone());
+    let mut results = Vec::new();
+    loop {
+        match job.step(&mut c, results) {
+            Step::Read(reads) => results = o.read(&reads),
+            Step::Answer(Err(e)) => {
+                let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+                return done(respond::error(s, status, &e.to_string()));
+            }
+            Step::Answer(Ok(out)) => {
+                // Segment payload reads get what the index reads left of
+                // the platform's per-request budget.
+                let budget = service::Config {
+                    max_segment_reads: job.payload_budget(),
+                    ..cfg.clone()
+                };
+                match deliver(s, out, &mut o, &mut c, head, &budget) {
+                    // The segment's source changed while being read (its
+                    // index is already dropped): once more.
+                    Handled::Retry(r) => {
+                        if !job.restart() {
+                            return Handled::Done(r);
                         }
+                        results = Vec::new();
                     }
+                    h => return h,
                 }
             }
         }

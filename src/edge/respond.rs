@@ -8,10 +8,7 @@ use fastly::http::{FramingHeadersMode, StatusCode};
 use fastly::Response;
 
 pub fn policy(s: &Settings) -> Policy {
-    Policy {
-        cors_origin: s.cors_origin.clone(),
-        manifest_ttl: s.manifest_ttl,
-    }
+    s.deploy.policy()
 }
 
 pub fn request_head(s: &Settings, head: bool) -> RequestHead {
@@ -50,27 +47,10 @@ pub fn with_cors(s: &Settings, status: StatusCode) -> Response {
     to_response(&ResponseHead::new(status.as_u16(), &policy(s)))
 }
 
-pub fn preflight(s: &Settings) -> Response {
-    to_response(&http::preflight_head(&policy(s)))
-}
-
 /// An error: status and a one-line reason as text, never cached.
 pub fn error(s: &Settings, status: StatusCode, reason: &str) -> Response {
     let (head, body) = http::error_head(&policy(s), status.as_u16(), reason);
     to_response(&head).with_body(body)
-}
-
-/// A small uncached text answer (health).
-pub fn text(s: &Settings, status: StatusCode, ct: &str, body: &str, head: bool) -> Response {
-    let mut h = ResponseHead::new(status.as_u16(), &policy(s));
-    h.set("content-type", ct);
-    h.set("cache-control", "no-store");
-    let r = to_response(&h);
-    if head {
-        r
-    } else {
-        r.with_body(body)
-    }
 }
 
 /// A generated body (manifest, init segment), tagged by its bytes; Range

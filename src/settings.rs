@@ -1,0 +1,132 @@
+//! Deployment settings, read the same way on every runtime: each adapter
+//! supplies a lookup over its platform's key-value configuration (the
+//! Fastly Config Store `edgepack`, environment variables for wasi:http),
+//! and this module parses and bounds the values once.
+//!
+//! | key | default | meaning |
+//! |---|---|---|
+//! | `origin_host` | (backend's) | `Host` header sent to the origin (S3: the bucket host) |
+//! | `origin_prefix` | "" | path prefix of every object at the origin |
+//! | `segment_ms` | 6000 | target segment duration (1000–30000) |
+//! | `manifest_ttl` | 60 | `Cache-Control` max-age of manifests, seconds |
+//! | `index_ttl` | 86400 | lifetime of cached indexes, seconds |
+//! | `cors_origin` | `*` | `Access-Control-Allow-Origin` ("" disables CORS) |
+
+use crate::http::Policy;
+use crate::service::Config;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub origin_host: Option<String>,
+    pub origin_prefix: String,
+    pub segment_ms: u32,
+    pub manifest_ttl: u32,
+    pub index_ttl: u32,
+    pub cors_origin: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings::from_lookup(|_| None)
+    }
+}
+
+impl Settings {
+    /// Settings from `get(key)`; a missing or unparsable value takes its
+    /// default, and numbers are clamped to what the packager supports.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Settings {
+        let num = |k: &str, d: u32| get(k).and_then(|v| v.trim().parse().ok()).unwrap_or(d);
+        Settings {
+            origin_host: get("origin_host").filter(|h| !h.is_empty()),
+            origin_prefix: clean_prefix(&get("origin_prefix").unwrap_or_default()),
+            segment_ms: num("segment_ms", crate::timeline::DEFAULT_TARGET_MS).clamp(1000, 30_000),
+            manifest_ttl: num("manifest_ttl", 60),
+            index_ttl: num("index_ttl", 86_400).max(1),
+            cors_origin: get("cors_origin").unwrap_or_else(|| "*".to_string()),
+        }
+    }
+
+    /// The packaging configuration these settings select.
+    pub fn service_config(&self) -> Config {
+        Config {
+            segment_ms: self.segment_ms,
+            ..Config::default()
+        }
+    }
+
+    /// The response policy (CORS, manifest lifetime).
+    pub fn policy(&self) -> Policy {
+        Policy {
+            cors_origin: self.cors_origin.clone(),
+            manifest_ttl: self.manifest_ttl,
+        }
+    }
+
+    /// The origin path of `object`: `{prefix}{object}`.
+    pub fn object_path(&self, object: &str) -> String {
+        format!("{}{object}", self.origin_prefix)
+    }
+}
+
+/// "/media/" → "media/": objects are joined as `{prefix}{path}`; empty,
+/// `.` and `..` segments are dropped so a prefix cannot climb out.
+fn clean_prefix(p: &str) -> String {
+    let parts: Vec<&str> = p
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != "." && *s != "..")
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("{}/", parts.join("/"))
+    }
+}
+
+/// Percent-encodes an object path for a request line (RFC 3986 §2.3
+/// unreserved characters and `/` stay as they are).
+pub fn encode_path(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    for b in p.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn defaults_and_bounds() {
+        let s = Settings::default();
+        assert_eq!(s.segment_ms, 6000);
+        assert_eq!(s.cors_origin, "*");
+        assert_eq!(s.origin_host, None);
+        let m: HashMap<&str, &str> = [
+            ("segment_ms", "50"),
+            ("index_ttl", "0"),
+            ("origin_prefix", "/../media//x/"),
+            ("origin_host", ""),
+            ("manifest_ttl", "junk"),
+        ]
+        .into();
+        let s = Settings::from_lookup(|k| m.get(k).map(|v| v.to_string()));
+        assert_eq!(s.segment_ms, 1000);
+        assert_eq!(s.index_ttl, 1);
+        assert_eq!(s.origin_prefix, "media/x/");
+        assert_eq!(s.origin_host, None);
+        assert_eq!(s.manifest_ttl, 60);
+        assert_eq!(s.object_path("a b.mp4"), "media/x/a b.mp4");
+    }
+
+    #[test]
+    fn paths_are_percent_encoded() {
+        assert_eq!(encode_path("a b/ü%.mp4"), "a%20b/%C3%BC%25.mp4");
+        assert_eq!(encode_path("abr/abr.ism"), "abr/abr.ism");
+    }
+}

@@ -1,0 +1,209 @@
+//! Origin reads as `wasi:http/outgoing-handler` requests: ranged,
+//! conditional, all of a batch in flight at once. What a response means is
+//! decided by [`crate::source::response`]; this file only moves requests
+//! and bodies.
+
+use crate::settings::{encode_path, Settings};
+use crate::source::response::{self, Head};
+use crate::source::{Origin, OriginError, ReadRequest, ReadResponse};
+use std::io;
+use wasip2::http::outgoing_handler;
+use wasip2::http::types::{
+    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingResponse, Method,
+    OutgoingRequest, Scheme,
+};
+use wasip2::io::streams::{InputStream, StreamError};
+
+/// The origin bucket named by `EDGEPACK_ORIGIN` (`http://host:port` or
+/// `https://host`). Under wasi:http the URL's authority is both where the
+/// request goes and its `Host` header (the host forbids setting `host`).
+pub struct WasiOrigin {
+    scheme: Scheme,
+    authority: String,
+    prefix: String,
+    /// Backend requests sent so far for this client request.
+    pub sent: usize,
+}
+
+impl WasiOrigin {
+    /// The origin at `url` (scheme and authority; a path is not allowed:
+    /// use the `origin_prefix` setting).
+    pub fn new(url: &str, s: &Settings) -> Result<WasiOrigin, String> {
+        let (scheme, rest) = match url.split_once("://") {
+            Some(("http", rest)) => (Scheme::Http, rest),
+            Some(("https", rest)) => (Scheme::Https, rest),
+            _ => {
+                return Err(format!(
+                    "EDGEPACK_ORIGIN must be http(s)://host[:port], not '{url}'"
+                ))
+            }
+        };
+        let authority = rest.trim_end_matches('/');
+        if authority.is_empty() || authority.contains('/') {
+            return Err(format!(
+                "EDGEPACK_ORIGIN must be http(s)://host[:port], not '{url}'"
+            ));
+        }
+        Ok(WasiOrigin {
+            scheme,
+            authority: authority.to_string(),
+            prefix: s.origin_prefix.clone(),
+            sent: 0,
+        })
+    }
+
+    /// Starts a `GET` of `object` with extra `headers`.
+    pub fn get(
+        &mut self,
+        object: &str,
+        headers: &[(&str, String)],
+    ) -> Result<FutureIncomingResponse, OriginError> {
+        self.sent += 1;
+        let bad = |what: &str| OriginError::Bad(format!("{object}: {what}"));
+        let list: Vec<(String, Vec<u8>)> = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+            .collect();
+        let fields = Fields::from_list(&list).map_err(|_| bad("invalid request header"))?;
+        let req = OutgoingRequest::new(fields);
+        let path = format!("/{}", encode_path(&format!("{}{object}", self.prefix)));
+        req.set_method(&Method::Get)
+            .and(req.set_scheme(Some(&self.scheme)))
+            .and(req.set_authority(Some(&self.authority)))
+            .and(req.set_path_with_query(Some(&path)))
+            .map_err(|()| bad("invalid request"))?;
+        outgoing_handler::handle(req, None).map_err(|e| error_code(object, &e))
+    }
+
+    /// Starts the read `r`: `Range`, and `If-Match` on payload reads.
+    pub fn send(&mut self, r: &ReadRequest) -> Result<FutureIncomingResponse, OriginError> {
+        let mut headers = vec![(
+            "range",
+            format!("bytes={}-{}", r.start, r.end.saturating_sub(1)),
+        )];
+        if let Some(tag) = &r.if_match {
+            headers.push(("if-match", tag.clone()));
+        }
+        self.get(&r.path, &headers)
+    }
+}
+
+/// Maps a wasi:http error to the origin error the core turns into a status.
+fn error_code(path: &str, e: &ErrorCode) -> OriginError {
+    match e {
+        ErrorCode::DnsTimeout
+        | ErrorCode::ConnectionTimeout
+        | ErrorCode::ConnectionReadTimeout
+        | ErrorCode::ConnectionWriteTimeout
+        | ErrorCode::HttpResponseTimeout => OriginError::Timeout(path.to_string()),
+        other => OriginError::Bad(format!("{path}: {other:?}")),
+    }
+}
+
+/// An origin response: the headers the core decides on, and the body.
+pub struct Fetched {
+    pub status: u16,
+    pub content_range: Option<String>,
+    pub content_length: Option<u64>,
+    pub etag: Option<String>,
+    pub content_type: Option<String>,
+    pub body: BodyReader,
+}
+
+impl Fetched {
+    pub fn head(&self) -> Head<'_> {
+        Head {
+            status: self.status,
+            content_range: self.content_range.as_deref(),
+            content_length: self.content_length,
+            etag: self.etag.as_deref(),
+        }
+    }
+}
+
+/// Waits for a started request's response.
+pub fn wait(path: &str, fut: FutureIncomingResponse) -> Result<Fetched, OriginError> {
+    fut.subscribe().block();
+    let resp: IncomingResponse = match fut.get() {
+        Some(Ok(Ok(r))) => r,
+        Some(Ok(Err(e))) => return Err(error_code(path, &e)),
+        Some(Err(())) | None => {
+            return Err(OriginError::Bad(format!("{path}: no response")));
+        }
+    };
+    let headers = resp.headers();
+    // Lossy: a value that is not UTF-8 counts as absent.
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .into_iter()
+            .next()
+            .and_then(|v| String::from_utf8(v).ok())
+    };
+    let fetched_head = (
+        get("content-range"),
+        get("content-length").and_then(|v| v.trim().parse().ok()),
+        get("etag"),
+        get("content-type"),
+    );
+    drop(headers);
+    let status = resp.status();
+    let body = resp
+        .consume()
+        .map_err(|()| OriginError::Bad(format!("{path}: body already taken")))?;
+    let stream = body
+        .stream()
+        .map_err(|()| OriginError::Bad(format!("{path}: body stream unavailable")))?;
+    Ok(Fetched {
+        status,
+        content_range: fetched_head.0,
+        content_length: fetched_head.1,
+        etag: fetched_head.2,
+        content_type: fetched_head.3,
+        body: BodyReader {
+            stream,
+            _body: body,
+            _resp: resp,
+        },
+    })
+}
+
+/// An incoming body as `std::io::Read`. Field order is drop order: the
+/// stream is a child of the body, which is a child of the response.
+pub struct BodyReader {
+    pub stream: InputStream,
+    _body: IncomingBody,
+    _resp: IncomingResponse,
+}
+
+impl io::Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.stream.blocking_read(buf.len() as u64) {
+            Ok(data) => {
+                let n = data.len().min(buf.len());
+                buf[..n].copy_from_slice(&data[..n]);
+                Ok(n)
+            }
+            Err(StreamError::Closed) => Ok(0),
+            Err(StreamError::LastOperationFailed(e)) => Err(io::Error::other(e.to_debug_string())),
+        }
+    }
+}
+
+impl Origin for WasiOrigin {
+    fn read(&mut self, reqs: &[ReadRequest]) -> Vec<Result<ReadResponse, OriginError>> {
+        // Start every read first so they overlap, then collect in order.
+        let started: Vec<_> = reqs.iter().map(|r| self.send(r)).collect();
+        reqs.iter()
+            .zip(started)
+            .map(|(r, fut)| {
+                let f = wait(&r.path, fut?)?;
+                let head = f.head();
+                let acc = response::check(r, &head)?;
+                let etag = f.etag.clone().unwrap_or_default();
+                let data = response::read_body(r, &acc, f.body)?;
+                response::finish(r, &acc, &etag, data)
+            })
+            .collect()
+    }
+}
