@@ -75,7 +75,7 @@ fn set_of(files: Vec<(&str, MediaIndex)>) -> MediaSet {
 
 /// Serialized bytes of each track's tables, read from the blob layout that
 /// `src/index/blob.rs` documents (the sizes are private to the crate).
-/// Knows versions 1 to 3 (v3 only adds a trailer after the tracks); `None`
+/// Knows versions 1 to 4 (v3 adds a trailer after the tracks, v4 a track flag); `None`
 /// for any other.
 fn per_track_bytes(blob: &[u8]) -> Option<Vec<(u32, usize, usize)>> {
     let u16_at = |at: usize| Some(u16::from_be_bytes(blob.get(at..at + 2)?.try_into().ok()?));
@@ -86,7 +86,7 @@ fn per_track_bytes(blob: &[u8]) -> Option<Vec<(u32, usize, usize)>> {
     // (bytes after sample_count, block entry, sync entry) per version.
     let (after_count, block, sync) = match INDEX_VERSION {
         1 => (0, 20, 12),
-        2 | 3 => (8, 28, 24),
+        2..=4 => (8, 28, 24),
         _ => return None,
     };
     let mut at = 16 + 2 + usize::from(u16_at(16)?);

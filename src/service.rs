@@ -3,7 +3,8 @@
 //! [`crate::url`], call [`serve`] with their [`Origin`] and [`Cache`], and
 //! deliver the [`Output`] — for segments, by reading the listed source runs.
 
-use crate::index::MediaIndex;
+use crate::error::{Cap, LimitError};
+use crate::index::{IndexError, MediaIndex};
 use crate::input::ism::{self, IsmKind, ServerManifest};
 use crate::manifest::{dash, hls, smooth};
 use crate::media_set::{MediaSet, Selection, SetError, SetTrack, SourceFile};
@@ -22,6 +23,23 @@ pub const CT_SMOOTH: &str = "application/vnd.ms-sstr+xml";
 pub const CT_MP4_VIDEO: &str = "video/mp4";
 pub const CT_MP4_AUDIO: &str = "audio/mp4";
 pub const CT_TS: &str = "video/mp2t";
+
+/// Most segment entries one manifest may list or measure, summed over the
+/// tracks it covers (each track's timeline length), checked before any is
+/// located. Locating an entry costs up to ~1.5 µs natively (an audio
+/// boundary is a partial block decode: a 29 000-entry audio playlist took
+/// 40–53 ms on the shared BENCHMARKS.md machine under load), and wasm
+/// module code runs at about native speed (BENCHMARKS.md), so 20 000
+/// entries stay within the 50 ms of CPU a request gets at the edge: 2 h of
+/// 6 s segments in 16 renditions, or 16 h with one video and one audio
+/// track.
+pub const MAX_MANIFEST_SEGMENTS: u64 = 20_000;
+
+/// Largest manifest body. The work is bounded by
+/// [`MAX_MANIFEST_SEGMENTS`] already; this bounds the response (and the
+/// heap that holds it): 8 MiB is ~60 000 HLS segment lines of the longest
+/// track names, three times what the segment cap lets one playlist list.
+pub const MAX_MANIFEST_BYTES: u64 = 8 << 20;
 
 mod carry;
 pub mod ts;
@@ -132,6 +150,9 @@ pub enum ServeError {
     BadRequest(String),
     /// The media cannot be packaged as asked.
     Media(String),
+    /// The request would cost more than one of the caps on the work of a
+    /// request allows (see [`crate::error`]).
+    Limit(LimitError),
 }
 
 impl ServeError {
@@ -142,6 +163,7 @@ impl ServeError {
             ServeError::NotImplemented(_) => 501,
             ServeError::BadRequest(_) => 400,
             ServeError::Media(_) => 502,
+            ServeError::Limit(_) => LimitError::STATUS,
         }
     }
 }
@@ -154,6 +176,7 @@ impl fmt::Display for ServeError {
             | ServeError::NotImplemented(w)
             | ServeError::BadRequest(w)
             | ServeError::Media(w) => f.write_str(w),
+            ServeError::Limit(e) => e.fmt(f),
         }
     }
 }
@@ -164,16 +187,35 @@ impl From<SourceError> for ServeError {
     }
 }
 
+impl From<LimitError> for ServeError {
+    fn from(e: LimitError) -> Self {
+        ServeError::Limit(e)
+    }
+}
+
+impl From<IndexError> for ServeError {
+    fn from(e: IndexError) -> Self {
+        match e {
+            IndexError::Limit(l) => ServeError::Limit(l),
+            e => ServeError::Media(e.to_string()),
+        }
+    }
+}
+
 impl From<TimelineError> for ServeError {
     fn from(e: TimelineError) -> Self {
-        ServeError::Media(e.to_string())
+        match e {
+            TimelineError::Limit(l) => ServeError::Limit(l),
+            TimelineError::Index(e) => e.into(),
+            e => ServeError::Media(e.to_string()),
+        }
     }
 }
 
 impl From<SetError> for ServeError {
     fn from(e: SetError) -> Self {
         match e {
-            SetError::MissingTrack { .. } => ServeError::Media(e.to_string()),
+            SetError::Timeline(e) => e.into(),
             e => ServeError::Media(e.to_string()),
         }
     }
@@ -311,18 +353,17 @@ pub fn answer(set: &MediaSet, req: &StreamRequest) -> Result<Output, ServeError>
         );
     }
     match &req.resource {
-        Resource::Manifest => match format {
-            Format::HlsCmaf => Ok(Output::Text {
-                content_type: CT_HLS,
-                body: hls::multivariant_with(set, format, req.options.audio_only == Some(true))?,
-                omitted: Vec::new(),
-            }),
-            _ => Ok(Output::Text {
-                content_type: CT_DASH,
-                body: dash::mpd(set, format)?,
-                omitted: Vec::new(),
-            }),
-        },
+        Resource::Manifest => {
+            check_manifest_work(set, &set.tracks)?;
+            match format {
+                Format::HlsCmaf => text(
+                    CT_HLS,
+                    hls::multivariant_with(set, format, req.options.audio_only == Some(true))?,
+                    Vec::new(),
+                ),
+                _ => text(CT_DASH, dash::mpd(set, format)?, Vec::new()),
+            }
+        }
         Resource::MediaPlaylist { track, keyframes } => {
             if *keyframes {
                 return Err(ServeError::NotImplemented(
@@ -330,11 +371,8 @@ pub fn answer(set: &MediaSet, req: &StreamRequest) -> Result<Output, ServeError>
                 ));
             }
             let t = find(track)?;
-            Ok(Output::Text {
-                content_type: CT_HLS,
-                body: hls::media_playlist(set, t, format)?,
-                omitted: Vec::new(),
-            })
+            check_manifest_work(set, std::slice::from_ref(t))?;
+            text(CT_HLS, hls::media_playlist(set, t, format)?, Vec::new())
         }
         Resource::Init { track } => {
             let t = find(track)?;
@@ -355,8 +393,7 @@ pub fn answer(set: &MediaSet, req: &StreamRequest) -> Result<Output, ServeError>
                     sequence: n + 1,
                     styp: true,
                 },
-            )
-            .map_err(|e| ServeError::Media(e.to_string()))?;
+            )?;
             Ok(segment_output(set, t, ms))
         }
     }
@@ -371,11 +408,12 @@ fn serve_smooth(set: &MediaSet, resource: &Resource, format: Format) -> Result<O
             carry::SMOOTH
                 .title(set)
                 .map_err(ServeError::NotImplemented)?;
-            Ok(Output::Text {
-                content_type: CT_SMOOTH,
-                body: smooth::client_manifest(set, format)?,
-                omitted: smooth_omitted(set),
-            })
+            check_manifest_work(set, &set.tracks)?;
+            text(
+                CT_SMOOTH,
+                smooth::client_manifest(set, format)?,
+                smooth_omitted(set),
+            )
         }
         Resource::Fragment { track, time } => {
             let t = find_track(set, track)?;
@@ -390,8 +428,7 @@ fn serve_smooth(set: &MediaSet, resource: &Resource, format: Format) -> Result<O
             }
             let idx = set.track_index(t);
             let (_, seg) = segment_at(set, t, *time)?;
-            let frag = crate::mux::smooth::fragment(idx, &seg)
-                .map_err(|e| ServeError::Media(e.to_string()))?;
+            let frag = crate::mux::smooth::fragment(idx, &seg)?;
             Ok(segment_output(set, t, frag))
         }
         Resource::Init { .. } => Err(ServeError::NotFound(
@@ -434,14 +471,16 @@ fn serve_ts(
             // A title whose video (or audio) TS cannot carry is refused
             // rather than silently served without it.
             carry::TS.title(set).map_err(ServeError::NotImplemented)?;
-            Ok(Output::Text {
-                content_type: CT_HLS,
-                body: hls::multivariant_with(set, format, audio_only)?,
-                omitted: carry::TS.omitted(set),
-            })
+            check_manifest_work(set, &set.tracks)?;
+            text(
+                CT_HLS,
+                hls::multivariant_with(set, format, audio_only)?,
+                carry::TS.omitted(set),
+            )
         }
         Resource::MediaPlaylist { track, keyframes } => {
             let t = find(track)?;
+            check_manifest_work(set, std::slice::from_ref(t))?;
             let body = match (*keyframes, format) {
                 (false, _) => hls::media_playlist(set, t, format)?,
                 (true, Format::HlsTs) if set.track_index(t).is_video() => {
@@ -453,11 +492,7 @@ fn serve_ts(
                     ))
                 }
             };
-            Ok(Output::Text {
-                content_type: CT_HLS,
-                body,
-                omitted: Vec::new(),
-            })
+            text(CT_HLS, body, Vec::new())
         }
         Resource::Init { .. } => Err(ServeError::NotFound(
             "MPEG-TS segments have no init segment".into(),
@@ -481,6 +516,31 @@ fn serve_ts(
             Ok(Output::Ts(job))
         }
     }
+}
+
+/// [`MAX_MANIFEST_SEGMENTS`] for a manifest covering `tracks`: the sum of
+/// their timelines' lengths, known before a segment is located.
+fn check_manifest_work(set: &MediaSet, tracks: &[SetTrack]) -> Result<(), ServeError> {
+    let entries: u64 = tracks.iter().map(|t| set.timeline_of(t).len() as u64).sum();
+    Ok(LimitError::check(
+        Cap::ManifestSegments,
+        entries,
+        MAX_MANIFEST_SEGMENTS,
+    )?)
+}
+
+/// A manifest as an output, within [`MAX_MANIFEST_BYTES`].
+fn text(
+    content_type: &'static str,
+    body: String,
+    omitted: Vec<String>,
+) -> Result<Output, ServeError> {
+    LimitError::check(Cap::ManifestBytes, body.len() as u64, MAX_MANIFEST_BYTES)?;
+    Ok(Output::Text {
+        content_type,
+        body,
+        omitted,
+    })
 }
 
 /// The track a sub-resource URL names.
@@ -520,6 +580,8 @@ fn mp4_type(kind: TrackKind) -> &'static str {
     }
 }
 
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 mod tests;
 

@@ -16,6 +16,7 @@
 //! boundary computation and must be left out of multi-rendition manifests
 //! (it can still be served on its own).
 
+use crate::error::{Cap, LimitError};
 use crate::index::{IndexError, Position, TrackIndex};
 
 pub mod sap;
@@ -27,12 +28,64 @@ pub const DEFAULT_TARGET_MS: u32 = 6000;
 /// Units of every manifest time (HNS, as Azure and Smooth use).
 pub const HNS: u64 = 10_000_000;
 
+/// Most segments on one timeline. Each is a boundary every manifest
+/// locates in every track (see `service::MAX_MANIFEST_SEGMENTS`, the cap
+/// on a manifest's work, which this matches so a title of one track is
+/// never cut into more segments than one manifest may list) and ~70 bytes
+/// of an HLS media playlist; 20 000 segments are 33 h at the default 6 s
+/// target, 5.5 h at the 1 s minimum. Tables declaring absurd durations
+/// (days per sample) reach it instead of writing a 75 MB playlist.
+/// Checked as boundaries are placed.
+pub const MAX_TIMELINE_SEGMENTS: usize = 20_000;
+
+/// Most keyframe lookups one title's alignment check may make: every
+/// keyframe of the reference rendition is looked up (a binary search of
+/// ~100 ns) in every other video rendition with keyframes. 250 000 are
+/// ~25 ms; a 24 h title with 2 s GOPs in 6 renditions needs 216 000, a 2 h
+/// one in 16 renditions 57 600. Renditions of a million keyframes each
+/// (within the index caps of each file) would otherwise cost seconds.
+/// Checked before any lookup.
+pub const MAX_ALIGNMENT_PROBES: u64 = 250_000;
+
+/// Most samples in one segment. A CMAF segment header spends 12–16 bytes
+/// a sample in its `trun` and the muxers ~50 (CMAF) to ~200 (TS) bytes of
+/// heap a sample while planning: 16 384 samples stay under 4 MB. 30 s (the
+/// longest target) at 240 fps is 7 200; a title with one keyframe, whose
+/// single segment holds every sample (the issue measured a 272 MB header),
+/// is refused instead.
+pub const MAX_SEGMENT_SAMPLES: u64 = 16_384;
+
+/// Most payload bytes in one segment. CMAF and Smooth splice the payload
+/// host-side, but MPEG-TS holds what it reads in the heap (128 MB a
+/// request) while it rewrites it; 48 MiB is 6 s at 64 Mbit/s, beyond any
+/// streaming rendition.
+pub const MAX_SEGMENT_BYTES: u64 = 48 << 20;
+
+/// A segment may hold at most this many target durations' worth of the
+/// track's average bytes and average sample count (above
+/// [`SEGMENT_BYTES_FLOOR`] and [`SEGMENT_SAMPLES_FLOOR`]). Keyframes far
+/// apart make segments longer than the target, and one long GOP in a
+/// title (or one keyframe for all of it) makes one segment the whole file:
+/// a response the size of the title, which a player cannot use either.
+pub const SEGMENT_RATE_FACTOR: u64 = 10;
+
+/// Segments up to this size pass the bitrate check whatever their track's
+/// average (a short clip with a single keyframe is one small segment).
+pub const SEGMENT_BYTES_FLOOR: u64 = 4 << 20;
+
+/// Segments of up to this many samples pass the sample-rate check
+/// whatever their track's average.
+pub const SEGMENT_SAMPLES_FLOOR: u64 = 1024;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TimelineError {
     Index(IndexError),
     NoTracks,
     /// The requested segment does not exist for this track.
     NoSuchSegment(String),
+    /// Over a cap on the work of one request (segments on the timeline,
+    /// samples or bytes in one segment).
+    Limit(LimitError),
 }
 
 impl fmt::Display for TimelineError {
@@ -41,6 +94,7 @@ impl fmt::Display for TimelineError {
             TimelineError::Index(e) => e.fmt(f),
             TimelineError::NoTracks => write!(f, "no audio or video track"),
             TimelineError::NoSuchSegment(w) => write!(f, "no such segment: {w}"),
+            TimelineError::Limit(e) => e.fmt(f),
         }
     }
 }
@@ -49,7 +103,16 @@ impl std::error::Error for TimelineError {}
 
 impl From<IndexError> for TimelineError {
     fn from(e: IndexError) -> Self {
-        TimelineError::Index(e)
+        match e {
+            IndexError::Limit(l) => TimelineError::Limit(l),
+            e => TimelineError::Index(e),
+        }
+    }
+}
+
+impl From<LimitError> for TimelineError {
+    fn from(e: LimitError) -> Self {
+        TimelineError::Limit(e)
     }
 }
 
@@ -66,6 +129,9 @@ pub struct Timeline {
     pub end: i64,
     /// For each input track, whether it follows the shared boundaries.
     pub aligned: Vec<bool>,
+    /// The target segment duration the boundaries were placed for; the
+    /// segment caps ([`SEGMENT_RATE_FACTOR`]) are relative to it.
+    pub target_ms: u32,
 }
 
 /// One segment of one track.
@@ -151,17 +217,29 @@ impl Timeline {
             .position(|t| t.is_video() && t.sync_count() > 0);
         let Some(r) = reference else {
             let t = tracks.first().ok_or(TimelineError::NoTracks)?;
-            return Ok(Self::regular(t, target_ms, tracks.len()));
+            return Self::regular(t, target_ms, tracks.len());
         };
         let rt = tracks[r];
         let ts = rt.info.timescale;
         let tol = (frame_duration(rt) / 2).max(1);
+        let others = tracks
+            .iter()
+            .enumerate()
+            .filter(|&(i, t)| i != r && t.is_video() && t.sync_count() > 0)
+            .count();
+        LimitError::check(
+            Cap::AlignmentProbes,
+            (rt.sync_count() as u64).saturating_mul(others as u64),
+            MAX_ALIGNMENT_PROBES,
+        )?;
         let ref_points: Vec<i64> = rt.sync_points().map(|(_, p)| p).collect();
         // Which renditions follow the reference's GOP structure.
         let mut aligned = vec![true; tracks.len()];
         let mut candidate_ok = vec![true; ref_points.len()];
         for (i, t) in tracks.iter().enumerate() {
-            if i == r || !t.is_video() {
+            // A rendition whose every sample is a keyframe can be cut at
+            // any boundary (at its nearest sample, like audio).
+            if i == r || !t.is_video() || t.all_sync() {
                 continue;
             }
             let hits: Vec<bool> = ref_points
@@ -210,6 +288,7 @@ impl Timeline {
                     }
                 }
             }
+            check_count(starts.len())?;
         }
         // The last keyframe becomes a boundary only when the final segment
         // would otherwise exceed 1.5 targets.
@@ -220,16 +299,19 @@ impl Timeline {
                 starts.push(b);
             }
         }
+        check_count(starts.len())?;
         Ok(Timeline {
             timescale: ts,
             starts,
             end,
             aligned,
+            target_ms,
         })
     }
 
-    /// Audio-only titles: boundaries every target duration.
-    fn regular(t: &TrackIndex, target_ms: u32, n: usize) -> Timeline {
+    /// Titles without keyframe-cut video (audio only, or video whose every
+    /// sample is a keyframe): boundaries every target duration.
+    fn regular(t: &TrackIndex, target_ms: u32, n: usize) -> Result<Timeline> {
         let ts = t.info.timescale;
         let end = presentation_end(t);
         // Never more segments than samples: a file declaring absurd sample
@@ -238,20 +320,25 @@ impl Timeline {
         let step = rescale(i64::from(target_ms), 1000, u64::from(ts))
             .max(per_sample)
             .max(1);
+        // Refused before any boundary is placed when there would be too
+        // many (the count is known from the step).
+        let count = (end.max(0) / step).saturating_add(1);
+        check_count(usize::try_from(count).unwrap_or(usize::MAX))?;
         let mut starts = vec![0];
         let mut next = step;
         // A final piece shorter than a quarter of the target joins the one
         // before it.
-        while next.saturating_add(step / 4) < end && starts.len() < 1_000_000 {
+        while next.saturating_add(step / 4) < end {
             starts.push(next);
             next = next.saturating_add(step);
         }
-        Timeline {
+        Ok(Timeline {
             timescale: ts,
             starts,
             end,
             aligned: vec![true; n],
-        }
+            target_ms,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -281,20 +368,34 @@ impl Timeline {
         (d <= (seg_len / 2).unsigned_abs()).then_some(n as u32)
     }
 
-    /// Where track `t` is cut for boundary `n` (`n == len()` is the end).
-    fn cut(&self, t: &TrackIndex, n: usize) -> Result<u32> {
+    /// Where track `t` is cut for boundary `n` (`n == len()` is the end),
+    /// with the cut's position when finding the cut gave it for free.
+    fn cut(&self, t: &TrackIndex, n: usize) -> Result<(u32, Option<Position>)> {
         if n == 0 {
-            return first_presented(t);
+            return Ok((first_presented(t)?, None));
         }
         let Some(&b) = self.starts.get(n) else {
-            return Ok(t.sample_count());
+            return Ok((t.sample_count(), None));
         };
         let bt = rescale(b, self.timescale, u64::from(t.info.timescale));
         if t.is_video() && t.sync_count() > 0 {
             let (_, sample, _) = nearest_sync(t, bt).ok_or(TimelineError::NoTracks)?;
-            return Ok(sample);
+            return Ok((sample, None));
         }
-        Ok(t.nearest_sample_start(bt.saturating_add(t.info.presentation_offset))?)
+        // The decode time presented at `bt`: plus the edit shift, minus
+        // the composition offset (video cut at any sample, whose every
+        // sample is a keyframe, keeps one constant offset in practice:
+        // the first sample's).
+        let cts = if t.is_video() {
+            i64::from(t.sample(0)?.cts_offset)
+        } else {
+            0
+        };
+        let dts = bt
+            .saturating_add(t.info.presentation_offset)
+            .saturating_sub(cts);
+        let (i, p) = t.nearest_sample_start_at(dts)?;
+        Ok((i, Some(p)))
     }
 
     /// Segment `n` of track `t`, or `None` when the track has no samples in
@@ -307,13 +408,19 @@ impl Timeline {
         }
         let a = self.boundary(t, n)?;
         let b = self.boundary(t, n + 1)?;
-        Ok(segment_between(t, n, a, b))
+        let seg = segment_between(t, n, a, b);
+        if let Some(s) = &seg {
+            check_segment(t, s, self.target_ms)?;
+        }
+        Ok(seg)
     }
 
     /// Sample and position where track `t` is cut for boundary `n`.
     fn boundary(&self, t: &TrackIndex, n: usize) -> Result<(u32, Position)> {
-        let i = self.cut(t, n)?;
-        Ok((i, t.position(i)?))
+        match self.cut(t, n)? {
+            (i, Some(p)) => Ok((i, p)),
+            (i, None) => Ok((i, t.position(i)?)),
+        }
     }
 
     /// Every non-empty segment of track `t`; each boundary is located once,
@@ -324,12 +431,54 @@ impl Timeline {
         for n in 0..self.starts.len() {
             let b = self.boundary(t, n + 1)?;
             if let Some(s) = segment_between(t, n, a, b) {
+                check_segment(t, &s, self.target_ms)?;
                 out.push(s);
             }
             a = b;
         }
         Ok(out)
     }
+}
+
+/// [`MAX_TIMELINE_SEGMENTS`].
+fn check_count(n: usize) -> Result<()> {
+    LimitError::check(
+        Cap::TimelineSegments,
+        n as u64,
+        MAX_TIMELINE_SEGMENTS as u64,
+    )?;
+    Ok(())
+}
+
+/// The caps on one segment of `t` (cut for a `target_ms` timeline):
+/// [`MAX_SEGMENT_SAMPLES`], [`MAX_SEGMENT_BYTES`], and
+/// [`SEGMENT_RATE_FACTOR`] target durations of the track's average
+/// sample count and bytes. Sizes come from the index (positions), so the
+/// check costs nothing and precedes any muxing or reading; manifests make
+/// it for every segment they list, so a title that has a segment over a
+/// cap is refused as a whole rather than listed with a segment that fails.
+pub fn check_segment(t: &TrackIndex, seg: &TrackSegment, target_ms: u32) -> Result<()> {
+    let samples = u64::from(seg.samples.end.saturating_sub(seg.samples.start));
+    LimitError::check(Cap::SegmentSamples, samples, MAX_SEGMENT_SAMPLES)?;
+    LimitError::check(Cap::SegmentBytes, seg.payload, MAX_SEGMENT_BYTES)?;
+    let info = &t.info;
+    if info.duration == 0 {
+        // No rate to compare with (every sample of zero duration): the
+        // absolute caps above are what bounds the segment.
+        return Ok(());
+    }
+    // The track's average per `SEGMENT_RATE_FACTOR` target durations.
+    let window =
+        u128::from(SEGMENT_RATE_FACTOR) * u128::from(target_ms) * u128::from(info.timescale);
+    let per = |total: u64| {
+        let v = u128::from(total) * window / (u128::from(info.duration) * 1000);
+        u64::try_from(v).unwrap_or(u64::MAX)
+    };
+    let max_samples = per(u64::from(info.sample_count)).max(SEGMENT_SAMPLES_FLOOR);
+    LimitError::check(Cap::SegmentSamplesForRate, samples, max_samples)?;
+    let max_bytes = per(t.total_bytes).max(SEGMENT_BYTES_FLOOR);
+    LimitError::check(Cap::SegmentBytesForRate, seg.payload, max_bytes)?;
+    Ok(())
 }
 
 /// Presentation end of a track, in its timescale.

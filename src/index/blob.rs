@@ -1,10 +1,12 @@
-//! Building the index blob from a `moov`, and reading it back.
+//! The index blob's layout, and reading it back (it is built in
+//! `build.rs`).
 //!
 //! Layout (big-endian), version [`INDEX_VERSION`]:
 //! ```text
 //! "EPIX" version:u32 file_size:u64 etag_len:u16 etag
 //! track_count:u16, then per track:
-//!   track_id:u32 kind:u8 flags:u8 timescale:u32 duration:u64 language:[u8;3]
+//!   track_id:u32 kind:u8 flags:u8 (1: composition offsets, 2: every sample
+//!   is a sync sample, the sync table is empty) timescale:u32 duration:u64 language:[u8;3]
 //!   handler:[u8;4] presentation_offset:i64 avg_bitrate:u64 max_bitrate:u64
 //!   sample_count:u32 total_bytes:u64 entry_len:u32 entry (the raw sample entry box)
 //!   block_count:u32 blocks sync_count:u32 sync data_len:u32 data
@@ -17,31 +19,14 @@
 //! it is last so that it can be rewritten without touching the tracks.
 
 use super::*;
-use crate::mp4::moov::{parse_moov, Track};
 use crate::mp4::stsd::parse_sample_entry;
 
-const MAGIC: &[u8; 4] = b"EPIX";
-const FLAG_CTS: u8 = 1;
-
-/// Parses `moov` (the complete box, which starts at file offset
-/// `moov_offset`) and serializes the index of every audio and video track.
-pub fn build(moov: Bytes, moov_offset: u64, file_size: u64, etag: &str) -> Result<MediaIndex> {
-    let movie = parse_moov(moov, moov_offset)?;
-    let mut out = Vec::with_capacity(4096);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&INDEX_VERSION.to_be_bytes());
-    out.extend_from_slice(&file_size.to_be_bytes());
-    let etag = etag.as_bytes();
-    let etag = &etag[..etag.len().min(1024)];
-    out.extend_from_slice(&(etag.len() as u16).to_be_bytes());
-    out.extend_from_slice(etag);
-    out.extend_from_slice(&(movie.tracks.len() as u16).to_be_bytes());
-    for t in &movie.tracks {
-        encode_track(&mut out, t, file_size)?;
-    }
-    put_trailer(&mut out, &[])?;
-    MediaIndex::from_blob(Bytes::from(out))
-}
+pub(super) const MAGIC: &[u8; 4] = b"EPIX";
+/// Track flag: some sample has a composition offset.
+pub(super) const FLAG_CTS: u8 = 1;
+/// Track flag: every sample is a sync sample (a video track without
+/// `stss`); the sync table is empty rather than an entry per sample.
+pub(super) const FLAG_ALL_SYNC: u8 = 2;
 
 /// Appends the trailer: channel counts read from the stream, per track ID.
 pub(super) fn put_trailer(out: &mut Vec<u8>, counts: &[(u32, u16)]) -> Result<()> {
@@ -54,131 +39,8 @@ pub(super) fn put_trailer(out: &mut Vec<u8>, counts: &[(u32, u16)]) -> Result<()
     Ok(())
 }
 
-fn encode_track(out: &mut Vec<u8>, t: &Track, file_size: u64) -> Result<()> {
-    let mut data = Vec::with_capacity(t.tables.sample_count as usize * 4);
-    let mut blocks = Vec::new();
-    let mut sync = Vec::new();
-    let mut prev = Sample::default();
-    let mut prev_size = None;
-    let (mut count, mut duration, mut bytes) = (0u32, 0u64, 0u64);
-    let is_video = t.kind == TrackKind::Video;
-    for s in t.tables.samples(&t.path) {
-        let s = s?;
-        // A file cut short (an interrupted upload) keeps the samples that
-        // are whole: the packaged stream ends early instead of carrying
-        // bytes that are not there.
-        if s.offset.saturating_add(u64::from(s.size)) > file_size {
-            break;
-        }
-        if count.is_multiple_of(BLOCK_LEN) {
-            blocks.extend_from_slice(&s.dts.to_be_bytes());
-            blocks.extend_from_slice(&s.offset.to_be_bytes());
-            let pos =
-                u32::try_from(data.len()).map_err(|_| IndexError::Corrupt("index too large"))?;
-            blocks.extend_from_slice(&pos.to_be_bytes());
-            blocks.extend_from_slice(&bytes.to_be_bytes());
-            prev = Sample {
-                offset: s.offset,
-                dts: s.dts,
-                ..Sample::default()
-            };
-            prev_size = None;
-        } else {
-            prev.offset += u64::from(prev.size);
-        }
-        let mut flags = 0u8;
-        if s.sync {
-            flags |= F_SYNC;
-        }
-        if s.duration != prev.duration {
-            flags |= F_DURATION;
-        }
-        if s.cts_offset != prev.cts_offset {
-            flags |= F_CTS;
-        }
-        if s.offset != prev.offset {
-            flags |= F_GAP;
-        }
-        if prev_size == Some(s.size) {
-            flags |= F_SAME_SIZE;
-        }
-        data.push(flags);
-        if flags & F_DURATION != 0 {
-            varint::put_u64(&mut data, u64::from(s.duration));
-        }
-        if flags & F_CTS != 0 {
-            varint::put_i64(&mut data, i64::from(s.cts_offset));
-        }
-        if flags & F_GAP != 0 {
-            varint::put_i64(&mut data, s.offset as i64 - prev.offset as i64);
-        }
-        if flags & F_SAME_SIZE == 0 {
-            varint::put_u64(&mut data, u64::from(s.size));
-        }
-        if is_video && s.sync {
-            sync.extend_from_slice(&count.to_be_bytes());
-            let shift = i64::from(s.cts_offset) - t.presentation_offset;
-            let shift = i32::try_from(shift).map_err(|_| {
-                IndexError::Mp4(crate::mp4::Mp4Error::unsupported(
-                    &t.path,
-                    0,
-                    "edit list shift out of range",
-                ))
-            })?;
-            sync.extend_from_slice(&shift.to_be_bytes());
-            sync.extend_from_slice(&s.dts.to_be_bytes());
-            sync.extend_from_slice(&bytes.to_be_bytes());
-        }
-        prev = s;
-        prev_size = Some(s.size);
-        count += 1;
-        duration += u64::from(s.duration);
-        bytes += u64::from(s.size);
-    }
-    if count == 0 {
-        return Err(IndexError::Mp4(crate::mp4::Mp4Error::truncated(
-            &t.path,
-            file_size,
-            "no complete sample in the file",
-        )));
-    }
-    let avg = if duration > 0 {
-        (u128::from(bytes) * 8 * u128::from(t.timescale) / u128::from(duration)) as u64
-    } else {
-        0
-    };
-    let (max_bitrate, _) = t.entry.bitrates.unwrap_or((0, 0));
-    out.extend_from_slice(&t.track_id.to_be_bytes());
-    out.push(match t.kind {
-        TrackKind::Video => 0,
-        TrackKind::Audio => 1,
-        TrackKind::Subtitle => 2,
-        TrackKind::Other => 3,
-    });
-    out.push(if t.tables.has_composition_offsets() {
-        FLAG_CTS
-    } else {
-        0
-    });
-    out.extend_from_slice(&t.timescale.to_be_bytes());
-    out.extend_from_slice(&duration.to_be_bytes());
-    let lang = t.language.as_bytes();
-    out.extend_from_slice(if lang.len() == 3 { lang } else { b"und" });
-    out.extend_from_slice(&t.handler.0);
-    out.extend_from_slice(&t.presentation_offset.to_be_bytes());
-    out.extend_from_slice(&avg.to_be_bytes());
-    out.extend_from_slice(&max_bitrate.to_be_bytes());
-    out.extend_from_slice(&count.to_be_bytes());
-    out.extend_from_slice(&bytes.to_be_bytes());
-    put_table(out, &t.entry.raw, 1)?;
-    put_table(out, &blocks, BLOCK_ENTRY)?;
-    put_table(out, &sync, SYNC_ENTRY)?;
-    put_table(out, &data, 1)?;
-    Ok(())
-}
-
 /// Writes a table as its entry count followed by its bytes.
-fn put_table(out: &mut Vec<u8>, table: &[u8], unit: usize) -> Result<()> {
+pub(super) fn put_table(out: &mut Vec<u8>, table: &[u8], unit: usize) -> Result<()> {
     let n =
         u32::try_from(table.len() / unit).map_err(|_| IndexError::Corrupt("index too large"))?;
     out.extend_from_slice(&n.to_be_bytes());
@@ -307,6 +169,10 @@ fn read_track(r: &mut Reader) -> Result<TrackIndex> {
     {
         return Err(IndexError::Corrupt("sync sample past track end"));
     }
+    let all_sync = flags & FLAG_ALL_SYNC != 0;
+    if all_sync && (!sync.is_empty() || kind != TrackKind::Video) {
+        return Err(IndexError::Corrupt("sync table of an all-sync track"));
+    }
     let entry = parse_sample_entry(raw_entry, "index")?;
     let channels_in_stream = entry.channels_in_stream;
     let info = TrackInfo {
@@ -334,6 +200,7 @@ fn read_track(r: &mut Reader) -> Result<TrackIndex> {
     Ok(TrackIndex {
         info,
         has_cts: flags & FLAG_CTS != 0,
+        all_sync,
         total_bytes,
         channels_in_stream,
         stream_channels: None,

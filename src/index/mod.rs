@@ -13,6 +13,7 @@
 //! B-frames.
 
 mod blob;
+mod build;
 pub mod varint;
 
 use crate::model::{Sample, TrackInfo, TrackKind};
@@ -21,13 +22,17 @@ use bytes::Bytes;
 use std::fmt;
 use std::ops::Range;
 
-pub use blob::build;
+pub use build::{build, MAX_FILE_SAMPLES, MAX_INDEX_BYTES, MAX_TRACK_SAMPLES};
 
 /// Bumped whenever the blob layout or its meaning changes; part of the edge
 /// cache key so old entries are never misread. v3 adds the trailer of
 /// channel counts read from the stream (DTS without `ddts`): v2 entries of
-/// such files carry the sample entry's placeholder 2.
-pub const INDEX_VERSION: u32 = 3;
+/// such files carry the sample entry's placeholder 2. v4 (same layout)
+/// gives the track flags byte an "every sample is a sync sample" bit with an
+/// empty sync table (v3 had an entry per sample for video without `stss`),
+/// and no longer indexes files whose sample data runs past their end (v3
+/// kept the whole samples of a truncated file).
+pub const INDEX_VERSION: u32 = 4;
 /// Samples per block.
 pub const BLOCK_LEN: u32 = 128;
 /// Bytes per block directory entry: first dts (8), first offset (8), data
@@ -61,6 +66,16 @@ pub enum IndexError {
     Version(u32),
     /// A sample number or time outside the track.
     OutOfRange(String),
+    /// Over one of the caps on the work a request may cause
+    /// ([`MAX_TRACK_SAMPLES`], [`MAX_FILE_SAMPLES`], [`MAX_INDEX_BYTES`]).
+    Limit(crate::error::LimitError),
+    /// The sample tables need the file's bytes up to `of`, the object ends
+    /// at `at`: an upload cut short, or tables pointing outside the file.
+    /// Served, it would be a title silently shorter than its tables say.
+    Truncated {
+        at: u64,
+        of: u64,
+    },
 }
 
 impl fmt::Display for IndexError {
@@ -70,11 +85,19 @@ impl fmt::Display for IndexError {
             IndexError::Corrupt(w) => write!(f, "corrupt index: {w}"),
             IndexError::Version(v) => write!(f, "index version {v}, expected {INDEX_VERSION}"),
             IndexError::OutOfRange(w) => write!(f, "out of range: {w}"),
+            IndexError::Limit(e) => e.fmt(f),
+            IndexError::Truncated { at, of } => write!(f, "media truncated at byte {at} of {of}"),
         }
     }
 }
 
 impl std::error::Error for IndexError {}
+
+impl From<crate::error::LimitError> for IndexError {
+    fn from(e: crate::error::LimitError) -> Self {
+        IndexError::Limit(e)
+    }
+}
 
 impl From<Mp4Error> for IndexError {
     fn from(e: Mp4Error) -> Self {
@@ -123,6 +146,10 @@ pub struct TrackIndex {
     pub info: TrackInfo,
     /// True when composition offsets differ from zero (B-frames).
     pub has_cts: bool,
+    /// A video track whose every sample is a sync sample (no `stss`,
+    /// ISO/IEC 14496-12 §8.6.2): its sync table is empty instead of an
+    /// entry per sample, and it can be cut at any sample.
+    all_sync: bool,
     /// Payload bytes of the whole track.
     pub total_bytes: u64,
     /// The sample entry leaves the channel count to the stream.
@@ -186,10 +213,22 @@ impl TrackIndex {
         Ok(pos)
     }
 
-    /// Presentation time of sample `sample` if it is in the sync table.
+    /// Presentation time of sample `sample` if it is a sync sample of a
+    /// video track (from the sync table, or one sample decode for a track
+    /// whose every sample is a sync sample).
     pub fn sync_pts(&self, sample: u32) -> Option<i64> {
+        if self.all_sync {
+            return self.sample(sample).ok().map(|s| self.pts(&s));
+        }
         let e = self.sync_entry(sample)?;
         Some(sync_fields(e).1)
+    }
+
+    /// A video track whose every sample is a sync sample: it has no sync
+    /// table ([`TrackIndex::sync_count`] is 0), and the timeline cuts it
+    /// at whichever sample is nearest a boundary, like audio.
+    pub fn all_sync(&self) -> bool {
+        self.all_sync
     }
 
     /// [`TrackIndex::position`] of a sync sample, from the sync table.
@@ -261,11 +300,20 @@ impl TrackIndex {
     /// one), or `sample_count()` when the end of the track is nearest. This
     /// is where a track is cut for a boundary at decode time `dts`.
     pub fn nearest_sample_start(&self, dts: i64) -> Result<u32> {
-        if dts <= 0 {
-            return Ok(0);
+        Ok(self.nearest_sample_start_at(dts)?.0)
+    }
+
+    /// [`TrackIndex::nearest_sample_start`] and that sample's
+    /// [`TrackIndex::position`], from the same partial block decode (a
+    /// manifest locates every boundary of every track: decoding the block
+    /// once, not twice, halves what that costs for audio).
+    pub fn nearest_sample_start_at(&self, dts: i64) -> Result<(u32, Position)> {
+        if dts <= 0 || self.block_count() == 0 {
+            return Ok((0, self.position(0)?));
         }
         if dts as u64 >= self.info.duration {
-            return Ok(self.sample_count());
+            let n = self.sample_count();
+            return Ok((n, self.position(n)?));
         }
         let dts = dts as u64;
         // Last block starting at or before `dts`.
@@ -280,26 +328,34 @@ impl TrackIndex {
         }
         let first = lo * BLOCK_LEN;
         let last = (first + BLOCK_LEN).min(self.sample_count());
-        let mut best = (u64::MAX, last);
+        let mut bytes = self.block_cum(lo);
+        let mut best = (u64::MAX, last, Position { dts, bytes });
         for (i, s) in (first..last).zip(self.samples(first..last)?) {
             let s = s?;
             let d = s.dts.abs_diff(dts);
             if d <= best.0 {
-                best = (d, i);
+                best = (d, i, Position { dts: s.dts, bytes });
             }
             let end = s.dts.saturating_add(u64::from(s.duration));
+            bytes = bytes.saturating_add(u64::from(s.size));
             if end.abs_diff(dts) < best.0 {
-                best = (end.abs_diff(dts), i + 1);
+                best = (end.abs_diff(dts), i + 1, Position { dts: end, bytes });
             }
             if s.dts > dts {
                 break;
             }
         }
-        Ok(best.1)
+        if best.0 == u64::MAX {
+            // No sample in the block (a corrupt directory): the plain
+            // lookup says where `last` starts.
+            return Ok((last, self.position(last)?));
+        }
+        Ok((best.1, best.2))
     }
 
     /// Sync samples with their presentation times (video tracks only; empty
-    /// for audio, where every sample is a sync sample).
+    /// for audio and [`TrackIndex::all_sync`] video, where every sample is a
+    /// sync sample).
     pub fn sync_points(&self) -> impl Iterator<Item = (u32, i64)> + '_ {
         self.sync.chunks_exact(SYNC_ENTRY).map(|e| {
             let (sample, pts, _, _) = sync_fields(e);
@@ -317,6 +373,7 @@ impl TrackIndex {
         })
     }
 
+    /// Entries of the sync table (0 for audio and all-sync video).
     pub fn sync_count(&self) -> usize {
         self.sync.len() / SYNC_ENTRY
     }

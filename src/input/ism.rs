@@ -28,6 +28,7 @@
 //! the `.ism`'s directory. quick-xml does not expand DTD entities, so entity
 //! bombs are not a concern.
 
+use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use std::fmt;
@@ -42,6 +43,17 @@ const MAX_DEPTH: usize = 32;
 const MAX_SRC_LEN: usize = 1024;
 /// Longest language tag (BCP 47 tags in practice stay far below this).
 const MAX_LANGUAGE_LEN: usize = 35;
+/// Most attributes on one element. A real `.ism` element has at most five
+/// (`src`, `systemBitrate`, `systemLanguage`, `xmlns`…); the cap keeps the
+/// per-element work constant (attributes are read in one pass, duplicates
+/// found by sorting at most this many names), where quick-xml's own
+/// duplicate check compares every attribute with every earlier one: ~95 000
+/// attributes on one element cost 9 s of CPU.
+pub const MAX_ATTRIBUTES: usize = 64;
+/// Most elements in one `.ism`. A real one has a few per track (the media
+/// element and its `<param>`s), so [`MAX_TRACKS`] tracks need a few
+/// hundred; the cap bounds a document of a million empty elements.
+pub const MAX_ELEMENTS: usize = 4096;
 
 /// Which SMIL media element a track came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -120,6 +132,14 @@ pub enum IsmError {
     TooManyTracks {
         pos: u64,
     },
+    /// An element with more than [`MAX_ATTRIBUTES`] attributes.
+    TooManyAttributes {
+        pos: u64,
+    },
+    /// More than [`MAX_ELEMENTS`] elements.
+    TooManyElements {
+        pos: u64,
+    },
     MissingSrc {
         pos: u64,
         element: &'static str,
@@ -153,6 +173,13 @@ impl fmt::Display for IsmError {
             IsmError::Structure { pos, reason } => write!(f, ".ism byte {pos}: {reason}"),
             IsmError::TooManyTracks { pos } => {
                 write!(f, ".ism byte {pos}: more than {MAX_TRACKS} tracks")
+            }
+            IsmError::TooManyAttributes { pos } => write!(
+                f,
+                ".ism byte {pos}: more than {MAX_ATTRIBUTES} attributes on one element"
+            ),
+            IsmError::TooManyElements { pos } => {
+                write!(f, ".ism byte {pos}: more than {MAX_ELEMENTS} elements")
             }
             IsmError::MissingSrc { pos, element } => {
                 write!(f, ".ism byte {pos}: <{element}> has no src")
@@ -191,12 +218,19 @@ pub fn parse(xml: &[u8]) -> Result<ServerManifest, IsmError> {
     // element event is exactly its `<`.
     reader.config_mut().trim_text(false);
     let mut state = State::default();
+    let mut elements = 0usize;
     loop {
         let pos = reader.buffer_position();
         let event = reader.read_event().map_err(|source| IsmError::Xml {
             pos: reader.error_position(),
             source,
         })?;
+        if matches!(event, Event::Start(_) | Event::Empty(_)) {
+            elements += 1;
+            if elements > MAX_ELEMENTS {
+                return Err(IsmError::TooManyElements { pos });
+            }
+        }
         match event {
             Event::Start(e) => state.open(&e, pos, false)?,
             Event::Empty(e) => state.open(&e, pos, true)?,
@@ -223,6 +257,7 @@ struct State {
 
 impl State {
     fn open(&mut self, e: &BytesStart<'_>, pos: u64, empty: bool) -> Result<(), IsmError> {
+        count_attributes(e, pos)?;
         let name = e.local_name();
         let name = name.as_ref();
         let depth = self.depth;
@@ -325,6 +360,46 @@ impl State {
     }
 }
 
+/// [`MAX_ATTRIBUTES`] for any element, counted without parsing values
+/// (elements we ignore are not otherwise looked at).
+fn count_attributes(e: &BytesStart<'_>, pos: u64) -> Result<(), IsmError> {
+    let mut attrs = e.attributes();
+    attrs.with_checks(false);
+    if attrs.take(MAX_ATTRIBUTES + 1).count() > MAX_ATTRIBUTES {
+        return Err(IsmError::TooManyAttributes { pos });
+    }
+    Ok(())
+}
+
+/// The attributes of an element we read, well-formed and unique (XML 1.0
+/// §3.1, "Unique Att Spec"), in linear time: read in one pass with
+/// quick-xml's quadratic duplicate check off, names sorted to find
+/// duplicates. At most [`MAX_ATTRIBUTES`] (checked by
+/// [`count_attributes`] when the element opened).
+fn attributes<'a>(e: &'a BytesStart<'_>, pos: u64) -> Result<Vec<Attribute<'a>>, IsmError> {
+    let mut it = e.attributes();
+    it.with_checks(false);
+    let mut out = Vec::new();
+    for attr in it.take(MAX_ATTRIBUTES + 1) {
+        out.push(attr.map_err(|err| IsmError::Xml {
+            pos,
+            source: err.into(),
+        })?);
+    }
+    if out.len() > MAX_ATTRIBUTES {
+        return Err(IsmError::TooManyAttributes { pos });
+    }
+    let mut names: Vec<&[u8]> = out.iter().map(|a| a.key.as_ref()).collect();
+    names.sort_unstable();
+    if names.windows(2).any(|w| w[0] == w[1]) {
+        return Err(IsmError::Structure {
+            pos,
+            reason: "an attribute appears twice on one element",
+        });
+    }
+    Ok(out)
+}
+
 /// The attributes a media element may carry. An absent `src` is recorded as
 /// empty and reported when the element closes (after its params).
 fn track_from_attributes(
@@ -340,11 +415,7 @@ fn track_from_attributes(
         track_name: None,
         language: None,
     };
-    for attr in e.attributes() {
-        let attr = attr.map_err(|err| IsmError::Xml {
-            pos,
-            source: err.into(),
-        })?;
+    for attr in attributes(e, pos)? {
         let value = attr
             .unescape_value()
             .map_err(|source| IsmError::Xml { pos, source })?;
@@ -363,11 +434,7 @@ fn track_from_attributes(
 fn apply_param(track: &mut IsmTrack, e: &BytesStart<'_>, pos: u64) -> Result<(), IsmError> {
     let mut name = None;
     let mut value = None;
-    for attr in e.attributes() {
-        let attr = attr.map_err(|err| IsmError::Xml {
-            pos,
-            source: err.into(),
-        })?;
+    for attr in attributes(e, pos)? {
         let v = attr
             .unescape_value()
             .map_err(|source| IsmError::Xml { pos, source })?;

@@ -12,9 +12,6 @@ use crate::model::Sample;
 use boxes::{body_error, BodyError, BodyResult, Counted};
 use bytes::Bytes;
 
-/// Most samples per track we accept: 24 h at 120 fps is ~10 M.
-pub const MAX_SAMPLES: u32 = 16_000_000;
-
 /// A table of fixed-size entries after a full-box header and a count.
 #[derive(Clone, Debug, Default)]
 struct Table {
@@ -158,14 +155,9 @@ impl SampleTables {
             chunks: chunks.ok_or_else(|| missing("stco/co64"))?,
             sample_count,
         };
-        if sample_count > MAX_SAMPLES {
-            return Err(Mp4Error::unsupported(
-                path,
-                stbl.header.offset,
-                format!("{sample_count} samples exceed the limit of {MAX_SAMPLES}"),
-            ));
-        }
-        // A hostile fixed-size stsz could claim millions of samples with no
+        // The sample count is capped where the samples are walked
+        // (`index::MAX_TRACK_SAMPLES`); parsing the tables costs only their
+        // box sizes. A hostile fixed-size stsz could claim millions of samples with no
         // table behind them; the other tables must account for every one.
         let timed: u64 = (0..tables.stts.count)
             .map(|i| u64::from(tables.stts.u32_at(i, 0)))
@@ -178,6 +170,12 @@ impl SampleTables {
             ));
         }
         Ok(tables)
+    }
+
+    /// Entries of the sync sample table (`stss`, §8.6.2); `None` when the
+    /// box is absent, which means every sample is a sync sample.
+    pub fn sync_entries(&self) -> Option<u32> {
+        self.stss.as_ref().map(|t| t.count)
     }
 
     /// True when some sample has a non-zero composition offset.
@@ -289,6 +287,10 @@ impl SampleIter<'_> {
 impl Iterator for SampleIter<'_> {
     type Item = Result<Sample>;
 
+    // Inlined into the index build's walk: returned through memory, the
+    // sample costs a store-forwarding stall per call (measured: a third of
+    // the walk).
+    #[inline(always)]
     fn next(&mut self) -> Option<Result<Sample>> {
         if self.failed || self.index >= self.t.sample_count {
             return None;

@@ -87,6 +87,26 @@ pub fn parse_sample_entry(raw: Bytes, path: &str) -> Result<SampleEntry> {
     parse_entry(&entry, raw, path)
 }
 
+/// A sample entry type as the first element of an RFC 6381 codec string,
+/// for entries we pass through without a codec-specific string. Bytes
+/// outside `[A-Za-z0-9 .-]` are percent-encoded (`%2C` for a comma): the
+/// FourCC comes from the file, and copied raw a `,` would split an HLS
+/// `CODECS` list (RFC 8216 §4.3.4.2), a `"` end its quoted string, and
+/// control bytes reach a header. Every codec-specific string we build is
+/// already inside the set.
+pub fn codec_token(fourcc: FourCC) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(4);
+    for b in fourcc.0 {
+        if b.is_ascii_alphanumeric() || matches!(b, b' ' | b'.' | b'-') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
 fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
@@ -98,7 +118,7 @@ fn parse_entry(entry: &Mp4Box, raw: Bytes, path: &str) -> Result<SampleEntry> {
         fourcc,
         raw,
         codec: Codec::Other,
-        codec_string: fourcc.to_string(),
+        codec_string: codec_token(fourcc),
         width: 0,
         height: 0,
         par: (1, 1),
@@ -255,6 +275,17 @@ fn parse_entry(entry: &Mp4Box, raw: Bytes, path: &str) -> Result<SampleEntry> {
 mod tests {
     use super::*;
     use crate::mux::boxes::BoxWriter;
+
+    #[test]
+    fn unknown_fourccs_are_escaped_in_codec_strings() {
+        assert_eq!(codec_token(FourCC(*b"raw ")), "raw ");
+        assert_eq!(codec_token(FourCC(*b"ac-3")), "ac-3");
+        assert_eq!(codec_token(FourCC(*b"a,\"\n")), "a%2C%22%0A");
+        let mut w = BoxWriter::default();
+        w.start(b"x,y\"").zeros(8).end();
+        let e = parse_sample_entry(Bytes::from(w.buf), "t").unwrap();
+        assert_eq!(e.codec_string, "x%2Cy%22");
+    }
 
     const ESDS: &[u8] = &[
         0, 0, 0, 0, 0x03, 0x19, 0, 1, 0, 0x04, 0x11, 0x40, 0x15, 0, 0, 0, 0, 1, 0xf4, 0, 0, 1,

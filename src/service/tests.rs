@@ -21,9 +21,17 @@ fn get(
     origin: &mut FileOrigin,
     cache: &mut MemoryCache,
 ) -> Result<Vec<u8>, ServeError> {
-    let cfg = Config::default();
-    let out = serve(&request(path), origin, cache, &cfg)?;
-    let parts = materialize(&out, origin, &cfg)?;
+    get_with(path, origin, cache, &Config::default())
+}
+
+fn get_with(
+    path: &str,
+    origin: &mut FileOrigin,
+    cache: &mut MemoryCache,
+    cfg: &Config,
+) -> Result<Vec<u8>, ServeError> {
+    let out = serve(&request(path), origin, cache, cfg)?;
+    let parts = materialize(&out, origin, cfg)?;
     let body: Vec<u8> = parts.iter().flat_map(|b| b.iter().copied()).collect();
     if !matches!(out, Output::Ts(_)) {
         assert_eq!(
@@ -46,10 +54,13 @@ fn cold_and_warm_manifest_reads() {
     origin.log.clear();
     get("/muxed_moov_end.mp4/manifest.mpd", &mut origin, &mut cache).unwrap();
     assert!(origin.log.len() <= 2, "{:?}", origin.log);
-    if fixtures("media").join("muxed_moov_end.mp4").exists() {
+    if let Some(media) = crate::testutil::media_or_skip(
+        "cold_and_warm_manifest_reads (4 MB moov-at-end file)",
+        "muxed_moov_end.mp4",
+    ) {
         // 4 MB file: the head read cannot hold it, the second read is the
         // tail with the moov.
-        let mut big = FileOrigin::new(fixtures("media"));
+        let mut big = FileOrigin::new(media);
         get(
             "/muxed_moov_end.mp4/manifest.mpd",
             &mut big,
@@ -150,10 +161,17 @@ fn errors_map_to_statuses() {
     std::fs::write(dir.join("cut.mp4"), &full[..full.len() / 3]).unwrap();
     let mut bad = FileOrigin::new(&dir);
     assert_eq!(status("/junk.mp4/master.m3u8", &mut bad, &mut cache), 502);
-    let cut = get("/cut.mp4/master.m3u8", &mut bad, &mut cache);
-    // The moov is at the front, so a cut file still indexes: only whole
-    // samples are listed.
-    assert!(cut.is_ok(), "{cut:?}");
+    // The moov is at the front, so a cut file still has whole tables; the
+    // samples they list past the end are missing, and serving the rest
+    // would be a silently shorter title.
+    let cut = get("/cut.mp4/master.m3u8", &mut bad, &mut cache).unwrap_err();
+    assert_eq!(cut.status(), 502);
+    let want = format!(
+        "cut.mp4: media truncated at byte {} of {}",
+        full.len() / 3,
+        full.len()
+    );
+    assert_eq!(cut.to_string(), want);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -235,11 +253,14 @@ fn hls_and_dash_written_to_disk_decode_with_ffmpeg() {
         ("small", "avc_bframes.mp4"),
         ("small", "aac.mp4"),
     ];
-    if fixtures("media").join("abr/abr.ism").exists() {
+    if crate::testutil::media_or_skip(
+        "hls_and_dash_written_to_disk_decode_with_ffmpeg (ABR set)",
+        "abr/abr.ism",
+    )
+    .is_some()
+    {
         cases.push(("media", "abr/abr.ism"));
         cases.push(("media", "multilang.mp4"));
-    } else {
-        eprintln!("fixtures/media not generated: ABR set skipped");
     }
     for (root, asset) in cases {
         let mut origin = FileOrigin::new(fixtures(root));
@@ -371,20 +392,32 @@ fn first_pts(ts: &[u8]) -> std::collections::BTreeMap<u16, u64> {
     out
 }
 
+/// The 30 s generated file at the default 6 s target when it is there,
+/// and always the committed 4 s one at 1 s (its keyframes are 1 s apart),
+/// so both have several segments.
 #[test]
 fn ts_audio_and_video_start_together_in_every_segment() {
-    let root = if fixtures("media").join("muxed_moov_end.mp4").exists() {
-        "media"
-    } else {
-        "small"
+    let one_second = Config {
+        segment_ms: 1000,
+        ..Config::default()
     };
-    let mut origin = FileOrigin::new(fixtures(root));
+    ts_starts_together(fixtures("small"), &one_second);
+    if let Some(media) = crate::testutil::media_or_skip(
+        "ts_audio_and_video_start_together_in_every_segment (30 s file)",
+        "muxed_moov_end.mp4",
+    ) {
+        ts_starts_together(media, &Config::default());
+    }
+}
+
+fn ts_starts_together(root: PathBuf, cfg: &Config) {
+    let mut origin = FileOrigin::new(root);
     let mut cache = MemoryCache::default();
     let set = load_set(
         &request("/muxed_moov_end.mp4/manifest.mpd").asset,
         &mut origin,
         &mut cache,
-        &Config::default(),
+        cfg,
     )
     .unwrap();
     let video = set.tracks.iter().find(|t| t.name == "video").unwrap();
@@ -398,12 +431,13 @@ fn ts_audio_and_video_start_together_in_every_segment() {
     for s in &segs {
         let time = crate::timeline::rescale(s.start, vts, crate::timeline::HNS) as u64;
         // Muxed (v3): one TS with both.
-        let muxed = get(
+        let muxed = get_with(
             &format!(
                 "/muxed_moov_end.mp4/QualityLevels(1)/Fragments(video={time},format=m3u8-aapl-v3)"
             ),
             &mut origin,
             &mut cache,
+            cfg,
         )
         .unwrap();
         let pts = first_pts(&muxed);
@@ -414,16 +448,17 @@ fn ts_audio_and_video_start_together_in_every_segment() {
         );
         // Separate (v4): video TS and audio TS of the same segment.
         let v4 = first_pts(
-            &get(
+            &get_with(
                 &format!(
                     "/muxed_moov_end.mp4/QualityLevels(1)/Fragments(video={time},format=m3u8-aapl)"
                 ),
                 &mut origin,
                 &mut cache,
+                cfg,
             )
             .unwrap(),
         )[&0x100];
-        let a4 = first_pts(&get(&format!("/muxed_moov_end.mp4/QualityLevels({})/Fragments(audio={time},format=m3u8-aapl)", audio.bitrate), &mut origin, &mut cache).unwrap())[&0x101];
+        let a4 = first_pts(&get_with(&format!("/muxed_moov_end.mp4/QualityLevels({})/Fragments(audio={time},format=m3u8-aapl)", audio.bitrate), &mut origin, &mut cache, cfg).unwrap())[&0x101];
         assert!(
             v4.abs_diff(a4) <= frame_90k,
             "separate segment at {time}: video {v4} audio {a4}"

@@ -13,6 +13,16 @@ use crate::plan;
 use crate::source::{ReadRequest, ReadResponse, SourceError};
 use bytes::Bytes;
 
+/// Most bytes the reads of one MPEG-TS segment may cover. TS rewrites the
+/// payload, so what it reads sits in the heap (128 MB a request) until the
+/// segment is built; the reads of one track's samples are merged across
+/// the gaps between them (`plan::plan_reads`), so they cover at most the
+/// span from the first sample to the end of the last, which is what is
+/// counted, per track, before anything is read. 64 MiB leaves room for a
+/// [`crate::timeline::MAX_SEGMENT_BYTES`] segment of a file that
+/// interleaves its tracks.
+pub const MAX_TS_READ_BYTES: u64 = 64 << 20;
+
 /// One sample to fetch: its timing on the presentation timeline and where
 /// its bytes are.
 #[derive(Clone, Debug)]
@@ -31,6 +41,19 @@ struct Part {
     info: TrackInfo,
     pid: u16,
     samples: Vec<Pending>,
+}
+
+impl Part {
+    /// Bytes from the first sample to the end of the last: what reads of
+    /// them cover at most.
+    fn span(&self) -> u64 {
+        let start = self.samples.iter().map(|s| s.run.offset).min();
+        let end = self.samples.iter().map(|s| s.run.end()).max();
+        match (start, end) {
+            (Some(a), Some(b)) => b.saturating_sub(a),
+            _ => 0,
+        }
+    }
 }
 
 /// A TS segment waiting for its payload.
@@ -66,11 +89,8 @@ impl TsJob {
                 audio_pid - 1
             };
             let mut samples = Vec::with_capacity((seg.samples.end - seg.samples.start) as usize);
-            for s in idx
-                .samples(seg.samples.clone())
-                .map_err(|e| ServeError::Media(e.to_string()))?
-            {
-                let s = s.map_err(|e| ServeError::Media(e.to_string()))?;
+            for s in idx.samples(seg.samples.clone())? {
+                let s = s?;
                 // Presentation timeline: both times minus the edit shift;
                 // leading B-frames get a negative DTS, which the TS muxer's
                 // fixed offset absorbs.
@@ -94,6 +114,12 @@ impl TsJob {
                 samples,
             });
         }
+        let span: u64 = parts.iter().map(Part::span).sum();
+        crate::error::LimitError::check(
+            crate::error::Cap::SegmentReadBytes,
+            span,
+            MAX_TS_READ_BYTES,
+        )?;
         Ok((!parts.is_empty()).then_some(TsJob { parts, sequence: n }))
     }
 

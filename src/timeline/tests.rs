@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::{Cap, LimitError};
 use crate::index::index_whole_file;
 use crate::index::tests::fixture;
 use crate::testutil::{synth_index, SynthTrack};
@@ -141,4 +142,119 @@ fn segment_lookup_by_hns_time() {
     );
     assert_eq!(tl.segment_at_hns(10_000_000_000), None);
     assert_eq!(tl.segment_at_hns(u64::MAX), None);
+}
+
+/// Video whose every sample is a keyframe (no sync table in the index) is
+/// cut like audio: every target duration, at the nearest sample; next to
+/// a rendition with GOPs it follows that one's boundaries.
+#[test]
+fn all_sync_video_is_cut_anywhere() {
+    let intra = synth_index(&[SynthTrack::video(24 * 20, 24, 1)]);
+    let t = &intra.tracks[0];
+    assert!(t.all_sync() && t.sync_count() == 0);
+    let tl = Timeline::compute(&[t], 6000).unwrap();
+    // 20 s: the last 2 s are over a quarter target, a segment of their own.
+    assert_eq!(tl.starts, vec![0, 6 * 12288, 12 * 12288, 18 * 12288]);
+    let segs = check_cover(&tl, t);
+    assert_eq!(segs[1].samples, 6 * 24..12 * 24);
+    assert_eq!(segs[1].start, 6 * 12288, "presentation time of the cut");
+    let gop = synth_index(&[SynthTrack::video(24 * 20, 24, 48)]);
+    let tl = Timeline::compute(&[&gop.tracks[0], t], 6000).unwrap();
+    assert_eq!(tl.aligned, vec![true, true]);
+    let (a, b) = (check_cover(&tl, &gop.tracks[0]), check_cover(&tl, t));
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.samples, y.samples);
+        assert_eq!(x.start, y.start);
+    }
+}
+
+/// A title with one keyframe is one segment: within the caps for a short
+/// clip, refused (typed) once it holds more than 10 targets' worth of the
+/// track's average samples.
+#[test]
+fn one_huge_segment_is_over_a_cap() {
+    let clip = synth_index(&[SynthTrack::video(24 * 20, 24, 24 * 20)]);
+    let tl = Timeline::compute(&[&clip.tracks[0]], 6000).unwrap();
+    assert_eq!(check_cover(&tl, &clip.tracks[0]).len(), 1);
+    let long = synth_index(&[SynthTrack::video(24 * 80, 24, 24 * 80)]);
+    let t = &long.tracks[0];
+    let tl = Timeline::compute(&[t], 6000).unwrap();
+    let want = LimitError::new(Cap::SegmentSamplesForRate, 24 * 80, 1440);
+    assert_eq!(tl.track_segments(t), Err(TimelineError::Limit(want)));
+    assert_eq!(tl.track_segment(t, 0), Err(TimelineError::Limit(want)));
+    // The absolute caps come first.
+    let seg = TrackSegment {
+        number: 0,
+        samples: 0..MAX_SEGMENT_SAMPLES as u32 + 1,
+        start: 0,
+        duration: 1,
+        payload: 1,
+    };
+    assert_eq!(
+        check_segment(t, &seg, 6000).unwrap_err().to_string(),
+        format!(
+            "a segment of {} samples is over the limit of {MAX_SEGMENT_SAMPLES} samples per segment",
+            MAX_SEGMENT_SAMPLES + 1
+        )
+    );
+    let seg = TrackSegment {
+        samples: 0..1,
+        payload: MAX_SEGMENT_BYTES + 1,
+        ..seg
+    };
+    assert!(matches!(
+        check_segment(t, &seg, 6000),
+        Err(TimelineError::Limit(LimitError {
+            cap: Cap::SegmentBytes,
+            ..
+        }))
+    ));
+}
+
+/// Samples of a day each: the timeline would have a segment per sample;
+/// over [`MAX_TIMELINE_SEGMENTS`] it is refused before boundaries are
+/// placed.
+#[test]
+fn timelines_longer_than_the_cap_are_refused() {
+    let n = MAX_TIMELINE_SEGMENTS as u32 + 10;
+    let mut a = SynthTrack::audio(n);
+    a.timescale = 1;
+    a.edit = None;
+    for s in &mut a.samples {
+        s.0 = 86_400;
+        s.1 = 1;
+    }
+    let idx = synth_index(&[a]);
+    match Timeline::compute(&[&idx.tracks[0]], 6000) {
+        Err(TimelineError::Limit(l)) => {
+            assert_eq!(l.cap, Cap::TimelineSegments);
+            assert_eq!(l.max, MAX_TIMELINE_SEGMENTS as u64);
+        }
+        r => panic!("{r:?}"),
+    }
+}
+
+/// Five renditions of 63 000 keyframes each: checking their alignment
+/// would be 252 000 lookups, refused before the first.
+#[test]
+fn alignment_work_is_capped() {
+    let video = || {
+        let mut v = SynthTrack::video(126_000, 24, 2);
+        for s in &mut v.samples {
+            s.1 = 1;
+        }
+        synth_index(&[v])
+    };
+    let files: Vec<_> = (0..5).map(|_| video()).collect();
+    let tracks: Vec<&TrackIndex> = files.iter().map(|f| &f.tracks[0]).collect();
+    assert_eq!(
+        Timeline::compute(&tracks, 6000),
+        Err(TimelineError::Limit(LimitError::new(
+            Cap::AlignmentProbes,
+            63_000 * 4,
+            MAX_ALIGNMENT_PROBES
+        )))
+    );
+    // Four are within the cap.
+    assert!(Timeline::compute(&tracks[..4], 6000).is_ok());
 }

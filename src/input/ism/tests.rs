@@ -438,3 +438,41 @@ fn truncations_and_corruptions_never_panic() {
         }
     }
 }
+
+#[test]
+fn attribute_and_element_caps() {
+    let with_attrs = |n: usize| {
+        let attrs: String = (0..n).map(|i| format!(" a{i}=\"\"")).collect();
+        doc(&format!("<video src=\"a.mp4\"{attrs}/>"))
+    };
+    // `src` plus the others: exactly the cap parses.
+    assert!(parse(with_attrs(MAX_ATTRIBUTES - 1).as_bytes()).is_ok());
+    let over = with_attrs(MAX_ATTRIBUTES);
+    let at = "<smil><body><switch>".len() as u64;
+    assert!(matches!(err(&over), IsmError::TooManyAttributes { pos } if pos == at));
+    assert_eq!(
+        err(&over).to_string(),
+        format!(".ism byte {at}: more than {MAX_ATTRIBUTES} attributes on one element")
+    );
+    // On an element we otherwise ignore too, and on a param.
+    let meta: String = (0..=MAX_ATTRIBUTES)
+        .map(|i| format!(" m{i}=\"\""))
+        .collect();
+    let xml = format!("<smil><head><meta{meta}/></head><body><switch><video src=\"a.mp4\"/></switch></body></smil>");
+    assert!(matches!(err(&xml), IsmError::TooManyAttributes { .. }));
+    // ~95 000 attributes (quadratic before the cap: 9 s of CPU) are
+    // refused at the 65th.
+    assert!(matches!(
+        err(&with_attrs(95_000)),
+        IsmError::TooManyAttributes { .. }
+    ));
+    // Duplicates are still refused, without quick-xml's quadratic check.
+    let dup = doc(r#"<video src="a.mp4" systemBitrate="1" systemBitrate="2"/>"#);
+    assert!(matches!(err(&dup), IsmError::Structure { .. }));
+    // Elements: the cap counts every start and empty tag.
+    let fill = |n: usize| doc(&format!("<video src=\"a.mp4\"/>{}", "<x/>".repeat(n)));
+    assert!(parse(fill(MAX_ELEMENTS - 4).as_bytes()).is_ok());
+    let over = fill(MAX_ELEMENTS - 3);
+    let at = (over.len() - "</switch></body></smil>".len() - "<x/>".len()) as u64;
+    assert!(matches!(err(&over), IsmError::TooManyElements { pos } if pos == at));
+}
