@@ -17,6 +17,9 @@
 //   /__fault/slow/{ms}/...       waits {ms} then serves the file
 //   /__fault/short/...           declares the full Content-Length, sends half, closes
 //   /__fault/etag-flip/...       serves the file with a new ETag on every request
+//   /__fault/weak-etag/...       serves the file with a weak ETag (W/"…") and, as
+//                                servers comparing If-Match strongly do (RFC 9110
+//                                §13.1.1), answers 412 to any If-Match but *
 //   /__fault/short-after/{n}/... serves the first {n} requests for this exact
 //                                fault path normally, then behaves like /short/
 //                                (a truncated payload read after good index reads)
@@ -280,6 +283,11 @@ function createOrigin(opts) {
       shortAfterSeen.set(rest, seen);
       if (seen <= Number(m[1])) return serveFile(req, res, root, m[2]);
       return serveShort(req, res, m[2]);
+    }
+    if ((m = /^\/weak-etag(\/.*)$/.exec(rest))) {
+      const ifMatch = req.headers['if-match'];
+      if (ifMatch !== undefined && ifMatch.trim() !== '*') return plain(res, 412, 'Precondition Failed');
+      return serveFile(req, res, root, m[1], (stat) => `W/${strongEtag(stat)}`);
     }
     if ((m = /^\/etag-flip(\/.*)$/.exec(rest))) {
       const flip = ++etagFlips;

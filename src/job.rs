@@ -70,6 +70,9 @@ pub struct Job {
     /// Origin reads asked for so far (all rounds, all attempts).
     reads: usize,
     restarts: u8,
+    /// The output key was asked for and could not be made (a version
+    /// record missing): write the records once the indexes are loaded.
+    record_versions: bool,
 }
 
 impl Job {
@@ -80,7 +83,23 @@ impl Job {
             stage: Stage::Start,
             reads: 0,
             restarts: 0,
+            record_versions: false,
         }
+    }
+
+    /// The key this request's output is cached under
+    /// ([`crate::outputs::key`]), from cached records only (no origin
+    /// read, no index load). `None` on a cold edge; asked again after the
+    /// answer, it is there.
+    pub fn output_key(&mut self, cache: &mut dyn Cache) -> Option<String> {
+        let key = crate::outputs::key(&self.req, &self.cfg, cache);
+        self.record_versions |= key.is_none();
+        key
+    }
+
+    /// The surrogate key of the request's asset (for purging one title).
+    pub fn surrogate_key(&self) -> String {
+        crate::outputs::surrogate_key(&self.req.asset)
     }
 
     /// Origin reads this request has asked for.
@@ -130,7 +149,7 @@ impl Job {
     /// and the request starts over, once. False when it already did; the
     /// adapter then answers 502.
     pub fn source_changed(&mut self, path: &str, cache: &mut dyn Cache) -> bool {
-        cache.forget(&source::index_key(path));
+        source::forget_source(path, cache);
         self.restart()
     }
 
@@ -182,7 +201,7 @@ impl Job {
                 mut load,
             } => {
                 load.feed(results, cache)?;
-                self.indexes(paths, sels, load)
+                self.indexes(paths, sels, load, cache)
             }
             Stage::Samples { job, reads } => {
                 let responses = results
@@ -219,7 +238,7 @@ impl Job {
     ) -> Result<Option<Step>, ServeError> {
         let (paths, sels) = service::selections(&self.req.asset, manifest)?;
         let load = IndexLoad::new(&paths, cache);
-        self.indexes(paths, sels, load)
+        self.indexes(paths, sels, load, cache)
     }
 
     /// Reads more index bytes, or builds the media set and answers.
@@ -228,6 +247,7 @@ impl Job {
         paths: Vec<String>,
         sels: Option<Vec<crate::media_set::Selection>>,
         load: IndexLoad,
+        cache: &mut dyn Cache,
     ) -> Result<Option<Step>, ServeError> {
         let pending = load.pending();
         if !pending.is_empty() {
@@ -246,6 +266,15 @@ impl Job {
         let indexes: Vec<MediaIndex> = load
             .finish()
             .ok_or_else(|| ServeError::Media("index load ended early".into()))?;
+        if std::mem::take(&mut self.record_versions) {
+            // The adapter wanted an output key and a version record was
+            // missing (a cold or evicted index): write them all, so the
+            // output gets a key. Adapters without an output cache never
+            // ask, and their caches hold indexes only.
+            for (p, idx) in paths.iter().zip(&indexes) {
+                cache.put(&crate::outputs::tag_key(p), source::version_tag(idx));
+            }
+        }
         let set = service::set_from(paths, sels, indexes, &self.cfg)?;
         match service::answer(&set, &self.req)? {
             Output::Ts(job) => {

@@ -26,6 +26,7 @@ pub mod media_set;
 pub mod model;
 pub mod mp4;
 pub mod mux;
+pub mod outputs;
 pub mod plan;
 pub mod service;
 pub mod settings;

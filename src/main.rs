@@ -13,7 +13,15 @@ fn main() {
     edgepack::edge::main();
 }
 
-#[cfg(not(all(target_arch = "wasm32", target_os = "wasi", target_env = "p1")))]
+/// The other wasm builds are the library itself (the wasi:http component,
+/// the browser module), not this binary.
+#[cfg(all(
+    target_arch = "wasm32",
+    not(all(target_os = "wasi", target_env = "p1"))
+))]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
 fn main() -> std::process::ExitCode {
     use edgepack::service::{materialize, serve, Config};
     use edgepack::source::{FileOrigin, MemoryCache};

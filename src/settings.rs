@@ -11,6 +11,7 @@
 //! | `manifest_ttl` | 60 | `Cache-Control` max-age of manifests, seconds |
 //! | `index_ttl` | 86400 | lifetime of cached indexes, seconds |
 //! | `cors_origin` | `*` | `Access-Control-Allow-Origin` ("" disables CORS) |
+//! | `output_cache` | `on` | keep packaged outputs in the platform's cache (`off`: package every request) |
 
 use crate::http::Policy;
 use crate::service::Config;
@@ -23,6 +24,8 @@ pub struct Settings {
     pub manifest_ttl: u32,
     pub index_ttl: u32,
     pub cors_origin: String,
+    /// Store packaged outputs in the platform's cache ([`crate::outputs`]).
+    pub output_cache: bool,
 }
 
 impl Default for Settings {
@@ -43,6 +46,10 @@ impl Settings {
             manifest_ttl: num("manifest_ttl", 60),
             index_ttl: num("index_ttl", 86_400).max(1),
             cors_origin: get("cors_origin").unwrap_or_else(|| "*".to_string()),
+            output_cache: !matches!(
+                get("output_cache").as_deref().map(str::trim),
+                Some("off" | "false" | "0" | "no")
+            ),
         }
     }
 
@@ -107,12 +114,14 @@ mod tests {
         assert_eq!(s.segment_ms, 6000);
         assert_eq!(s.cors_origin, "*");
         assert_eq!(s.origin_host, None);
+        assert!(s.output_cache);
         let m: HashMap<&str, &str> = [
             ("segment_ms", "50"),
             ("index_ttl", "0"),
             ("origin_prefix", "/../media//x/"),
             ("origin_host", ""),
             ("manifest_ttl", "junk"),
+            ("output_cache", "off"),
         ]
         .into();
         let s = Settings::from_lookup(|k| m.get(k).map(|v| v.to_string()));
@@ -121,6 +130,7 @@ mod tests {
         assert_eq!(s.origin_prefix, "media/x/");
         assert_eq!(s.origin_host, None);
         assert_eq!(s.manifest_ttl, 60);
+        assert!(!s.output_cache);
         assert_eq!(s.object_path("a b.mp4"), "media/x/a b.mp4");
     }
 

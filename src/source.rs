@@ -30,9 +30,21 @@ pub struct ReadRequest {
     /// Byte range `start..end` (end exclusive).
     pub start: u64,
     pub end: u64,
-    /// Require this ETag (`If-Match`), so reads of one object never mix
-    /// versions.
+    /// The ETag the object must still have, so reads of one object never
+    /// mix versions: sent as `If-Match` when it is strong
+    /// ([`ReadRequest::if_match_header`]), and compared with the answer's
+    /// ETag in every case ([`response::check`]).
     pub if_match: Option<String>,
+}
+
+impl ReadRequest {
+    /// The `If-Match` to send: only a strong ETag. RFC 9110 §13.1.1 makes
+    /// `If-Match` compare strongly, so a weak one (`W/"…"`) would never
+    /// match and every conditional read would fail with 412; the answer's
+    /// ETag is compared instead ([`response::check`]).
+    pub fn if_match_header(&self) -> Option<&str> {
+        self.if_match.as_deref().filter(|t| !t.starts_with("W/"))
+    }
 }
 
 /// What a read returned.
@@ -182,6 +194,25 @@ impl From<OriginError> for SourceError {
 /// entry is dropped) instead of mixing versions.
 pub fn index_key(path: &str) -> String {
     format!("idx/v{INDEX_VERSION}/{path}")
+}
+
+/// What identifies the version of the object an index was built from: its
+/// ETag, or its size when the origin sends none. Stored under
+/// [`crate::outputs::tag_key`] so output-cache keys can name it without
+/// loading the index.
+pub fn version_tag(idx: &MediaIndex) -> Bytes {
+    if idx.etag.is_empty() {
+        Bytes::from(format!("size:{}", idx.file_size))
+    } else {
+        Bytes::from(idx.etag.clone())
+    }
+}
+
+/// Drops what is cached about `path` (it changed at the origin): its index
+/// and its version record, so no output key names the old version again.
+pub fn forget_source(path: &str, cache: &mut dyn Cache) {
+    cache.forget(&index_key(path));
+    cache.forget(&crate::outputs::tag_key(path));
 }
 
 pub fn ism_key(path: &str) -> String {

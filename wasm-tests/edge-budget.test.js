@@ -60,7 +60,10 @@ describe('edge origin reads and cache', { skip }, () => {
   before(async () => {
     root = makeRoot();
     origin = await startOrigin({ root });
-    edge = await startEdge({ originUrl: origin.url });
+    // Output cache off: these tests price what packaging reads from the
+    // origin (the output cache, which answers warm repeats with no read at
+    // all, is tested in edge-cache.test.js).
+    edge = await startEdge({ originUrl: origin.url, settings: { output_cache: 'off' } });
     E = edge.url;
   });
   after(async () => {
@@ -248,7 +251,10 @@ describe('edge origin reads and cache', { skip }, () => {
       };
       const restart = async () => {
         await edge.stop();
-        edge = await startEdge({ originUrl: origin.url });
+        // Output cache off: these tests price what packaging reads from the
+        // origin (the output cache, which answers warm repeats with no read at
+        // all, is tested in edge-cache.test.js).
+        edge = await startEdge({ originUrl: origin.url, settings: { output_cache: 'off' } });
         E = edge.url;
       };
       /** Reads that fetch the index: the head probe, or at/after the moov. */
@@ -317,7 +323,10 @@ describe('edge origin reads and cache', { skip }, () => {
 
     test('cold segment of a 6-file urlset (moov at end, interleaved): ≤ 32 backend requests', async () => {
       await edge.stop();
-      edge = await startEdge({ originUrl: origin.url });
+      // Output cache off: these tests price what packaging reads from the
+      // origin (the output cache, which answers warm repeats with no read at
+      // all, is tested in edge-cache.test.js).
+      edge = await startEdge({ originUrl: origin.url, settings: { output_cache: 'off' } });
       E = edge.url;
       const x = new URL(later.setAudio);
       const { result, stats } = await measure(`${E}${x.pathname}`);

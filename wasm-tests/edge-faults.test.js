@@ -121,7 +121,9 @@ describe('edge under origin faults and bad media', { skip }, () => {
     fs.mkdirSync(path.join(root, 'change'));
     fs.mkdirSync(path.join(root, 'bad'));
     origin = await startOrigin({ root });
-    edge = await startEdge({ originUrl: origin.url });
+    // Output cache off: these tests watch how packaging meets origin faults
+    // (edge-cache.test.js covers faults while an output is being stored).
+    edge = await startEdge({ originUrl: origin.url, settings: { output_cache: 'off' } });
     E = edge.url;
   });
   after(async () => {
@@ -282,6 +284,23 @@ describe('edge under origin faults and bad media', { skip }, () => {
       note('etag-flip: retry', retry);
       assertError(retry, 502, /changed/);
       assert.ok(retryLog.some((e) => e.range?.startsWith('bytes=0-')), 'the retry re-read the index (cached one dropped)');
+    });
+
+    test('weak ETags (W/"…"): segments are served; no If-Match is sent that could never match', async () => {
+      // RFC 9110 §13.1.1: If-Match compares strongly, so a weak validator
+      // would fail every conditional read with 412 (this fault answers so).
+      // The edge sends none for a weak tag and compares the answer's ETag.
+      const base = `${E}/__fault/weak-etag/abr/video_240.mp4`;
+      const master = await get(`${base}/master.m3u8`);
+      assertOk(master, CT.hls, { immutable: false });
+      const m = parseHls(text(master), master.url);
+      const pl = parseHls(text(await get(m.variants[0].url)), m.variants[0].url);
+      for (const s of [pl.segments[0], pl.segments[pl.segments.length - 1]]) {
+        const { result: seg, log } = await withReads(origin, () => get(s.url));
+        assertOk(seg, CT.video, { immutable: true });
+        verifyPayload(seg.body, path.join(MEDIA, 'abr', 'video_240.mp4'), 'vide');
+        assert.ok(log.length > 0 && log.every((e) => !e.ifMatch && e.status === 206), JSON.stringify(log));
+      }
     });
 
     test('object replaced after its index was cached: the segment is all old or all new, never mixed', async () => {

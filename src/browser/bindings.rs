@@ -183,7 +183,8 @@ impl Answer {
 
     /// The ETag read `i` must match (send as `If-Match`), if any.
     pub fn need_if_match(&self, i: u32) -> Option<String> {
-        self.need(i).and_then(|r| r.if_match.clone())
+        self.need(i)
+            .and_then(|r| r.if_match_header().map(str::to_string))
     }
 }
 

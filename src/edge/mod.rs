@@ -5,6 +5,7 @@
 mod cache;
 mod config;
 mod origin;
+mod outputs;
 mod respond;
 
 use crate::entry::{self, Entry};
@@ -14,6 +15,8 @@ use crate::source::Origin;
 use config::Settings;
 use fastly::http::{Method, StatusCode};
 use fastly::{Request, Response};
+use outputs::Lookup;
+use std::time::Instant;
 
 /// Handles one client request; never panics on request or origin data.
 pub fn main() {
@@ -67,17 +70,35 @@ fn handle(req: &Request, s: &Settings) -> Handled {
         Entry::Proxy(object) => return done(origin::proxy(s, &object, head)),
         Entry::Stream(stream) => stream,
     };
+    let t0 = Instant::now();
     let mut o = origin::FastlyOrigin::new(s);
     let mut c = cache::EdgeCache::new(s);
     let cfg = s.service_config();
     // The core's request job decides every read; this loop only performs
     // them (concurrently) and delivers the answer.
     let mut job = Job::new(stream, cfg.clone());
+    let surrogate = job.surrogate_key();
+    // A warm request finds its output by key before any index is loaded.
+    let mut tx = None;
+    if s.output_cache {
+        if let Some(key) = job.output_key(&mut c) {
+            match outputs::lookup(&key) {
+                Lookup::Hit(found, stored) => {
+                    return outputs::respond(s, &found, &stored, head, "hit", t0)
+                }
+                Lookup::Miss(t) => tx = Some((key, t)),
+                Lookup::Off => {}
+            }
+        }
+    }
     let mut results = Vec::new();
     loop {
         match job.step(&mut c, results) {
             Step::Read(reads) => results = o.read(&reads),
             Step::Answer(Err(e)) => {
+                if let Some((_, t)) = tx.take() {
+                    let _ = t.cancel_insert_or_update();
+                }
                 let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
                 return done(respond::error(s, status, &e.to_string()));
             }
@@ -88,6 +109,42 @@ fn handle(req: &Request, s: &Settings) -> Handled {
                     max_segment_reads: job.payload_budget(),
                     ..cfg.clone()
                 };
+                // Stored when the answer carries a body (not for HEAD, a
+                // 304 or a 416, which cost no payload read).
+                if s.output_cache && sends_body(s, &out, head) {
+                    let t = match tx.take() {
+                        Some(t) => Some(t),
+                        // Cold: the version records exist now.
+                        None => match job.output_key(&mut c) {
+                            Some(key) => match outputs::lookup(&key) {
+                                Lookup::Miss(t) => Some((key, t)),
+                                Lookup::Hit(found, stored) => {
+                                    return outputs::respond(s, &found, &stored, head, "hit", t0)
+                                }
+                                Lookup::Off => None,
+                            },
+                            None => None,
+                        },
+                    };
+                    if let Some((key, t)) = t {
+                        let h = outputs::store(
+                            s, &key, t, out, &mut o, &mut c, &budget, &surrogate, head, t0,
+                        );
+                        match h {
+                            Handled::Retry(r) => {
+                                if !job.restart() {
+                                    return Handled::Done(r);
+                                }
+                                results = Vec::new();
+                                continue;
+                            }
+                            h => return h,
+                        }
+                    }
+                }
+                if let Some((_, t)) = tx.take() {
+                    let _ = t.cancel_insert_or_update();
+                }
                 match deliver(s, out, &mut o, &mut c, head, &budget) {
                     // The segment's source changed while being read (its
                     // index is already dropped): once more.
@@ -102,6 +159,25 @@ fn handle(req: &Request, s: &Settings) -> Handled {
             }
         }
     }
+}
+
+/// Whether the answer to this request carries a body (the core's HTTP
+/// decision on the output's length and validator).
+fn sends_body(s: &Settings, out: &Output, head: bool) -> bool {
+    if matches!(out, Output::Ts(_)) {
+        return false;
+    }
+    let stored = crate::outputs::Stored::of(out);
+    crate::http::for_body(
+        &respond::request_head(s, head),
+        &respond::policy(s),
+        &stored.content_type,
+        out.len(),
+        &stored.etag,
+        stored.immutable,
+    )
+    .body
+    .is_some()
 }
 
 fn deliver(

@@ -12,8 +12,9 @@ use crate::mux::ts::TsSegment;
 use crate::service::{self, Output};
 use crate::settings::encode_path;
 use crate::source::response::{self, Head};
-use crate::source::{index_key, Cache, Origin, OriginError, ReadRequest, ReadResponse};
+use crate::source::{Origin, OriginError, ReadRequest, ReadResponse};
 use bytes::Bytes;
+use fastly::http::body::StreamingBody;
 use fastly::http::request::{PendingRequest, SendErrorCause};
 use fastly::http::{header, StatusCode};
 use fastly::{Body, Request, Response};
@@ -53,8 +54,8 @@ impl FastlyOrigin {
             header::RANGE,
             format!("bytes={}-{}", r.start, r.end.saturating_sub(1)),
         );
-        if let Some(tag) = &r.if_match {
-            req.set_header(header::IF_MATCH, tag.as_str());
+        if let Some(tag) = r.if_match_header() {
+            req.set_header(header::IF_MATCH, tag);
         }
         req.send_async(BACKEND)
             .map_err(|e| send_error(&r.path, e.root_cause()))
@@ -132,11 +133,95 @@ pub fn proxy(s: &Settings, path: &str, head: bool) -> Response {
 }
 
 /// One origin read of a segment, checked.
-enum Source {
+pub enum Source {
     /// A 206 that is exactly the read.
     Body(Body),
     /// Anything else, read into memory and cut to the read.
     Bytes(Bytes),
+}
+
+/// Sends every read of `plan` at once and checks each answer; the bodies
+/// are not read yet where they can be streamed.
+pub fn fetch(
+    plan: &SegmentBody,
+    origin: &mut FastlyOrigin,
+    path: &str,
+) -> Result<Vec<Source>, OriginError> {
+    let pending: Vec<Result<PendingRequest, OriginError>> =
+        plan.requests.iter().map(|r| origin.send(r)).collect();
+    let mut sources: Vec<Source> = Vec::with_capacity(plan.reads.len());
+    for (req, p) in plan.requests.iter().zip(pending) {
+        let mut resp = p.and_then(|p| p.wait().map_err(|e| send_error(path, e.root_cause())))?;
+        let acc = response::check(req, &head_of(&resp))?;
+        if acc.exact && plan.in_order {
+            sources.push(Source::Body(resp.take_body()));
+            continue;
+        }
+        let body = resp.take_body();
+        let data = response::read_body(req, &acc, body)?;
+        let read = response::finish(req, &acc, head_of(&resp).etag.unwrap_or_default(), data)?;
+        sources.push(Source::Bytes(read.data));
+    }
+    Ok(sources)
+}
+
+/// Writes header + payload of `plan` to `out`; false when the body broke
+/// (a short origin body): the caller must not finish `out`. With `splice`,
+/// a read that is exactly one run is appended host-side (the payload never
+/// enters wasm memory, but a short origin body only shows as a broken
+/// stream later); without, it is copied through in bounded chunks so a
+/// short body is caught before `out` is finished (what the output cache
+/// needs: it must never keep a short copy).
+pub fn write_body(
+    plan: &SegmentBody,
+    sources: Vec<Source>,
+    out: &mut StreamingBody,
+    splice: bool,
+) -> bool {
+    if !plan.in_order {
+        let held = sources
+            .into_iter()
+            .filter_map(|s| match s {
+                Source::Bytes(b) => Some(b),
+                Source::Body(_) => None,
+            })
+            .collect();
+        return match plan.assemble(held) {
+            Ok(parts) => parts.iter().all(|p| out.write_all(p).is_ok()),
+            Err(_) => false,
+        };
+    }
+    if out.write_all(&plan.header).is_err() {
+        return false;
+    }
+    for (i, (read, src)) in plan.reads.iter().zip(sources).enumerate() {
+        let ok = match (src, plan.use_of(i)) {
+            // Host-side splice: the payload never enters wasm memory.
+            (Source::Body(b), ReadUse::Whole) if splice => {
+                out.append(b);
+                true
+            }
+            (Source::Body(b), ReadUse::Whole) => deliver::copy_exact(b, read.len, out).is_ok(),
+            (Source::Body(b), ReadUse::Runs(inside)) => {
+                deliver::copy_runs(b, *read, &inside, out).is_ok()
+            }
+            (Source::Bytes(data), use_) => {
+                let inside = match use_ {
+                    ReadUse::Whole => vec![*read],
+                    ReadUse::Runs(r) => r,
+                };
+                inside.iter().all(|r| {
+                    let at = (r.offset - read.offset) as usize;
+                    data.get(at..at + r.len as usize)
+                        .is_some_and(|d| out.write_all(d).is_ok())
+                })
+            }
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
 }
 
 /// Reads a segment's payload and streams header + payload to the client.
@@ -167,82 +252,14 @@ pub fn stream_segment(
     let Some(range) = delivery.body else {
         return done(respond::without_payload(&delivery));
     };
-    let resp = respond::to_response(&delivery.head);
     let plan = SegmentBody::plan(seg_header, runs, path, etag, range, cfg.max_segment_reads);
-    let pending: Vec<Result<PendingRequest, OriginError>> =
-        plan.requests.iter().map(|r| origin.send(r)).collect();
-    let mut sources: Vec<Source> = Vec::with_capacity(plan.reads.len());
-    for (req, p) in plan.requests.iter().zip(pending) {
-        let result = p.and_then(|p| p.wait().map_err(|e| send_error(path, e.root_cause())));
-        let mut resp = match result {
-            Ok(r) => r,
-            Err(e) => return fail(origin_failure(s, cache, path, &e)),
-        };
-        let checked = response::check(req, &head_of(&resp));
-        match checked {
-            Ok(acc) if acc.exact && plan.in_order => sources.push(Source::Body(resp.take_body())),
-            Ok(acc) => {
-                let body = resp.take_body();
-                let read = response::read_body(req, &acc, body).and_then(|data| {
-                    response::finish(req, &acc, head_of(&resp).etag.unwrap_or_default(), data)
-                });
-                match read {
-                    Ok(r) => sources.push(Source::Bytes(r.data)),
-                    Err(e) => return fail(origin_failure(s, cache, path, &e)),
-                }
-            }
-            Err(e) => return fail(origin_failure(s, cache, path, &e)),
-        }
-    }
-    if !plan.in_order {
-        let mut held = Vec::with_capacity(sources.len());
-        for src in sources {
-            if let Source::Bytes(b) = src {
-                held.push(b);
-            }
-        }
-        let parts = match plan.assemble(held) {
-            Ok(p) => p,
-            Err(e) => return done(respond::error(s, StatusCode::BAD_GATEWAY, &e.to_string())),
-        };
-        let mut body = resp.stream_to_client();
-        for p in parts {
-            if body.write_all(&p).is_err() {
-                return abort(body);
-            }
-        }
-        let _ = body.finish();
-        return Handled::Streamed;
-    }
-    let mut body = resp.stream_to_client();
-    if body.write_all(&plan.header).is_err() {
+    let sources = match fetch(&plan, origin, path) {
+        Ok(s) => s,
+        Err(e) => return fail(origin_failure(s, cache, path, &e)),
+    };
+    let mut body = respond::to_response(&delivery.head).stream_to_client();
+    if !write_body(&plan, sources, &mut body, true) {
         return abort(body);
-    }
-    for (i, (read, src)) in plan.reads.iter().zip(sources).enumerate() {
-        let ok = match (src, plan.use_of(i)) {
-            // Host-side splice: the payload never enters wasm memory.
-            (Source::Body(b), ReadUse::Whole) => {
-                body.append(b);
-                true
-            }
-            (Source::Body(b), ReadUse::Runs(inside)) => {
-                deliver::copy_runs(b, *read, &inside, &mut body).is_ok()
-            }
-            (Source::Bytes(data), use_) => {
-                let inside = match use_ {
-                    ReadUse::Whole => vec![*read],
-                    ReadUse::Runs(r) => r,
-                };
-                inside.iter().all(|r| {
-                    let at = (r.offset - read.offset) as usize;
-                    data.get(at..at + r.len as usize)
-                        .is_some_and(|d| body.write_all(d).is_ok())
-                })
-            }
-        };
-        if !ok {
-            return abort(body);
-        }
     }
     let _ = body.finish();
     Handled::Streamed
@@ -251,14 +268,14 @@ pub fn stream_segment(
 /// Ends a streamed response without finishing it: the client sees a broken
 /// transfer (never a clean end of a truncated body that a cache would
 /// keep).
-fn abort(body: fastly::http::body::StreamingBody) -> Handled {
+fn abort(body: StreamingBody) -> Handled {
     drop(body);
     Handled::Streamed
 }
 
 /// Error response for a failed payload read; a changed object also drops
 /// its cached index and asks for a retry.
-fn origin_failure(
+pub fn origin_failure(
     s: &Settings,
     cache: &mut EdgeCache,
     path: &str,
@@ -266,13 +283,13 @@ fn origin_failure(
 ) -> (Response, bool) {
     let changed = matches!(e, OriginError::Changed(_));
     if changed {
-        cache.forget(&index_key(path));
+        crate::source::forget_source(path, cache);
     }
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
     (respond::error(s, status, &e.to_string()), changed)
 }
 
-fn fail((resp, retry): (Response, bool)) -> Handled {
+pub fn fail((resp, retry): (Response, bool)) -> Handled {
     if retry {
         Handled::Retry(Box::new(resp))
     } else {

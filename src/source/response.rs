@@ -49,9 +49,18 @@ impl Accepted {
     }
 }
 
-/// Checks a response's status and framing against the read it answers.
+/// Checks a response's status and framing against the read it answers. A
+/// body of another version of the object than the read requires (its ETag
+/// differs; the only check when the required ETag is weak, since no
+/// `If-Match` was sent, and a guard against origins that ignore
+/// `If-Match`) is [`OriginError::Changed`].
 pub fn check(r: &ReadRequest, h: &Head) -> Result<Accepted, OriginError> {
     let path = &r.path;
+    if let (200 | 206, Some(want), Some(got)) = (h.status, r.if_match.as_deref(), h.etag) {
+        if want != got {
+            return Err(OriginError::Changed(path.to_string()));
+        }
+    }
     match h.status {
         206 => {
             // Content-Range: bytes first-last/total (RFC 9110 §14.4).
@@ -264,6 +273,36 @@ mod tests {
         };
         assert!(check(&req(0, 1000), &h).is_ok());
         assert!(check(&req(0, MAX_BUFFERED_READ + 1), &h).is_err());
+    }
+
+    #[test]
+    fn another_version_of_the_object_is_a_change() {
+        let mut r = req(0, 10);
+        r.if_match = Some("W/\"v1\"".into());
+        assert_eq!(
+            r.if_match_header(),
+            None,
+            "a weak ETag is never sent as If-Match"
+        );
+        let h = |etag| Head {
+            status: 206,
+            content_range: Some("bytes 0-9/100"),
+            content_length: Some(10),
+            etag,
+        };
+        assert!(check(&r, &h(Some("W/\"v1\""))).is_ok());
+        assert_eq!(
+            check(&r, &h(Some("W/\"v2\""))),
+            Err(OriginError::Changed("a.mp4".into()))
+        );
+        // No ETag in the answer: nothing to compare (the size still is).
+        assert!(check(&r, &h(None)).is_ok());
+        r.if_match = Some("\"v1\"".into());
+        assert_eq!(r.if_match_header(), Some("\"v1\""));
+        assert_eq!(
+            check(&r, &h(Some("\"v2\""))),
+            Err(OriginError::Changed("a.mp4".into()))
+        );
     }
 
     #[test]

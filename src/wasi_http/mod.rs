@@ -312,7 +312,12 @@ fn segment(
     }
     for (i, (read, src)) in plan.reads.iter().zip(sources).enumerate() {
         let ok = match (src, plan.use_of(i)) {
-            (Source::Body(f), ReadUse::Whole) => sink.splice(&f.body.stream, read.len).is_ok(),
+            // Through wasm memory in bounded chunks: jco's splice waits
+            // for a drain that never comes once the client has gone, and
+            // its handler serves one request at a time.
+            (Source::Body(f), ReadUse::Whole) => {
+                deliver::copy_exact(f.body, read.len, &mut sink).is_ok()
+            }
             (Source::Body(f), ReadUse::Runs(inside)) => {
                 deliver::copy_runs(f.body, *read, &inside, &mut sink).is_ok()
             }

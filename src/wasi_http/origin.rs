@@ -81,8 +81,8 @@ impl WasiOrigin {
             "range",
             format!("bytes={}-{}", r.start, r.end.saturating_sub(1)),
         )];
-        if let Some(tag) = &r.if_match {
-            headers.push(("if-match", tag.clone()));
+        if let Some(tag) = r.if_match_header() {
+            headers.push(("if-match", tag.to_string()));
         }
         self.get(&r.path, &headers)
     }
@@ -171,7 +171,7 @@ pub fn wait(path: &str, fut: FutureIncomingResponse) -> Result<Fetched, OriginEr
 /// An incoming body as `std::io::Read`. Field order is drop order: the
 /// stream is a child of the body, which is a child of the response.
 pub struct BodyReader {
-    pub stream: InputStream,
+    stream: InputStream,
     _body: IncomingBody,
     _resp: IncomingResponse,
 }

@@ -5,12 +5,22 @@
 
 use crate::http::ResponseHead;
 use std::io;
+use wasip2::clocks::monotonic_clock;
 use wasip2::http::types::{Fields, OutgoingBody, OutgoingResponse, ResponseOutparam};
-use wasip2::io::streams::{InputStream, OutputStream, StreamError};
+use wasip2::io::poll;
+use wasip2::io::streams::{OutputStream, StreamError};
+
+/// Longest wait for the client to take more of the body before the
+/// response is abandoned. jco serves one request at a time and never tells
+/// the component that a client went away (its response stream just stops
+/// draining), so without this one client closing early (ffprobe does, after
+/// a few packets) would stop the whole server. Players read segments
+/// promptly; a few seconds without progress on loopback is a dead client.
+const STALL_NS: u64 = 3_000_000_000;
 
 /// The response body being written. Dropping it without [`Sink::finish`]
-/// tells the host the body is incomplete (wasi:http `outgoing-body`): the
-/// client sees a broken transfer, never a clean end of a truncated body.
+/// leaves the body unfinished, which wasi:http hosts report to the client
+/// as a broken transfer (never a clean end of a truncated body).
 pub struct Sink {
     // Field order is drop order: the stream is a child of the body.
     stream: Option<OutputStream>,
@@ -49,6 +59,22 @@ pub fn send(out: ResponseOutparam, head: &ResponseHead, body: &[u8]) {
     }
 }
 
+impl Drop for Sink {
+    /// An unfinished body is abandoned, not dropped: wasi:http says a
+    /// dropped `outgoing-body` is corrupt, but jco's preview2-shim then
+    /// disposes the body's stream twice and its whole server exits. Left
+    /// alone, the body is never finished: wasmtime drops it with the
+    /// instance (an error to the client), jco ends the response short of
+    /// its Content-Length and closes the connection. One small handle per
+    /// aborted response stays in the instance's resource table.
+    fn drop(&mut self) {
+        drop(self.stream.take());
+        if let Some(body) = self.body.take() {
+            std::mem::forget(body);
+        }
+    }
+}
+
 impl Sink {
     /// Ends the body normally.
     pub fn finish(mut self) {
@@ -60,29 +86,6 @@ impl Sink {
         if let (true, Some(body)) = (flushed, self.body.take()) {
             let _ = OutgoingBody::finish(body, None);
         }
-    }
-
-    /// Passes `len` bytes of an origin body through (a host-side splice:
-    /// the payload need not enter wasm memory). A short source is an error.
-    pub fn splice(&mut self, src: &InputStream, len: u64) -> io::Result<()> {
-        let out = self.stream()?;
-        let mut done = 0;
-        while done < len {
-            match out.blocking_splice(src, len - done) {
-                Ok(n) => done += n,
-                Err(StreamError::Closed) => break,
-                Err(StreamError::LastOperationFailed(e)) => {
-                    return Err(io::Error::other(e.to_debug_string()))
-                }
-            }
-        }
-        if done < len {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("origin body ended after {done} of {len} bytes"),
-            ));
-        }
-        Ok(())
     }
 
     fn stream(&self) -> io::Result<&OutputStream> {
@@ -110,7 +113,14 @@ impl io::Write for Sink {
         loop {
             let room = out.check_write().map_err(stream_error)?;
             if room == 0 {
-                out.subscribe().block();
+                let ready = out.subscribe();
+                let timer = monotonic_clock::subscribe_duration(STALL_NS);
+                if poll::poll(&[&ready, &timer]).contains(&1) && !ready.ready() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "client stopped reading",
+                    ));
+                }
                 continue;
             }
             let n = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));

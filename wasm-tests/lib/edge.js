@@ -1,5 +1,10 @@
-// Runs the edge (the release wasm under Viceroy) for a test, with its `origin`
-// backend pointed at a test origin.
+// Runs the edge for a test, with its origin pointed at a test origin, under
+// the runtime EDGEPACK_RUNTIME names:
+//   fastly (default)  the release wasm32-wasip1 wasm under Viceroy;
+//   wasi-http         the wasm32-wasip2 wasi:http component under jco
+//                     (scripts/wasi-http/serve.mjs), configured through
+//                     EDGEPACK_* environment variables; EDGEPACK_WASI_COMPONENT
+//                     overrides the component's path.
 //
 //   const origin = await startOrigin();
 //   const edge = await startEdge({ originUrl: origin.url });  // or skip: see edgeSkipReason()
@@ -7,10 +12,12 @@
 //   await edge.stop();
 //
 // The generated fastly.toml is the repo's with the origin backend URL
-// replaced, so any other [local_server] settings added there apply too.
+// replaced, so any other [local_server] settings added there apply too; the
+// wasi:http build gets the same config store settings as environment
+// variables (scripts/wasi-http/settings.js).
 //
 // EDGEPACK_EDGE_URL=http://127.0.0.1:7676 makes startEdge() use an edge that
-// is already running (scripts/run.sh) instead of starting Viceroy; its own
+// is already running (scripts/run.sh) instead of starting one; its own
 // origin is then whatever it was started with.
 'use strict';
 
@@ -18,10 +25,26 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { REPO_ROOT, freePort, sleep, startService } = require('./process');
+const { settingsEnv } = require('../../scripts/wasi-http/settings');
 
+const RUNTIMES = ['fastly', 'wasi-http'];
+const RUNTIME = process.env.EDGEPACK_RUNTIME || 'fastly';
+if (!RUNTIMES.includes(RUNTIME)) {
+  throw new Error(`EDGEPACK_RUNTIME=${RUNTIME}: expected one of ${RUNTIMES.join(', ')}`);
+}
 const WASM = path.join(REPO_ROOT, 'target', 'wasm32-wasip1', 'release', 'edgepack.wasm');
+const WASI_COMPONENT = process.env.EDGEPACK_WASI_COMPONENT
+  ? path.resolve(process.env.EDGEPACK_WASI_COMPONENT)
+  : path.join(REPO_ROOT, 'target', 'wasm32-wasip2', 'release', 'edgepack.wasm');
+const WASI_SERVE = path.join(REPO_ROOT, 'scripts', 'wasi-http', 'serve.mjs');
 const FASTLY_TOML = path.join(REPO_ROOT, 'fastly.toml');
 const BACKEND = 'origin';
+
+// What startEdge runs, and how to build it.
+const BUILD =
+  RUNTIME === 'wasi-http'
+    ? { file: WASI_COMPONENT, command: 'cargo rustc --release --target wasm32-wasip2 --lib --crate-type cdylib' }
+    : { file: WASM, command: 'cargo build --release --target wasm32-wasip1 --bin edgepack' };
 
 /**
  * Why the edge cannot run here, or null when it can. A missing wasm is a
@@ -30,8 +53,8 @@ const BACKEND = 'origin';
  */
 function edgeSkipReason() {
   if (process.env.EDGEPACK_EDGE_URL) return null;
-  if (fs.existsSync(WASM)) return null;
-  const reason = `${path.relative(REPO_ROOT, WASM)} does not exist (build it: cargo build --release --target wasm32-wasip1 --bin edgepack)`;
+  if (fs.existsSync(BUILD.file)) return null;
+  const reason = `${path.relative(REPO_ROOT, BUILD.file)} does not exist (build it: ${BUILD.command})`;
   if (process.env.CI === 'true') throw new Error(`CI=true and ${reason}`);
   return reason;
 }
@@ -41,16 +64,20 @@ function edgeSkipReason() {
  * `originUrl`, and relative `file = "…"` paths (config/secret store files)
  * made absolute, since the generated file lives in a temp directory.
  */
-function edgeConfig(originUrl, { source = fs.readFileSync(FASTLY_TOML, 'utf8'), backend = BACKEND } = {}) {
+function edgeConfig(originUrl, { source = fs.readFileSync(FASTLY_TOML, 'utf8'), backend = BACKEND, settings = {} } = {}) {
   const lines = source.split('\n');
   let section = null;
   let replaced = false;
+  const store = 'local_server.config_stores.edgepack.contents';
   const out = lines.map((line) => {
     const header = /^\s*\[([^\]]+)\]\s*(#.*)?$/.exec(line);
     if (header) {
       section = header[1].trim();
       return line;
     }
+    // A setting overridden by the test: drop the file's line, appended below.
+    const kv = /^\s*([A-Za-z0-9_-]+)\s*=/.exec(line);
+    if (section === store && kv && kv[1] in settings) return '';
     if (section === `local_server.backends.${backend}` && /^\s*url\s*=/.test(line)) {
       replaced = true;
       return `url = ${JSON.stringify(originUrl)}`;
@@ -69,16 +96,23 @@ function edgeConfig(originUrl, { source = fs.readFileSync(FASTLY_TOML, 'utf8'), 
     }
     out.push('', `[local_server.backends.${backend}]`, `url = ${JSON.stringify(originUrl)}`, '');
   }
+  if (Object.keys(settings).length) {
+    const at = out.findIndex((l) => l.trim() === `[${store}]`);
+    if (at < 0) throw new Error(`fastly.toml: no [${store}] section to add settings to`);
+    out.splice(at + 1, 0, ...Object.entries(settings).map(([k, v]) => `${k} = ${JSON.stringify(String(v))}`));
+  }
   return out.join('\n');
 }
 
 /**
- * Starts Viceroy on a free port with the release wasm and waits until
- * GET /health answers 200. Options: originUrl (required unless
- * EDGEPACK_EDGE_URL is set), port (default: a free one), timeoutMs.
- * Resolves { url, port, configFile, service, stop() }.
+ * Starts the edge (Viceroy with the release wasm, or the wasi:http component
+ * under jco: see RUNTIME) on a free port and waits until GET /health answers
+ * 200. Options: originUrl (required unless EDGEPACK_EDGE_URL is set), port
+ * (default: a free one), timeoutMs, settings (config store keys overriding
+ * fastly.toml's, e.g. { output_cache: 'off' }). Resolves { url, port, configFile (null
+ * for wasi-http), service, external, stop() }.
  */
-async function startEdge({ originUrl, port, timeoutMs = 30_000 } = {}) {
+async function startEdge({ originUrl, port, timeoutMs = 30_000, settings = {} } = {}) {
   const external = process.env.EDGEPACK_EDGE_URL;
   if (external) {
     const url = external.replace(/\/+$/, '');
@@ -86,25 +120,47 @@ async function startEdge({ originUrl, port, timeoutMs = 30_000 } = {}) {
     return { url, port: Number(new URL(url).port), configFile: null, service: null, external: true, stop: async () => {} };
   }
   if (!originUrl) throw new Error('startEdge: originUrl is required');
-  if (!fs.existsSync(WASM)) throw new Error(`${WASM} does not exist`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgepack-edge-'));
-  const configFile = path.join(dir, 'fastly.toml');
-  fs.writeFileSync(configFile, edgeConfig(originUrl));
-  // Viceroy cannot take port 0; a port freed a moment ago could be taken
-  // again before Viceroy binds it, so retry on "address in use".
+  if (!fs.existsSync(BUILD.file)) throw new Error(`${BUILD.file} does not exist`);
+  const wasi = RUNTIME === 'wasi-http';
+  let dir = null;
+  let configFile = null;
+  if (!wasi) {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgepack-edge-'));
+    configFile = path.join(dir, 'fastly.toml');
+    fs.writeFileSync(configFile, edgeConfig(originUrl, { settings }));
+  }
+  const removeDir = () => dir && fs.rmSync(dir, { recursive: true, force: true });
+  // Neither runtime can take port 0; a port freed a moment ago could be taken
+  // again before the edge binds it, so retry on "address in use".
   let lastErr;
   for (let attempt = 0; attempt < 3; attempt++) {
     const edgePort = port ?? (await freePort());
     const url = `http://127.0.0.1:${edgePort}`;
     let service;
     try {
-      service = await startService({
-        name: 'viceroy',
-        command: process.env.VICEROY || 'viceroy',
-        args: [WASM, '-C', configFile, '--addr', `127.0.0.1:${edgePort}`],
-        readyUrl: `${url}/health`,
-        timeoutMs,
-      });
+      const addr = `127.0.0.1:${edgePort}`;
+      service = await startService(
+        wasi
+          ? {
+              name: 'wasi-http',
+              command: process.execPath,
+              args: [WASI_SERVE, '--addr', addr, '--component', WASI_COMPONENT],
+              env: {
+                ...settingsEnv(),
+                ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [`EDGEPACK_${k.toUpperCase()}`, String(v)])),
+                EDGEPACK_ORIGIN: originUrl,
+              },
+              readyUrl: `${url}/health`,
+              timeoutMs,
+            }
+          : {
+              name: 'viceroy',
+              command: process.env.VICEROY || 'viceroy',
+              args: [WASM, '-C', configFile, '--addr', addr],
+              readyUrl: `${url}/health`,
+              timeoutMs,
+            },
+      );
       await waitForHealth(url, timeoutMs, () => service.child.exitCode);
     } catch (err) {
       lastErr = err;
@@ -120,11 +176,11 @@ async function startEdge({ originUrl, port, timeoutMs = 30_000 } = {}) {
       external: false,
       async stop() {
         await service.stop();
-        fs.rmSync(dir, { recursive: true, force: true });
+        removeDir();
       },
     };
   }
-  fs.rmSync(dir, { recursive: true, force: true });
+  removeDir();
   throw lastErr;
 }
 
@@ -147,4 +203,4 @@ async function waitForHealth(url, timeoutMs, exited) {
   throw new Error(`${url}/health did not answer 200 within ${timeoutMs} ms (last: ${last})`);
 }
 
-module.exports = { WASM, edgeConfig, edgeSkipReason, startEdge };
+module.exports = { RUNTIME, WASI_COMPONENT, WASM, edgeConfig, edgeSkipReason, startEdge };

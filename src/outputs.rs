@@ -1,0 +1,151 @@
+//! The output cache's vocabulary, shared by every adapter that has a cache
+//! for whole responses (Fastly's `cache::core`): what key an output is
+//! stored under, what is stored beside its bytes, and which surrogate key
+//! purges it.
+//!
+//! A key holds everything that changes an output's bytes and nothing else:
+//! the parsed request (so equivalent spellings of a URL share one entry),
+//! the settings that shape outputs, the index format and crate version, and
+//! the version of every source object — the `.ism`'s bytes and each media
+//! file's ETag. Those versions are read from small records in the index
+//! cache ([`tag_key`]), written when an index is built, so a warm request
+//! finds its output without loading any index; a replaced object gets a
+//! new index, a new record and so new keys: outputs of two versions are
+//! never mixed. When a record is missing (a cold edge) there is no key yet:
+//! the request packages and stores its output under the key its freshly
+//! written records give.
+
+use crate::http::etag;
+use crate::index::INDEX_VERSION;
+use crate::service::{self, Config, Output};
+use crate::source::{self, Cache};
+use crate::url::{Asset, StreamRequest};
+use bytes::Bytes;
+
+/// Longest key stored (Fastly allows 4 KB): a longer request is packaged
+/// every time rather than cached under a truncated, ambiguous key.
+pub const MAX_KEY_LEN: usize = 4000;
+
+/// The index-cache key of `path`'s version record (its ETag, or its size
+/// when the origin sends none).
+pub fn tag_key(path: &str) -> String {
+    format!("tag/v{INDEX_VERSION}/{path}")
+}
+
+/// The surrogate key of every response made from `asset`: one purge
+/// (`POST /service/{id}/purge/{key}`) drops its manifests and segments.
+pub fn surrogate_key(asset: &Asset) -> String {
+    let path = match asset {
+        Asset::Ism { path } | Asset::Mp4 { path } => path.as_str(),
+        // A urlset's members share a folder: purge by the first member.
+        Asset::UrlSet { paths } => paths.first().map_or("", String::as_str),
+    };
+    // Surrogate keys are space-separated tokens: keep them one token.
+    let token: String = path
+        .chars()
+        .map(|c| if c.is_ascii_graphic() { c } else { '_' })
+        .take(256)
+        .collect();
+    format!("edgepack/{token}")
+}
+
+/// The key `req`'s output is stored under, or `None` while a source's
+/// version is unknown (its index not built yet).
+pub fn key(req: &StreamRequest, cfg: &Config, cache: &mut dyn Cache) -> Option<String> {
+    let mut key = format!(
+        "out/{}/v{INDEX_VERSION}/{}/{}ms/{:?}",
+        env!("CARGO_PKG_VERSION"),
+        surrogate_key(&req.asset),
+        cfg.segment_ms,
+        req
+    );
+    let manifest = match &req.asset {
+        Asset::Ism { path } => {
+            let bytes = cache.get(&source::ism_key(path))?;
+            key.push_str(&format!("/ism:{}", etag::of_body(&bytes)));
+            Some(source::cached_ism(path, cache)?.ok()?)
+        }
+        _ => None,
+    };
+    let (paths, _) = service::selections(&req.asset, manifest.as_ref()).ok()?;
+    for p in &paths {
+        let tag = cache.get(&tag_key(p))?;
+        key.push('/');
+        key.push_str(&String::from_utf8_lossy(&tag));
+    }
+    (key.len() <= MAX_KEY_LEN).then_some(key)
+}
+
+/// What is stored beside an output's bytes: enough to answer any request
+/// for it (Range, If-None-Match) without packaging.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub content_type: String,
+    /// The response's ETag.
+    pub etag: String,
+    /// Segments and init segments; manifests are not.
+    pub immutable: bool,
+    /// Renditions the manifest leaves out (the `Edgepack-Omitted` header).
+    pub omitted: Vec<String>,
+}
+
+impl Stored {
+    /// The stored facts of an output whose bytes are `body` (for segments,
+    /// the ETag comes from the source version, not the bytes).
+    pub fn of(out: &Output) -> Stored {
+        let (etag, omitted) = match out {
+            Output::Text { body, omitted, .. } => (etag::of_body(body.as_bytes()), omitted.clone()),
+            Output::Bytes { body, .. } => (etag::of_body(body), Vec::new()),
+            Output::Segment { header, etag, .. } => (etag::of_segment(etag, header), Vec::new()),
+            Output::TsBuilt { tag, .. } => (etag::of_segment(tag, b"ts"), Vec::new()),
+            Output::Ts(_) => (String::new(), Vec::new()),
+        };
+        Stored {
+            content_type: out.content_type().to_string(),
+            etag,
+            immutable: out.is_immutable(),
+            omitted,
+        }
+    }
+
+    /// Lines: content type, ETag, `immutable` or `manifest`, then the
+    /// omitted renditions.
+    pub fn encode(&self) -> Bytes {
+        let mut s = format!(
+            "{}\n{}\n{}",
+            self.content_type,
+            self.etag,
+            if self.immutable {
+                "immutable"
+            } else {
+                "manifest"
+            }
+        );
+        for o in &self.omitted {
+            s.push('\n');
+            s.push_str(&o.replace('\n', " "));
+        }
+        Bytes::from(s)
+    }
+
+    pub fn decode(data: &[u8]) -> Option<Stored> {
+        let text = std::str::from_utf8(data).ok()?;
+        let mut lines = text.split('\n');
+        let content_type = lines.next()?.to_string();
+        let etag = lines.next()?.to_string();
+        let immutable = match lines.next()? {
+            "immutable" => true,
+            "manifest" => false,
+            _ => return None,
+        };
+        Some(Stored {
+            content_type,
+            etag,
+            immutable,
+            omitted: lines.map(str::to_string).collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
