@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs edgepack locally: the origin bucket (origin/server.js serving
-# fixtures/media on 127.0.0.1:8081) and the edge (the release wasm under
-# Viceroy on 127.0.0.1:7676). Ctrl-C stops both.
+# fixtures/media on 127.0.0.1:8081) and the edge on 127.0.0.1:7676: the release
+# wasm under Viceroy, or with --runtime wasi-http the wasi:http component under
+# jco (scripts/wasi-http/serve.mjs). Ctrl-C stops both.
 #
-#   bash scripts/run.sh                # serves fixtures/media
-#   bash scripts/run.sh --media DIR    # serves your own folder of .mp4 / .ism sets
+#   bash scripts/run.sh                       # serves fixtures/media
+#   bash scripts/run.sh --media DIR           # serves your own folder of .mp4 / .ism sets
+#   bash scripts/run.sh --runtime wasi-http   # fastly (default) or wasi-http; combines with --media
 #
 # Origin requests are logged as JSON lines to out/origin.log.
 set -euo pipefail
@@ -12,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 MEDIA=fixtures/media
+RUNTIME=fastly
 while (($#)); do
   case $1 in
     --media)
@@ -20,10 +23,20 @@ while (($#)); do
       shift 2
       ;;
     --media=*) MEDIA=${1#--media=}; shift ;;
-    -h | --help) sed -n '2,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    --runtime)
+      [[ $# -ge 2 ]] || { echo "run: --runtime needs fastly or wasi-http" >&2; exit 2; }
+      RUNTIME=$2
+      shift 2
+      ;;
+    --runtime=*) RUNTIME=${1#--runtime=}; shift ;;
+    -h | --help) sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "run: unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
 done
+case $RUNTIME in
+  fastly | wasi-http) ;;
+  *) echo "run: --runtime must be fastly or wasi-http, not $RUNTIME" >&2; exit 2 ;;
+esac
 
 if [[ -d $HOME/.cargo/bin && :$PATH: != *":$HOME/.cargo/bin:"* ]]; then
   export PATH="$HOME/.cargo/bin:$PATH"
@@ -31,7 +44,11 @@ fi
 
 ORIGIN_ADDR=127.0.0.1:8081 # must match [local_server.backends.origin] in fastly.toml
 EDGE_ADDR=127.0.0.1:7676
-WASM=target/wasm32-wasip1/release/edgepack.wasm
+if [[ $RUNTIME == wasi-http ]]; then
+  WASM=target/wasm32-wasip2/release/edgepack.wasm
+else
+  WASM=target/wasm32-wasip1/release/edgepack.wasm
+fi
 ORIGIN_LOG=out/origin.log
 
 say() { printf 'run: %s\n' "$*"; }
@@ -59,7 +76,11 @@ bash scripts/setup.sh
 MEDIA=$(cd "$MEDIA" && pwd)
 
 say "building $WASM"
-cargo build --release --target wasm32-wasip1 --bin edgepack
+if [[ $RUNTIME == wasi-http ]]; then
+  cargo rustc --release --target wasm32-wasip2 --lib --crate-type cdylib
+else
+  cargo build --release --target wasm32-wasip1 --bin edgepack
+fi
 
 for addr in "$ORIGIN_ADDR" "$EDGE_ADDR"; do
   if port_busy "$addr"; then
@@ -91,10 +112,23 @@ node origin/server.js --port "${ORIGIN_ADDR#*:}" --root "$MEDIA" >>"$ORIGIN_LOG"
 origin_pid=$!
 wait_for_port "$ORIGIN_ADDR" "$origin_pid" origin
 
-say "edge: viceroy $WASM on http://$EDGE_ADDR"
-viceroy "$WASM" -C fastly.toml --addr "$EDGE_ADDR" &
-edge_pid=$!
-wait_for_port "$EDGE_ADDR" "$edge_pid" viceroy
+if [[ $RUNTIME == wasi-http ]]; then
+  # The component reads environment variables instead of fastly.toml's config
+  # store: the same settings, as EDGEPACK_* (scripts/wasi-http/settings.js).
+  settings=()
+  settings_text=$(node scripts/wasi-http/settings.js) || die "cannot read the settings in fastly.toml"
+  [[ -z $settings_text ]] || mapfile -t settings <<<"$settings_text"
+  say "edge: jco (scripts/wasi-http/serve.mjs) $WASM on http://$EDGE_ADDR"
+  env "${settings[@]}" EDGEPACK_ORIGIN="http://$ORIGIN_ADDR" \
+    node scripts/wasi-http/serve.mjs --addr "$EDGE_ADDR" --component "$WASM" &
+  edge_pid=$!
+  wait_for_port "$EDGE_ADDR" "$edge_pid" "the wasi:http edge"
+else
+  say "edge: viceroy $WASM on http://$EDGE_ADDR"
+  viceroy "$WASM" -C fastly.toml --addr "$EDGE_ADDR" &
+  edge_pid=$!
+  wait_for_port "$EDGE_ADDR" "$edge_pid" viceroy
+fi
 
 base="http://$EDGE_ADDR"
 if [[ $MEDIA != "$(pwd)/fixtures/media" ]]; then

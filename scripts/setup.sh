@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what edgepack's build and tests need, and only what is missing:
 # Rust targets and components, Viceroy, ffmpeg and Chromium (Debian), the npm
-# packages, then the generated fixtures. Each step checks first, so a run on a
-# ready machine takes a second or two.
+# packages (jco among them, for the wasi:http build), then the generated
+# fixtures. Each step checks first, so a run on a ready machine takes a second
+# or two.
 #
 #   bash scripts/setup.sh
 #
@@ -13,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 VICEROY_VERSION=0.22.0
-RUST_TARGETS=(wasm32-wasip1 wasm32-unknown-unknown)
+RUST_TARGETS=(wasm32-wasip1 wasm32-wasip2 wasm32-unknown-unknown)
 RUST_COMPONENTS=(rustfmt clippy)
 
 if [[ -d $HOME/.cargo/bin && :$PATH: != *":$HOME/.cargo/bin:"* ]]; then

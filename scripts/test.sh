@@ -2,7 +2,8 @@
 # edgepack's whole test suite: setup, formatting, lints, native tests, the
 # release wasm build, and the black-box tests in wasm-tests/. Every stage runs
 # (after setup) so one run reports every failure; the script fails if any did.
-# A table of stage durations is printed at the end.
+# A table of stage durations is printed at the end. The black-box tests run
+# twice: under Viceroy (the Fastly build) and under jco (the wasi:http build).
 #
 #   bash scripts/test.sh
 set -euo pipefail
@@ -73,6 +74,8 @@ stage "cargo clippy" cargo clippy --all-targets -- -D warnings || true
 stage "cargo clippy (wasm32-wasip1)" cargo clippy --target wasm32-wasip1 --bin edgepack -- -D warnings || true
 # And the browser adapter only for wasm32-unknown-unknown.
 stage "cargo clippy (wasm32-unknown)" cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings || true
+# And the wasi:http adapter only for wasm32-wasip2.
+stage "cargo clippy (wasm32-wasip2)" cargo clippy --target wasm32-wasip2 --lib -- -D warnings || true
 stage "cargo test" cargo test --release || true
 stage "wasm build" cargo build --release --target wasm32-wasip1 --bin edgepack || true
 # The browser build (src/browser/): the wasm32-unknown-unknown cdylib and its
@@ -86,6 +89,14 @@ browser_wasm() {
     wasm-bindgen --target web --out-dir target/browser-web "$wasm"
 }
 stage "browser wasm" browser_wasm || true
-stage "wasm-tests" node --test wasm-tests/ || true
+# The wasi:http/proxy component (target/wasm32-wasip2/release/edgepack.wasm),
+# served by scripts/wasi-http/serve.mjs (jco).
+stage "wasi-http build" cargo rustc --release --target wasm32-wasip2 --lib --crate-type cdylib || true
+stage "wasm-tests (fastly)" node --test wasm-tests/ || true
+# The same black-box tests against the wasi:http build: every test file that
+# starts an edge (the others, browser*.test.js and origin.test.js, do not
+# depend on the runtime and ran above).
+mapfile -t edge_tests < <(grep -l 'startEdge' wasm-tests/*.test.js)
+stage "wasm-tests (wasi-http)" env EDGEPACK_RUNTIME=wasi-http node --test "${edge_tests[@]}" || true
 
 exit "$failed"

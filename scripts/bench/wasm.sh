@@ -4,6 +4,7 @@
 # Prints a Markdown table (figures in BENCHMARKS.md).
 #
 #   bash scripts/bench/wasm.sh [N] [COLD_RUNS]
+#   OUTPUT_CACHE=off bash scripts/bench/wasm.sh …   (package every request)
 #
 #   N          sequential requests per warm measurement (default 200)
 #   COLD_RUNS  fresh Viceroy processes for the cold manifest (default 5)
@@ -96,6 +97,13 @@ origin_url=$(sed -n 's/.*"url":"\([^"]*\)".*/\1/p' "$tmp/origin.out" | head -1)
 [[ -n $origin_url ]] || die "origin did not start: $(cat "$tmp/origin.out")"
 sed "s#^url = \"http://127.0.0.1:8081\"#url = \"$origin_url\"#" fastly.toml >"$tmp/fastly.toml"
 grep -q "$origin_url" "$tmp/fastly.toml" || die "could not point fastly.toml at $origin_url"
+# OUTPUT_CACHE=off measures packaging on every request (warm = cached
+# indexes only); the default measures what fastly.toml configures (warm
+# repeats are output-cache hits).
+if [[ ${OUTPUT_CACHE:-} == off ]]; then
+  sed -i 's/^output_cache = .*/output_cache = "off"/' "$tmp/fastly.toml"
+  grep -q '^output_cache = "off"' "$tmp/fastly.toml" || die "fastly.toml has no output_cache line to turn off"
+fi
 
 origin_reads() { curl -s --max-time 5 "$origin_url/__log" | node -e \
   'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).length))'; }
