@@ -100,6 +100,75 @@ impl SegmentBody {
     }
 }
 
+/// One origin read of a segment, as an adapter holds it once checked.
+pub enum Source<B> {
+    /// A 206 that is exactly the read: streamed (or spliced) as it
+    /// arrives.
+    Body(B),
+    /// Anything else, read into memory and cut to the read.
+    Bytes(Bytes),
+}
+
+/// Writes the header and payload of `plan` to `out` from its reads'
+/// `sources` (in `plan.reads` order). `splice`, where the platform has one,
+/// passes a body that is exactly one run on host-side (Fastly's
+/// `append`: the payload never enters wasm memory, but a short origin
+/// body then only shows as a broken stream later); otherwise bodies are
+/// copied in [`CHUNK`]s. False when the body broke (a short origin body, a
+/// failed write): the caller must not finish `out`, so the client sees a
+/// broken transfer, never a clean end of a truncated body.
+pub fn write_body<B: Read, W: Write>(
+    plan: &SegmentBody,
+    sources: Vec<Source<B>>,
+    out: &mut W,
+    splice: Option<fn(B, &mut W)>,
+) -> bool {
+    if !plan.in_order {
+        // Runs out of file order: every read was taken into memory.
+        let held = sources
+            .into_iter()
+            .filter_map(|s| match s {
+                Source::Bytes(b) => Some(b),
+                Source::Body(_) => None,
+            })
+            .collect();
+        return match plan.assemble(held) {
+            Ok(parts) => parts.iter().all(|p| out.write_all(p).is_ok()),
+            Err(_) => false,
+        };
+    }
+    if out.write_all(&plan.header).is_err() {
+        return false;
+    }
+    for (i, (read, src)) in plan.reads.iter().zip(sources).enumerate() {
+        let ok = match (src, plan.use_of(i), splice) {
+            (Source::Body(b), ReadUse::Whole, Some(splice)) => {
+                splice(b, out);
+                true
+            }
+            (Source::Body(b), ReadUse::Whole, None) => copy_exact(b, read.len, out).is_ok(),
+            (Source::Body(b), ReadUse::Runs(inside), _) => {
+                copy_runs(b, *read, &inside, out).is_ok()
+            }
+            (Source::Bytes(data), use_, _) => {
+                let inside = match use_ {
+                    ReadUse::Whole => vec![*read],
+                    ReadUse::Runs(r) => r,
+                };
+                inside.iter().all(|r| {
+                    let at = (r.offset - read.offset) as usize;
+                    data.get(at..at + r.len as usize)
+                        .is_some_and(|d| out.write_all(d).is_ok())
+                })
+            }
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
 /// The part `start..end` of a body made of `header` then `runs`.
 pub fn slice_parts(
     header: &Bytes,

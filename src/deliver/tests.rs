@@ -33,20 +33,25 @@ fn expected(header: &[u8], runs: &[ByteRun], obj: &[u8]) -> Vec<u8> {
     v
 }
 
-/// Delivers a planned body the way a streaming adapter does.
+/// Delivers a planned body the way a streaming adapter does: each read's
+/// body arriving `step` bytes at a time, through [`write_body`].
 fn deliver(b: &SegmentBody, obj: &[u8], step: usize) -> io::Result<Vec<u8>> {
-    let mut out = b.header.to_vec();
-    for (i, read) in b.reads.iter().enumerate() {
-        let body = Trickle {
-            data: &obj[read.offset as usize..read.end() as usize],
-            step,
-        };
-        match b.use_of(i) {
-            ReadUse::Whole => copy_exact(body, read.len, &mut out)?,
-            ReadUse::Runs(runs) => copy_runs(body, *read, &runs, &mut out)?,
-        }
+    let sources: Vec<Source<Trickle>> = b
+        .reads
+        .iter()
+        .map(|read| {
+            Source::Body(Trickle {
+                data: &obj[read.offset as usize..read.end() as usize],
+                step,
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    if write_body(b, sources, &mut out, None) {
+        Ok(out)
+    } else {
+        Err(io::Error::other("body broke"))
     }
-    Ok(out)
 }
 
 #[test]
@@ -120,6 +125,32 @@ fn runs_out_of_file_order_are_assembled_from_memory() {
         .collect();
     let body: Vec<u8> = plan.assemble(reads).unwrap().concat();
     assert_eq!(body, expected(&header, &runs, &obj));
+}
+
+#[test]
+fn a_splice_passes_whole_runs_and_bytes_are_sliced() {
+    let obj = object();
+    let header = Bytes::from_static(b"hdr");
+    let runs = vec![run(100, 50), run(5000, 20), run(5030, 10)];
+    let plan = SegmentBody::plan(&header, &runs, "a", "", (0, 83), 30);
+    assert_eq!(plan.use_of(0), ReadUse::Whole);
+    // Read 0 arrives as a body (spliced: here, copied by the closure);
+    // read 1 (two runs) was taken into memory.
+    let sources: Vec<Source<&[u8]>> = vec![
+        Source::Body(&obj[100..150]),
+        Source::Bytes(Bytes::copy_from_slice(&obj[5000..5040])),
+    ];
+    assert_eq!(plan.reads, vec![run(100, 50), run(5000, 40)]);
+    let mut out = Vec::new();
+    let splice: fn(&[u8], &mut Vec<u8>) = |b, out| out.extend_from_slice(b);
+    assert!(write_body(&plan, sources, &mut out, Some(splice)));
+    assert_eq!(out, expected(&header, &runs, &obj));
+    // A body shorter than its run breaks the delivery.
+    let short: Vec<Source<&[u8]>> = vec![
+        Source::Body(&obj[100..120]),
+        Source::Bytes(Bytes::copy_from_slice(&obj[5000..5040])),
+    ];
+    assert!(!write_body(&plan, short, &mut Vec::new(), None));
 }
 
 #[test]

@@ -7,18 +7,16 @@ use super::cache::EdgeCache;
 use super::config::{Settings, BACKEND};
 use super::respond;
 use super::{done, Handled};
-use crate::deliver::{self, ReadUse, SegmentBody};
+use crate::deliver::{self, SegmentBody};
 use crate::mux::ts::TsSegment;
 use crate::service::{self, Output};
 use crate::settings::encode_path;
 use crate::source::response::{self, Head};
 use crate::source::{Origin, OriginError, ReadRequest, ReadResponse};
-use bytes::Bytes;
 use fastly::http::body::StreamingBody;
 use fastly::http::request::{PendingRequest, SendErrorCause};
 use fastly::http::{header, StatusCode};
 use fastly::{Body, Request, Response};
-use std::io::Write;
 
 pub struct FastlyOrigin {
     host: String,
@@ -133,12 +131,7 @@ pub fn proxy(s: &Settings, path: &str, head: bool) -> Response {
 }
 
 /// One origin read of a segment, checked.
-pub enum Source {
-    /// A 206 that is exactly the read.
-    Body(Body),
-    /// Anything else, read into memory and cut to the read.
-    Bytes(Bytes),
-}
+pub type Source = deliver::Source<Body>;
 
 /// Sends every read of `plan` at once and checks each answer; the bodies
 /// are not read yet where they can be streamed.
@@ -165,63 +158,20 @@ pub fn fetch(
     Ok(sources)
 }
 
-/// Writes header + payload of `plan` to `out`; false when the body broke
-/// (a short origin body): the caller must not finish `out`. With `splice`,
-/// a read that is exactly one run is appended host-side (the payload never
-/// enters wasm memory, but a short origin body only shows as a broken
-/// stream later); without, it is copied through in bounded chunks so a
-/// short body is caught before `out` is finished (what the output cache
-/// needs: it must never keep a short copy).
+/// Writes header + payload of `plan` to `out` ([`deliver::write_body`]);
+/// false when the body broke: the caller must not finish `out`. With
+/// `splice`, a read that is exactly one run is appended host-side;
+/// without, it is copied in bounded chunks so a short origin body is
+/// caught before `out` is finished (the output cache must never keep a
+/// short copy).
 pub fn write_body(
     plan: &SegmentBody,
     sources: Vec<Source>,
     out: &mut StreamingBody,
     splice: bool,
 ) -> bool {
-    if !plan.in_order {
-        let held = sources
-            .into_iter()
-            .filter_map(|s| match s {
-                Source::Bytes(b) => Some(b),
-                Source::Body(_) => None,
-            })
-            .collect();
-        return match plan.assemble(held) {
-            Ok(parts) => parts.iter().all(|p| out.write_all(p).is_ok()),
-            Err(_) => false,
-        };
-    }
-    if out.write_all(&plan.header).is_err() {
-        return false;
-    }
-    for (i, (read, src)) in plan.reads.iter().zip(sources).enumerate() {
-        let ok = match (src, plan.use_of(i)) {
-            // Host-side splice: the payload never enters wasm memory.
-            (Source::Body(b), ReadUse::Whole) if splice => {
-                out.append(b);
-                true
-            }
-            (Source::Body(b), ReadUse::Whole) => deliver::copy_exact(b, read.len, out).is_ok(),
-            (Source::Body(b), ReadUse::Runs(inside)) => {
-                deliver::copy_runs(b, *read, &inside, out).is_ok()
-            }
-            (Source::Bytes(data), use_) => {
-                let inside = match use_ {
-                    ReadUse::Whole => vec![*read],
-                    ReadUse::Runs(r) => r,
-                };
-                inside.iter().all(|r| {
-                    let at = (r.offset - read.offset) as usize;
-                    data.get(at..at + r.len as usize)
-                        .is_some_and(|d| out.write_all(d).is_ok())
-                })
-            }
-        };
-        if !ok {
-            return false;
-        }
-    }
-    true
+    let append: fn(Body, &mut StreamingBody) = |b, out| out.append(b);
+    deliver::write_body(plan, sources, out, splice.then_some(append))
 }
 
 /// Reads a segment's payload and streams header + payload to the client.

@@ -12,17 +12,16 @@ mod cache;
 mod origin;
 mod respond;
 
-use crate::deliver::{self, ReadUse, SegmentBody};
+use crate::deliver::{self, SegmentBody, Source};
 use crate::entry::{self, Entry};
 use crate::http::{self, Policy, RequestHead};
 use crate::job::{Job, Step};
 use crate::service::{self, Output};
 use crate::settings::Settings;
 use crate::source::response;
-use crate::source::{index_key, Cache, Origin, OriginError};
-use bytes::Bytes;
+use crate::source::{Origin, OriginError};
 use cache::InstanceCache;
-use origin::{Fetched, WasiOrigin};
+use origin::WasiOrigin;
 use wasip2::exports::http::incoming_handler::Guest;
 use wasip2::http::types::{Fields, IncomingRequest, Method, ResponseOutparam};
 
@@ -218,14 +217,6 @@ fn send_delivery(
     }
 }
 
-/// One origin read of a segment, checked.
-enum Source {
-    /// A 206 that is exactly the read: streamed or spliced as it arrives.
-    Body(Fetched),
-    /// Anything else, read into memory and cut to the read.
-    Bytes(Bytes),
-}
-
 /// Reads a segment's payload and streams header + payload to the client;
 /// the length is exact before any payload is read.
 fn segment(
@@ -261,7 +252,7 @@ fn segment(
         let read = fut.and_then(|f| origin::wait(path, f)).and_then(|f| {
             let acc = response::check(req, &f.head())?;
             if acc.exact && plan.in_order {
-                return Ok(Source::Body(f));
+                return Ok(Source::Body(f.body));
             }
             let etag = f.etag.clone().unwrap_or_default();
             let data = response::read_body(req, &acc, f.body)?;
@@ -272,7 +263,7 @@ fn segment(
         match read {
             Ok(s) => sources.push(s),
             Err(e @ OriginError::Changed(_)) => {
-                cache.forget(&index_key(path));
+                crate::source::forget_source(path, cache);
                 return Delivered::Changed(out, e);
             }
             Err(e) => {
@@ -281,65 +272,15 @@ fn segment(
             }
         }
     }
-    if !plan.in_order {
-        let held = sources
-            .into_iter()
-            .filter_map(|s| match s {
-                Source::Bytes(b) => Some(b),
-                Source::Body(_) => None,
-            })
-            .collect();
-        match plan.assemble(held) {
-            Ok(parts) => {
-                if let Some(mut sink) = respond::start(out, &d.head) {
-                    if parts
-                        .iter()
-                        .all(|p| std::io::Write::write_all(&mut sink, p).is_ok())
-                    {
-                        sink.finish();
-                    }
-                }
-            }
-            Err(e) => ctx.error(out, 502, &e.to_string()),
-        }
-        return Delivered::Done;
-    }
     let Some(mut sink) = respond::start(out, &d.head) else {
         return Delivered::Done;
     };
-    if std::io::Write::write_all(&mut sink, &plan.header).is_err() {
-        return Delivered::Done;
+    // No splice: through wasm memory in bounded chunks, because jco's
+    // splice waits for a drain that never comes once the client has gone.
+    // A broken body leaves the sink unfinished (the response aborts).
+    if deliver::write_body(&plan, sources, &mut sink, None) {
+        sink.finish();
     }
-    for (i, (read, src)) in plan.reads.iter().zip(sources).enumerate() {
-        let ok = match (src, plan.use_of(i)) {
-            // Through wasm memory in bounded chunks: jco's splice waits
-            // for a drain that never comes once the client has gone, and
-            // its handler serves one request at a time.
-            (Source::Body(f), ReadUse::Whole) => {
-                deliver::copy_exact(f.body, read.len, &mut sink).is_ok()
-            }
-            (Source::Body(f), ReadUse::Runs(inside)) => {
-                deliver::copy_runs(f.body, *read, &inside, &mut sink).is_ok()
-            }
-            (Source::Bytes(data), use_) => {
-                let inside = match use_ {
-                    ReadUse::Whole => vec![*read],
-                    ReadUse::Runs(r) => r,
-                };
-                inside.iter().all(|r| {
-                    let at = (r.offset - read.offset) as usize;
-                    data.get(at..at + r.len as usize)
-                        .is_some_and(|b| std::io::Write::write_all(&mut sink, b).is_ok())
-                })
-            }
-        };
-        // A short origin body aborts the response (the sink is dropped
-        // unfinished): never a clean end of a truncated body.
-        if !ok {
-            return Delivered::Done;
-        }
-    }
-    sink.finish();
     Delivered::Done
 }
 
