@@ -111,7 +111,12 @@ fn handle(req: &Request, s: &Settings) -> Handled {
                 };
                 // Stored when the answer carries a body (not for HEAD, a
                 // 304 or a 416, which cost no payload read).
-                if s.output_cache && sends_body(s, &out, head) {
+                let stored = if s.output_cache {
+                    storable(s, &out, head)
+                } else {
+                    None
+                };
+                if let Some(stored) = stored {
                     let t = match tx.take() {
                         Some(t) => Some(t),
                         // Cold: the version records exist now.
@@ -128,7 +133,7 @@ fn handle(req: &Request, s: &Settings) -> Handled {
                     };
                     if let Some((key, t)) = t {
                         let h = outputs::store(
-                            s, &key, t, out, &mut o, &mut c, &budget, &surrogate, head, t0,
+                            s, &key, t, out, stored, &mut o, &mut c, &budget, &surrogate, head, t0,
                         );
                         match h {
                             Handled::Retry(r) => {
@@ -161,11 +166,12 @@ fn handle(req: &Request, s: &Settings) -> Handled {
     }
 }
 
-/// Whether the answer to this request carries a body (the core's HTTP
-/// decision on the output's length and validator).
-fn sends_body(s: &Settings, out: &Output, head: bool) -> bool {
+/// The facts to store the answer under, when it carries a body (the
+/// core's HTTP decision on the output's length and validator); computed
+/// once, since a manifest's ETag hashes its whole body.
+fn storable(s: &Settings, out: &Output, head: bool) -> Option<crate::outputs::Stored> {
     if matches!(out, Output::Ts(_)) {
-        return false;
+        return None;
     }
     let stored = crate::outputs::Stored::of(out);
     crate::http::for_body(
@@ -177,7 +183,7 @@ fn sends_body(s: &Settings, out: &Output, head: bool) -> bool {
         stored.immutable,
     )
     .body
-    .is_some()
+    .map(|_| stored)
 }
 
 fn deliver(

@@ -134,6 +134,7 @@ pub fn store(
     key: &str,
     tx: Transaction,
     mut out: Output,
+    stored: Stored,
     origin: &mut FastlyOrigin,
     cache: &mut EdgeCache,
     cfg: &service::Config,
@@ -141,7 +142,6 @@ pub fn store(
     head: bool,
     t0: Instant,
 ) -> Handled {
-    let stored = Stored::of(&out);
     let len = out.len();
     // Segment payload: every read checked before anything is stored.
     let segment = match &out {
