@@ -551,6 +551,16 @@ fn find_track<'a>(set: &'a MediaSet, r: &TrackRef) -> Result<&'a SetTrack, Serve
 }
 
 /// The segment of `t` a URL time (100 ns) names, with its number.
+///
+/// Only the times a manifest writes are accepted (issue 11, canonical
+/// URLs): one output has one URL, so a cache in front of the packager
+/// cannot be filled with copies of a segment under nearby times. Any other
+/// time is 404 rather than a redirect: players only ever request times the
+/// manifests listed, and a redirect would cost every stray request a round
+/// trip. The times written are the segment's start in 100 ns (HLS, DASH
+/// `$Time$`, rounded as [`crate::mux::smooth::fragment_time`]) — for Smooth, the start
+/// of the first rendition of the StreamIndex, whose chunk list every
+/// aligned rendition of the same name shares (MS-SSTR §2.2.2.6).
 fn segment_at(set: &MediaSet, t: &SetTrack, time: u64) -> Result<(u32, TrackSegment), ServeError> {
     let missing = || ServeError::NotFound(format!("no segment of {} at time {time}", t.name));
     let timeline = set.timeline_of(t);
@@ -558,6 +568,23 @@ fn segment_at(set: &MediaSet, t: &SetTrack, time: u64) -> Result<(u32, TrackSegm
     let seg = timeline
         .track_segment(set.track_index(t), n)?
         .ok_or_else(missing)?;
+    let written = |t: &SetTrack, seg: &TrackSegment| {
+        crate::mux::smooth::fragment_time(set.track_index(t).info.timescale, seg).start == time
+    };
+    let canonical = written(t, &seg)
+        || (set.is_aligned(t)
+            && set
+                .of_kind(set.track_index(t).info.kind)
+                .filter(|u| u.name == t.name && set.is_aligned(u))
+                .any(|u| {
+                    matches!(
+                        set.timeline.track_segment(set.track_index(u), n),
+                        Ok(Some(s)) if written(u, &s)
+                    )
+                }));
+    if !canonical {
+        return Err(missing());
+    }
     Ok((n, seg))
 }
 

@@ -445,6 +445,12 @@ describe('edge', { skip }, () => {
       assertError(await get(`${E}${ABR}/QualityLevels(250000)/Manifest(nosuch,format=m3u8-cmaf)`), 404);
       assertError(await get(`${E}${ABR}/QualityLevels(250000)/Fragments(video=999999999999,format=m3u8-cmaf)`), 404);
       assertError(await get(`${E}${ABR}/QualityLevels(128000)/Fragments(video=0,format=m3u8-cmaf)`), 404);
+      // One output, one URL: a time inside a segment but not its written
+      // start is not another name for it.
+      for (const t of [60000001, 59999999, 61000000]) {
+        assertError(await get(`${E}${ABR}/QualityLevels(250000)/Fragments(video=${t},format=m3u8-cmaf)`), 404, /no segment/);
+      }
+      assertError(await get(`${E}${ABR}/QualityLevels(128000)/Fragments(aac_eng_2_128=120000000,format=mpd-time-cmaf)`), 404);
     });
 
     test('path traversal never reaches outside the origin root', async () => {
@@ -503,7 +509,7 @@ describe('edge', { skip }, () => {
         [`${E}${ABR}/QualityLevels(500000)/Manifest(video,format=m3u8-cmaf)`, CT.hls, false],
         [`${E}${ABR}/QualityLevels(500000)/Fragments(video=i,format=m3u8-cmaf)`, CT.video, true],
         [`${E}${ABR}/QualityLevels(500000)/Fragments(video=60000000,format=m3u8-cmaf)`, CT.video, true],
-        [`${E}${ABR}/QualityLevels(128000)/Fragments(aac_eng_2_128=120000000,format=mpd-time-cmaf)`, CT.audio, true],
+        [`${E}${ABR}/QualityLevels(128000)/Fragments(aac_eng_2_128=120106667,format=mpd-time-cmaf)`, CT.audio, true],
         [`${E}/muxed_moov_end.mp4/master.m3u8`, CT.hls, false],
       ];
       for (const [url, type, immutable] of urls) {

@@ -113,6 +113,8 @@ pub struct ServerManifest {
 /// the element (or XML error) concerned.
 #[derive(Clone, Debug)]
 pub enum IsmError {
+    /// Larger than [`MAX_ISM_BYTES`]. The size is kept for logs but never
+    /// shown: the object may not be an `.ism` at all.
     TooLarge {
         len: usize,
     },
@@ -120,7 +122,10 @@ pub enum IsmError {
         pos: u64,
         source: quick_xml::Error,
     },
-    /// The root element is not `<smil>`, or there is none.
+    /// The document does not start as a SMIL document (no `<smil>` root,
+    /// or not XML before one). Shown without position or detail: an object
+    /// that is not an `.ism` must not have its bytes or size quoted back
+    /// (issue 13: errors leak nothing of non-media objects).
     NotSmil {
         pos: u64,
     },
@@ -165,11 +170,11 @@ pub enum IsmError {
 impl fmt::Display for IsmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            IsmError::TooLarge { len } => {
-                write!(f, ".ism is {len} bytes, more than {MAX_ISM_BYTES}")
+            IsmError::TooLarge { .. } => {
+                write!(f, ".ism is larger than {MAX_ISM_BYTES} bytes")
             }
             IsmError::Xml { pos, source } => write!(f, ".ism byte {pos}: {source}"),
-            IsmError::NotSmil { pos } => write!(f, ".ism byte {pos}: root element is not <smil>"),
+            IsmError::NotSmil { .. } => f.write_str("not a server manifest (SMIL .ism)"),
             IsmError::Structure { pos, reason } => write!(f, ".ism byte {pos}: {reason}"),
             IsmError::TooManyTracks { pos } => {
                 write!(f, ".ism byte {pos}: more than {MAX_TRACKS} tracks")
@@ -221,9 +226,15 @@ pub fn parse(xml: &[u8]) -> Result<ServerManifest, IsmError> {
     let mut elements = 0usize;
     loop {
         let pos = reader.buffer_position();
-        let event = reader.read_event().map_err(|source| IsmError::Xml {
-            pos: reader.error_position(),
-            source,
+        let event = reader.read_event().map_err(|source| {
+            let pos = reader.error_position();
+            // Before the root is known to be <smil>, an XML error would
+            // quote an arbitrary object's bytes: say only what it is not.
+            if state.seen_root {
+                IsmError::Xml { pos, source }
+            } else {
+                IsmError::NotSmil { pos }
+            }
         })?;
         if matches!(event, Event::Start(_) | Event::Empty(_)) {
             elements += 1;

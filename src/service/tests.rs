@@ -427,9 +427,14 @@ fn ts_starts_together(root: PathBuf, cfg: &Config) {
         / u64::from(set.track_index(video).info.sample_count)
         / u64::from(vts);
     let segs = set.segments(video).unwrap();
+    let audio_segs = set.segments(audio).unwrap();
+    let ats = set.track_index(audio).info.timescale;
     assert!(segs.len() > 1);
-    for s in &segs {
+    assert_eq!(segs.len(), audio_segs.len());
+    for (s, sa) in segs.iter().zip(&audio_segs) {
         let time = crate::timeline::rescale(s.start, vts, crate::timeline::HNS) as u64;
+        // The audio playlist lists the audio segment's own start.
+        let atime = crate::timeline::rescale(sa.start, ats, crate::timeline::HNS).max(0) as u64;
         // Muxed (v3): one TS with both.
         let muxed = get_with(
             &format!(
@@ -458,7 +463,7 @@ fn ts_starts_together(root: PathBuf, cfg: &Config) {
             )
             .unwrap(),
         )[&0x100];
-        let a4 = first_pts(&get_with(&format!("/muxed_moov_end.mp4/QualityLevels({})/Fragments(audio={time},format=m3u8-aapl)", audio.bitrate), &mut origin, &mut cache, cfg).unwrap())[&0x101];
+        let a4 = first_pts(&get_with(&format!("/muxed_moov_end.mp4/QualityLevels({})/Fragments(audio={atime},format=m3u8-aapl)", audio.bitrate), &mut origin, &mut cache, cfg).unwrap())[&0x101];
         assert!(
             v4.abs_diff(a4) <= frame_90k,
             "separate segment at {time}: video {v4} audio {a4}"
@@ -550,5 +555,48 @@ fn ts_size_estimate_is_an_upper_bound() {
                 );
             }
         }
+    }
+}
+
+/// One output, one URL (issue 11): every segment time the manifests write
+/// answers, and a time next to it — still within the same segment, which
+/// the packager used to round to — is 404 in every protocol.
+#[test]
+fn only_the_written_segment_times_answer() {
+    let mut origin = FileOrigin::new(fixtures("small"));
+    let mut cache = MemoryCache::default();
+    let asset = "avc_bframes.mp4";
+    for format in [
+        Format::HlsCmaf,
+        Format::HlsTs,
+        Format::DashCmaf,
+        Format::Smooth,
+    ] {
+        let mut fragments = 0;
+        for (url, _) in crawl(asset, format, &mut origin, &mut cache) {
+            let Some((head, rest)) = url.split_once("Fragments(") else {
+                continue;
+            };
+            let Some((track, rest)) = rest.split_once('=') else {
+                continue;
+            };
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            let Ok(time) = digits.parse::<u64>() else {
+                continue; // `=i`: the init segment
+            };
+            fragments += 1;
+            let tail = &rest[digits.len()..];
+            for near in [time + 1, time + 10_000]
+                .into_iter()
+                .chain(time.checked_sub(1))
+            {
+                let moved = format!("/{asset}/{head}Fragments({track}={near}{tail}");
+                match get(&moved, &mut origin, &mut cache) {
+                    Err(e) => assert_eq!(e.status(), 404, "{moved}: {e}"),
+                    Ok(_) => panic!("{moved} answered: not a written time"),
+                }
+            }
+        }
+        assert!(fragments > 0, "{format:?}: no fragment URLs crawled");
     }
 }

@@ -476,3 +476,28 @@ fn attribute_and_element_caps() {
     let at = (over.len() - "</switch></body></smil>".len() - "<x/>".len()) as u64;
     assert!(matches!(err(&over), IsmError::TooManyElements { pos } if pos == at));
 }
+
+/// An object that is not an `.ism` (a renamed text file, binary data) is
+/// refused without quoting any of its bytes, its size or an offset in it.
+#[test]
+fn non_ism_objects_are_not_quoted() {
+    let secret = "password=hunter2";
+    let cases = [
+        format!("{secret}</{secret}>"),
+        format!("\u{1}\u{2}<<{secret}"),
+        format!("<{secret}/>"),
+        format!("<html><{secret}></html>"),
+    ];
+    for xml in &cases {
+        let e = err(xml);
+        assert!(matches!(e, IsmError::NotSmil { .. }), "{xml}: {e:?}");
+        let shown = e.to_string();
+        assert!(
+            !shown.contains("hunter2") && !shown.chars().any(|c| c.is_ascii_digit()),
+            "{shown}"
+        );
+    }
+    let big = vec![b' '; MAX_ISM_BYTES + 1];
+    let shown = parse(&big).expect_err("too large").to_string();
+    assert!(!shown.contains(&(MAX_ISM_BYTES + 1).to_string()), "{shown}");
+}
