@@ -1,7 +1,9 @@
 //! The first decision on a client request, made once for every adapter:
-//! which methods are served, what the URL names, and the ready answers for
-//! the requests that need no packaging (preflight, health, errors).
+//! which methods are served, who may ask ([`crate::access`]: token,
+//! locator, allowed prefixes), what the URL names, and the ready answers
+//! for the requests that need no packaging (preflight, health, errors).
 
+use crate::access::Access;
 use crate::http::{self, Policy, ResponseHead};
 use crate::url::{self, Route, StreamRequest};
 
@@ -17,8 +19,20 @@ pub enum Entry {
     Stream(StreamRequest),
 }
 
-/// Decides on `method path?query`; `head` answers carry no body.
-pub fn entry(method: &str, path: &str, query: Option<&str>, policy: &Policy) -> Entry {
+/// Decides on `method path?query` at Unix time `now` (seconds, for token
+/// expiry); `head` answers carry no body. In order: preflight (no token:
+/// browsers send no credentials with one, Fetch "CORS-preflight
+/// request"), method, the public fixed routes, then for a stream the
+/// token and locator ([`Access::admit`]), the grammar, and the allowed
+/// prefixes ([`Access::allows`]).
+pub fn entry(
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    policy: &Policy,
+    access: &Access,
+    now: u64,
+) -> Entry {
     let head = method.eq_ignore_ascii_case("HEAD");
     if method.eq_ignore_ascii_case("OPTIONS") {
         return Entry::Answer(http::preflight_head(policy), String::new());
@@ -26,17 +40,39 @@ pub fn entry(method: &str, path: &str, query: Option<&str>, policy: &Policy) -> 
     if !head && !method.eq_ignore_ascii_case("GET") {
         return error(policy, 405, "only GET, HEAD and OPTIONS", head);
     }
-    match url::parse(path, query) {
+    if let Some(fixed) = url::fixed_route(path) {
+        return match fixed {
+            Err(e) => error(policy, e.http_status(), &e.to_string(), head),
+            Ok(route) => public(route, policy, head),
+        };
+    }
+    let admitted = match access.admit(path, now) {
+        Ok(a) => a,
+        Err(d) => return error(policy, d.status, &d.reason, head),
+    };
+    match url::parse(&admitted.path, query) {
         Err(e) => error(policy, e.http_status(), &e.to_string(), head),
-        Ok(Route::Health) => {
+        Ok(Route::Stream(s)) => match access.allows(&s.asset) {
+            Ok(()) => Entry::Stream(s),
+            Err(d) => error(policy, d.status, &d.reason, head),
+        },
+        // A fixed route behind a token or a locator: not one of ours.
+        Ok(_) => error(policy, 404, "not found", head),
+    }
+}
+
+/// The answers of the public routes.
+fn public(route: Route, policy: &Policy, head: bool) -> Entry {
+    match route {
+        Route::Health => {
             let mut h = ResponseHead::new(200, policy);
             h.set("content-type", "text/plain");
             h.set("cache-control", "no-store");
             Entry::Answer(h, if head { String::new() } else { "ok\n".into() })
         }
-        Ok(Route::PlayerPage) => Entry::Proxy("_player/index.html".into()),
-        Ok(Route::PlayerAsset(file)) => Entry::Proxy(format!("_assets/{file}")),
-        Ok(Route::Stream(s)) => Entry::Stream(s),
+        Route::PlayerPage => Entry::Proxy("_player/index.html".into()),
+        Route::PlayerAsset(file) => Entry::Proxy(format!("_assets/{file}")),
+        Route::Stream(_) => error(policy, 404, "not found", head),
     }
 }
 
@@ -47,37 +83,4 @@ pub fn error(policy: &Policy, status: u16, reason: &str, head: bool) -> Entry {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn answer(e: Entry) -> (u16, String) {
-        match e {
-            Entry::Answer(h, b) => (h.status, b),
-            other => panic!("not an answer: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn methods_and_routes() {
-        let p = Policy::default();
-        assert_eq!(answer(entry("OPTIONS", "/x", None, &p)).0, 204);
-        assert_eq!(answer(entry("POST", "/health", None, &p)).0, 405);
-        assert_eq!(
-            answer(entry("GET", "/health", None, &p)),
-            (200, "ok\n".into())
-        );
-        assert_eq!(
-            answer(entry("HEAD", "/health", None, &p)),
-            (200, String::new())
-        );
-        assert!(
-            matches!(entry("GET", "/player", None, &p), Entry::Proxy(p) if p == "_player/index.html")
-        );
-        assert!(matches!(
-            entry("GET", "/abr/abr.ism/manifest(format=m3u8-cmaf)", None, &p),
-            Entry::Stream(_)
-        ));
-        let (status, body) = answer(entry("GET", "/nothing-here", None, &p));
-        assert!(status >= 400 && body.ends_with('\n'), "{status} {body}");
-    }
-}
+mod tests;

@@ -9,6 +9,7 @@
 //! `browser` (wasm32-unknown-unknown only; its logic is also built for
 //! native tests).
 
+pub mod access;
 #[cfg(any(all(target_arch = "wasm32", target_os = "unknown"), test))]
 pub mod browser;
 pub mod codec;
@@ -21,6 +22,7 @@ pub mod http;
 pub mod index;
 pub mod input;
 pub mod job;
+pub mod locator;
 pub mod manifest;
 pub mod media_set;
 pub mod model;
@@ -34,6 +36,7 @@ pub mod source;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod timeline;
+pub mod token;
 pub mod url;
 #[cfg(all(target_arch = "wasm32", target_os = "wasi", target_env = "p2"))]
 pub mod wasi_http;

@@ -10,9 +10,11 @@
 //! | `segment_ms` | 6000 | target segment duration (1000–30000) |
 //! | `manifest_ttl` | 60 | `Cache-Control` max-age of manifests, seconds |
 //! | `index_ttl` | 86400 | lifetime of cached indexes, seconds |
-//! | `cors_origin` | `*` | `Access-Control-Allow-Origin` ("" disables CORS) |
+//! | `cors_origin` | `*` | origins allowed by CORS: `*`, a comma-separated list (the request's `Origin` echoed when listed), or "" (no CORS headers) |
 //! | `output_cache` | `on` | keep packaged outputs in the platform's cache (`off`: package every request) |
+//! | `token_required`, `locators`, `allowed_prefixes` (and the secret `token_keys`) | | signed URLs, Azure locators, allowed prefixes: see [`crate::access`] |
 
+use crate::access::Access;
 use crate::http::Policy;
 use crate::service::Config;
 
@@ -26,6 +28,10 @@ pub struct Settings {
     pub cors_origin: String,
     /// Store packaged outputs in the platform's cache ([`crate::outputs`]).
     pub output_cache: bool,
+    /// Signed URLs, locators, allowed prefixes ([`crate::access`]); the
+    /// token keys are secrets, added by the adapter
+    /// ([`Access::load_secrets`]).
+    pub access: Access,
 }
 
 impl Default for Settings {
@@ -50,6 +56,7 @@ impl Settings {
                 get("output_cache").as_deref().map(str::trim),
                 Some("off" | "false" | "0" | "no")
             ),
+            access: Access::from_config(&get),
         }
     }
 
@@ -66,6 +73,7 @@ impl Settings {
         Policy {
             cors_origin: self.cors_origin.clone(),
             manifest_ttl: self.manifest_ttl,
+            request_origin: None,
         }
     }
 

@@ -430,7 +430,7 @@ describe('edge', { skip }, () => {
 
     test('unknown paths: 404, no origin read', async () => {
       const { stats } = await withReads(origin, async () => {
-        for (const p of ['/', '/nope', '/favicon.ico', '/abr/video_240.mov/master.m3u8', '/abr/abr.ism', '/abr/video_240.mp4', '/healthz']) {
+        for (const p of ['/', '/nope', '/favicon.ico', '/abr/video_240.mkv/master.m3u8', '/abr/abr.ism', '/abr/video_240.mp4', '/healthz']) {
           assertError(await get(`${E}${p}`), 404);
         }
       });

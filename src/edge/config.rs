@@ -15,6 +15,8 @@ pub struct Settings {
     pub if_none_match: Option<String>,
     /// The request's `Range` (I-frame playlists and byte-range players).
     pub range: Option<String>,
+    /// The request's `Origin`, for a CORS allow-list.
+    pub origin: Option<String>,
 }
 
 impl Settings {
@@ -26,6 +28,7 @@ impl Settings {
             }),
             if_none_match: None,
             range: None,
+            origin: None,
         }
     }
 }

@@ -14,14 +14,43 @@ use crate::service::{self, Output};
 use crate::source::Origin;
 use config::Settings;
 use fastly::http::{Method, StatusCode};
-use fastly::{Request, Response};
+use fastly::{Request, Response, SecretStore};
 use outputs::Lookup;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// The Secret Store holding the secrets of [`crate::settings`]
+/// (`token_keys`, see [`crate::access`]).
+const SECRET_STORE: &str = "edgepack_secrets";
+
+/// A secret's text from [`SECRET_STORE`]; `None` when the store or the
+/// secret is absent or unreadable (the fallible calls: the SDK's `get`
+/// and `plaintext` panic on a lookup error).
+fn secret(name: &str) -> Option<String> {
+    let store = SecretStore::open(SECRET_STORE).ok()?;
+    let found = store.try_get(name).ok()??;
+    String::from_utf8(found.try_plaintext().ok()?.to_vec()).ok()
+}
+
+/// Unix seconds now, for token expiry (0 if the clock is before 1970).
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 /// Handles one client request; never panics on request or origin data.
 pub fn main() {
     let req = Request::from_client();
     let mut settings = Settings::load();
+    // Only a signed URL needs the keys: a Secret Store read (and its
+    // decryption) is spared on every other request.
+    if crate::token::split(req.get_path()).0.is_some() {
+        settings.deploy.access.load_secrets(secret);
+    }
+    for p in &settings.access.problems {
+        // Fastly collects stderr as the service's log; no key material.
+        eprintln!("edgepack: settings: {p}");
+    }
     // Lossy header reads: a non-UTF-8 value counts as absent.
     let header = |name| {
         req.get_header(name)
@@ -30,6 +59,7 @@ pub fn main() {
     };
     settings.if_none_match = header(fastly::http::header::IF_NONE_MATCH);
     settings.range = header(fastly::http::header::RANGE);
+    settings.origin = header(fastly::http::header::ORIGIN);
     let resp = handle(&req, &settings);
     match resp {
         Handled::Done(r) => r.send_to_client(),
@@ -58,7 +88,9 @@ fn handle(req: &Request, s: &Settings) -> Handled {
         req.get_method_str(),
         req.get_path(),
         req.get_query_str(),
-        &s.policy(),
+        &respond::policy(s),
+        &s.access,
+        now_unix(),
     ) {
         Entry::Answer(h, body) => {
             let mut r = respond::to_response(&h);

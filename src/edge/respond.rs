@@ -7,8 +7,10 @@ use crate::http::{self, Delivery, Policy, RequestHead, ResponseHead};
 use fastly::http::{FramingHeadersMode, StatusCode};
 use fastly::Response;
 
+/// The deployment's response policy for this request (its `Origin`
+/// decides the CORS answer).
 pub fn policy(s: &Settings) -> Policy {
-    s.deploy.policy()
+    s.deploy.policy().for_request_origin(s.origin.as_deref())
 }
 
 pub fn request_head(s: &Settings, head: bool) -> RequestHead {

@@ -14,7 +14,7 @@ mod respond;
 
 pub use respond::{
     error_head, for_body, for_generated, preflight_head, Delivery, Policy, RequestHead,
-    ResponseHead, IMMUTABLE,
+    ResponseHead, IMMUTABLE, NOSNIFF,
 };
 
 #[cfg(test)]

@@ -18,13 +18,18 @@ pub struct RequestHead {
     pub if_none_match: Option<String>,
 }
 
-/// Deployment settings that shape responses.
+/// Deployment settings that shape responses, and the one request header
+/// the CORS answer depends on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
-    /// `Access-Control-Allow-Origin`; empty disables CORS headers.
+    /// Origins allowed to read responses: `*`, a comma-separated list, or
+    /// empty to send no CORS headers (see [`cors`]).
     pub cors_origin: String,
     /// `max-age` of manifests, seconds (segments are immutable).
     pub manifest_ttl: u32,
+    /// The request's `Origin` header (Fetch, "`Origin` header"), echoed when
+    /// `cors_origin` lists it; set with [`Policy::for_request_origin`].
+    pub request_origin: Option<String>,
 }
 
 impl Default for Policy {
@@ -32,9 +37,27 @@ impl Default for Policy {
         Policy {
             cors_origin: "*".into(),
             manifest_ttl: 60,
+            request_origin: None,
         }
     }
 }
+
+impl Policy {
+    /// This policy for a request with `Origin: origin` (or none); every
+    /// adapter passes the header so an allow-list can be answered.
+    pub fn for_request_origin(mut self, origin: Option<&str>) -> Policy {
+        self.request_origin = origin.map(str::to_string);
+        self
+    }
+}
+
+/// Sent on every response: the content is what its `Content-Type` says,
+/// never sniffed (Fetch standard, "`X-Content-Type-Options` header" and
+/// "should response to request be blocked due to nosniff?"). Error bodies
+/// are plain text that may quote a URL, and a playlist, an error or a
+/// segment must not be run as a script or a style sheet by a page that
+/// points a `<script>` or `<link>` at it.
+pub const NOSNIFF: (&str, &str) = ("x-content-type-options", "nosniff");
 
 /// Status and headers (lower-case names), ready to copy into a platform's
 /// response type.
@@ -45,11 +68,12 @@ pub struct ResponseHead {
 }
 
 impl ResponseHead {
+    /// The head every response starts from (errors, preflights and
+    /// bodies alike): CORS for the policy and [`NOSNIFF`].
     pub fn new(status: u16, policy: &Policy) -> Self {
-        ResponseHead {
-            status,
-            headers: cors::headers(&policy.cors_origin),
-        }
+        let mut headers = cors::headers(&policy.cors_origin, policy.request_origin.as_deref());
+        headers.push((NOSNIFF.0, NOSNIFF.1.to_string()));
+        ResponseHead { status, headers }
     }
 
     pub fn set(&mut self, name: &'static str, value: impl Into<String>) {
@@ -170,10 +194,11 @@ pub fn error_head(policy: &Policy, status: u16, reason: &str) -> (ResponseHead, 
     (head, body)
 }
 
-/// The answer to a CORS preflight (`OPTIONS`).
+/// The answer to a CORS preflight (`OPTIONS`): the methods and headers
+/// are granted only to an allowed origin (Fetch, "CORS protocol").
 pub fn preflight_head(policy: &Policy) -> ResponseHead {
     let mut head = ResponseHead::new(204, policy);
-    if !policy.cors_origin.is_empty() {
+    if head.get("access-control-allow-origin").is_some() {
         head.set("access-control-allow-methods", cors::METHODS);
         head.set("access-control-allow-headers", cors::ALLOW_HEADERS);
         head.set("access-control-max-age", cors::MAX_AGE);

@@ -161,17 +161,143 @@ fn cors_policy() {
     };
     let d = for_generated(&RequestHead::default(), &none, "text/plain", b"x", false);
     assert!(d.head.get("access-control-allow-origin").is_none());
-    assert!(preflight_head(&none).headers.is_empty());
+    assert!(d.head.get("vary").is_none());
+    assert_eq!(preflight_head(&none).headers, vec![nosniff()]);
     let one = Policy {
         cors_origin: "https://player.example".into(),
         ..Policy::default()
-    };
+    }
+    .for_request_origin(Some("https://player.example"));
     let pf = preflight_head(&one);
     assert_eq!(pf.status, 204);
     assert_eq!(pf.get("vary"), Some("Origin"));
+    assert_eq!(
+        pf.get("access-control-allow-origin"),
+        Some("https://player.example")
+    );
     assert!(pf
         .get("access-control-allow-headers")
         .is_some_and(|v| v.contains("Range")));
+    // `*` is the same for everyone: no Vary.
+    let any = Policy::default().for_request_origin(Some("https://x.example"));
+    let h = ResponseHead::new(200, &any);
+    assert_eq!(h.get("access-control-allow-origin"), Some("*"));
+    assert!(h.get("vary").is_none());
+}
+
+fn listed(origin: Option<&str>) -> Policy {
+    Policy {
+        cors_origin: " https://a.example/ ,https://B.example:8443,null".into(),
+        ..Policy::default()
+    }
+    .for_request_origin(origin)
+}
+
+/// An allow-list echoes a listed Origin (as the request spelled it,
+/// matched case-insensitively), sends no ACAO otherwise, and always
+/// `Vary: Origin`, on every kind of answer.
+#[test]
+fn cors_allow_list() {
+    for (origin, echo) in [
+        (Some("https://a.example"), Some("https://a.example")),
+        (
+            Some("https://b.example:8443"),
+            Some("https://b.example:8443"),
+        ),
+        (Some("HTTPS://A.EXAMPLE"), Some("HTTPS://A.EXAMPLE")),
+        (Some("https://a.example:443"), None),
+        (Some("https://b.example"), None),
+        (Some("http://a.example"), None),
+        (Some("https://a.example.evil"), None),
+        (Some("https://evil.example"), None),
+        (Some("null"), None),
+        (Some("https://a.example, https://evil"), None),
+        (
+            Some(
+                "https://a.example
+x: y",
+            ),
+            None,
+        ),
+        (None, None),
+    ] {
+        let p = listed(origin);
+        let heads = [
+            ResponseHead::new(200, &p),
+            preflight_head(&p),
+            error_head(&p, 403, "token required").0,
+            for_generated(&RequestHead::default(), &p, "text/plain", b"x", false).head,
+            for_body(&RequestHead::default(), &p, "video/mp4", 9, "\"t\"", true).head,
+        ];
+        for h in heads {
+            assert_eq!(h.get("access-control-allow-origin"), echo, "{origin:?}");
+            assert_eq!(h.get("vary"), Some("Origin"), "{origin:?}");
+            assert_eq!(
+                h.get("access-control-expose-headers").is_some(),
+                echo.is_some()
+            );
+            assert_eq!(h.status == 204 && echo.is_some(), {
+                h.get("access-control-allow-methods").is_some()
+            });
+        }
+    }
+    // A `*` anywhere in the list means any origin.
+    let p = Policy {
+        cors_origin: "https://a.example, *".into(),
+        ..Policy::default()
+    }
+    .for_request_origin(Some("https://z.example"));
+    assert_eq!(
+        ResponseHead::new(200, &p).get("access-control-allow-origin"),
+        Some("*")
+    );
+    // Only commas and spaces: CORS off.
+    assert_eq!(
+        cors::allow(" , ", Some("https://a.example")),
+        cors::Allow::Off
+    );
+}
+
+fn nosniff() -> (&'static str, String) {
+    (NOSNIFF.0, NOSNIFF.1.to_string())
+}
+
+/// `X-Content-Type-Options: nosniff` on every head the core builds.
+#[test]
+fn nosniff_everywhere() {
+    for p in [
+        Policy::default(),
+        listed(None),
+        listed(Some("https://a.example")),
+    ] {
+        let req = RequestHead::default();
+        let ranged = RequestHead {
+            range: Some("bytes=5000-".into()),
+            ..RequestHead::default()
+        };
+        let revalidate = RequestHead {
+            if_none_match: Some("*".into()),
+            ..RequestHead::default()
+        };
+        let heads = [
+            ResponseHead::new(200, &p),
+            preflight_head(&p),
+            error_head(&p, 404, "not found").0,
+            for_generated(&req, &p, "application/vnd.apple.mpegurl", b"#", false).head,
+            for_body(&req, &p, "video/mp4", 9, "\"t\"", true).head,
+            for_body(&ranged, &p, "video/mp4", 9, "\"t\"", true).head,
+            for_body(&revalidate, &p, "video/mp4", 9, "\"t\"", true).head,
+        ];
+        for h in heads {
+            assert_eq!(h.get("x-content-type-options"), Some("nosniff"), "{h:?}");
+            let n = h
+                .headers
+                .iter()
+                .filter(|(n, _)| *n == "x-content-type-options")
+                .count();
+            assert_eq!(n, 1);
+        }
+    }
 }
 
 #[test]

@@ -561,7 +561,10 @@ fn check_relative_path(path: &str) -> Result<(), &'static str> {
 /// Join the directory of the `.ism` object path with a track's `src`, giving
 /// the MP4's object path (relative to the origin root, like
 /// [`crate::url::Asset`] paths). Both inputs are checked, so the result never
-/// leaves the `.ism`'s directory.
+/// leaves the `.ism`'s directory, and `src` must be a media file
+/// ([`crate::url::MEDIA_EXTENSIONS`]), so an `.ism` cannot make the packager
+/// read other objects. Called for the audio and video tracks packaged
+/// (text streams, `.ismt`, are skipped before).
 pub fn resolve(ism_path: &str, src: &str) -> Result<String, IsmError> {
     check_relative_path(ism_path).map_err(|reason| IsmError::InvalidPath {
         what: ".ism path",
@@ -571,6 +574,12 @@ pub fn resolve(ism_path: &str, src: &str) -> Result<String, IsmError> {
         what: "src",
         reason,
     })?;
+    if !crate::url::is_media_file(src) {
+        return Err(IsmError::InvalidPath {
+            what: "src",
+            reason: "is not a media file",
+        });
+    }
     Ok(match ism_path.rfind('/') {
         Some(slash) => format!("{}/{src}", &ism_path[..slash]),
         None => src.to_string(),

@@ -1,8 +1,34 @@
-//! The asset segment: `{name}.ism` (a SMIL server manifest), a bare
-//! `{name}.mp4` (also `.ismv` / `.isma`) or an nginx-vod
+//! The asset segment: `{name}.ism` (a SMIL server manifest), a bare media
+//! file (`{name}.mp4` and the other [`MEDIA_EXTENSIONS`]) or an nginx-vod
 //! `{prefix},{a},{b},{suffix}.urlset`, turned into origin object paths.
+//!
+//! Only media files are ever packaged: a bare asset, each urlset member
+//! and (in [`crate::input::ism::resolve`]) each file an `.ism` lists must
+//! end in a media extension. Without this a URL could make the packager
+//! read any object of the bucket (`/,secrets.json,.urlset/manifest`) and
+//! its error answers would tell what exists there.
 
 use super::{Asset, UrlError, MAX_URLSET_MEMBERS};
+
+/// The ISO BMFF file extensions packaged, matched ASCII case-insensitively:
+/// MP4 (ISO/IEC 14496-14: `.mp4`, and Apple's `.m4v` / `.m4a`), QuickTime
+/// `.mov` (the ancestor of ISO BMFF, read by the same box parser), Smooth
+/// Streaming's fragmented `.ismv` / `.isma`, and CMAF tracks (ISO/IEC
+/// 23000-19 Annex: `.cmfv` / `.cmfa`). Not `.m4s` (a media segment without
+/// a `moov`, nothing to index) nor text tracks (`.ismt`, `.cmft`, not
+/// packaged).
+pub const MEDIA_EXTENSIONS: [&str; 8] = [
+    ".mp4", ".m4v", ".m4a", ".mov", ".ismv", ".isma", ".cmfv", ".cmfa",
+];
+
+/// `true` when the file name (or object path) ends in one of
+/// [`MEDIA_EXTENSIONS`] after a non-empty stem.
+pub fn is_media_file(name: &str) -> bool {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    MEDIA_EXTENSIONS
+        .iter()
+        .any(|ext| strip_suffix_ci(base, ext).is_some())
+}
 
 /// `s` without `suffix`, compared ASCII case-insensitively; `None` unless
 /// something is left.
@@ -30,10 +56,7 @@ pub(super) fn parse_asset(segments: &[String]) -> Result<Asset, UrlError> {
     if strip_suffix_ci(last, ".ism").is_some() {
         return Ok(Asset::Ism { path: join(last) });
     }
-    if [".mp4", ".ismv", ".isma"]
-        .iter()
-        .any(|ext| strip_suffix_ci(last, ext).is_some())
-    {
+    if is_media_file(last) {
         return Ok(Asset::Mp4 { path: join(last) });
     }
     if let Some(stem) = strip_suffix_ci(last, ".urlset") {
@@ -64,6 +87,7 @@ fn expand_urlset(stem: &str) -> Result<Vec<String>, UrlError> {
             match name.as_str() {
                 "" => Err(UrlError::Syntax("empty urlset member")),
                 "." | ".." => Err(UrlError::Path("path escapes origin")),
+                _ if !is_media_file(&name) => Err(UrlError::NotMedia),
                 _ => Ok(name),
             }
         })

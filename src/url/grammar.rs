@@ -15,37 +15,72 @@ use super::{
 /// Parse a request path (starting with `/`) and its optional query string
 /// (without the `?`).
 pub fn parse(path: &str, query: Option<&str>) -> Result<Route, UrlError> {
+    if let Some(fixed) = fixed_route(path) {
+        return fixed;
+    }
+    let segments = stream_segments(path)?;
+    let query = match query {
+        Some(q) => parse_query(q)?,
+        None => RawOptions::default(),
+    };
+    parse_stream(&segments, query).map(Route::Stream)
+}
+
+/// The fixed routes (`/health`, `/player`, `/player/assets/{file}`), or
+/// `None` when `path` is not one of them (a stream path, or nothing).
+/// Separate from [`parse`] so that access control can let these public
+/// routes through before it asks for a token.
+pub fn fixed_route(path: &str) -> Option<Result<Route, UrlError>> {
+    let rest = path.strip_prefix('/')?;
+    match rest {
+        "health" => return Some(Ok(Route::Health)),
+        "player" | "player/" => return Some(Ok(Route::PlayerPage)),
+        _ => {}
+    }
+    let file = rest.strip_prefix("player/assets/")?;
+    (!file.contains('/')).then(|| player_asset(file).map(Route::PlayerAsset))
+}
+
+/// The asset a stream path names, as the URL spells it: its decoded
+/// segments up to and including the asset segment, joined by `/`, without
+/// a leading slash (`/abr/abr.ism/manifest` → `abr/abr.ism`). Every
+/// sub-resource URL of one asset gives the same answer, because it splits
+/// the path with the very rule [`parse`] uses; a signed URL's scope
+/// ([`crate::token`]) is this string.
+pub fn asset_scope(path: &str) -> Result<String, UrlError> {
+    let segments = stream_segments(path)?;
+    let end = asset_end(&segments).ok_or(UrlError::NotFound)?;
+    Ok(segments[..end].join("/"))
+}
+
+/// The decoded segments of a stream path, within the length caps.
+fn stream_segments(path: &str) -> Result<Vec<String>, UrlError> {
     if path.len() > MAX_PATH_LEN {
         return Err(UrlError::Path("path too long"));
     }
     let rest = path
         .strip_prefix('/')
         .ok_or(UrlError::Path("path must start with '/'"))?;
-    match rest {
-        "health" => return Ok(Route::Health),
-        "player" | "player/" => return Ok(Route::PlayerPage),
-        _ => {}
-    }
-    if let Some(file) = rest.strip_prefix("player/assets/") {
-        if !file.contains('/') {
-            return player_asset(file).map(Route::PlayerAsset);
-        }
-    }
     if rest.is_empty() {
         return Err(UrlError::NotFound);
     }
     if rest.split('/').nth(MAX_SEGMENTS).is_some() {
         return Err(UrlError::Path("too many path segments"));
     }
-    let segments = rest
-        .split('/')
-        .map(decode_segment)
-        .collect::<Result<Vec<_>, _>>()?;
-    let query = match query {
-        Some(q) => parse_query(q)?,
-        None => RawOptions::default(),
+    rest.split('/').map(decode_segment).collect()
+}
+
+/// Where the asset segment ends: sub-resources are one segment
+/// (`manifest…`) or two (`QualityLevels(…)/…`), and the asset is the
+/// segment just before them, so directories may have any name, including
+/// one ending in `.mp4`. `None` when nothing is left for the asset.
+fn asset_end(segments: &[String]) -> Option<usize> {
+    let n = segments.len();
+    let sub_len = match n.checked_sub(2).and_then(|i| segments.get(i)) {
+        Some(s) if starts_with_ci(s, "qualitylevels(") => 2,
+        _ => 1,
     };
-    parse_stream(&segments, query).map(Route::Stream)
+    n.checked_sub(sub_len).filter(|&i| i > 0)
 }
 
 fn player_asset(file: &str) -> Result<String, UrlError> {
@@ -61,16 +96,7 @@ fn player_asset(file: &str) -> Result<String, UrlError> {
 }
 
 fn parse_stream(segments: &[String], query: RawOptions) -> Result<StreamRequest, UrlError> {
-    let n = segments.len();
-    // Sub-resources are one segment (`manifest…`) or two
-    // (`QualityLevels(…)/…`); the asset is the segment just before them, so
-    // directories may have any name, including one ending in `.mp4`.
-    let sub_len = match n.checked_sub(2).and_then(|i| segments.get(i)) {
-        Some(s) if starts_with_ci(s, "qualitylevels(") => 2,
-        _ => 1,
-    };
-    let asset_end = n.checked_sub(sub_len).filter(|&i| i > 0);
-    let Some(asset_end) = asset_end else {
+    let Some(asset_end) = asset_end(segments) else {
         return Err(UrlError::NotFound);
     };
     let asset = parse_asset(&segments[..asset_end])?;

@@ -40,10 +40,19 @@
 //! outside the origin root. The origin adapter must still percent-encode it
 //! when it builds the backend URL (spaces and non-ASCII are allowed).
 //!
+//! ## Before parsing
+//! A signed-URL token (`/tk.{kid}.{exp}.{sig}/…`, [`crate::token`]) and an
+//! Azure locator GUID in the first segment ([`crate::locator`]) are dealt
+//! with by [`crate::access`] before [`parse`] sees the path; the token's
+//! scope is [`asset_scope`] of the path that follows it.
+//!
 //! ## Files
 //! * `grammar`: [`parse`], the fixed routes and the sub-resource grammar
-//!   (`manifest(…)`, `QualityLevels(…)/Manifest(…)`, `…/Fragments(…)`);
-//! * `asset`: the asset segment (`.ism`, `.mp4`, `.urlset`) → [`Asset`];
+//!   (`manifest(…)`, `QualityLevels(…)/Manifest(…)`, `…/Fragments(…)`),
+//!   and [`asset_scope`], the asset part of a path (a signed URL's scope);
+//! * `asset`: the asset segment (`.ism`, `.mp4`, `.urlset`) → [`Asset`],
+//!   and the media extensions a packaged file must have
+//!   ([`MEDIA_EXTENSIONS`]);
 //! * `options`: [`Format`], [`Options`] and the option grammar shared by the
 //!   parentheses and the query string;
 //! * `path`: percent-decoding, path hygiene and the name grammar;
@@ -59,13 +68,15 @@ mod path;
 #[cfg(test)]
 mod testutil;
 
+pub use asset::{is_media_file, MEDIA_EXTENSIONS};
 pub use error::UrlError;
-pub use grammar::parse;
+pub use grammar::{asset_scope, fixed_route, parse};
 pub use links::{
     fragment_url, fragment_url_template, init_url, init_url_template, manifest_url,
     media_playlist_url,
 };
 pub use options::{Format, Options};
+pub(crate) use path::decode_segment;
 pub use path::is_valid_name;
 
 /// Longest accepted request path, in bytes (before decoding).
@@ -110,13 +121,16 @@ pub enum Asset {
     /// `{dir}/{name}.ism` — a SMIL server manifest listing the MP4s
     /// (e.g. `"abr/abr.ism"`).
     Ism { path: String },
-    /// A bare MP4: `"dir/file.mp4"`; also `.ismv`/`.isma` (Smooth
-    /// Streaming's fragmented MP4s), so that an existing one is answered
-    /// with why it cannot be served rather than a 404.
+    /// A bare media file: `"dir/file.mp4"`, or any other of
+    /// [`MEDIA_EXTENSIONS`] (`.ismv`/`.isma`, Smooth Streaming's fragmented
+    /// MP4s, included so that an existing one is answered with why it
+    /// cannot be served rather than a 404).
     Mp4 { path: String },
     /// nginx-vod urlset `/{dir}/{prefix},{a},{b},{suffix}.urlset/…` expanded
     /// to `dir/{prefix}{a}{suffix}`, `dir/{prefix}{b}{suffix}`; 1 to
-    /// [`MAX_URLSET_MEMBERS`] paths, in request order.
+    /// [`MAX_URLSET_MEMBERS`] paths, in request order, each a media file
+    /// in the urlset's own folder (a member is part of one segment, so it
+    /// cannot hold a `/`).
     UrlSet { paths: Vec<String> },
 }
 

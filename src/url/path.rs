@@ -26,7 +26,7 @@ fn hex_val(b: u8) -> Option<u8> {
 /// Percent-decode one path segment (RFC 3986 §2.1) and check that the result
 /// is a safe object-name component (see the module docs for why each
 /// character is refused).
-pub(super) fn decode_segment(raw: &str) -> Result<String, UrlError> {
+pub(crate) fn decode_segment(raw: &str) -> Result<String, UrlError> {
     let decoded = percent_decode(raw)?;
     match decoded.as_str() {
         "" => Err(UrlError::Path("empty path segment")),

@@ -5,8 +5,9 @@
 //! [`crate::http`], [`crate::deliver`], [`crate::source::response`]).
 //!
 //! Settings come from environment variables, `EDGEPACK_` + the upper-cased
-//! key of [`crate::settings`] (`EDGEPACK_SEGMENT_MS`, …), and
-//! `EDGEPACK_ORIGIN`, the bucket's `http(s)://host[:port]`.
+//! key of [`crate::settings`] (`EDGEPACK_SEGMENT_MS`, …; secrets too:
+//! `EDGEPACK_TOKEN_KEYS`), and `EDGEPACK_ORIGIN`, the bucket's
+//! `http(s)://host[:port]`.
 
 mod cache;
 mod origin;
@@ -76,12 +77,31 @@ impl Ctx {
     }
 }
 
+/// A secret: the environment variable `EDGEPACK_` + the upper-cased key
+/// (`EDGEPACK_TOKEN_KEYS`), as for the other settings.
+fn secret(key: &str) -> Option<String> {
+    std::env::var(format!("EDGEPACK_{}", key.to_ascii_uppercase())).ok()
+}
+
+/// Unix seconds now (wasi:clocks wall clock), for token expiry.
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 fn handle(req: &IncomingRequest, out: ResponseOutparam) {
-    let s = settings();
+    let mut s = settings();
+    s.access.load_secrets(secret);
+    for p in &s.access.problems {
+        // The host collects stderr as the service's log; no key material.
+        eprintln!("edgepack: settings: {p}");
+    }
     let method = req.method();
     let headers = req.headers();
+    let origin = header(&headers, "origin");
     let ctx = Ctx {
-        policy: s.policy(),
+        policy: s.policy().for_request_origin(origin.as_deref()),
         req: RequestHead {
             head: matches!(method, Method::Head),
             range: header(&headers, "range"),
@@ -94,7 +114,14 @@ fn handle(req: &IncomingRequest, out: ResponseOutparam) {
         Some((p, q)) => (p, Some(q)),
         None => (pq.as_str(), None),
     };
-    let stream = match entry::entry(method_name(&method), path, query, &ctx.policy) {
+    let stream = match entry::entry(
+        method_name(&method),
+        path,
+        query,
+        &ctx.policy,
+        &s.access,
+        now_unix(),
+    ) {
         Entry::Answer(head, body) => return respond::send(out, &head, body.as_bytes()),
         Entry::Proxy(object) => return proxy(&ctx, &s, &object, out),
         Entry::Stream(stream) => stream,

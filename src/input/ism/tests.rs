@@ -402,6 +402,47 @@ fn resolve_joins_directory() {
     );
 }
 
+/// Only media files are read for an `.ism`'s tracks, and never outside
+/// its folder.
+#[test]
+fn resolve_takes_media_files_only() {
+    for src in ["x.m4v", "x.M4A", "x.mov", "x.ismv", "x.cmfa", "d/x.cmfv"] {
+        assert!(resolve("abr/abr.ism", src).is_ok(), "{src}");
+    }
+    for src in [
+        "secret.json",
+        "abr.ism",
+        ".mp4",
+        "x.mp4.txt",
+        "x.ismt",
+        "d/",
+        "d/.mp4",
+    ] {
+        assert!(
+            matches!(
+                resolve("abr/abr.ism", src),
+                Err(IsmError::InvalidPath { .. })
+            ),
+            "{src}"
+        );
+    }
+    assert_eq!(
+        resolve("abr/abr.ism", "keys.txt")
+            .err()
+            .map(|e| e.to_string()),
+        Some("src is not a media file".to_string())
+    );
+    for src in [
+        "../x.mp4",
+        "a/../../x.mp4",
+        "/x.mp4",
+        "C:/x.mp4",
+        "a\\..\\x.mp4",
+    ] {
+        assert!(resolve("abr/abr.ism", src).is_err(), "{src}");
+    }
+}
+
 #[test]
 fn resolve_agrees_with_url_asset_paths() {
     let route = crate::url::parse("/vod/abr/abr.ism/manifest", None);

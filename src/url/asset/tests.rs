@@ -79,7 +79,12 @@ fn asset_paths() {
             path: "x.ISMA".into()
         }
     );
-    assert_eq!(err("/x.mov/manifest"), UrlError::NotFound);
+    assert_eq!(
+        stream("/x.mov/manifest").asset,
+        Asset::Mp4 {
+            path: "x.mov".into()
+        }
+    );
     assert_eq!(err("/.mp4/manifest"), UrlError::NotFound);
     assert_eq!(err("/d/x.mp4/a/manifest"), UrlError::NotFound);
 }
@@ -156,4 +161,66 @@ fn urlsets() {
     // Hundreds of commas do not allocate hundreds of members.
     let p = format!("/v/x{}.urlset/manifest", ",".repeat(1500));
     assert!(parse(&p, None).is_err());
+}
+
+/// Only media files are packaged: a bare asset and every urlset member
+/// need a media extension; anything else is not an asset (404) or a
+/// refused urlset (400, without echoing the name).
+#[test]
+fn media_extensions_only() {
+    for ext in MEDIA_EXTENSIONS {
+        let p = format!("/d/x{}/manifest", ext.to_ascii_uppercase());
+        assert!(matches!(stream(&p).asset, Asset::Mp4 { .. }), "{p}");
+        let p = format!("/d/x,a,b,{ext}.urlset/manifest");
+        assert!(matches!(stream(&p).asset, Asset::UrlSet { .. }), "{p}");
+    }
+    for p in [
+        "/d/x.json/manifest",
+        "/d/x.m4s/manifest",
+        "/d/x.ismc/manifest",
+        "/d/x.mp4.txt/manifest",
+        "/d/x.ismt/manifest",
+        "/d/x/manifest",
+    ] {
+        assert_eq!(err(p), UrlError::NotFound, "{p}");
+    }
+    for p in [
+        "/d/,secrets.json,.urlset/manifest",
+        "/d/x,1,2,.urlset/manifest",
+        "/d/,a.mp4,b.ism,.urlset/manifest",
+        "/d/,a.mp4,.mp4.bak,.urlset/manifest",
+    ] {
+        assert_eq!(err(p), UrlError::NotMedia, "{p}");
+        assert_eq!(UrlError::NotMedia.http_status(), 400);
+        assert!(!UrlError::NotMedia.to_string().contains("secrets"));
+    }
+    assert!(is_media_file("a/b/c.CMFV"));
+    assert!(!is_media_file("a/b/.mp4"));
+    assert!(!is_media_file("a.mp4/b"));
+}
+
+/// A urlset member stays in the urlset's folder: it cannot hold a `/`
+/// (raw or encoded), be `.`/`..`, or climb with `..` once the prefix and
+/// suffix are added.
+#[test]
+fn urlset_members_stay_in_their_folder() {
+    for p in [
+        "/v/,../x.mp4,.urlset/manifest",
+        "/v/..,/x.mp4,.urlset/manifest",
+        "/v/,%2e%2e%2fx.mp4,.urlset/manifest",
+        "/v/,..%2Fx.mp4,.urlset/manifest",
+        "/v/,..%5Cx.mp4,.urlset/manifest",
+        "/v/,%2Fetc%2Fx.mp4,.urlset/manifest",
+        "/v/.,.,.urlset/manifest",
+    ] {
+        assert!(parse(p, None).is_err(), "{p}");
+    }
+    // `..` inside a member name is just part of a file name.
+    let s = stream("/v/x,..a,.mp4.urlset/manifest");
+    assert_eq!(
+        s.asset,
+        Asset::UrlSet {
+            paths: vec!["v/x..a.mp4".into()]
+        }
+    );
 }
