@@ -10,6 +10,7 @@
 //! native tests).
 
 pub mod access;
+pub mod auth;
 #[cfg(any(all(target_arch = "wasm32", target_os = "unknown"), test))]
 pub mod browser;
 pub mod codec;

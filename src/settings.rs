@@ -1,7 +1,9 @@
 //! Deployment settings, read the same way on every runtime: each adapter
 //! supplies a lookup over its platform's key-value configuration (the
-//! Fastly Config Store `edgepack`, environment variables for wasi:http),
-//! and this module parses and bounds the values once.
+//! Fastly Config Store `edgepack`, environment variables for wasi:http)
+//! and one over its secrets (the Fastly Secret Store `edgepack_secrets`,
+//! the same environment variables for wasi:http), and this module parses
+//! and bounds the values once.
 //!
 //! | key | default | meaning |
 //! |---|---|---|
@@ -13,10 +15,19 @@
 //! | `cors_origin` | `*` | origins allowed by CORS: `*`, a comma-separated list (the request's `Origin` echoed when listed), or "" (no CORS headers) |
 //! | `output_cache` | `on` | keep packaged outputs in the platform's cache (`off`: package every request) |
 //! | `token_required`, `locators`, `allowed_prefixes` (and the secret `token_keys`) | | signed URLs, Azure locators, allowed prefixes: see [`crate::access`] |
+//! | `origin_auth` | `none` | how origin requests are signed: `azure-shared-key`, `azure-sas`, `s3`, `header` |
+//!
+//! The settings and secrets each `origin_auth` scheme reads
+//! (`azure_account`, `azure_key`, `azure_sas`, `s3_access_key_id`,
+//! `s3_secret_access_key`, `s3_region`, `s3_session_token`,
+//! `origin_header_name`, `origin_header_value`) are listed in
+//! [`crate::auth`]. A secret is read only from the secret lookup.
 
 use crate::access::Access;
+use crate::auth::{AuthConfigError, OriginAuth};
 use crate::http::Policy;
 use crate::service::Config;
+use crate::source::request::OriginRequests;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
@@ -32,6 +43,10 @@ pub struct Settings {
     /// token keys are secrets, added by the adapter
     /// ([`Access::load_secrets`]).
     pub access: Access,
+    /// The origin credentials, or why they are unusable: then every
+    /// request that would reach the origin is answered 500 rather than
+    /// sent unsigned. `Debug` never shows a secret.
+    pub origin_auth: Result<OriginAuth, AuthConfigError>,
 }
 
 impl Default for Settings {
@@ -41,9 +56,20 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Settings from `get(key)`; a missing or unparsable value takes its
-    /// default, and numbers are clamped to what the packager supports.
+    /// Settings from `get(key)`, with no secrets (so no origin auth that
+    /// needs one); see [`Settings::from_lookups`].
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Settings {
+        Settings::from_lookups(get, |_| None)
+    }
+
+    /// Settings from `get(key)` and secrets from `secret(key)`; a missing
+    /// or unparsable value takes its default, and numbers are clamped to
+    /// what the packager supports. Origin auth settings are not defaulted:
+    /// a missing or invalid one is kept as the error.
+    pub fn from_lookups(
+        get: impl Fn(&str) -> Option<String>,
+        secret: impl Fn(&str) -> Option<String>,
+    ) -> Settings {
         let num = |k: &str, d: u32| get(k).and_then(|v| v.trim().parse().ok()).unwrap_or(d);
         Settings {
             origin_host: get("origin_host").filter(|h| !h.is_empty()),
@@ -57,6 +83,7 @@ impl Settings {
                 Some("off" | "false" | "0" | "no")
             ),
             access: Access::from_config(&get),
+            origin_auth: OriginAuth::from_lookup(&get, secret),
         }
     }
 
@@ -75,6 +102,16 @@ impl Settings {
             manifest_ttl: self.manifest_ttl,
             request_origin: None,
         }
+    }
+
+    /// How requests to the origin seen as `host` are built and signed, or
+    /// why they cannot be ([`Settings::origin_auth`]).
+    pub fn origin_requests(&self, host: &str) -> Result<OriginRequests, AuthConfigError> {
+        Ok(OriginRequests {
+            host: host.to_string(),
+            prefix: self.origin_prefix.clone(),
+            auth: self.origin_auth.clone()?,
+        })
     }
 
     /// The origin path of `object`: `{prefix}{object}`.
@@ -140,6 +177,34 @@ mod tests {
         assert_eq!(s.manifest_ttl, 60);
         assert!(!s.output_cache);
         assert_eq!(s.object_path("a b.mp4"), "media/x/a b.mp4");
+    }
+
+    #[test]
+    fn origin_auth_reads_secrets_only_from_the_secret_lookup() {
+        use crate::auth::{AuthConfigError, OriginAuth};
+        let cfg = |k: &str| (k == "origin_auth").then(|| "header".to_string());
+        let s = Settings::from_lookups(cfg, |k| {
+            (k == "origin_header_value").then(|| "Bearer x".to_string())
+        });
+        assert_eq!(
+            s.origin_auth,
+            Ok(OriginAuth::Header {
+                name: "authorization".into(),
+                value: "Bearer x".into()
+            })
+        );
+        let r = s.origin_requests("origin").unwrap();
+        assert_eq!((r.host.as_str(), r.prefix.as_str()), ("origin", ""));
+        // Without secrets the scheme is unusable, and says which key.
+        let e = Settings::from_lookup(cfg).origin_requests("origin");
+        assert_eq!(
+            e,
+            Err(AuthConfigError {
+                key: "origin_header_value",
+                problem: "missing"
+            })
+        );
+        assert_eq!(Settings::default().origin_auth, Ok(OriginAuth::None));
     }
 
     #[test]

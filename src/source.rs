@@ -10,6 +10,7 @@ use crate::mp4::Mp4Error;
 use bytes::Bytes;
 use std::fmt;
 
+pub mod request;
 pub mod response;
 
 /// Largest `.ism` read (the parser's own cap).
@@ -61,7 +62,9 @@ pub struct ReadResponse {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OriginError {
     NotFound(String),
-    /// 401/403: the origin refused us (credentials or bucket policy).
+    /// 401/403: the origin refused our credentials (or had none, or its
+    /// policy refuses them this object). Carries the object path only:
+    /// never a query, which may hold a SAS.
     Forbidden(String),
     /// The object changed between reads (`If-Match` failed).
     Changed(String),
@@ -89,7 +92,7 @@ impl fmt::Display for OriginError {
         match self {
             OriginError::NotFound(p) => write!(f, "{p} not found at origin"),
             OriginError::Forbidden(p) => {
-                write!(f, "origin refused access to {p} (check origin auth)")
+                write!(f, "origin refused credentials for {p} (check origin auth)")
             }
             OriginError::Changed(p) => write!(f, "{p} changed at origin while being read"),
             OriginError::Timeout(p) => write!(f, "origin timed out reading {p}"),

@@ -14,22 +14,9 @@ use crate::service::{self, Output};
 use crate::source::Origin;
 use config::Settings;
 use fastly::http::{Method, StatusCode};
-use fastly::{Request, Response, SecretStore};
+use fastly::{Request, Response};
 use outputs::Lookup;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-/// The Secret Store holding the secrets of [`crate::settings`]
-/// (`token_keys`, see [`crate::access`]).
-const SECRET_STORE: &str = "edgepack_secrets";
-
-/// A secret's text from [`SECRET_STORE`]; `None` when the store or the
-/// secret is absent or unreadable (the fallible calls: the SDK's `get`
-/// and `plaintext` panic on a lookup error).
-fn secret(name: &str) -> Option<String> {
-    let store = SecretStore::open(SECRET_STORE).ok()?;
-    let found = store.try_get(name).ok()??;
-    String::from_utf8(found.try_plaintext().ok()?.to_vec()).ok()
-}
 
 /// Unix seconds now, for token expiry (0 if the clock is before 1970).
 fn now_unix() -> u64 {
@@ -45,7 +32,7 @@ pub fn main() {
     // Only a signed URL needs the keys: a Secret Store read (and its
     // decryption) is spared on every other request.
     if crate::token::split(req.get_path()).0.is_some() {
-        settings.deploy.access.load_secrets(secret);
+        settings.deploy.access.load_secrets(config::secret);
     }
     for p in &settings.access.problems {
         // Fastly collects stderr as the service's log; no key material.
@@ -103,7 +90,10 @@ fn handle(req: &Request, s: &Settings) -> Handled {
         Entry::Stream(stream) => stream,
     };
     let t0 = Instant::now();
-    let mut o = origin::FastlyOrigin::new(s);
+    let mut o = match origin::FastlyOrigin::new(s) {
+        Ok(o) => o,
+        Err(e) => return done(origin::misconfigured(s, &e)),
+    };
     let mut c = cache::EdgeCache::new(s);
     let cfg = s.service_config();
     // The core's request job decides every read; this loop only performs

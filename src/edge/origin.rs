@@ -1,63 +1,87 @@
 //! Origin reads over the `origin` backend: ranged, conditional, concurrent.
-//! What a response means is decided by [`crate::source::response`], how a
-//! segment body is put together by [`crate::deliver`]; this file only moves
-//! Fastly requests and bodies.
+//! What each request holds (path, `Range`, `If-Match`, signature) is built
+//! by [`crate::source::request`], what a response means is decided by
+//! [`crate::source::response`], how a segment body is put together by
+//! [`crate::deliver`]; this file only moves Fastly requests and bodies.
 
 use super::cache::EdgeCache;
 use super::config::{Settings, BACKEND};
 use super::respond;
 use super::{done, Handled};
+use crate::auth::AuthConfigError;
 use crate::deliver::{self, SegmentBody};
 use crate::mux::ts::TsSegment;
 use crate::service::{self, Output};
-use crate::settings::encode_path;
+use crate::source::request::{OriginRequests, OutgoingRead};
 use crate::source::response::{self, Head};
 use crate::source::{Origin, OriginError, ReadRequest, ReadResponse};
 use fastly::http::body::StreamingBody;
 use fastly::http::request::{PendingRequest, SendErrorCause};
-use fastly::http::{header, StatusCode};
+use fastly::http::{header, HeaderName, HeaderValue, StatusCode};
 use fastly::{Body, Request, Response};
 
 pub struct FastlyOrigin {
-    host: String,
-    prefix: String,
+    requests: OriginRequests,
     /// Backend requests sent so far for this client request.
     pub sent: usize,
 }
 
+/// The clock signatures are dated by: seconds since the unix epoch (a
+/// clock before it signs as 1970, and the origin refuses the request).
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 impl FastlyOrigin {
-    pub fn new(s: &Settings) -> Self {
-        FastlyOrigin {
-            host: s
-                .origin_host
-                .clone()
-                .unwrap_or_else(|| "origin".to_string()),
-            prefix: s.origin_prefix.clone(),
+    /// The origin as `origin_host` (default `origin`, the backend's name)
+    /// names it: the `Host` sent, and the host an S3 signature covers. An
+    /// unusable origin auth setting is an error: no request goes out
+    /// unsigned.
+    pub fn new(s: &Settings) -> Result<Self, AuthConfigError> {
+        let host = s.origin_host.as_deref().unwrap_or("origin");
+        Ok(FastlyOrigin {
+            requests: s.origin_requests(host)?,
             sent: 0,
-        }
+        })
     }
 
-    fn request(&self, path: &str) -> Request {
-        let url = format!(
-            "http://{}/{}",
-            self.host,
-            encode_path(&format!("{}{path}", self.prefix))
-        );
-        Request::get(url).with_pass(true)
+    /// The Fastly request for a built and signed `out`, sent as it is.
+    fn request(&self, object: &str, out: &OutgoingRead) -> Result<Request, OriginError> {
+        let url = format!("http://{}{}", self.requests.host, out.path_and_query());
+        let mut req = Request::get(url).with_pass(true);
+        for (name, value) in &out.headers {
+            // Names and values were checked when the settings were read
+            // or come from the origin's own headers; a bad one is still an
+            // error, never the SDK's panic. Neither is echoed: a value may
+            // be a secret.
+            let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) else {
+                return Err(OriginError::Bad(format!(
+                    "{object}: invalid request header"
+                )));
+            };
+            req.append_header(name, value);
+        }
+        Ok(req)
     }
 
     fn send(&mut self, r: &ReadRequest) -> Result<PendingRequest, OriginError> {
         self.sent += 1;
-        let mut req = self.request(&r.path).with_header(
-            header::RANGE,
-            format!("bytes={}-{}", r.start, r.end.saturating_sub(1)),
-        );
-        if let Some(tag) = r.if_match_header() {
-            req.set_header(header::IF_MATCH, tag);
-        }
-        req.send_async(BACKEND)
+        let out = self.requests.read(r, now_unix());
+        self.request(&r.path, &out)?
+            .send_async(BACKEND)
             .map_err(|e| send_error(&r.path, e.root_cause()))
     }
+}
+
+/// The answer to a request that would reach the origin when the origin
+/// auth settings are unusable: 500, naming the key (never its value).
+pub fn misconfigured(s: &Settings, e: &AuthConfigError) -> Response {
+    respond::error(s, StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
 }
 
 fn send_error(path: &str, cause: &SendErrorCause) -> OriginError {
@@ -107,8 +131,15 @@ impl Origin for FastlyOrigin {
 
 /// Passes an origin object through (player page and scripts).
 pub fn proxy(s: &Settings, path: &str, head: bool) -> Response {
-    let o = FastlyOrigin::new(s);
-    match o.request(path).send(BACKEND) {
+    let o = match FastlyOrigin::new(s) {
+        Ok(o) => o,
+        Err(e) => return misconfigured(s, &e),
+    };
+    let req = match o.request(path, &o.requests.whole(path, now_unix())) {
+        Ok(r) => r,
+        Err(e) => return respond::error(s, StatusCode::BAD_GATEWAY, &e.to_string()),
+    };
+    match req.send(BACKEND) {
         Ok(resp) if resp.get_status() == StatusCode::OK => {
             let ct = header_str(&resp, header::CONTENT_TYPE)
                 .unwrap_or("application/octet-stream")
@@ -121,6 +152,11 @@ pub fn proxy(s: &Settings, path: &str, head: bool) -> Response {
             }
             out
         }
+        Ok(resp) if matches!(resp.get_status().as_u16(), 401 | 403) => respond::error(
+            s,
+            StatusCode::BAD_GATEWAY,
+            &OriginError::Forbidden(path.to_string()).to_string(),
+        ),
         Ok(resp) => respond::error(s, resp.get_status(), "player file not found at origin"),
         Err(e) => respond::error(
             s,

@@ -5,9 +5,12 @@
 //! [`crate::http`], [`crate::deliver`], [`crate::source::response`]).
 //!
 //! Settings come from environment variables, `EDGEPACK_` + the upper-cased
-//! key of [`crate::settings`] (`EDGEPACK_SEGMENT_MS`, …; secrets too:
-//! `EDGEPACK_TOKEN_KEYS`), and `EDGEPACK_ORIGIN`, the bucket's
-//! `http(s)://host[:port]`.
+//! key of [`crate::settings`] (`EDGEPACK_SEGMENT_MS`, …), and
+//! `EDGEPACK_ORIGIN`, the bucket's `http(s)://host[:port]`. Secrets (the
+//! keys of [`crate::auth`] such as `EDGEPACK_AZURE_KEY`, and
+//! `EDGEPACK_TOKEN_KEYS`) come from the same environment: a component host
+//! has no separate secret store, and hosts such as Spin and wasmCloud fill
+//! the environment from theirs.
 
 mod cache;
 mod origin;
@@ -37,7 +40,7 @@ impl Guest for Handler {
 wasip2::http::proxy::export!(Handler);
 
 fn settings() -> Settings {
-    Settings::from_lookup(|k| std::env::var(format!("EDGEPACK_{}", k.to_ascii_uppercase())).ok())
+    Settings::from_lookups(secret, secret)
 }
 
 /// A request header's first value, lossily (non-UTF-8 counts as absent).
@@ -314,12 +317,17 @@ fn segment(
 /// Passes an origin object through (the demo player's page and scripts).
 fn proxy(ctx: &Ctx, s: &Settings, object: &str, out: ResponseOutparam) {
     let origin_url = std::env::var("EDGEPACK_ORIGIN").unwrap_or_default();
-    let fetched = WasiOrigin::new(&origin_url, s)
-        .map_err(OriginError::Bad)
-        .and_then(|mut o| o.get(object, &[]))
-        .and_then(|f| origin::wait(object, f));
+    let mut origin = match WasiOrigin::new(&origin_url, s) {
+        Ok(o) => o,
+        Err(reason) => return ctx.error(out, 500, &reason),
+    };
+    let fetched = origin.get(object).and_then(|f| origin::wait(object, f));
     let f = match fetched {
         Ok(f) if f.status == 200 => f,
+        Ok(f) if matches!(f.status, 401 | 403) => {
+            let e = OriginError::Forbidden(object.to_string());
+            return ctx.error(out, e.status(), &e.to_string());
+        }
         Ok(f) => return ctx.error(out, f.status, "player file not found at origin"),
         Err(e) => return ctx.error(out, 502, &format!("origin: {e}")),
     };

@@ -1,9 +1,11 @@
 //! Origin reads as `wasi:http/outgoing-handler` requests: ranged,
-//! conditional, all of a batch in flight at once. What a response means is
-//! decided by [`crate::source::response`]; this file only moves requests
-//! and bodies.
+//! conditional, all of a batch in flight at once. What each request holds
+//! (path, `Range`, `If-Match`, signature) is built by
+//! [`crate::source::request`], what a response means is decided by
+//! [`crate::source::response`]; this file only moves requests and bodies.
 
-use crate::settings::{encode_path, Settings};
+use crate::settings::Settings;
+use crate::source::request::{OriginRequests, OutgoingRead};
 use crate::source::response::{self, Head};
 use crate::source::{Origin, OriginError, ReadRequest, ReadResponse};
 use std::io;
@@ -16,75 +18,81 @@ use wasip2::io::streams::{InputStream, StreamError};
 
 /// The origin bucket named by `EDGEPACK_ORIGIN` (`http://host:port` or
 /// `https://host`). Under wasi:http the URL's authority is both where the
-/// request goes and its `Host` header (the host forbids setting `host`).
+/// request goes and its `Host` header (the host forbids setting `host`),
+/// so it is also the host an S3 signature covers.
 pub struct WasiOrigin {
     scheme: Scheme,
-    authority: String,
-    prefix: String,
+    requests: OriginRequests,
     /// Backend requests sent so far for this client request.
     pub sent: usize,
 }
 
+/// The clock signatures are dated by: seconds since the unix epoch (a
+/// clock before it signs as 1970, and the origin refuses the request).
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 impl WasiOrigin {
     /// The origin at `url` (scheme and authority; a path is not allowed:
-    /// use the `origin_prefix` setting).
+    /// use the `origin_prefix` setting), with the credentials of `s`. The
+    /// error (a 500's reason) never repeats the URL, which could hold user
+    /// info or a query, nor a secret.
     pub fn new(url: &str, s: &Settings) -> Result<WasiOrigin, String> {
+        const FORM: &str = "EDGEPACK_ORIGIN must be http(s)://host[:port]";
         let (scheme, rest) = match url.split_once("://") {
             Some(("http", rest)) => (Scheme::Http, rest),
             Some(("https", rest)) => (Scheme::Https, rest),
-            _ => {
-                return Err(format!(
-                    "EDGEPACK_ORIGIN must be http(s)://host[:port], not '{url}'"
-                ))
-            }
+            _ => return Err(FORM.to_string()),
         };
         let authority = rest.trim_end_matches('/');
-        if authority.is_empty() || authority.contains('/') {
-            return Err(format!(
-                "EDGEPACK_ORIGIN must be http(s)://host[:port], not '{url}'"
-            ));
+        if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
+            return Err(FORM.to_string());
         }
         Ok(WasiOrigin {
             scheme,
-            authority: authority.to_string(),
-            prefix: s.origin_prefix.clone(),
+            requests: s.origin_requests(authority).map_err(|e| e.to_string())?,
             sent: 0,
         })
     }
 
-    /// Starts a `GET` of `object` with extra `headers`.
-    pub fn get(
+    /// Starts the `GET` `out` (built and signed by [`OriginRequests`]) as
+    /// it is; `object` names it in errors.
+    fn start(
         &mut self,
         object: &str,
-        headers: &[(&str, String)],
+        out: &OutgoingRead,
     ) -> Result<FutureIncomingResponse, OriginError> {
         self.sent += 1;
+        // Errors name the object only: a value or the query may be secret.
         let bad = |what: &str| OriginError::Bad(format!("{object}: {what}"));
-        let list: Vec<(String, Vec<u8>)> = headers
+        let list: Vec<(String, Vec<u8>)> = out
+            .headers
             .iter()
-            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+            .map(|(n, v)| (n.clone(), v.as_bytes().to_vec()))
             .collect();
         let fields = Fields::from_list(&list).map_err(|_| bad("invalid request header"))?;
         let req = OutgoingRequest::new(fields);
-        let path = format!("/{}", encode_path(&format!("{}{object}", self.prefix)));
         req.set_method(&Method::Get)
             .and(req.set_scheme(Some(&self.scheme)))
-            .and(req.set_authority(Some(&self.authority)))
-            .and(req.set_path_with_query(Some(&path)))
+            .and(req.set_authority(Some(&self.requests.host)))
+            .and(req.set_path_with_query(Some(&out.path_and_query())))
             .map_err(|()| bad("invalid request"))?;
         outgoing_handler::handle(req, None).map_err(|e| error_code(object, &e))
     }
 
+    /// Starts a `GET` of the whole of `object`.
+    pub fn get(&mut self, object: &str) -> Result<FutureIncomingResponse, OriginError> {
+        let out = self.requests.whole(object, now_unix());
+        self.start(object, &out)
+    }
+
     /// Starts the read `r`: `Range`, and `If-Match` on payload reads.
     pub fn send(&mut self, r: &ReadRequest) -> Result<FutureIncomingResponse, OriginError> {
-        let mut headers = vec![(
-            "range",
-            format!("bytes={}-{}", r.start, r.end.saturating_sub(1)),
-        )];
-        if let Some(tag) = r.if_match_header() {
-            headers.push(("if-match", tag.to_string()));
-        }
-        self.get(&r.path, &headers)
+        let out = self.requests.read(r, now_unix());
+        self.start(&r.path, &out)
     }
 }
 
