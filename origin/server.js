@@ -385,6 +385,6 @@ function main() {
   process.on('SIGTERM', stop);
 }
 
-module.exports = { createOrigin, parseArgs, resolveInRoot };
+module.exports = { ASSETS, PLAYER_DIR, createOrigin, parseArgs, resolveInRoot };
 
 if (require.main === module) main();

@@ -130,13 +130,16 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 
 # --- npm packages --------------------------------------------------------------
 # npm writes node_modules/.package-lock.json on every install: older than the
-# lockfile means the lockfile changed since.
+# lockfile means the lockfile changed since. The bucket servers of
+# wasm-tests/lib/buckets.js (azurite, @20minutes/s3rver) and the SDKs that load
+# them are devDependencies: plain JS, nothing to compile, nothing else to
+# install; --include=dev keeps them when NODE_ENV=production is set.
 if [[ ! -f node_modules/.package-lock.json ]]; then
   say "npm: node_modules missing, running npm ci"
-  npm ci --no-audit --no-fund
+  npm ci --include=dev --no-audit --no-fund
 elif [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
   say "npm: package-lock.json changed, running npm ci"
-  npm ci --no-audit --no-fund
+  npm ci --include=dev --no-audit --no-fund
 else
   say "npm: node_modules up to date"
 fi

@@ -94,8 +94,8 @@ stage "browser wasm" browser_wasm || true
 stage "wasi-http build" cargo rustc --release --target wasm32-wasip2 --lib --crate-type cdylib || true
 stage "wasm-tests (fastly)" node --test wasm-tests/ || true
 # The same black-box tests against the wasi:http build: every test file that
-# starts an edge (the others, browser*.test.js and origin.test.js, do not
-# depend on the runtime and ran above).
+# starts an edge (the others, browser*.test.js, buckets.test.js and
+# origin.test.js, do not depend on the runtime and ran above).
 mapfile -t edge_tests < <(grep -l 'startEdge' wasm-tests/*.test.js)
 stage "wasm-tests (wasi-http)" env EDGEPACK_RUNTIME=wasi-http node --test "${edge_tests[@]}" || true
 

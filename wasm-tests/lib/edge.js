@@ -14,7 +14,10 @@
 // The generated fastly.toml is the repo's with the origin backend URL
 // replaced, so any other [local_server] settings added there apply too; the
 // wasi:http build gets the same config store settings as environment
-// variables (scripts/wasi-http/settings.js).
+// variables (scripts/wasi-http/settings.js). A test's `secrets` (origin
+// credentials: wasm-tests/lib/buckets.js) go into the Secret Store
+// `edgepack_secrets` of the generated fastly.toml, or are EDGEPACK_<KEY>
+// variables like the settings under wasi:http.
 //
 // EDGEPACK_EDGE_URL=http://127.0.0.1:7676 makes startEdge() use an edge that
 // is already running (scripts/run.sh) instead of starting one; its own
@@ -39,6 +42,9 @@ const WASI_COMPONENT = process.env.EDGEPACK_WASI_COMPONENT
 const WASI_SERVE = path.join(REPO_ROOT, 'scripts', 'wasi-http', 'serve.mjs');
 const FASTLY_TOML = path.join(REPO_ROOT, 'fastly.toml');
 const BACKEND = 'origin';
+const SECRET_STORE = 'edgepack_secrets';
+// Viceroy's rule for Secret Store and secret names (viceroy-lib config/secret_store.rs).
+const SECRET_NAME = /^[A-Za-z0-9_.-]{1,255}$/;
 
 // What startEdge runs, and how to build it.
 const BUILD =
@@ -63,21 +69,33 @@ function edgeSkipReason() {
  * The text of fastly.toml with `[local_server.backends.<backend>] url` set to
  * `originUrl`, and relative `file = "…"` paths (config/secret store files)
  * made absolute, since the generated file lives in a temp directory.
+ * `settings` override keys of the config store `edgepack`; non-empty
+ * `secrets` become the whole Secret Store `edgepack_secrets` (Viceroy's inline
+ * form, `[local_server.secret_stores]` `edgepack_secrets = [{ key, data }, …]`),
+ * replacing a one-line definition of that store in the file.
  */
-function edgeConfig(originUrl, { source = fs.readFileSync(FASTLY_TOML, 'utf8'), backend = BACKEND, settings = {} } = {}) {
+function edgeConfig(originUrl, { source = fs.readFileSync(FASTLY_TOML, 'utf8'), backend = BACKEND, settings = {}, secrets = {} } = {}) {
   const lines = source.split('\n');
   let section = null;
   let replaced = false;
   const store = 'local_server.config_stores.edgepack.contents';
+  const hasSecrets = Object.keys(secrets).length > 0;
   const out = lines.map((line) => {
-    const header = /^\s*\[([^\]]+)\]\s*(#.*)?$/.exec(line);
+    const header = /^\s*\[\[?([^\]]+)\]\]?\s*(#.*)?$/.exec(line);
     if (header) {
       section = header[1].trim();
+      if (hasSecrets && section.startsWith(`local_server.secret_stores.${SECRET_STORE}`)) {
+        throw new Error(`fastly.toml: cannot replace the Secret Store ${SECRET_STORE} defined as [${section}]; use the one-line form under [local_server.secret_stores]`);
+      }
       return line;
     }
     // A setting overridden by the test: drop the file's line, appended below.
     const kv = /^\s*([A-Za-z0-9_-]+)\s*=/.exec(line);
     if (section === store && kv && kv[1] in settings) return '';
+    if (hasSecrets && section === 'local_server.secret_stores' && kv?.[1] === SECRET_STORE) {
+      if (!/\]\s*(#.*)?$/.test(line)) throw new Error(`fastly.toml: cannot replace a multi-line ${SECRET_STORE} = [...]`);
+      return '';
+    }
     if (section === `local_server.backends.${backend}` && /^\s*url\s*=/.test(line)) {
       replaced = true;
       return `url = ${JSON.stringify(originUrl)}`;
@@ -101,7 +119,23 @@ function edgeConfig(originUrl, { source = fs.readFileSync(FASTLY_TOML, 'utf8'), 
     if (at < 0) throw new Error(`fastly.toml: no [${store}] section to add settings to`);
     out.splice(at + 1, 0, ...Object.entries(settings).map(([k, v]) => `${k} = ${JSON.stringify(String(v))}`));
   }
+  if (hasSecrets) {
+    for (const key of Object.keys(secrets)) {
+      if (!SECRET_NAME.test(key)) throw new Error(`secret name ${JSON.stringify(key)}: Viceroy allows only letters, digits, '-', '_' and '.'`);
+    }
+    // TOML basic strings take JSON's escapes.
+    const items = Object.entries(secrets).map(([k, v]) => `{ key = ${JSON.stringify(k)}, data = ${JSON.stringify(String(v))} }`);
+    const line = `${SECRET_STORE} = [${items.join(', ')}]`;
+    const at = out.findIndex((l) => /^\s*\[\s*local_server\.secret_stores\s*\]\s*(#.*)?$/.test(l));
+    if (at < 0) out.push('', '[local_server.secret_stores]', line, '');
+    else out.splice(at + 1, 0, line);
+  }
   return out.join('\n');
+}
+
+/** { EDGEPACK_<KEY>: value } for the wasi:http build: how it reads both settings and secrets. */
+function envOf(map) {
+  return Object.fromEntries(Object.entries(map).map(([k, v]) => [`EDGEPACK_${k.toUpperCase()}`, String(v)]));
 }
 
 /**
@@ -109,10 +143,11 @@ function edgeConfig(originUrl, { source = fs.readFileSync(FASTLY_TOML, 'utf8'), 
  * under jco: see RUNTIME) on a free port and waits until GET /health answers
  * 200. Options: originUrl (required unless EDGEPACK_EDGE_URL is set), port
  * (default: a free one), timeoutMs, settings (config store keys overriding
- * fastly.toml's, e.g. { output_cache: 'off' }). Resolves { url, port, configFile (null
+ * fastly.toml's, e.g. { output_cache: 'off' }), secrets (Secret Store keys,
+ * e.g. { azure_key: '…' }). Resolves { url, port, configFile (null
  * for wasi-http), service, external, stop() }.
  */
-async function startEdge({ originUrl, port, timeoutMs = 30_000, settings = {} } = {}) {
+async function startEdge({ originUrl, port, timeoutMs = 30_000, settings = {}, secrets = {} } = {}) {
   const external = process.env.EDGEPACK_EDGE_URL;
   if (external) {
     const url = external.replace(/\/+$/, '');
@@ -127,7 +162,8 @@ async function startEdge({ originUrl, port, timeoutMs = 30_000, settings = {} } 
   if (!wasi) {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgepack-edge-'));
     configFile = path.join(dir, 'fastly.toml');
-    fs.writeFileSync(configFile, edgeConfig(originUrl, { settings }));
+    // 0600: it may hold origin credentials.
+    fs.writeFileSync(configFile, edgeConfig(originUrl, { settings, secrets }), { mode: 0o600 });
   }
   const removeDir = () => dir && fs.rmSync(dir, { recursive: true, force: true });
   // Neither runtime can take port 0; a port freed a moment ago could be taken
@@ -147,7 +183,8 @@ async function startEdge({ originUrl, port, timeoutMs = 30_000, settings = {} } 
               args: [WASI_SERVE, '--addr', addr, '--component', WASI_COMPONENT],
               env: {
                 ...settingsEnv(),
-                ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [`EDGEPACK_${k.toUpperCase()}`, String(v)])),
+                ...envOf(settings),
+                ...envOf(secrets),
                 EDGEPACK_ORIGIN: originUrl,
               },
               readyUrl: `${url}/health`,
@@ -203,4 +240,4 @@ async function waitForHealth(url, timeoutMs, exited) {
   throw new Error(`${url}/health did not answer 200 within ${timeoutMs} ms (last: ${last})`);
 }
 
-module.exports = { RUNTIME, WASI_COMPONENT, WASM, edgeConfig, edgeSkipReason, startEdge };
+module.exports = { RUNTIME, SECRET_STORE, WASI_COMPONENT, WASM, edgeConfig, edgeSkipReason, envOf, startEdge };
