@@ -20,6 +20,9 @@
 //   /__fault/weak-etag/...       serves the file with a weak ETag (W/"…") and, as
 //                                servers comparing If-Match strongly do (RFC 9110
 //                                §13.1.1), answers 412 to any If-Match but *
+//   /__fault/no-etag/...         serves the file without an ETag (Last-Modified
+//                                and the size are all a client has to tell
+//                                versions apart)
 //   /__fault/short-after/{n}/... serves the first {n} requests for this exact
 //                                fault path normally, then behaves like /short/
 //                                (a truncated payload read after good index reads)
@@ -190,7 +193,9 @@ function createOrigin(opts) {
       cacheControl: false,
     });
     stream.on('headers', (response, _file, stat) => {
-      response.setHeader('ETag', etag ? etag(stat) : strongEtag(stat));
+      const tag = etag ? etag(stat) : strongEtag(stat);
+      if (tag) response.setHeader('ETag', tag);
+      else response.removeHeader('ETag');
     });
     stream.on('directory', () => plain(res, 404, 'Not Found'));
     stream.on('error', (err) => {
@@ -288,6 +293,10 @@ function createOrigin(opts) {
       const ifMatch = req.headers['if-match'];
       if (ifMatch !== undefined && ifMatch.trim() !== '*') return plain(res, 412, 'Precondition Failed');
       return serveFile(req, res, root, m[1], (stat) => `W/${strongEtag(stat)}`);
+    }
+    if ((m = /^\/no-etag(\/.*)$/.exec(rest))) {
+      delete req.headers['if-match'];
+      return serveFile(req, res, root, m[1], () => null);
     }
     if ((m = /^\/etag-flip(\/.*)$/.exec(rest))) {
       const flip = ++etagFlips;

@@ -44,7 +44,9 @@ impl ReadRequest {
     /// match and every conditional read would fail with 412; the answer's
     /// ETag is compared instead ([`response::check`]).
     pub fn if_match_header(&self) -> Option<&str> {
-        self.if_match.as_deref().filter(|t| !t.starts_with("W/"))
+        // Strong entity-tags only: not `W/"…"`, and not a version derived
+        // from size and date ([`response::Head::version`]).
+        self.if_match.as_deref().filter(|t| t.starts_with('"'))
     }
 }
 

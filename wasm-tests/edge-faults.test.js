@@ -119,6 +119,7 @@ describe('edge under origin faults and bad media', { skip }, () => {
     fs.cpSync(path.join(MEDIA, 'abr'), path.join(root, 'abr'), { recursive: true });
     fs.copyFileSync(path.join(MEDIA, 'muxed_moov_end.mp4'), path.join(root, 'muxed_moov_end.mp4'));
     fs.mkdirSync(path.join(root, 'change'));
+    fs.mkdirSync(path.join(root, 'change-no-etag'));
     fs.mkdirSync(path.join(root, 'bad'));
     origin = await startOrigin({ root });
     // Output cache off: these tests watch how packaging meets origin faults
@@ -363,6 +364,37 @@ describe('edge under origin faults and bad media', { skip }, () => {
       const fresh = await get(pl2.segments[2].url);
       assertOk(fresh, CT.video, { immutable: true });
       verifyPayload(fresh.body, v360, 'vide');
+    });
+  });
+
+  describe('origins without ETags', () => {
+    test('size and Last-Modified tell versions apart: a replaced object is never mixed into a segment', async () => {
+      const file = path.join(root, 'change-no-etag', 'v.mp4');
+      const v240 = path.join(MEDIA, 'abr', 'video_240.mp4');
+      const v360 = path.join(MEDIA, 'abr', 'video_360.mp4');
+      fs.copyFileSync(v240, file);
+      const base = `${E}/__fault/no-etag/change-no-etag/v.mp4`;
+      const m = parseHls(text(await get(`${base}/master.m3u8`)), `${base}/master.m3u8`);
+      const pl = parseHls(text(await get(m.variants[0].url)), m.variants[0].url);
+      const url = pl.segments[2].url;
+      const { result: before, log } = await withReads(origin, () => get(url));
+      assertOk(before, CT.video, { immutable: true });
+      verifyPayload(before.body, v240, 'vide');
+      assert.ok(log.every((e) => !e.ifMatch), `no If-Match without an ETag: ${JSON.stringify(log)}`);
+
+      // Replaced by another encode: other size, later Last-Modified.
+      fs.copyFileSync(v360, file);
+      const t = new Date(Date.now() + 60_000);
+      fs.utimesSync(file, t, t);
+      const after = await get(url);
+      note('no-etag: object replaced after its index was cached', after);
+      if (after.status === 200) {
+        // Answered again from the new object (the index was dropped).
+        verifyPayload(after.body, v360, 'vide');
+      } else {
+        assertError(after, [502, 404]);
+        if (after.status === 502) assert.match(text(after), /changed/);
+      }
     });
   });
 

@@ -106,6 +106,7 @@ fn head_of(resp: &Response) -> Head<'_> {
         content_range: header_str(resp, header::CONTENT_RANGE),
         content_length: header_str(resp, header::CONTENT_LENGTH).and_then(|v| v.parse().ok()),
         etag: header_str(resp, header::ETAG),
+        last_modified: header_str(resp, header::LAST_MODIFIED),
     }
 }
 
@@ -188,7 +189,8 @@ pub fn fetch(
         }
         let body = resp.take_body();
         let data = response::read_body(req, &acc, body)?;
-        let read = response::finish(req, &acc, head_of(&resp).etag.unwrap_or_default(), data)?;
+        let version = head_of(&resp).version(acc.total).unwrap_or_default();
+        let read = response::finish(req, &acc, &version, data)?;
         sources.push(Source::Bytes(read.data));
     }
     Ok(sources)

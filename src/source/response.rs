@@ -26,6 +26,36 @@ pub struct Head<'a> {
     pub content_range: Option<&'a str>,
     pub content_length: Option<u64>,
     pub etag: Option<&'a str>,
+    /// `Last-Modified` (RFC 9110 §8.8.2): with the size, what tells two
+    /// versions apart when the origin sends no ETag.
+    pub last_modified: Option<&'a str>,
+}
+
+/// Marks a version that is not an entity tag ([`Head::version`]): it is
+/// compared with each answer, never sent as `If-Match`.
+pub const DERIVED_VERSION: char = '~';
+
+impl Head<'_> {
+    /// What identifies the version of the object this answer comes from:
+    /// its ETag; without one (plain static servers, some S3-compatible
+    /// stores behind proxies) the object's size and `Last-Modified`,
+    /// marked with [`DERIVED_VERSION`]. Without any, `None`: nothing can be
+    /// compared. A replaced object then still changes size or date in
+    /// practice, and a truncated re-upload always changes size, so a
+    /// segment is never built from two versions unnoticed (issue 12).
+    pub fn version(&self, total: Option<u64>) -> Option<String> {
+        if let Some(tag) = self.etag.filter(|t| !t.is_empty()) {
+            return Some(tag.to_string());
+        }
+        match (total, self.last_modified.map(str::trim)) {
+            (None, None) => None,
+            (t, lm) => Some(format!(
+                "{DERIVED_VERSION}size={};modified={}",
+                t.map_or_else(|| "?".to_string(), |t| t.to_string()),
+                lm.unwrap_or("")
+            )),
+        }
+    }
 }
 
 /// An answer that carries the bytes asked for.
@@ -55,12 +85,25 @@ impl Accepted {
 /// `If-Match` was sent, and a guard against origins that ignore
 /// `If-Match`) is [`OriginError::Changed`].
 pub fn check(r: &ReadRequest, h: &Head) -> Result<Accepted, OriginError> {
-    let path = &r.path;
-    if let (200 | 206, Some(want), Some(got)) = (h.status, r.if_match.as_deref(), h.etag) {
+    let acc = check_framing(r, h)?;
+    // Like with like: an ETag with the answer's ETag (an answer without
+    // one has nothing to compare), a derived version with the answer's.
+    let got = match r.if_match.as_deref() {
+        Some(want) if want.starts_with(DERIVED_VERSION) => h.version(acc.total),
+        Some(_) => h.etag.map(str::to_string),
+        None => None,
+    };
+    if let (Some(want), Some(got)) = (r.if_match.as_deref(), got) {
         if want != got {
-            return Err(OriginError::Changed(path.to_string()));
+            return Err(OriginError::Changed(r.path.to_string()));
         }
     }
+    Ok(acc)
+}
+
+/// The status and framing half of [`check`].
+fn check_framing(r: &ReadRequest, h: &Head) -> Result<Accepted, OriginError> {
+    let path = &r.path;
     match h.status {
         206 => {
             // Content-Range: bytes first-last/total (RFC 9110 §14.4).
@@ -172,7 +215,8 @@ pub fn finish(
 pub fn into_read(r: &ReadRequest, h: &Head, body: impl Read) -> Result<ReadResponse, OriginError> {
     let acc = check(r, h)?;
     let data = read_body(r, &acc, body)?;
-    finish(r, &acc, h.etag.unwrap_or_default(), data)
+    let version = h.version(acc.total).unwrap_or_default();
+    finish(r, &acc, &version, data)
 }
 
 #[cfg(test)]
@@ -195,6 +239,7 @@ mod tests {
             content_range: Some("bytes 10-19/100"),
             content_length: Some(10),
             etag: Some("\"x\""),
+            last_modified: None,
         };
         let acc = check(&req(10, 20), &h).unwrap();
         assert_eq!(
@@ -219,6 +264,7 @@ mod tests {
             content_range: Some("bytes 90-99/100"),
             content_length: Some(10),
             etag: None,
+            last_modified: None,
         };
         let r = into_read(&req(90, 200), &h, &[1u8; 10][..]).unwrap();
         assert_eq!(r.data.len(), 10);
@@ -238,6 +284,7 @@ mod tests {
                 content_range: cr,
                 content_length: Some(10),
                 etag: None,
+                last_modified: None,
             };
             assert!(
                 matches!(check(&req(10, 20), &h), Err(OriginError::Bad(_))),
@@ -253,6 +300,7 @@ mod tests {
             content_range: None,
             content_length: None,
             etag: None,
+            last_modified: None,
         };
         let whole: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
         let acc = check(&req(100, 110), &h).unwrap();
@@ -275,6 +323,55 @@ mod tests {
         assert!(check(&req(0, MAX_BUFFERED_READ + 1), &h).is_err());
     }
 
+    /// Without ETags (issue 12): the version is the size and
+    /// `Last-Modified`, compared on every read and never sent as
+    /// `If-Match`; a replaced or truncated object is a change.
+    #[test]
+    fn without_an_etag_size_and_date_identify_the_version() {
+        let h = |range, lm| Head {
+            status: 206,
+            content_range: Some(range),
+            content_length: Some(10),
+            etag: None,
+            last_modified: lm,
+        };
+        let lm1 = Some("Tue, 01 Dec 2026 10:00:00 GMT");
+        let lm2 = Some("Tue, 01 Dec 2026 11:00:00 GMT");
+        let first = h("bytes 0-9/100", lm1);
+        let v1 = first.version(Some(100)).expect("a version");
+        assert!(v1.starts_with(DERIVED_VERSION), "{v1}");
+        let built = into_read(&req(0, 10), &first, &[0u8; 10][..]).expect("read");
+        assert_eq!(built.etag, v1, "the index keeps the derived version");
+        let mut r = req(10, 20);
+        r.if_match = Some(v1.clone());
+        assert_eq!(r.if_match_header(), None, "never sent as If-Match");
+        assert!(check(&r, &h("bytes 10-19/100", lm1)).is_ok());
+        for (changed, what) in [
+            (h("bytes 10-19/100", lm2), "re-uploaded, same size"),
+            (h("bytes 10-19/60", lm1), "truncated, same date"),
+            (h("bytes 10-19/100", None), "date gone"),
+        ] {
+            assert_eq!(
+                check(&r, &changed),
+                Err(OriginError::Changed("a.mp4".into())),
+                "{what}"
+            );
+        }
+        // An answer that now has an ETag is another version too.
+        let mut tagged = h("bytes 10-19/100", lm1);
+        tagged.etag = Some("\"e\"");
+        assert!(check(&r, &tagged).is_err());
+        // Nothing at all to go by: no version, nothing compared.
+        let bare = Head {
+            status: 200,
+            content_range: None,
+            content_length: None,
+            etag: None,
+            last_modified: None,
+        };
+        assert_eq!(bare.version(None), None);
+    }
+
     #[test]
     fn another_version_of_the_object_is_a_change() {
         let mut r = req(0, 10);
@@ -289,6 +386,7 @@ mod tests {
             content_range: Some("bytes 0-9/100"),
             content_length: Some(10),
             etag,
+            last_modified: None,
         };
         assert!(check(&r, &h(Some("W/\"v1\""))).is_ok());
         assert_eq!(
@@ -312,6 +410,7 @@ mod tests {
             content_range: Some("bytes 0-99/1000"),
             content_length: Some(100),
             etag: None,
+            last_modified: None,
         };
         assert!(matches!(
             into_read(&req(0, 100), &h, &[0u8; 50][..]),

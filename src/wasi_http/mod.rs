@@ -284,10 +284,10 @@ fn segment(
             if acc.exact && plan.in_order {
                 return Ok(Source::Body(f.body));
             }
-            let etag = f.etag.clone().unwrap_or_default();
+            let version = f.head().version(acc.total).unwrap_or_default();
             let data = response::read_body(req, &acc, f.body)?;
             Ok(Source::Bytes(
-                response::finish(req, &acc, &etag, data)?.data,
+                response::finish(req, &acc, &version, data)?.data,
             ))
         });
         match read {

@@ -115,6 +115,7 @@ pub struct Fetched {
     pub content_length: Option<u64>,
     pub etag: Option<String>,
     pub content_type: Option<String>,
+    pub last_modified: Option<String>,
     pub body: BodyReader,
 }
 
@@ -125,6 +126,7 @@ impl Fetched {
             content_range: self.content_range.as_deref(),
             content_length: self.content_length,
             etag: self.etag.as_deref(),
+            last_modified: self.last_modified.as_deref(),
         }
     }
 }
@@ -153,6 +155,7 @@ pub fn wait(path: &str, fut: FutureIncomingResponse) -> Result<Fetched, OriginEr
         get("content-length").and_then(|v| v.trim().parse().ok()),
         get("etag"),
         get("content-type"),
+        get("last-modified"),
     );
     drop(headers);
     let status = resp.status();
@@ -168,6 +171,7 @@ pub fn wait(path: &str, fut: FutureIncomingResponse) -> Result<Fetched, OriginEr
         content_length: fetched_head.1,
         etag: fetched_head.2,
         content_type: fetched_head.3,
+        last_modified: fetched_head.4,
         body: BodyReader {
             stream,
             _body: body,
@@ -208,9 +212,9 @@ impl Origin for WasiOrigin {
                 let f = wait(&r.path, fut?)?;
                 let head = f.head();
                 let acc = response::check(r, &head)?;
-                let etag = f.etag.clone().unwrap_or_default();
+                let version = head.version(acc.total).unwrap_or_default();
                 let data = response::read_body(r, &acc, f.body)?;
-                response::finish(r, &acc, &etag, data)
+                response::finish(r, &acc, &version, data)
             })
             .collect()
     }
