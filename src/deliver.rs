@@ -7,8 +7,8 @@
 //! logic is tested natively with `std::io`.
 
 use crate::mux::cmaf::ByteRun;
-use crate::mux::ts::TsSegment;
 use crate::plan;
+use crate::service::ts::TsBody;
 use crate::source::{self, ReadRequest};
 use bytes::Bytes;
 use std::io::{self, Read, Write};
@@ -246,9 +246,9 @@ pub fn copy_exact(src: impl Read, len: u64, out: &mut impl Write) -> io::Result<
     Ok(())
 }
 
-/// Writes bytes `start..end` of a built TS segment, chunk by chunk as the
-/// muxer produces them.
-pub fn write_ts(seg: &mut TsSegment, start: u64, end: u64, out: &mut impl Write) -> io::Result<()> {
+/// Writes bytes `start..end` of a built TS segment (clear or encrypted),
+/// chunk by chunk as the muxer (and the cipher) produce them.
+pub fn write_ts(seg: &mut TsBody, start: u64, end: u64, out: &mut impl Write) -> io::Result<()> {
     let mut pos = 0u64;
     while let Some(chunk) = seg.next_chunk() {
         let (from, to) = (start.max(pos), end.min(pos + chunk.len() as u64));

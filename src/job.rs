@@ -177,7 +177,13 @@ impl Job {
     ) -> Result<Option<Step>, ServeError> {
         match std::mem::replace(&mut self.stage, Stage::Finished) {
             Stage::Start => {
-                service::check_options(&self.req)?;
+                service::check_options(&self.req, &self.cfg)?;
+                if self.req.resource == crate::url::Resource::Key {
+                    // A key depends on the asset's paths and the key
+                    // source only: no origin read.
+                    let key = service::key_output(&self.req, &self.cfg.keys);
+                    return Ok(Some(self.finish(key)));
+                }
                 match &self.req.asset {
                     Asset::Ism { path } => match source::cached_ism(path, cache) {
                         Some(manifest) => self.with_manifest(Some(&manifest?), cache),
@@ -208,7 +214,7 @@ impl Job {
                     .into_iter()
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(SourceError::from)?;
-                let tag = reads
+                let mut tag: String = reads
                     .iter()
                     .map(|r| {
                         format!(
@@ -220,6 +226,12 @@ impl Job {
                     })
                     .collect();
                 let segment = job.build(&reads, responses)?;
+                if let Some(kid) = segment.key_id() {
+                    // Not the clear segment's ETag, and another one when
+                    // the key changes.
+                    tag.push_str("/aes-128-cbc/");
+                    tag.push_str(&kid);
+                }
                 Ok(Some(self.finish(Ok(Output::TsBuilt {
                     segment: Box::new(segment),
                     tag,
@@ -276,7 +288,7 @@ impl Job {
             }
         }
         let set = service::set_from(paths, sels, indexes, &self.cfg)?;
-        match service::answer(&set, &self.req)? {
+        match service::answer_with(&set, &self.req, &self.cfg.keys)? {
             Output::Ts(job) => {
                 let reads = job.reads(self.payload_budget());
                 self.stage = Stage::Samples {

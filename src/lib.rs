@@ -14,6 +14,7 @@ pub mod auth;
 #[cfg(any(all(target_arch = "wasm32", target_os = "unknown"), test))]
 pub mod browser;
 pub mod codec;
+pub mod crypto;
 pub mod deliver;
 #[cfg(all(target_arch = "wasm32", target_os = "wasi", target_env = "p1"))]
 pub mod edge;

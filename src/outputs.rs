@@ -19,7 +19,7 @@ use crate::http::etag;
 use crate::index::INDEX_VERSION;
 use crate::service::{self, Config, Output};
 use crate::source::{self, Cache};
-use crate::url::{Asset, StreamRequest};
+use crate::url::{Asset, Resource, StreamRequest};
 use bytes::Bytes;
 
 /// Longest key stored (Fastly allows 4 KB): a longer request is packaged
@@ -50,8 +50,13 @@ pub fn surrogate_key(asset: &Asset) -> String {
 }
 
 /// The key `req`'s output is stored under, or `None` while a source's
-/// version is unknown (its index not built yet).
+/// version is unknown (its index not built yet). A key URL's answer is
+/// never stored (`None`); an encrypted output's key names the content
+/// key's id, so a new key seed never meets outputs of the old one.
 pub fn key(req: &StreamRequest, cfg: &Config, cache: &mut dyn Cache) -> Option<String> {
+    if req.resource == Resource::Key {
+        return None;
+    }
     let mut key = format!(
         "out/{}/v{INDEX_VERSION}/{}/{}ms/{:?}",
         env!("CARGO_PKG_VERSION"),
@@ -59,6 +64,11 @@ pub fn key(req: &StreamRequest, cfg: &Config, cache: &mut dyn Cache) -> Option<S
         cfg.segment_ms,
         req
     );
+    if req.options.encryption.is_some() {
+        let source = cfg.keys.source().ok()?;
+        key.push_str("/kid:");
+        key.push_str(&source.content_key(&req.asset).kid_hex());
+    }
     let manifest = match &req.asset {
         Asset::Ism { path } => {
             let bytes = cache.get(&source::ism_key(path))?;
@@ -98,7 +108,7 @@ impl Stored {
             Output::Bytes { body, .. } => (etag::of_body(body), Vec::new()),
             Output::Segment { header, etag, .. } => (etag::of_segment(etag, header), Vec::new()),
             Output::TsBuilt { tag, .. } => (etag::of_segment(tag, b"ts"), Vec::new()),
-            Output::Ts(_) => (String::new(), Vec::new()),
+            Output::Ts(_) | Output::Key { .. } => (String::new(), Vec::new()),
         };
         Stored {
             content_type: out.content_type().to_string(),

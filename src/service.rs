@@ -3,6 +3,7 @@
 //! [`crate::url`], call [`serve`] with their [`Origin`] and [`Cache`], and
 //! deliver the [`Output`] — for segments, by reading the listed source runs.
 
+use crate::crypto::{KeySetting, KeySetupError};
 use crate::error::{Cap, LimitError};
 use crate::index::{IndexError, MediaIndex};
 use crate::input::ism::{self, IsmKind, ServerManifest};
@@ -23,6 +24,8 @@ pub const CT_SMOOTH: &str = "application/vnd.ms-sstr+xml";
 pub const CT_MP4_VIDEO: &str = "video/mp4";
 pub const CT_MP4_AUDIO: &str = "audio/mp4";
 pub const CT_TS: &str = "video/mp2t";
+/// The answer of a key URL: 16 raw bytes (RFC 8216 §5.2).
+pub const CT_KEY: &str = "application/octet-stream";
 
 /// Most segment entries one manifest may list or measure, summed over the
 /// tracks it covers (each track's timeline length), checked before any is
@@ -55,6 +58,9 @@ pub struct Config {
     /// Origin requests one client request may make in all (Fastly: 32);
     /// the index reads come out of it first.
     pub max_backend_requests: usize,
+    /// Where content keys come from (`encryption=cbc`); `Debug` hides the
+    /// key material.
+    pub keys: KeySetting,
 }
 
 impl Default for Config {
@@ -63,6 +69,7 @@ impl Default for Config {
             segment_ms: DEFAULT_TARGET_MS,
             max_segment_reads: 30,
             max_backend_requests: 32,
+            keys: KeySetting::Unset,
         }
     }
 }
@@ -97,12 +104,18 @@ pub enum Output {
     /// An MPEG-TS segment, built once its samples are read.
     Ts(ts::TsJob),
     /// An MPEG-TS segment whose samples were read ([`crate::job::Job`]
-    /// reads them): exact length, bytes produced chunk by chunk. `tag`
-    /// identifies the source bytes it was made from (for its ETag).
+    /// reads them): exact length, bytes produced chunk by chunk, clear or
+    /// AES-128 encrypted ([`ts::TsBody`]). `tag` identifies the source
+    /// bytes it was made from and, when encrypted, the key id (for its
+    /// ETag).
     TsBuilt {
-        segment: Box<crate::mux::ts::TsSegment>,
+        segment: Box<ts::TsBody>,
         tag: String,
     },
+    /// A content key (a key URL's answer): sent with `Cache-Control:
+    /// private, no-store` ([`crate::http::for_private`]), never stored in
+    /// an output cache ([`crate::outputs::key`] gives it no key).
+    Key { body: Bytes },
 }
 
 impl Output {
@@ -117,6 +130,7 @@ impl Output {
             // Known once the payload is read (TsSegment::len).
             Output::Ts(_) => 0,
             Output::TsBuilt { segment, .. } => segment.len(),
+            Output::Key { body } => body.len() as u64,
         }
     }
 
@@ -130,13 +144,15 @@ impl Output {
             | Output::Bytes { content_type, .. }
             | Output::Segment { content_type, .. } => content_type,
             Output::Ts(_) | Output::TsBuilt { .. } => CT_TS,
+            Output::Key { .. } => CT_KEY,
         }
     }
 
     /// Segments and init segments never change for a given source version;
     /// manifests may (a re-encode), so they get a shorter cache lifetime.
+    /// A key is never cached at all.
     pub fn is_immutable(&self) -> bool {
-        !matches!(self, Output::Text { .. })
+        !matches!(self, Output::Text { .. } | Output::Key { .. })
     }
 }
 
@@ -153,6 +169,9 @@ pub enum ServeError {
     /// The request would cost more than one of the caps on the work of a
     /// request allows (see [`crate::error`]).
     Limit(LimitError),
+    /// The deployment's settings cannot serve this request (an unusable
+    /// key seed); the reason quotes no secret.
+    Config(String),
 }
 
 impl ServeError {
@@ -164,6 +183,7 @@ impl ServeError {
             ServeError::BadRequest(_) => 400,
             ServeError::Media(_) => 502,
             ServeError::Limit(_) => LimitError::STATUS,
+            ServeError::Config(_) => 500,
         }
     }
 }
@@ -175,7 +195,8 @@ impl fmt::Display for ServeError {
             ServeError::NotFound(w)
             | ServeError::NotImplemented(w)
             | ServeError::BadRequest(w)
-            | ServeError::Media(w) => f.write_str(w),
+            | ServeError::Media(w)
+            | ServeError::Config(w) => f.write_str(w),
             ServeError::Limit(e) => e.fmt(f),
         }
     }
@@ -306,12 +327,35 @@ pub fn load_set(
     set_from(paths, sels, indexes, cfg)
 }
 
-/// Options that are valid but not built yet: refused before any read.
-pub(crate) fn check_options(req: &StreamRequest) -> Result<(), ServeError> {
+/// The one `encryption=` value built so far: AES-128 over whole MPEG-TS
+/// segments (RFC 8216 §4.3.2.4), as Azure's `encryption=cbc` was.
+pub const CBC: &str = "cbc";
+
+/// Options that are valid but not built yet, or that this request or
+/// deployment cannot honour: refused before any read.
+pub(crate) fn check_options(req: &StreamRequest, cfg: &Config) -> Result<(), ServeError> {
     if let Some(e) = &req.options.encryption {
-        return Err(ServeError::NotImplemented(format!(
-            "encryption={e} is not supported yet"
-        )));
+        if e != CBC {
+            return Err(ServeError::NotImplemented(format!(
+                "encryption={e} is not supported yet"
+            )));
+        }
+        let ts = matches!(req.options.format, Format::HlsTs | Format::HlsTsV3);
+        if !ts && req.resource != Resource::Key {
+            return Err(ServeError::BadRequest(
+                "encryption=cbc is AES-128 encryption of HLS MPEG-TS segments: it needs format=m3u8-aapl or m3u8-aapl-v3".into(),
+            ));
+        }
+        if matches!(
+            req.resource,
+            Resource::MediaPlaylist {
+                keyframes: true,
+                ..
+            }
+        ) {
+            return Err(ServeError::NotImplemented(ts::IFRAMES_OMITTED.into()));
+        }
+        key_source(&cfg.keys)?;
     }
     if !req.options.filters.is_empty() {
         return Err(ServeError::NotImplemented(
@@ -319,6 +363,29 @@ pub(crate) fn check_options(req: &StreamRequest) -> Result<(), ServeError> {
         ));
     }
     Ok(())
+}
+
+/// The deployment's key source, or why there is none (501 when not
+/// configured, 500 when unusable); never quotes the secret.
+pub(crate) fn key_source(keys: &KeySetting) -> Result<&crate::crypto::KeySource, ServeError> {
+    keys.source().map_err(|e| match e {
+        KeySetupError::Missing => {
+            ServeError::NotImplemented(format!("encryption=cbc needs {}", crate::crypto::SEED_KEY))
+        }
+        KeySetupError::Invalid(why) => {
+            ServeError::Config(format!("{} {why}", crate::crypto::SEED_KEY))
+        }
+    })
+}
+
+/// The answer of a key URL (`…/Key(encryption=cbc)`): the asset's
+/// 16-byte content key. It depends only on the asset's object paths and
+/// the key source, so it is answered before (and without) any origin read.
+pub fn key_output(req: &StreamRequest, keys: &KeySetting) -> Result<Output, ServeError> {
+    let key = key_source(keys)?.content_key(&req.asset);
+    Ok(Output::Key {
+        body: Bytes::copy_from_slice(&key.key),
+    })
 }
 
 /// Answers one stream request through a blocking `origin` (native CLI,
@@ -336,23 +403,32 @@ pub fn serve(
     )
 }
 
-/// The output for `req` from its loaded media set. TS segments come back
-/// as [`Output::Ts`] jobs that still need their samples read.
+/// The output for `req` from its loaded media set, with no key source
+/// (an encrypted segment is then refused, never sent clear). TS segments
+/// come back as [`Output::Ts`] jobs that still need their samples read.
 pub fn answer(set: &MediaSet, req: &StreamRequest) -> Result<Output, ServeError> {
+    answer_with(set, req, &KeySetting::Unset)
+}
+
+/// [`answer`] with the deployment's key source, for `encryption=cbc`.
+pub fn answer_with(
+    set: &MediaSet,
+    req: &StreamRequest,
+    keys: &KeySetting,
+) -> Result<Output, ServeError> {
     let format = req.options.format;
     let find = |r: &TrackRef| find_track(set, r);
+    if req.resource == Resource::Key {
+        return key_output(req, keys);
+    }
     if format.is_smooth() {
         return serve_smooth(set, &req.resource, format);
     }
     if matches!(format, Format::HlsTs | Format::HlsTsV3) {
-        return serve_ts(
-            set,
-            &req.resource,
-            format,
-            req.options.audio_only == Some(true),
-        );
+        return ts::serve(set, req, keys);
     }
     match &req.resource {
+        Resource::Key => key_output(req, keys),
         Resource::Manifest => {
             check_manifest_work(set, &set.tracks)?;
             match format {
@@ -437,6 +513,9 @@ fn serve_smooth(set: &MediaSet, resource: &Resource, format: Format) -> Result<O
         Resource::MediaPlaylist { .. } => Err(ServeError::BadRequest(
             "media playlists are HLS only".into(),
         )),
+        Resource::Key => Err(ServeError::Media(
+            "key URLs are answered without the media".into(),
+        )),
     }
 }
 
@@ -452,75 +531,9 @@ fn smooth_omitted(set: &MediaSet) -> Vec<String> {
     out
 }
 
-/// The MPEG-TS formats (`m3u8-aapl`, `m3u8-aapl-v3`).
-fn serve_ts(
-    set: &MediaSet,
-    resource: &Resource,
-    format: Format,
-    audio_only: bool,
-) -> Result<Output, ServeError> {
-    let find = |r: &TrackRef| -> Result<&SetTrack, ServeError> {
-        let t = find_track(set, r)?;
-        carry::TS
-            .track(&set.track_index(t).info)
-            .map_err(ServeError::NotImplemented)?;
-        Ok(t)
-    };
-    match resource {
-        Resource::Manifest => {
-            // A title whose video (or audio) TS cannot carry is refused
-            // rather than silently served without it.
-            carry::TS.title(set).map_err(ServeError::NotImplemented)?;
-            check_manifest_work(set, &set.tracks)?;
-            text(
-                CT_HLS,
-                hls::multivariant_with(set, format, audio_only)?,
-                carry::TS.omitted(set),
-            )
-        }
-        Resource::MediaPlaylist { track, keyframes } => {
-            let t = find(track)?;
-            check_manifest_work(set, std::slice::from_ref(t))?;
-            let body = match (*keyframes, format) {
-                (false, _) => hls::media_playlist(set, t, format)?,
-                (true, Format::HlsTs) if set.track_index(t).is_video() => {
-                    hls::iframe_playlist(set, t)?
-                }
-                (true, _) => {
-                    return Err(ServeError::BadRequest(
-                        "type=keyframes needs a video track and format=m3u8-aapl".into(),
-                    ))
-                }
-            };
-            text(CT_HLS, body, Vec::new())
-        }
-        Resource::Init { .. } => Err(ServeError::NotFound(
-            "MPEG-TS segments have no init segment".into(),
-        )),
-        Resource::Fragment { track, time } => {
-            let t = find(track)?;
-            let (n, _) = segment_at(set, t, *time)?;
-            let mut tracks = vec![t];
-            if format == Format::HlsTsV3 && set.track_index(t).is_video() {
-                // v3 variants carry the default (first) audio track muxed.
-                if let Some(a) = set
-                    .of_kind(TrackKind::Audio)
-                    .find(|a| hls::ts_capable(&set.track_index(a).info))
-                {
-                    tracks.push(a);
-                }
-            }
-            let job = ts::TsJob::new(set, &tracks, n)?.ok_or_else(|| {
-                ServeError::NotFound(format!("no segment of {} at time {time}", t.name))
-            })?;
-            Ok(Output::Ts(job))
-        }
-    }
-}
-
 /// [`MAX_MANIFEST_SEGMENTS`] for a manifest covering `tracks`: the sum of
 /// their timelines' lengths, known before a segment is located.
-fn check_manifest_work(set: &MediaSet, tracks: &[SetTrack]) -> Result<(), ServeError> {
+pub(crate) fn check_manifest_work(set: &MediaSet, tracks: &[SetTrack]) -> Result<(), ServeError> {
     let entries: u64 = tracks.iter().map(|t| set.timeline_of(t).len() as u64).sum();
     Ok(LimitError::check(
         Cap::ManifestSegments,
@@ -530,7 +543,7 @@ fn check_manifest_work(set: &MediaSet, tracks: &[SetTrack]) -> Result<(), ServeE
 }
 
 /// A manifest as an output, within [`MAX_MANIFEST_BYTES`].
-fn text(
+pub(crate) fn text(
     content_type: &'static str,
     body: String,
     omitted: Vec<String>,
@@ -544,7 +557,7 @@ fn text(
 }
 
 /// The track a sub-resource URL names.
-fn find_track<'a>(set: &'a MediaSet, r: &TrackRef) -> Result<&'a SetTrack, ServeError> {
+pub(crate) fn find_track<'a>(set: &'a MediaSet, r: &TrackRef) -> Result<&'a SetTrack, ServeError> {
     set.find(r).ok_or_else(|| {
         ServeError::NotFound(format!("no track {} at bitrate {}", r.name, r.bitrate))
     })
@@ -561,7 +574,11 @@ fn find_track<'a>(set: &'a MediaSet, r: &TrackRef) -> Result<&'a SetTrack, Serve
 /// `$Time$`, rounded as [`crate::mux::smooth::fragment_time`]) — for Smooth, the start
 /// of the first rendition of the StreamIndex, whose chunk list every
 /// aligned rendition of the same name shares (MS-SSTR §2.2.2.6).
-fn segment_at(set: &MediaSet, t: &SetTrack, time: u64) -> Result<(u32, TrackSegment), ServeError> {
+pub(crate) fn segment_at(
+    set: &MediaSet,
+    t: &SetTrack,
+    time: u64,
+) -> Result<(u32, TrackSegment), ServeError> {
     let missing = || ServeError::NotFound(format!("no segment of {} at time {time}", t.name));
     let timeline = set.timeline_of(t);
     let n = timeline.segment_at_hns(time).ok_or_else(missing)?;
@@ -607,6 +624,8 @@ fn mp4_type(kind: TrackKind) -> &'static str {
     }
 }
 
+#[cfg(test)]
+mod encryption_tests;
 #[cfg(test)]
 mod hostile_tests;
 #[cfg(test)]
@@ -665,9 +684,10 @@ pub fn materialize(
             for res in origin.read(&reqs) {
                 responses.push(res.map_err(SourceError::from)?);
             }
-            let seg = job.build(&reqs, responses)?;
-            Ok(vec![Bytes::from(seg.to_vec())])
+            let body = job.build(&reqs, responses)?;
+            Ok(vec![Bytes::from(body.to_vec())])
         }
         Output::TsBuilt { segment, .. } => Ok(vec![Bytes::from(segment.to_vec())]),
+        Output::Key { body } => Ok(vec![body.clone()]),
     }
 }

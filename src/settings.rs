@@ -16,6 +16,7 @@
 //! | `output_cache` | `on` | keep packaged outputs in the platform's cache (`off`: package every request) |
 //! | `token_required`, `locators`, `allowed_prefixes` (and the secret `token_keys`) | | signed URLs, Azure locators, allowed prefixes: see [`crate::access`] |
 //! | `origin_auth` | `none` | how origin requests are signed: `azure-shared-key`, `azure-sas`, `s3`, `header` |
+//! | `encryption_key_seed` (secret) | none | base64 of ≥ 16 random bytes; the content keys of `encryption=cbc` are derived from it per asset ([`crate::crypto`]); without it `encryption=cbc` is 501 |
 //!
 //! The settings and secrets each `origin_auth` scheme reads
 //! (`azure_account`, `azure_key`, `azure_sas`, `s3_access_key_id`,
@@ -25,6 +26,7 @@
 
 use crate::access::Access;
 use crate::auth::{AuthConfigError, OriginAuth};
+use crate::crypto::KeySetting;
 use crate::http::Policy;
 use crate::service::Config;
 use crate::source::request::OriginRequests;
@@ -47,6 +49,10 @@ pub struct Settings {
     /// request that would reach the origin is answered 500 rather than
     /// sent unsigned. `Debug` never shows a secret.
     pub origin_auth: Result<OriginAuth, AuthConfigError>,
+    /// Where content keys come from: the secret `encryption_key_seed`,
+    /// added by the adapter ([`Settings::load_key_seed`]). `Debug` never
+    /// shows it.
+    pub keys: KeySetting,
 }
 
 impl Default for Settings {
@@ -84,13 +90,28 @@ impl Settings {
             ),
             access: Access::from_config(&get),
             origin_auth: OriginAuth::from_lookup(&get, secret),
+            keys: KeySetting::Unset,
         }
+    }
+
+    /// Reads the content key seed with the platform's secret lookup. An
+    /// adapter whose secret reads cost something calls it only for
+    /// requests that ask for encryption ([`wants_encryption`]).
+    pub fn load_key_seed(&mut self, secret: impl Fn(&str) -> Option<String>) {
+        self.keys = KeySetting::from_secret(secret);
+    }
+
+    /// What is wrong with the secrets read so far, for the adapter's log
+    /// (never key material).
+    pub fn key_problem(&self) -> Option<String> {
+        self.keys.problem()
     }
 
     /// The packaging configuration these settings select.
     pub fn service_config(&self) -> Config {
         Config {
             segment_ms: self.segment_ms,
+            keys: self.keys.clone(),
             ..Config::default()
         }
     }
@@ -118,6 +139,14 @@ impl Settings {
     pub fn object_path(&self, object: &str) -> String {
         format!("{}{object}", self.origin_prefix)
     }
+}
+
+/// Whether a request's path or query mentions `encryption=` (any case),
+/// so that an adapter reads the key seed only for requests that may need
+/// it. Over-inclusive on purpose: a false positive costs one secret read.
+pub fn wants_encryption(path: &str, query: Option<&str>) -> bool {
+    let has = |s: &str| s.to_ascii_lowercase().contains("encryption");
+    has(path) || query.is_some_and(has)
 }
 
 /// "/media/" → "media/": objects are joined as `{prefix}{path}`; empty,
@@ -205,6 +234,32 @@ mod tests {
             })
         );
         assert_eq!(Settings::default().origin_auth, Ok(OriginAuth::None));
+    }
+
+    #[test]
+    fn key_seed_is_a_secret_read_on_demand() {
+        use crate::crypto::KeySetting;
+        let seed = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        // A configuration value is never taken for the seed.
+        let mut s = Settings::from_lookups(
+            |k| (k == "encryption_key_seed").then(|| seed.to_string()),
+            |_| None,
+        );
+        assert_eq!(s.keys, KeySetting::Unset);
+        s.load_key_seed(|k| (k == "encryption_key_seed").then(|| seed.to_string()));
+        assert!(s.service_config().keys.source().is_ok());
+        assert!(!format!("{s:?}").contains(seed));
+        s.load_key_seed(|_| Some("short".into()));
+        assert!(s.key_problem().is_some_and(|p| !p.contains("short")));
+        assert!(wants_encryption(
+            "/a.mp4/QualityLevels(1)/Key(Encryption=cbc)",
+            None
+        ));
+        assert!(wants_encryption(
+            "/a.mp4/master.m3u8",
+            Some("encryption=cbc")
+        ));
+        assert!(!wants_encryption("/a.mp4/master.m3u8", Some("x=1")));
     }
 
     #[test]

@@ -121,6 +121,9 @@ impl Pending {
             Output::Bytes { body, .. } => vec![body],
             // Chunk by chunk, as the edge streams it.
             Output::TsBuilt { segment, .. } => segment.collect(),
+            // The browser has no key source (its sessions answer
+            // `encryption=` with 501), so no key ever gets here.
+            Output::Key { body } => vec![body],
             Output::Ts(_) => {
                 return Round::Done(Done::error(500, "TS segment answered unbuilt".into()))
             }

@@ -34,7 +34,16 @@ pub fn main() {
     if crate::token::split(req.get_path()).0.is_some() {
         settings.deploy.access.load_secrets(config::secret);
     }
-    for p in &settings.access.problems {
+    // Likewise the content key seed, only for requests that may encrypt.
+    if crate::settings::wants_encryption(req.get_path(), req.get_query_str()) {
+        settings.deploy.load_key_seed(config::secret);
+    }
+    for p in settings
+        .access
+        .problems
+        .iter()
+        .chain(&settings.key_problem())
+    {
         // Fastly collects stderr as the service's log; no key material.
         eprintln!("edgepack: settings: {p}");
     }
@@ -192,7 +201,8 @@ fn handle(req: &Request, s: &Settings) -> Handled {
 /// core's HTTP decision on the output's length and validator); computed
 /// once, since a manifest's ETag hashes its whole body.
 fn storable(s: &Settings, out: &Output, head: bool) -> Option<crate::outputs::Stored> {
-    if matches!(out, Output::Ts(_)) {
+    // A key is never stored (it has no output key either).
+    if matches!(out, Output::Ts(_) | Output::Key { .. }) {
         return None;
     }
     let stored = crate::outputs::Stored::of(out);
@@ -238,6 +248,7 @@ fn deliver(
         }
         seg @ Output::Segment { .. } => origin::stream_segment(s, &seg, origin, cache, head, cfg),
         Output::TsBuilt { mut segment, tag } => origin::stream_ts(s, &mut segment, &tag, head),
+        Output::Key { body } => done(respond::private(s, service::CT_KEY, &body, head)),
         // The job reads a TS segment's samples before it answers.
         Output::Ts(_) => done(respond::error(
             s,

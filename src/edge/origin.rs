@@ -10,7 +10,7 @@ use super::respond;
 use super::{done, Handled};
 use crate::auth::AuthConfigError;
 use crate::deliver::{self, SegmentBody};
-use crate::mux::ts::TsSegment;
+use crate::service::ts::TsBody;
 use crate::service::{self, Output};
 use crate::source::request::{OriginRequests, OutgoingRead};
 use crate::source::response::{self, Head};
@@ -287,7 +287,7 @@ pub fn fail((resp, retry): (Response, bool)) -> Handled {
 
 /// Streams a built TS segment in chunks; the length is exact before the
 /// first byte goes out.
-pub fn stream_ts(s: &Settings, seg: &mut TsSegment, tag: &str, head: bool) -> Handled {
+pub fn stream_ts(s: &Settings, seg: &mut TsBody, tag: &str, head: bool) -> Handled {
     let delivery = respond::segment(s, service::CT_TS, seg.len(), tag, b"ts", head);
     let Some((start, end)) = delivery.body else {
         return done(respond::without_payload(&delivery));

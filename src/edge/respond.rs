@@ -65,6 +65,16 @@ pub fn body(s: &Settings, ct: &'static str, data: &[u8], immutable: bool, head: 
     }
 }
 
+/// A secret body (a content key): `private, no-store`, no validator
+/// ([`http::for_private`]).
+pub fn private(s: &Settings, ct: &'static str, data: &[u8], head: bool) -> Response {
+    let d = http::for_private(&request_head(s, head), &policy(s), ct, data.len() as u64);
+    match d.body {
+        Some((a, b)) => to_response(&d.head).with_body(&data[a as usize..b as usize]),
+        None => without_payload(&d),
+    }
+}
+
 /// The delivery of a media segment of `len` bytes, known before any
 /// payload is read (Content-Length, not chunked), tagged by the source
 /// ETag and the generated header bytes.

@@ -282,8 +282,16 @@ fn resolve(base: &str, reference: &str) -> Result<String, String> {
     Ok(format!("{}{reference}", &base[..=slash]))
 }
 
+/// A configuration with a key seed, so `encryption=cbc` manifests answer.
+fn keyed() -> Config {
+    Config {
+        keys: crate::crypto::KeySetting::from_secret(|_| Some(KEY_B64.to_string())),
+        ..Config::default()
+    }
+}
+
 fn body_of(req: &StreamRequest, origin: &mut FileOrigin, cache: &mut MemoryCache) -> String {
-    let cfg = Config::default();
+    let cfg = keyed();
     let out = serve(req, origin, cache, &cfg).unwrap_or_else(|e| panic!("{req:?}: {e}"));
     let parts = materialize(&out, origin, &cfg).unwrap_or_else(|e| panic!("{e}"));
     String::from_utf8(parts.concat()).expect("text manifest")
@@ -351,6 +359,43 @@ fn children_of_signed_manifests_carry_the_token() {
             assert!(n >= 2, "{url}: {n}");
         }
     }
+    // Encrypted: the key URLs of the media playlists too.
+    for asset in ["abr/abr.ism".to_string(), format!("{LOC}/abr.ism")] {
+        let url = sign(&format!(
+            "/{asset}/manifest(format=m3u8-aapl,encryption=cbc).m3u8"
+        ));
+        let n = walk(&url, &a, &mut origin, &mut cache, 0);
+        assert!(n >= 4, "{url}: {n}");
+    }
+}
+
+/// A key URL is a stream request like any other: without a token it is
+/// refused when tokens are required, with the manifest's token it is let
+/// through, and a locator URL names the very asset (so the same key) as
+/// the direct URL.
+#[test]
+fn key_urls_are_guarded_and_keyed_by_asset() {
+    let a = guarded(&[]);
+    let direct = "/abr/abr.ism/QualityLevels(1)/Key(encryption=cbc)";
+    assert_eq!(answer(get(direct, &a)).0, 403);
+    let by_locator = format!("/{LOC}/abr.ism/QualityLevels(1)/Key(encryption=cbc)");
+    assert_eq!(answer(get(&by_locator, &a)).0, 403);
+    let s1 = stream(&sign(direct), &a);
+    let s2 = stream(&sign(&by_locator), &a);
+    assert_eq!(s1.resource, crate::url::Resource::Key);
+    let cfg = keyed();
+    let k1 = crate::service::key_output(&s1, &cfg.keys).unwrap();
+    let k2 = crate::service::key_output(&s2, &cfg.keys).unwrap();
+    let (crate::service::Output::Key { body: b1 }, crate::service::Output::Key { body: b2 }) =
+        (k1, k2)
+    else {
+        panic!()
+    };
+    assert_eq!((b1.len(), &b1), (16, &b2));
+    // A token of another asset does not open this key.
+    let other = sign("/abr/other.ism/manifest");
+    let t = crate::token::split(&other).0.unwrap_or_default();
+    assert_eq!(answer(get(&format!("/{t}{direct}"), &a)).0, 403);
 }
 
 #[test]

@@ -13,8 +13,8 @@ pub mod range;
 mod respond;
 
 pub use respond::{
-    error_head, for_body, for_generated, preflight_head, Delivery, Policy, RequestHead,
-    ResponseHead, IMMUTABLE, NOSNIFF,
+    error_head, for_body, for_generated, for_private, preflight_head, Delivery, Policy,
+    RequestHead, ResponseHead, IMMUTABLE, NOSNIFF, PRIVATE,
 };
 
 #[cfg(test)]

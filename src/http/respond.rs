@@ -184,6 +184,26 @@ pub fn for_generated(
     )
 }
 
+/// Cache policy of a secret answer (a content key): for this viewer only,
+/// kept by no cache (RFC 9111 §5.2.2.3, §5.2.2.7).
+pub const PRIVATE: &str = "private, no-store";
+
+/// The response for a small secret body of `len` bytes (a content key):
+/// 200 with the whole body, [`PRIVATE`], no validator (nothing may keep
+/// it to revalidate) and no Range (a 16-byte key is read whole; RFC 9110
+/// §14.2 lets a server ignore `Range`).
+pub fn for_private(req: &RequestHead, policy: &Policy, content_type: &str, len: u64) -> Delivery {
+    let mut head = ResponseHead::new(200, policy);
+    head.set("content-type", content_type);
+    head.set("cache-control", PRIVATE);
+    head.set("content-length", len.to_string());
+    Delivery {
+        head,
+        body: (!req.head).then_some((0, len)),
+        text: None,
+    }
+}
+
 /// An error: status and a one-line plain-text reason, never cached.
 pub fn error_head(policy: &Policy, status: u16, reason: &str) -> (ResponseHead, String) {
     let body = format!("{reason}\n");

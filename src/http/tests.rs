@@ -319,3 +319,29 @@ fn etags_follow_bytes() {
     );
     assert!(etag::of_body(b"").starts_with('"'));
 }
+
+#[test]
+fn private_bodies_are_never_cached_or_validated() {
+    let p = Policy::default();
+    let req = RequestHead {
+        head: false,
+        range: Some("bytes=0-3".into()),
+        if_none_match: Some("*".into()),
+    };
+    let d = for_private(&req, &p, "application/octet-stream", 16);
+    // No 304 (no validator to match) and no 206: the whole key.
+    assert_eq!((d.head.status, d.body), (200, Some((0, 16))));
+    assert_eq!(d.head.get("cache-control"), Some("private, no-store"));
+    assert_eq!(d.head.get("content-length"), Some("16"));
+    assert_eq!(d.head.get("etag"), None);
+    assert_eq!(d.head.get("accept-ranges"), None);
+    assert_eq!(d.head.get("x-content-type-options"), Some("nosniff"));
+    let head = RequestHead {
+        head: true,
+        ..RequestHead::default()
+    };
+    assert_eq!(
+        for_private(&head, &p, "application/octet-stream", 16).body,
+        None
+    );
+}

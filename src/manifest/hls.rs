@@ -30,8 +30,8 @@ pub fn track_rates(set: &MediaSet, t: &SetTrack, format: Format) -> Result<Rates
     }))
 }
 
-/// Bytes of a segment in `format`: exact for CMAF; for MPEG-TS an upper
-/// estimate from the packetization rules of `mux::ts` (the exact size
+/// Bytes of a segment in `format`: exact for CMAF; for MPEG-TS (clear or
+/// AES-128 encrypted) an upper estimate from the packetization rules of `mux::ts` (the exact size
 /// depends on NAL units and in-band parameter sets, known only once the
 /// payload is read).
 pub fn segment_size(idx: &TrackIndex, s: &TrackSegment, format: Format) -> u64 {
@@ -64,7 +64,12 @@ pub fn segment_size(idx: &TrackIndex, s: &TrackSegment, format: Format) -> u64 {
                 let group = (ts * crate::mux::ts::AUDIO_PES_MAX_DURATION_90K).div_ceil(90_000);
                 s.duration.div_ceil(group.max(1)) + 1
             };
-            crate::mux::ts::PSI_LEN + (raw.div_ceil(184) + pes + 15) * 188
+            // The PKCS#7 padding of `encryption=cbc` adds 1 to 16 bytes
+            // (`crypto::padded_len`): counted always, so one estimate
+            // bounds the clear and the encrypted segment.
+            crate::mux::ts::PSI_LEN
+                + (raw.div_ceil(184) + pes + 15) * 188
+                + crate::crypto::BLOCK as u64
         }
         _ => s.payload + cmaf::header_len(n as u32, idx.has_cts || idx.is_video(), true),
     }
@@ -150,6 +155,21 @@ pub fn multivariant_with(
     format: Format,
     audio_only: bool,
 ) -> Result<String, TimelineError> {
+    multivariant_encrypted(set, format, audio_only, None)
+}
+
+/// [`multivariant_with`] for a title encrypted with `encryption={e}`
+/// (`cbc`, MPEG-TS formats only): every media playlist URL keeps the
+/// option, and no I-frame playlist is listed (see [`media_playlist_with`]
+/// for why).
+pub fn multivariant_encrypted(
+    set: &MediaSet,
+    format: Format,
+    audio_only: bool,
+    encryption: Option<&str>,
+) -> Result<String, TimelineError> {
+    let playlist_url =
+        |t: &SetTrack| url::media_playlist_url_with(&track_ref(t), format, false, encryption);
     let ts = matches!(format, Format::HlsTs | Format::HlsTsV3);
     let usable = |t: &&SetTrack| !ts || ts_capable(&set.track_index(t).info);
     let audio: Vec<&SetTrack> = set.of_kind(TrackKind::Audio).filter(usable).collect();
@@ -182,7 +202,7 @@ pub fn multivariant_with(
                 r.peak,
                 r.average,
                 quoted(&info.codec_string),
-                url::media_playlist_url(&track_ref(a), format, false)
+                playlist_url(a)
             );
         }
         return Ok(out);
@@ -211,7 +231,8 @@ pub fn multivariant_with(
             best.peak = best.peak.max(r.peak);
             best.average = best.average.max(r.average);
             if format != Format::HlsTsV3 {
-                write_media(&mut out, set, a, gi, mi, members, format);
+                let uri = playlist_url(a);
+                write_media(&mut out, set, a, (gi, mi, members), &uri);
             }
         }
         group_rates.push(best);
@@ -248,11 +269,7 @@ pub fn multivariant_with(
             if let Some((n, d)) = info.frame_rate() {
                 let _ = write!(out, ",FRAME-RATE={:.3}", n as f64 / d as f64);
             }
-            let _ = write!(
-                out,
-                "{audio_attr}\n{}\n",
-                url::media_playlist_url(&track_ref(v), format, false)
-            );
+            let _ = write!(out, "{audio_attr}\n{}\n", playlist_url(v));
         }
     }
     if audio_only && format != Format::HlsTsV3 {
@@ -263,11 +280,11 @@ pub fn multivariant_with(
                 group_rates[g].peak.max(1),
                 group_rates[g].average.max(1),
                 quoted(codec),
-                url::media_playlist_url(&track_ref(members[0]), format, false)
+                playlist_url(members[0])
             );
         }
     }
-    if format == Format::HlsTs {
+    if format == Format::HlsTs && encryption.is_none() {
         for v in &video {
             let info = &set.track_index(v).info;
             let peak = iframe_entries(set, v)?
@@ -359,10 +376,8 @@ fn write_media(
     out: &mut String,
     set: &MediaSet,
     a: &SetTrack,
-    gi: usize,
-    mi: usize,
-    members: &[&SetTrack],
-    format: Format,
+    (gi, mi, members): (usize, usize, &[&SetTrack]),
+    uri: &str,
 ) {
     let info = &set.track_index(a).info;
     let _ = write!(out, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio{gi}\"");
@@ -380,7 +395,7 @@ fn write_media(
         ",NAME=\"{}\",DEFAULT={default},AUTOSELECT=YES,CHANNELS=\"{}\",URI=\"{}\"",
         quoted(&name),
         crate::codec::hls_channels(info),
-        url::media_playlist_url(&track_ref(a), format, false)
+        uri
     );
 }
 
@@ -390,6 +405,31 @@ pub fn media_playlist(
     set: &MediaSet,
     t: &SetTrack,
     format: Format,
+) -> Result<String, TimelineError> {
+    media_playlist_with(set, t, format, None)
+}
+
+/// [`media_playlist`], encrypted with `encryption={e}` when set (`cbc`:
+/// AES-128 over each whole MPEG-TS segment, RFC 8216 §4.3.2.4): an
+/// `EXT-X-KEY:METHOD=AES-128` whose URI is the asset's key URL
+/// ([`url::key_url`], relative), and segment URLs that keep the option.
+///
+/// The IV rule (RFC 8216 §5.2): a key tag without `IV` makes each
+/// segment's Media Sequence Number its IV, and the segment handler
+/// encrypts segment `n` of the timeline with IV `n`
+/// ([`crate::crypto::sequence_iv`]). The playlist starts at sequence 0 and
+/// lists the track's non-empty segments, so the two agree for every
+/// segment up to the first gap in the track's timeline numbers; from a
+/// segment whose number differs from its sequence number on, each segment
+/// gets its own key tag with an explicit `IV=0x{n}`, so the rule holds
+/// for any track. I-frame playlists are not offered encrypted: their byte
+/// ranges end inside a segment, short of the PKCS#7 padding a whole
+/// segment's decryption ends on.
+pub fn media_playlist_with(
+    set: &MediaSet,
+    t: &SetTrack,
+    format: Format,
+    encryption: Option<&str>,
 ) -> Result<String, TimelineError> {
     let info = &set.track_index(t).info;
     let segs = set.segments(t)?;
@@ -419,9 +459,19 @@ pub fn media_playlist(
         let init = url::init_url(&tr, format);
         let _ = writeln!(out, "#EXT-X-MAP:URI=\"{}\"", strip_quality_levels(&init));
     }
-    for s in &segs {
+    let key_uri = encryption.map(url::key_url);
+    // Whether the key tag in effect carries an explicit IV.
+    let mut explicit_iv = false;
+    for (sequence, s) in segs.iter().enumerate() {
+        if let Some(key) = &key_uri {
+            let sequence = sequence as u64;
+            if let Some(iv) = key_tag(sequence, s.number, explicit_iv) {
+                write_key(&mut out, key, iv);
+            }
+            explicit_iv = u64::from(s.number) != sequence;
+        }
         let time = rescale(s.start, info.timescale, HNS).max(0) as u64;
-        let uri = url::fragment_url(&tr, time, format);
+        let uri = url::fragment_url_with(&tr, time, format, encryption);
         let _ = write!(
             out,
             "#EXTINF:{:.6},\n{}\n",
@@ -431,6 +481,33 @@ pub fn media_playlist(
     }
     out.push_str("#EXT-X-ENDLIST\n");
     Ok(out)
+}
+
+/// The key tag to write before the segment with Media Sequence Number
+/// `sequence` and timeline number `number` (its IV, RFC 8216 §5.2), when
+/// the tag in effect has an explicit IV or not (`explicit`): `None` to
+/// write none (the tag in effect gives the right IV), `Some(None)` for a
+/// tag without IV (the sequence number is the IV), `Some(Some(n))` for a
+/// tag with `IV=n`.
+fn key_tag(sequence: u64, number: u32, explicit: bool) -> Option<Option<u32>> {
+    let own_iv = u64::from(number) != sequence;
+    if own_iv {
+        Some(Some(number))
+    } else if sequence == 0 || explicit {
+        Some(None)
+    } else {
+        None
+    }
+}
+
+/// `#EXT-X-KEY:METHOD=AES-128,URI="{uri}"` (RFC 8216 §4.3.2.4), with
+/// `IV=0x…` (32 hex digits, the big-endian segment number) when `iv`.
+fn write_key(out: &mut String, uri: &str, iv: Option<u32>) {
+    let _ = write!(out, "#EXT-X-KEY:METHOD=AES-128,URI=\"{}\"", quoted(uri));
+    if let Some(n) = iv {
+        let _ = write!(out, ",IV=0x{:032x}", u128::from(n));
+    }
+    out.push('\n');
 }
 
 /// `QualityLevels(b)/Fragments(…)` → `Fragments(…)`, the form relative to a

@@ -338,7 +338,7 @@ fn iframe_playlist_ranges_end_exactly_at_the_keyframe() {
         else {
             panic!()
         };
-        assert_eq!(seg.keyframe_ranges()[0].end, len, "{seg_path}");
+        assert_eq!(seg.segment().keyframe_ranges()[0].end, len, "{seg_path}");
         checked += 1;
     }
     assert!(checked > 0);

@@ -1,17 +1,34 @@
-//! MPEG-TS segments: unlike CMAF, TS rewrites the payload (Annex B, ADTS,
+//! The MPEG-TS formats (`m3u8-aapl`, `m3u8-aapl-v3`), clear or with
+//! `encryption=cbc`. Unlike CMAF, TS rewrites the payload (Annex B, ADTS,
 //! 188-byte packets), so the samples are read first and the segment is
 //! built from them. A [`TsJob`] lists the reads; [`TsJob::build`] turns the
-//! bytes into a [`TsSegment`] whose length is known before streaming.
+//! bytes into a [`TsBody`] whose length is known before streaming.
+//!
+//! `encryption=cbc` is HLS `METHOD=AES-128` (RFC 8216 §4.3.2.4): the whole
+//! segment encrypted with AES-128-CBC and PKCS#7 padding (RFC 5652 §6.3),
+//! under the asset's content key, with the IV the playlist announces — the
+//! segment's number on the track's timeline, which is its Media Sequence
+//! Number or an explicit `IV` ([`hls::media_playlist_with`]).
 
-use super::ServeError;
+use super::{
+    carry, check_manifest_work, find_track, segment_at, text, Output, ServeError, CBC, CT_HLS,
+};
+use crate::crypto::{self, CbcStream, ContentKey, KeySetting};
+use crate::manifest::hls;
 use crate::media_set::{MediaSet, SetTrack};
-use crate::model::TrackInfo;
+use crate::model::{TrackInfo, TrackKind};
 use crate::mux::cmaf::ByteRun;
 use crate::mux::ts::{TsSegment, TsTrack, FIRST_AUDIO_PID, VIDEO_PID};
 use crate::mux::MuxSample;
 use crate::plan;
 use crate::source::{ReadRequest, ReadResponse, SourceError};
+use crate::url::{Format, Resource, StreamRequest, TrackRef};
 use bytes::Bytes;
+use std::fmt;
+
+/// Why an encrypted title's multivariant playlist lists no I-frame
+/// playlist (the `Edgepack-Omitted` header).
+pub const IFRAMES_OMITTED: &str = "I-frame playlists: not offered with encryption=cbc (an I-frame byte range ends inside an AES-128 segment, short of its padding)";
 
 /// Most bytes the reads of one MPEG-TS segment may cover. TS rewrites the
 /// payload, so what it reads sits in the heap (128 MB a request) until the
@@ -60,8 +77,11 @@ impl Part {
 #[derive(Clone, Debug)]
 pub struct TsJob {
     parts: Vec<Part>,
-    /// Segment number: the PAT/PMT continuity counters continue from it.
+    /// Segment number: the PAT/PMT continuity counters continue from it,
+    /// and an encrypted segment's IV is made from it.
     sequence: u32,
+    /// The content key, when the segment is to be encrypted.
+    key: Option<ContentKey>,
 }
 
 impl TsJob {
@@ -120,7 +140,23 @@ impl TsJob {
             span,
             MAX_TS_READ_BYTES,
         )?;
-        Ok((!parts.is_empty()).then_some(TsJob { parts, sequence: n }))
+        Ok((!parts.is_empty()).then_some(TsJob {
+            parts,
+            sequence: n,
+            key: None,
+        }))
+    }
+
+    /// The same segment, encrypted with `key` (AES-128-CBC, IV from the
+    /// segment number, RFC 8216 §5.2).
+    pub fn encrypted(mut self, key: ContentKey) -> TsJob {
+        self.key = Some(key);
+        self
+    }
+
+    /// The segment's number on its track's timeline.
+    pub fn sequence(&self) -> u32 {
+        self.sequence
     }
 
     /// The origin reads that fetch every sample: planned per file, at most
@@ -142,7 +178,7 @@ impl TsJob {
         &self,
         reqs: &[ReadRequest],
         responses: Vec<ReadResponse>,
-    ) -> Result<TsSegment, ServeError> {
+    ) -> Result<TsBody, ServeError> {
         let mut samples: Vec<Vec<MuxSample>> = Vec::with_capacity(self.parts.len());
         for p in &self.parts {
             let reads: Vec<(ByteRun, Bytes)> = reqs
@@ -189,6 +225,215 @@ impl TsJob {
                 pid: p.pid,
             })
             .collect();
-        TsSegment::new(&tracks, self.sequence).map_err(|e| ServeError::Media(e.to_string()))
+        let segment =
+            TsSegment::new(&tracks, self.sequence).map_err(|e| ServeError::Media(e.to_string()))?;
+        Ok(match &self.key {
+            None => TsBody::clear(segment),
+            Some(key) => TsBody::encrypted(
+                segment,
+                key.clone(),
+                crypto::sequence_iv(u64::from(self.sequence)),
+            ),
+        })
+    }
+}
+
+/// A built TS segment as it is sent: clear, or encrypted whole with
+/// AES-128-CBC (RFC 8216 §4.3.2.4). Either way the length is exact before
+/// the first byte ([`crypto::padded_len`] of the segment's) and the bytes
+/// are produced chunk by chunk as the muxer writes them, so a Range is
+/// served by producing the body up to its end.
+#[derive(Clone)]
+pub struct TsBody {
+    segment: TsSegment,
+    /// Key and IV, kept to start over in [`TsBody::to_vec`].
+    cipher: Option<(ContentKey, [u8; crypto::BLOCK])>,
+    /// The encryption in progress; `None` once its last block is out.
+    stream: Option<CbcStream>,
+}
+
+/// Shows the key id only.
+impl fmt::Debug for TsBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TsBody")
+            .field("len", &self.len())
+            .field("key", &self.cipher.as_ref().map(|(k, _)| k))
+            .finish()
+    }
+}
+
+impl TsBody {
+    pub fn clear(segment: TsSegment) -> TsBody {
+        TsBody {
+            segment,
+            cipher: None,
+            stream: None,
+        }
+    }
+
+    pub fn encrypted(segment: TsSegment, key: ContentKey, iv: [u8; crypto::BLOCK]) -> TsBody {
+        TsBody {
+            stream: Some(CbcStream::new(&key.key, &iv)),
+            cipher: Some((key, iv)),
+            segment,
+        }
+    }
+
+    /// Exact length in bytes (for Content-Length).
+    pub fn len(&self) -> u64 {
+        match self.cipher {
+            None => self.segment.len(),
+            Some(_) => crypto::padded_len(self.segment.len()),
+        }
+    }
+
+    /// Never true: a segment holds at least PAT and PMT.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The clear segment (its layout: keyframe ranges, packet count).
+    pub fn segment(&self) -> &TsSegment {
+        &self.segment
+    }
+
+    /// The key id, when encrypted: it names the key in the segment's ETag.
+    pub fn key_id(&self) -> Option<String> {
+        self.cipher.as_ref().map(|(k, _)| k.kid_hex())
+    }
+
+    /// The next chunk of the body (≤ 64 KB + a block), or `None` at the
+    /// end.
+    pub fn next_chunk(&mut self) -> Option<Bytes> {
+        if self.cipher.is_none() {
+            return self.segment.next_chunk();
+        }
+        loop {
+            match self.segment.next_chunk() {
+                Some(plain) => {
+                    let stream = self.stream.as_mut()?;
+                    let ct = stream.update(&plain);
+                    if !ct.is_empty() {
+                        return Some(ct);
+                    }
+                }
+                None => return self.stream.take().map(CbcStream::finish),
+            }
+        }
+    }
+
+    /// The whole body in one buffer, independent of the streaming
+    /// position. For tests and small outputs; the edge streams.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let plain = self.segment.to_vec();
+        match &self.cipher {
+            None => plain,
+            Some((key, iv)) => {
+                let mut s = CbcStream::new(&key.key, iv);
+                let mut out = s.update(&plain).to_vec();
+                out.extend_from_slice(&s.finish());
+                out
+            }
+        }
+    }
+}
+
+impl Iterator for TsBody {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        self.next_chunk()
+    }
+}
+
+/// The MPEG-TS formats: multivariant and media playlists, I-frame
+/// playlists (clear titles only), and segments as [`Output::Ts`] jobs
+/// that still need their samples read; encrypted with the asset's key
+/// under `encryption=cbc`, which `keys` must then provide.
+pub(super) fn serve(
+    set: &MediaSet,
+    req: &StreamRequest,
+    keys: &KeySetting,
+) -> Result<Output, ServeError> {
+    let format = req.options.format;
+    let encryption = req.options.encryption.as_deref();
+    if encryption.is_some_and(|e| e != CBC) {
+        return Err(ServeError::NotImplemented(
+            "only encryption=cbc is built for MPEG-TS".into(),
+        ));
+    }
+    let find = |r: &TrackRef| -> Result<&SetTrack, ServeError> {
+        let t = find_track(set, r)?;
+        carry::TS
+            .track(&set.track_index(t).info)
+            .map_err(ServeError::NotImplemented)?;
+        Ok(t)
+    };
+    match &req.resource {
+        Resource::Manifest => {
+            // A title whose video (or audio) TS cannot carry is refused
+            // rather than silently served without it.
+            carry::TS.title(set).map_err(ServeError::NotImplemented)?;
+            check_manifest_work(set, &set.tracks)?;
+            let audio_only = req.options.audio_only == Some(true);
+            let mut omitted = carry::TS.omitted(set);
+            let has_iframes =
+                format == Format::HlsTs && set.of_kind(TrackKind::Video).next().is_some();
+            if encryption.is_some() && has_iframes {
+                omitted.push(IFRAMES_OMITTED.to_string());
+            }
+            text(
+                CT_HLS,
+                hls::multivariant_encrypted(set, format, audio_only, encryption)?,
+                omitted,
+            )
+        }
+        Resource::MediaPlaylist { track, keyframes } => {
+            let t = find(track)?;
+            check_manifest_work(set, std::slice::from_ref(t))?;
+            let body = match (*keyframes, format) {
+                (false, _) => hls::media_playlist_with(set, t, format, encryption)?,
+                (true, _) if encryption.is_some() => {
+                    return Err(ServeError::NotImplemented(IFRAMES_OMITTED.into()))
+                }
+                (true, Format::HlsTs) if set.track_index(t).is_video() => {
+                    hls::iframe_playlist(set, t)?
+                }
+                (true, _) => {
+                    return Err(ServeError::BadRequest(
+                        "type=keyframes needs a video track and format=m3u8-aapl".into(),
+                    ))
+                }
+            };
+            text(CT_HLS, body, Vec::new())
+        }
+        Resource::Init { .. } => Err(ServeError::NotFound(
+            "MPEG-TS segments have no init segment".into(),
+        )),
+        Resource::Key => super::key_output(req, keys),
+        Resource::Fragment { track, time } => {
+            let t = find(track)?;
+            let (n, _) = segment_at(set, t, *time)?;
+            let mut tracks = vec![t];
+            if format == Format::HlsTsV3 && set.track_index(t).is_video() {
+                // v3 variants carry the default (first) audio track muxed.
+                if let Some(a) = set
+                    .of_kind(TrackKind::Audio)
+                    .find(|a| hls::ts_capable(&set.track_index(a).info))
+                {
+                    tracks.push(a);
+                }
+            }
+            let job = TsJob::new(set, &tracks, n)?.ok_or_else(|| {
+                ServeError::NotFound(format!("no segment of {} at time {time}", t.name))
+            })?;
+            // Fails closed: an encrypted segment without a key is an
+            // error, never the clear segment.
+            let job = match encryption {
+                Some(_) => job.encrypted(super::key_source(keys)?.content_key(&req.asset)),
+                None => job,
+            };
+            Ok(Output::Ts(job))
+        }
     }
 }

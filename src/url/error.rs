@@ -36,6 +36,8 @@ pub enum UrlError {
     OutOfRange(&'static str),
     /// A media playlist was asked for in a non-HLS format.
     NotHls,
+    /// A key URL that does not say which `encryption=` it is for.
+    KeyWithoutEncryption,
     /// A urlset member without a media extension
     /// ([`super::MEDIA_EXTENSIONS`]); the name is not echoed.
     NotMedia,
@@ -77,6 +79,7 @@ impl fmt::Display for UrlError {
             UrlError::NotANumber(what) => write!(f, "{what} is not a number"),
             UrlError::OutOfRange(what) => write!(f, "{what} is out of range"),
             UrlError::NotHls => write!(f, "media playlists need an HLS format"),
+            UrlError::KeyWithoutEncryption => write!(f, "key URLs need encryption="),
             UrlError::NotMedia => write!(f, "urlset members must be media files"),
         }
     }

@@ -1,8 +1,9 @@
 //! The request grammar proper: [`parse`] answers the fixed routes, then
 //! splits `{dir…}/{asset}/{sub-resource}` and reads the Azure sub-resource
 //! grammar (`manifest(…)`, `QualityLevels(…)/Manifest(…)`,
-//! `QualityLevels(…)/Fragments(…)`). Assets, options and path segments
-//! have their own modules.
+//! `QualityLevels(…)/Fragments(…)`) and edgepack's key URL
+//! (`QualityLevels(…)/Key(encryption=cbc)`). Assets, options and path
+//! segments have their own modules.
 
 use super::asset::parse_asset;
 use super::error::clip;
@@ -182,8 +183,8 @@ fn parse_manifest_segment(seg: &str) -> Result<(Resource, RawOptions), UrlError>
     Ok((Resource::Manifest, opts))
 }
 
-/// `QualityLevels({bitrate})` followed by `Manifest({track},opts)[.m3u8]` or
-/// `Fragments({track}={time|i},opts)`.
+/// `QualityLevels({bitrate})` followed by `Manifest({track},opts)[.m3u8]`,
+/// `Fragments({track}={time|i},opts)` or `Key(opts)`.
 fn parse_sub_resource(levels: &str, sub: &str) -> Result<(Resource, RawOptions), UrlError> {
     let lv = split_call(levels)?;
     let (true, Some(bitrate), "") = (
@@ -197,6 +198,9 @@ fn parse_sub_resource(levels: &str, sub: &str) -> Result<(Resource, RawOptions),
     let call = split_call(sub)?;
     let unknown = || UrlError::UnknownResource(clip(sub));
     let args = call.args.ok_or_else(unknown)?;
+    if call.name.eq_ignore_ascii_case("key") {
+        return key_resource(args, call.suffix).ok_or_else(unknown)?;
+    }
     let mut items = args.split(',');
     let first = items.next().unwrap_or_default();
     let mut opts = RawOptions::default();
@@ -229,6 +233,24 @@ fn parse_sub_resource(levels: &str, sub: &str) -> Result<(Resource, RawOptions),
     } else {
         Err(unknown())
     }
+}
+
+/// `Key(encryption=…)`: the content key of the asset, for HLS
+/// `EXT-X-KEY` (RFC 8216 §4.3.2.4). Written relative to a media playlist,
+/// so it sits under `QualityLevels({bitrate})/` like the playlist's
+/// segments and carries a signed URL's token prefix with it; the bitrate
+/// does not choose the key (one key per asset). Only options follow, and
+/// `encryption=` must be one of them ([`RawOptions::finish`]). `None` when
+/// a suffix follows the parentheses.
+fn key_resource(args: &str, suffix: &str) -> Option<Result<(Resource, RawOptions), UrlError>> {
+    if !suffix.is_empty() {
+        return None;
+    }
+    let mut opts = RawOptions::default();
+    Some(
+        opts.parse_items(args.split(','))
+            .map(|()| (Resource::Key, opts)),
+    )
 }
 
 fn track_ref(bitrate: u64, name: &str) -> Result<TrackRef, UrlError> {

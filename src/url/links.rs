@@ -11,6 +11,16 @@ fn push_format(url: &mut String, format: Format) {
     }
 }
 
+/// `,encryption={e}` after the format, the order Azure wrote: a child of
+/// an encrypted manifest is encrypted too (and cached apart from the
+/// clear one, since the option is part of the parsed request).
+fn push_encryption(url: &mut String, encryption: Option<&str>) {
+    if let Some(e) = encryption {
+        url.push_str(",encryption=");
+        url.push_str(e);
+    }
+}
+
 /// The top-level manifest in `format`, e.g. `manifest(format=m3u8-cmaf).m3u8`.
 /// The suffix helps players that sniff the type from the URL.
 pub fn manifest_url(format: Format) -> String {
@@ -30,8 +40,19 @@ pub fn manifest_url(format: Format) -> String {
 /// `QualityLevels({bitrate})/Manifest({name},format=…[,type=keyframes])`.
 /// Only meaningful for HLS formats.
 pub fn media_playlist_url(track: &TrackRef, format: Format, keyframes: bool) -> String {
+    media_playlist_url_with(track, format, keyframes, None)
+}
+
+/// [`media_playlist_url`] with `encryption={e}` when `encryption` is set.
+pub fn media_playlist_url_with(
+    track: &TrackRef,
+    format: Format,
+    keyframes: bool,
+    encryption: Option<&str>,
+) -> String {
     let mut url = format!("QualityLevels({})/Manifest({}", track.bitrate, track.name);
     push_format(&mut url, format);
+    push_encryption(&mut url, encryption);
     if keyframes {
         url.push_str(",type=keyframes");
     }
@@ -66,14 +87,33 @@ pub fn init_url(track: &TrackRef, format: Format) -> String {
 
 /// `QualityLevels({bitrate})/Fragments({name}={time},format=…)`.
 pub fn fragment_url(track: &TrackRef, time: u64, format: Format) -> String {
+    fragment_url_with(track, time, format, None)
+}
+
+/// [`fragment_url`] with `encryption={e}` when `encryption` is set.
+pub fn fragment_url_with(
+    track: &TrackRef,
+    time: u64,
+    format: Format,
+    encryption: Option<&str>,
+) -> String {
     let mut url = format!(
         "QualityLevels({})/Fragments({}={time}",
         track.bitrate, track.name
     );
     push_format(&mut url, format);
+    push_encryption(&mut url, encryption);
     url.push(')');
     url.push_str(hls_suffix(format, false));
     url
+}
+
+/// The key URL of `encryption={e}`, relative to a media playlist (which
+/// sits at `QualityLevels({bitrate})/Manifest(…)`): `Key(encryption={e})`.
+/// Relative, with no leading `/` and no `..`, so it resolves under a
+/// signed URL's token prefix (RFC 3986 §5.2) and inside the asset.
+pub fn key_url(encryption: &str) -> String {
+    format!("Key(encryption={encryption})")
 }
 
 /// A media segment URL template with the protocol's placeholders: for DASH

@@ -48,7 +48,8 @@
 //!
 //! ## Files
 //! * `grammar`: [`parse`], the fixed routes and the sub-resource grammar
-//!   (`manifest(…)`, `QualityLevels(…)/Manifest(…)`, `…/Fragments(…)`),
+//!   (`manifest(…)`, `QualityLevels(…)/Manifest(…)`, `…/Fragments(…)`,
+//!   `…/Key(…)`),
 //!   and [`asset_scope`], the asset part of a path (a signed URL's scope);
 //! * `asset`: the asset segment (`.ism`, `.mp4`, `.urlset`) → [`Asset`],
 //!   and the media extensions a packaged file must have
@@ -72,8 +73,8 @@ pub use asset::{is_media_file, MEDIA_EXTENSIONS};
 pub use error::UrlError;
 pub use grammar::{asset_scope, fixed_route, parse};
 pub use links::{
-    fragment_url, fragment_url_template, init_url, init_url_template, manifest_url,
-    media_playlist_url,
+    fragment_url, fragment_url_template, fragment_url_with, init_url, init_url_template, key_url,
+    manifest_url, media_playlist_url, media_playlist_url_with,
 };
 pub use options::{Format, Options};
 pub(crate) use path::decode_segment;
@@ -148,6 +149,11 @@ pub enum Resource {
     /// `QualityLevels({bitrate})/Fragments({track}={time},format=…)`, time in
     /// 100 ns units (the 10 MHz timescale every Azure manifest uses).
     Fragment { track: TrackRef, time: u64 },
+    /// `QualityLevels({bitrate})/Key(encryption=cbc)`: the asset's content
+    /// key (16 raw bytes) for HLS `EXT-X-KEY` (RFC 8216 §4.3.2.4). The
+    /// bitrate only places the URL next to a media playlist; the key is
+    /// the asset's, and [`Options::encryption`] is always set.
+    Key,
 }
 
 /// A track as sub-resource URLs address it: Azure used the `.ism` `trackName`

@@ -202,6 +202,9 @@ impl RawOptions {
         if matches!(resource, Resource::MediaPlaylist { .. }) && !format.is_hls() {
             return Err(UrlError::NotHls);
         }
+        if matches!(resource, Resource::Key) && self.encryption.is_none() {
+            return Err(UrlError::KeyWithoutEncryption);
+        }
         Ok(Options {
             format,
             filters: self.filters.unwrap_or_default(),

@@ -7,10 +7,10 @@
 //! Settings come from environment variables, `EDGEPACK_` + the upper-cased
 //! key of [`crate::settings`] (`EDGEPACK_SEGMENT_MS`, …), and
 //! `EDGEPACK_ORIGIN`, the bucket's `http(s)://host[:port]`. Secrets (the
-//! keys of [`crate::auth`] such as `EDGEPACK_AZURE_KEY`, and
-//! `EDGEPACK_TOKEN_KEYS`) come from the same environment: a component host
-//! has no separate secret store, and hosts such as Spin and wasmCloud fill
-//! the environment from theirs.
+//! keys of [`crate::auth`] such as `EDGEPACK_AZURE_KEY`,
+//! `EDGEPACK_TOKEN_KEYS` and `EDGEPACK_ENCRYPTION_KEY_SEED`) come from the
+//! same environment: a component host has no separate secret store, and
+//! hosts such as Spin and wasmCloud fill the environment from theirs.
 
 mod cache;
 mod origin;
@@ -96,7 +96,8 @@ fn now_unix() -> u64 {
 fn handle(req: &IncomingRequest, out: ResponseOutparam) {
     let mut s = settings();
     s.access.load_secrets(secret);
-    for p in &s.access.problems {
+    s.load_key_seed(secret);
+    for p in s.access.problems.iter().chain(&s.key_problem()) {
         // The host collects stderr as the service's log; no key material.
         eprintln!("edgepack: settings: {p}");
     }
@@ -225,6 +226,10 @@ fn deliver(
                     sink.finish();
                 }
             }
+        }
+        Output::Key { body } => {
+            let d = http::for_private(&ctx.req, &ctx.policy, service::CT_KEY, body.len() as u64);
+            send_delivery(out, &d.head.clone(), &d, &body);
         }
         // The job reads a TS segment's samples before it answers.
         Output::Ts(_) => ctx.error(out, 500, "TS segment answered unbuilt"),

@@ -199,3 +199,73 @@ fn rates_round_up() {
     let r = rates(&[seg(0), seg(1)], 1000, |_| 1000);
     assert_eq!((r.peak, r.average), (2667, 2667));
 }
+
+#[test]
+fn key_tags_follow_the_media_sequence_until_a_gap() {
+    let tags = |numbers: &[u32]| {
+        let mut explicit = false;
+        numbers
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                let t = key_tag(i as u64, n, explicit);
+                explicit = u64::from(n) != i as u64;
+                t
+            })
+            .collect::<Vec<_>>()
+    };
+    // Contiguous from 0: one tag, no IV (the sequence number is the IV).
+    assert_eq!(tags(&[0, 1, 2]), [Some(None), None, None]);
+    // A gap: from there on every segment names its own IV.
+    assert_eq!(
+        tags(&[0, 1, 3, 4]),
+        [Some(None), None, Some(Some(3)), Some(Some(4))]
+    );
+    assert_eq!(tags(&[2, 3]), [Some(Some(2)), Some(Some(3))]);
+}
+
+#[test]
+fn encrypted_playlists_keep_the_option_and_announce_the_key() {
+    let set = muxed_set();
+    let m = multivariant_encrypted(&set, Format::HlsTs, false, Some("cbc")).unwrap();
+    assert!(!m.contains("I-FRAME"), "{m}");
+    let base = "/muxed_moov_end.mp4/";
+    let mut playlists = 0;
+    for uri in m
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(str::to_string)
+        .chain(m.lines().filter_map(|l| {
+            l.split("URI=\"")
+                .nth(1)
+                .map(|u| u.trim_end_matches('"').to_string())
+        }))
+    {
+        assert!(uri.contains(",encryption=cbc)"), "{uri}");
+        assert!(matches!(
+            resolve(base, &uri),
+            Resource::MediaPlaylist { .. }
+        ));
+        playlists += 1;
+    }
+    assert!(playlists >= 2);
+    let t = set.of_kind(TrackKind::Video).next().unwrap();
+    let p = media_playlist_with(&set, t, Format::HlsTs, Some("cbc")).unwrap();
+    let key_line = "#EXT-X-KEY:METHOD=AES-128,URI=\"Key(encryption=cbc)\"";
+    assert_eq!(p.matches("#EXT-X-KEY").count(), 1, "{p}");
+    let lines: Vec<&str> = p.lines().collect();
+    let at = lines.iter().position(|l| *l == key_line).unwrap();
+    assert!(
+        lines[at + 1].starts_with("#EXTINF"),
+        "key tag before the first segment"
+    );
+    let pl = format!("{base}QualityLevels({})/", t.bitrate);
+    assert_eq!(resolve(&pl, "Key(encryption=cbc)"), Resource::Key);
+    for l in lines.iter().filter(|l| l.starts_with("Fragments(")) {
+        assert!(l.contains(",format=m3u8-aapl,encryption=cbc)"), "{l}");
+        assert!(matches!(resolve(&pl, l), Resource::Fragment { .. }));
+    }
+    // The clear playlist has no key tag and clear segment URLs.
+    let clear = media_playlist(&set, t, Format::HlsTs).unwrap();
+    assert!(!clear.contains("EXT-X-KEY") && !clear.contains("encryption"));
+}

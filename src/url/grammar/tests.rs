@@ -446,3 +446,56 @@ fn error_messages_are_short_and_escaped() {
     );
     assert_eq!(err("/../a.ism/manifest").to_string(), "path escapes origin");
 }
+
+// --- key URLs (encryption=cbc) ----------------------------------------
+
+#[test]
+fn key_urls() {
+    let s = stream("/abr/abr.ism/QualityLevels(381048)/Key(encryption=cbc)");
+    assert_eq!(s.asset, ism("abr/abr.ism"));
+    assert_eq!(s.resource, Resource::Key);
+    assert_eq!(s.options.encryption.as_deref(), Some("cbc"));
+    // Case-insensitive like the rest; the query may say it too.
+    let q = stream_q(
+        "/abr/abr.ism/qualitylevels(1)/KEY(ENCRYPTION=CBC)",
+        Some("encryption=cbc"),
+    );
+    assert_eq!(
+        (q.resource, q.options.encryption),
+        (Resource::Key, s.options.encryption)
+    );
+    // The option is required, and nothing but options goes inside.
+    assert_eq!(
+        err("/abr/abr.ism/QualityLevels(1)/Key(format=m3u8-aapl)"),
+        UrlError::KeyWithoutEncryption
+    );
+    for bad in [
+        "/abr/abr.ism/QualityLevels(1)/Key",
+        "/abr/abr.ism/QualityLevels(1)/Key()",
+        "/abr/abr.ism/QualityLevels(1)/Key(video)",
+        "/abr/abr.ism/QualityLevels(1)/Key(encryption=cbc).key",
+        "/abr/abr.ism/QualityLevels(1)/Key(encryption=aes)",
+        "/abr/abr.ism/QualityLevels(1)/Key(encryption=cbc,type=keyframes)",
+        "/abr/abr.ism/Key(encryption=cbc)",
+    ] {
+        assert_eq!(err(bad).http_status(), 400, "{bad}: {:?}", parse(bad, None));
+    }
+    // Its asset (a signed URL's scope) is the asset of the playlist it is
+    // written next to.
+    assert_eq!(
+        asset_scope("/abr/abr.ism/QualityLevels(1)/Key(encryption=cbc)"),
+        asset_scope(
+            "/abr/abr.ism/QualityLevels(1)/Manifest(video,format=m3u8-aapl,encryption=cbc)"
+        )
+    );
+}
+
+#[test]
+fn encryption_is_part_of_the_request() {
+    let clear = stream("/a.mp4/QualityLevels(1)/Fragments(video=0,format=m3u8-aapl).ts");
+    let enc =
+        stream("/a.mp4/QualityLevels(1)/Fragments(video=0,format=m3u8-aapl,encryption=cbc).ts");
+    assert_eq!(enc.options.encryption.as_deref(), Some("cbc"));
+    assert_ne!(clear, enc);
+    assert_eq!(clear.resource, enc.resource);
+}

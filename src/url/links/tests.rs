@@ -106,3 +106,27 @@ fn built_urls_parse_back() {
         }
     }
 }
+
+#[test]
+fn encrypted_links_keep_the_option_and_parse_back() {
+    let t = track(381048, "video");
+    let p = media_playlist_url_with(&t, Format::HlsTs, false, Some("cbc"));
+    assert_eq!(
+        p,
+        "QualityLevels(381048)/Manifest(video,format=m3u8-aapl,encryption=cbc).m3u8"
+    );
+    let f = fragment_url_with(&t, 20_000_000, Format::HlsTsV3, Some("cbc"));
+    assert_eq!(
+        f,
+        "QualityLevels(381048)/Fragments(video=20000000,format=m3u8-aapl-v3,encryption=cbc).ts"
+    );
+    assert_eq!(key_url("cbc"), "Key(encryption=cbc)");
+    for u in [p, f, format!("QualityLevels(381048)/{}", key_url("cbc"))] {
+        let s = stream(&format!("/x.ism/{u}"));
+        assert_eq!(s.options.encryption.as_deref(), Some("cbc"), "{u}");
+    }
+    assert_eq!(
+        stream(&format!("/x.ism/QualityLevels(1)/{}", key_url("cbc"))).resource,
+        Resource::Key
+    );
+}

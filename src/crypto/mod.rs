@@ -1,0 +1,21 @@
+//! Content keys and the ciphers that use them, free of any platform.
+//!
+//! * `key`: where content keys come from ([`KeySource`]: today a secret
+//!   seed, `encryption_key_seed`; a CPIX document later, issue 14) and the
+//!   per-asset key a source gives ([`ContentKey`]);
+//! * `aes_cbc`: AES-128-CBC with PKCS#7 padding over a stream of chunks
+//!   ([`CbcStream`]), the whole-segment encryption of HLS `METHOD=AES-128`
+//!   (RFC 8216 §4.3.2.4, §5.2), with its exact output length
+//!   ([`padded_len`]) and IV rule ([`sequence_iv`]).
+//!
+//! AES itself is RustCrypto's `aes` (constant-time, builds for every
+//! target of this crate); nothing here implements a block cipher.
+
+mod aes_cbc;
+mod key;
+
+pub use aes_cbc::{padded_len, sequence_iv, CbcStream, BLOCK};
+pub use key::{asset_id, ContentKey, KeySetting, KeySetupError, KeySource, SEED_KEY};
+
+#[cfg(test)]
+mod tests;
