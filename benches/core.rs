@@ -75,7 +75,8 @@ fn set_of(files: Vec<(&str, MediaIndex)>) -> MediaSet {
 
 /// Serialized bytes of each track's tables, read from the blob layout that
 /// `src/index/blob.rs` documents (the sizes are private to the crate).
-/// Knows versions 1 to 4 (v3 adds a trailer after the tracks, v4 a track flag); `None`
+/// Knows versions 1 to 5 (v3 adds a trailer after the tracks, v4 a track flag, v5
+/// only reads `colr` from the stored entry); `None`
 /// for any other.
 fn per_track_bytes(blob: &[u8]) -> Option<Vec<(u32, usize, usize)>> {
     let u16_at = |at: usize| Some(u16::from_be_bytes(blob.get(at..at + 2)?.try_into().ok()?));
@@ -86,7 +87,7 @@ fn per_track_bytes(blob: &[u8]) -> Option<Vec<(u32, usize, usize)>> {
     // (bytes after sample_count, block entry, sync entry) per version.
     let (after_count, block, sync) = match INDEX_VERSION {
         1 => (0, 20, 12),
-        2..=4 => (8, 28, 24),
+        2..=5 => (8, 28, 24),
         _ => return None,
     };
     let mut at = 16 + 2 + usize::from(u16_at(16)?);

@@ -134,6 +134,55 @@ pub struct Ec3Config {
     pub atmos: bool,
 }
 
+/// Colour code points of a video sample entry's `colr` box (ISO/IEC
+/// 14496-12 §12.1.5), as ISO/IEC 23091-2 (ITU-T H.273) values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ColourInfo {
+    /// colour_primaries (1 BT.709, 9 BT.2020, …).
+    pub primaries: u16,
+    /// transfer_characteristics (1/6/14/15 SDR, 16 PQ, 18 HLG, …).
+    pub transfer: u16,
+    /// matrix_coefficients (1 BT.709, 9 BT.2020 non-constant, …).
+    pub matrix: u16,
+    /// `full_range_flag` of `nclx`; `None` for QuickTime `nclc`.
+    pub full_range: Option<bool>,
+}
+
+/// The dynamic range a player must be able to render, as HLS `VIDEO-RANGE`
+/// names it (RFC 8216bis §4.4.6.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VideoRange {
+    Sdr,
+    /// SMPTE ST 2084 (transfer_characteristics 16).
+    Pq,
+    /// ARIB STD-B67 / BT.2100 HLG (transfer_characteristics 18).
+    Hlg,
+}
+
+impl VideoRange {
+    /// The HLS `VIDEO-RANGE` enumerated string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VideoRange::Sdr => "SDR",
+            VideoRange::Pq => "PQ",
+            VideoRange::Hlg => "HLG",
+        }
+    }
+}
+
+impl ColourInfo {
+    /// PQ for transfer 16, HLG for 18, SDR for every other code point
+    /// (BT.709 1, BT.601 6, sRGB 13, BT.2020 14/15, unspecified 2 …), as
+    /// RFC 8216bis §4.4.6.2 defines the values.
+    pub fn video_range(&self) -> VideoRange {
+        match self.transfer {
+            16 => VideoRange::Pq,
+            18 => VideoRange::Hlg,
+            _ => VideoRange::Sdr,
+        }
+    }
+}
+
 /// Everything about one track that does not depend on individual samples.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrackInfo {
@@ -171,10 +220,20 @@ pub struct TrackInfo {
     pub max_bitrate: u64,
     /// Number of samples.
     pub sample_count: u32,
+    /// The video sample entry's `colr` (`nclx`/`nclc`), if any. Colour
+    /// signalled only in the bitstream (AVC/HEVC VUI) is not read.
+    pub colour: Option<ColourInfo>,
+    /// The sample entry has a Dolby Vision configuration (`dvcC`/`dvvC`).
+    pub dolby_vision: bool,
 }
 
 impl TrackInfo {
     /// Nominal frame rate as (numerator, denominator), for video.
+    /// The HLS `VIDEO-RANGE` of a video track: from `colr`, SDR without one.
+    pub fn video_range(&self) -> VideoRange {
+        self.colour.map_or(VideoRange::Sdr, |c| c.video_range())
+    }
+
     pub fn frame_rate(&self) -> Option<(u64, u64)> {
         if self.kind != TrackKind::Video || self.sample_count == 0 || self.duration == 0 {
             return None;

@@ -78,23 +78,50 @@ pub fn audio_entry(fourcc: &[u8; 4], children: &[(&[u8; 4], &[u8])]) -> Vec<u8> 
     w.buf
 }
 
+/// The default 160x90 `avc1` entry with `children` (type, payload) after
+/// its `avcC`: `colr`, `dvcC`, … .
+pub fn video_entry(children: &[(&[u8; 4], &[u8])]) -> Vec<u8> {
+    let mut w = BoxWriter::default();
+    sample_entry_open(&mut w);
+    for (typ, payload) in children {
+        w.start(typ).bytes(payload).end();
+    }
+    w.end();
+    w.buf
+}
+
+/// A one-file media set of synthetic tracks.
+pub fn synth_set(tracks: &[SynthTrack], target_ms: u32) -> crate::media_set::MediaSet {
+    let file = crate::media_set::SourceFile {
+        path: "synth.mp4".into(),
+        index: synth_index(tracks),
+    };
+    crate::media_set::MediaSet::all_tracks(vec![file], target_ms).unwrap()
+}
+
 const AVC1_ENTRY: &[u8] = &[
     0, 0, 0, 0, 0, 0, 0, 1, // SampleEntry
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // pre_defined/reserved
     0, 160, 0, 90, 0, 0x48, 0, 0, 0, 0x48, 0, 0, 0, 0, 0, 0, 0, 1, // size, res, frame_count
 ];
 
+/// Opens the default `avc1` entry and writes its `avcC`.
+fn sample_entry_open(w: &mut BoxWriter) {
+    w.start(b"avc1")
+        .bytes(AVC1_ENTRY)
+        .zeros(32)
+        .u16(0x18)
+        .u16(0xffff);
+    w.start(b"avcC").bytes(&[
+        1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 2, 0x67, 0x64, 1, 0, 2, 0x68, 0xee,
+    ]);
+    w.end();
+}
+
 fn sample_entry(w: &mut BoxWriter, video: bool) {
     if video {
-        w.start(b"avc1")
-            .bytes(AVC1_ENTRY)
-            .zeros(32)
-            .u16(0x18)
-            .u16(0xffff);
-        w.start(b"avcC").bytes(&[
-            1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 2, 0x67, 0x64, 1, 0, 2, 0x68, 0xee,
-        ]);
-        w.end().end();
+        sample_entry_open(w);
+        w.end();
     } else {
         w.start(b"mp4a")
             .zeros(6)

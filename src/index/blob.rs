@@ -12,7 +12,7 @@
 //!   block_count:u32 blocks sync_count:u32 sync data_len:u32 data
 //! trailer: count:u16, then per entry: track_id:u32 channels:u16
 //! ```
-//! Track details not listed (codec, size, channels) are re-derived from the
+//! Track details not listed (codec, size, channels, `colr`) are re-derived from the
 //! stored sample entry, so there is one parser for them, not two. The
 //! trailer holds what only the media says (channel counts of DTS tracks
 //! without `ddts`, read from the first frame after the moov is indexed);
@@ -175,6 +175,8 @@ fn read_track(r: &mut Reader) -> Result<TrackIndex> {
     }
     let entry = parse_sample_entry(raw_entry, "index")?;
     let channels_in_stream = entry.channels_in_stream;
+    // Audio entries have no `colr`; a stray one would not make audio HDR.
+    let colour = entry.colour.filter(|_| kind == TrackKind::Video);
     let info = TrackInfo {
         track_id,
         kind,
@@ -196,6 +198,8 @@ fn read_track(r: &mut Reader) -> Result<TrackIndex> {
         avg_bitrate,
         max_bitrate,
         sample_count,
+        colour,
+        dolby_vision: entry.dolby_vision,
     };
     Ok(TrackIndex {
         info,

@@ -31,8 +31,12 @@ pub use build::{build, MAX_FILE_SAMPLES, MAX_INDEX_BYTES, MAX_TRACK_SAMPLES};
 /// gives the track flags byte an "every sample is a sync sample" bit with an
 /// empty sync table (v3 had an entry per sample for video without `stss`),
 /// and no longer indexes files whose sample data runs past their end (v3
-/// kept the whole samples of a truncated file).
-pub const INDEX_VERSION: u32 = 4;
+/// kept the whole samples of a truncated file). v5 (same layout) reads the
+/// video entry's `colr` into the track (HDR `VIDEO-RANGE` and DASH CICP
+/// descriptors): the version is in the cache keys of derived manifests
+/// (`outputs::tag_key`, `outputs::key`), which under v4 were written
+/// without them, and in the index key, so a v4 blob is refused and rebuilt.
+pub const INDEX_VERSION: u32 = 5;
 /// Samples per block.
 pub const BLOCK_LEN: u32 = 128;
 /// Bytes per block directory entry: first dts (8), first offset (8), data

@@ -309,6 +309,38 @@ fn corrupt_blobs_are_errors_not_panics() {
     }
 }
 
+/// The video entry's `colr` reaches the track through the blob (v5), and a
+/// blob of the previous version is refused (the source then rebuilds it:
+/// `source::IndexLoad::new` treats any `from_blob` error as a cache miss).
+#[test]
+fn colour_reaches_the_index_and_v4_blobs_are_refused() {
+    use crate::testutil::{synth_index, video_entry, SynthTrack};
+    let entry = video_entry(&[(b"colr", b"nclx\0\x09\0\x12\0\x09\x80")]);
+    let idx = synth_index(&[
+        SynthTrack::video(50, 25, 25).with_entry(entry),
+        SynthTrack::audio(50),
+    ]);
+    let c = idx.tracks[0].info.colour.unwrap();
+    assert_eq!(
+        (c.primaries, c.transfer, c.matrix, c.full_range),
+        (9, 18, 9, Some(true))
+    );
+    assert_eq!(
+        idx.tracks[0].info.video_range(),
+        crate::model::VideoRange::Hlg
+    );
+    assert_eq!(idx.tracks[1].info.colour, None);
+    let again = MediaIndex::from_blob(idx.blob.clone()).unwrap();
+    assert_eq!(again.tracks[0].info, idx.tracks[0].info);
+    assert_eq!(INDEX_VERSION, 5);
+    let mut old = idx.blob.to_vec();
+    old[4..8].copy_from_slice(&4u32.to_be_bytes());
+    assert_eq!(
+        MediaIndex::from_blob(Bytes::from(old)).unwrap_err(),
+        IndexError::Version(4)
+    );
+}
+
 fn regression(name: &str) -> Bytes {
     let path = format!("{}/fuzz/regressions/{name}", env!("CARGO_MANIFEST_DIR"));
     let mut b = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));

@@ -112,7 +112,10 @@ pub fn mpd(set: &MediaSet, format: Format) -> Result<String, TimelineError> {
             // (segmentAlignment, §5.3.3.2); it gets one of its own.
             format!("{}/{}/{}", info.fourcc, t.name, t.bitrate)
         } else {
-            info.fourcc.to_string()
+            // PQ, HLG and SDR renditions are not one switching set (a
+            // player cannot switch transfer functions seamlessly, and the
+            // CICP descriptors below describe each rendition).
+            format!("{}/{}", info.fourcc, info.video_range().as_str())
         };
         let lang = if info.kind == TrackKind::Audio {
             t.language.clone()
@@ -229,6 +232,39 @@ fn adaptation_set(
     Ok(())
 }
 
+/// CICP descriptors of an HDR video rendition: the
+/// `urn:mpeg:mpegB:cicp:*` schemes (ISO/IEC 23001-8, now 23091-2, code
+/// points), as DASH-IF IOP signals HDR10 and HLG10 renditions, from the
+/// `colr` box: colour primaries, transfer characteristics and matrix
+/// coefficients, written only when the transfer is PQ (16) or HLG (18).
+/// SDR renditions and those without `colr` get none (SDR is what a player
+/// assumes), so their MPDs are unchanged. `SupplementalProperty`: a player
+/// ignoring the scheme may still pick the rendition, which for HLG is its
+/// intended SDR-display fallback; whether PQ should rather use
+/// `EssentialProperty` is left open (issue 16).
+fn cicp_properties(info: &crate::model::TrackInfo) -> Vec<(&'static str, String)> {
+    let Some(c) = info.colour else {
+        return Vec::new();
+    };
+    if info.kind != TrackKind::Video || c.video_range() == crate::model::VideoRange::Sdr {
+        return Vec::new();
+    }
+    vec![
+        (
+            "urn:mpeg:mpegB:cicp:ColourPrimaries",
+            c.primaries.to_string(),
+        ),
+        (
+            "urn:mpeg:mpegB:cicp:TransferCharacteristics",
+            c.transfer.to_string(),
+        ),
+        (
+            "urn:mpeg:mpegB:cicp:MatrixCoefficients",
+            c.matrix.to_string(),
+        ),
+    ]
+}
+
 fn representation(
     w: &mut Writer<Vec<u8>>,
     set: &MediaSet,
@@ -276,6 +312,14 @@ fn representation(
                     .with_attributes([("schemeIdUri", scheme), ("value", value.as_str())])
                     .write_empty()?;
             }
+        }
+        // RepresentationBaseType order (ISO/IEC 23009-1 §5.3.7, the XSD):
+        // AudioChannelConfiguration, ContentProtection, EssentialProperty,
+        // SupplementalProperty, then the Representation's SegmentTemplate.
+        for (scheme, value) in cicp_properties(info) {
+            w.create_element("SupplementalProperty")
+                .with_attributes([("schemeIdUri", scheme), ("value", value.as_str())])
+                .write_empty()?;
         }
         let init = url::init_url_template(&r.track.name, format);
         let media = url::fragment_url_template(&r.track.name, format);
@@ -410,5 +454,50 @@ mod tests {
             m.contains("schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\"")
         );
         assert!(!m.contains("tag:dts.com"));
+    }
+
+    fn colour_mpd(colr: &[u8], format: Format) -> String {
+        use crate::testutil::{synth_set, video_entry, SynthTrack};
+        let entry = video_entry(&[(b"colr", colr)]);
+        let set = synth_set(
+            &[
+                SynthTrack::video(50, 25, 25).with_entry(entry),
+                SynthTrack::audio(94),
+            ],
+            2000,
+        );
+        mpd(&set, format).unwrap()
+    }
+
+    /// HDR renditions carry the CICP descriptors from `colr`, after the
+    /// Representation's attributes and before its SegmentTemplate
+    /// (RepresentationBaseType order); SDR ones carry none.
+    #[test]
+    fn hdr_renditions_carry_cicp_descriptors() {
+        for format in [Format::DashCmaf, Format::DashCsf] {
+            for (colr, transfer) in [
+                (&b"nclx\0\x09\0\x10\0\x09\0"[..], "16"),
+                (&b"nclc\0\x09\0\x12\0\x09"[..], "18"),
+            ] {
+                let m = colour_mpd(colr, format);
+                let rep = m.split("<Representation").nth(1).unwrap();
+                let want = [
+                    "<SupplementalProperty schemeIdUri=\"urn:mpeg:mpegB:cicp:ColourPrimaries\" value=\"9\"/>".to_string(),
+                    format!("<SupplementalProperty schemeIdUri=\"urn:mpeg:mpegB:cicp:TransferCharacteristics\" value=\"{transfer}\"/>"),
+                    "<SupplementalProperty schemeIdUri=\"urn:mpeg:mpegB:cicp:MatrixCoefficients\" value=\"9\"/>".to_string(),
+                ];
+                let mut at = 0;
+                for w in &want {
+                    let p = rep.find(w.as_str()).unwrap_or_else(|| panic!("{w}: {m}"));
+                    assert!(p >= at, "order: {m}");
+                    at = p;
+                }
+                assert!(at < rep.find("<SegmentTemplate").unwrap(), "{m}");
+                // Only the video Representation has them.
+                assert_eq!(m.matches("<SupplementalProperty").count(), 3, "{m}");
+            }
+            let m = colour_mpd(b"nclx\0\x01\0\x01\0\x01\0", format);
+            assert!(!m.contains("SupplementalProperty"), "{m}");
+        }
     }
 }

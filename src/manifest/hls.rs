@@ -7,7 +7,7 @@
 
 use crate::index::TrackIndex;
 use crate::media_set::{MediaSet, SetTrack};
-use crate::model::TrackKind;
+use crate::model::{TrackKind, VideoRange};
 use crate::mux::cmaf;
 use crate::timeline::sap::{self, SapType};
 use crate::timeline::{rescale, TimelineError, TrackSegment, HNS};
@@ -140,6 +140,22 @@ fn version(format: Format) -> u8 {
     }
 }
 
+/// The `,VIDEO-RANGE=…` attribute of a video variant (RFC 8216bis
+/// §4.4.6.2; also on `EXT-X-I-FRAME-STREAM-INF`, §4.4.6.3): PQ or HLG from
+/// the sample entry's `colr`. Its absence means SDR, so an all-SDR title is
+/// written as before; once any variant is PQ or HLG, every variant says its
+/// range (`SDR` too), so no player has to infer one from a missing
+/// attribute next to HDR variants. The attribute needs no higher
+/// `EXT-X-VERSION` (it is not in §8's version list).
+fn video_range_attr(info: &crate::model::TrackInfo, any_hdr: bool) -> String {
+    let range = info.video_range();
+    if any_hdr || range != VideoRange::Sdr {
+        format!(",VIDEO-RANGE={}", range.as_str())
+    } else {
+        String::new()
+    }
+}
+
 /// The multivariant (master) playlist. For fMP4 and `m3u8-aapl`, audio is a
 /// rendition group; for `m3u8-aapl-v3`, each variant is muxed with the
 /// default audio track. TS formats leave out tracks TS cannot carry.
@@ -182,6 +198,9 @@ pub fn multivariant_encrypted(
         .collect::<Result<Vec<_>, _>>()?
         .iter()
         .all(|s| *s == SapType::Closed);
+    let any_hdr = video
+        .iter()
+        .any(|v| set.track_index(v).info.video_range() != VideoRange::Sdr);
     let mut out = format!(
         "#EXTM3U\n#EXT-X-VERSION:{}\n{}",
         version(format),
@@ -269,6 +288,7 @@ pub fn multivariant_encrypted(
             if let Some((n, d)) = info.frame_rate() {
                 let _ = write!(out, ",FRAME-RATE={:.3}", n as f64 / d as f64);
             }
+            out.push_str(&video_range_attr(info, any_hdr));
             let _ = write!(out, "{audio_attr}\n{}\n", playlist_url(v));
         }
     }
@@ -294,11 +314,12 @@ pub fn multivariant_encrypted(
                 .unwrap_or(0);
             let _ = writeln!(
                 out,
-                "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={},CODECS=\"{}\",RESOLUTION={}x{},URI=\"{}\"",
+                "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={},CODECS=\"{}\",RESOLUTION={}x{}{},URI=\"{}\"",
                 peak.max(1),
                 quoted(&info.codec_string),
                 info.width,
                 info.height,
+                video_range_attr(info, any_hdr),
                 url::media_playlist_url(&track_ref(v), format, true)
             );
         }

@@ -6,3 +6,6 @@ pub mod dash;
 pub mod hls;
 pub mod lang;
 pub mod smooth;
+
+#[cfg(test)]
+mod hdr_tests;

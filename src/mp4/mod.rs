@@ -6,6 +6,7 @@
 //! loop or an allocation, so a hostile file costs at most its own length.
 
 pub mod codec;
+pub mod colr;
 pub mod dts;
 pub mod error;
 pub mod header;

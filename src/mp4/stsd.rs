@@ -6,8 +6,8 @@
 
 use super::error::{Mp4Error, Result};
 use super::header::{BoxIter, Mp4Box};
-use super::{codec, dts};
-use crate::model::{Codec, FourCC};
+use super::{codec, colr, dts};
+use crate::model::{Codec, ColourInfo, FourCC};
 use bytes::Bytes;
 
 /// What a sample entry tells us.
@@ -30,6 +30,10 @@ pub struct SampleEntry {
     /// header does: DTS in `mp4a` (ffmpeg) without a `ddts` box, whose
     /// `channelcount` is a placeholder 2 (see [`dts`]).
     pub channels_in_stream: bool,
+    /// A visual entry's `colr` (§12.1.5), when `nclx` or `nclc`.
+    pub colour: Option<ColourInfo>,
+    /// A Dolby Vision configuration box (`dvcC`/`dvvC`) is present.
+    pub dolby_vision: bool,
 }
 
 const VISUAL: &[&[u8; 4]] = &[
@@ -127,6 +131,8 @@ fn parse_entry(entry: &Mp4Box, raw: Bytes, path: &str) -> Result<SampleEntry> {
         bits_per_sample: 0,
         bitrates: None,
         channels_in_stream: false,
+        colour: None,
+        dolby_vision: false,
     };
     let children_at = if VISUAL.contains(&&fourcc.0) {
         // SampleEntry (8) + VisualSampleEntry fields (70), §12.1.3.2.
@@ -257,6 +263,10 @@ fn parse_entry(entry: &Mp4Box, raw: Bytes, path: &str) -> Result<SampleEntry> {
                     out.par = (h, v);
                 }
             }
+            // The first coded `colr` wins; an ICC one before it is skipped
+            // (§12.1.5.1 allows more than one).
+            b"colr" if out.colour.is_none() => out.colour = colr::parse_colr(b),
+            b"dvcC" | b"dvvC" => out.dolby_vision = true,
             b"dOps" => out.codec_string = "opus".into(),
             b"dfLa" => out.codec_string = "fLaC".into(),
             _ => {}
@@ -351,6 +361,28 @@ mod tests {
         let e = parse_sample_entry(audio_entry(b"mp4a", &[(b"esds", &esds)]), "stsd").unwrap();
         assert_eq!((e.codec_string.as_str(), e.channels), ("mp4a.A9", 2));
         assert!(e.channels_in_stream);
+    }
+
+    #[test]
+    fn colr_and_dolby_vision_of_a_visual_entry() {
+        let entry = |children: &[(&[u8; 4], &[u8])]| {
+            parse_sample_entry(Bytes::from(crate::testutil::video_entry(children)), "stsd").unwrap()
+        };
+        let pq = b"nclx\0\x09\0\x10\0\x09\0";
+        let e = entry(&[(b"colr", pq)]);
+        let c = e.colour.unwrap();
+        assert_eq!((c.primaries, c.transfer, c.matrix), (9, 16, 9));
+        assert!(!e.dolby_vision);
+        assert_eq!(e.codec_string, "avc1.64001f");
+        // An ICC `colr` first does not hide the coded one after it.
+        let e = entry(&[(b"colr", b"prof\0\0\0\0"), (b"colr", pq)]);
+        assert_eq!(e.colour.map(|c| c.transfer), Some(16));
+        // A `colr` cut short is no colour, not a broken track.
+        let e = entry(&[(b"colr", b"nclx\0\x09")]);
+        assert_eq!(e.colour, None);
+        assert!(entry(&[(b"dvcC", &[1, 0, 0x10, 0x0d])]).dolby_vision);
+        assert!(entry(&[(b"dvvC", &[1, 0, 0x10, 0x0d])]).dolby_vision);
+        assert_eq!(entry(&[]).colour, None);
     }
 
     #[test]

@@ -269,3 +269,86 @@ fn encrypted_playlists_keep_the_option_and_announce_the_key() {
     let clear = media_playlist(&set, t, Format::HlsTs).unwrap();
     assert!(!clear.contains("EXT-X-KEY") && !clear.contains("encryption"));
 }
+
+/// A 2 s title of one video track whose entry carries `colr` payload
+/// `colr` (none when empty), plus AAC.
+fn colour_set(colr: &[u8]) -> MediaSet {
+    use crate::testutil::{synth_set, video_entry, SynthTrack};
+    let children: Vec<(&[u8; 4], &[u8])> = if colr.is_empty() {
+        Vec::new()
+    } else {
+        vec![(b"colr", colr)]
+    };
+    synth_set(
+        &[
+            SynthTrack::video(50, 25, 25).with_entry(video_entry(&children)),
+            SynthTrack::audio(94),
+        ],
+        2000,
+    )
+}
+
+const COLR_PQ: &[u8] = b"nclx\0\x09\0\x10\0\x09\0";
+const COLR_HLG: &[u8] = b"nclx\0\x09\0\x12\0\x09\0";
+
+/// VIDEO-RANGE (RFC 8216bis §4.4.6.2/§4.4.6.3) on every video variant and
+/// I-frame variant: PQ for transfer 16, HLG for 18; nothing for SDR or no
+/// `colr`; EXT-X-VERSION unchanged.
+#[test]
+fn video_range_from_colr() {
+    for (colr, want) in [
+        (COLR_PQ, Some("PQ")),
+        (COLR_HLG, Some("HLG")),
+        (&b"nclx\0\x01\0\x01\0\x01\0"[..], None),
+        (&b"nclc\0\x09\0\x0e\0\x09"[..], None),
+        (&b""[..], None),
+    ] {
+        let set = colour_set(colr);
+        for format in [Format::HlsCmaf, Format::HlsTs, Format::HlsTsV3] {
+            let m = multivariant(&set, format).unwrap();
+            assert!(m.contains(&format!("#EXT-X-VERSION:{}\n", version(format))));
+            let infs: Vec<&str> = m
+                .lines()
+                .filter(|l| l.starts_with("#EXT-X-STREAM-INF") || l.starts_with("#EXT-X-I-FRAME"))
+                .collect();
+            assert_eq!(
+                infs.len(),
+                if format == Format::HlsTs { 2 } else { 1 },
+                "{m}"
+            );
+            for inf in infs {
+                match want {
+                    Some(r) => {
+                        assert_eq!(inf.matches("VIDEO-RANGE=").count(), 1, "{inf}");
+                        assert!(inf.contains(&format!(",VIDEO-RANGE={r}")), "{inf}");
+                    }
+                    None => assert!(!inf.contains("VIDEO-RANGE"), "{inf}"),
+                }
+            }
+        }
+    }
+}
+
+/// Next to an HDR variant, an SDR one says `VIDEO-RANGE=SDR` explicitly.
+#[test]
+fn mixed_ranges_label_every_variant() {
+    use crate::media_set::{MediaSet, SourceFile};
+    let files = [COLR_PQ, b""]
+        .iter()
+        .enumerate()
+        .map(|(i, colr)| SourceFile {
+            path: format!("v{i}.mp4"),
+            index: colour_set(colr).files[0].index.clone(),
+        })
+        .collect();
+    let set = MediaSet::all_tracks(files, 2000).unwrap();
+    let m = multivariant(&set, Format::HlsCmaf).unwrap();
+    let infs: Vec<&str> = m
+        .lines()
+        .filter(|l| l.starts_with("#EXT-X-STREAM-INF"))
+        .collect();
+    assert!(infs.len() >= 2, "{m}");
+    assert!(infs.iter().any(|l| l.contains(",VIDEO-RANGE=PQ")), "{m}");
+    assert!(infs.iter().any(|l| l.contains(",VIDEO-RANGE=SDR")), "{m}");
+    assert!(infs.iter().all(|l| l.contains(",VIDEO-RANGE=")), "{m}");
+}

@@ -36,6 +36,8 @@ pub(super) fn track(id: u32, codec: Codec, timescale: u32) -> TrackInfo {
         avg_bitrate: 0,
         max_bitrate: 0,
         sample_count: 0,
+        colour: None,
+        dolby_vision: false,
     }
 }
 
