@@ -11,6 +11,9 @@
 //! - a CMAF segment's (and a Smooth fragment's) header is exactly
 //!   `header_len` bytes and its runs carry exactly the segment's payload;
 //! - a TS segment's `len()` is the number of bytes it writes.
+//!
+//! The text parsers (`.ism`, URLs, headers, access settings) have their
+//! checks in [`text`]: [`ism`], [`url`], [`http`], [`locator`].
 
 use bytes::Bytes;
 use edgepack::index::{self, MediaIndex, TrackIndex};
@@ -22,6 +25,9 @@ use edgepack::mux::ts::{TsSegment, TsTrack, FIRST_AUDIO_PID, VIDEO_PID};
 use edgepack::mux::MuxSample;
 use edgepack::timeline::{Timeline, TrackSegment};
 use edgepack::url::Format;
+
+pub mod text;
+pub use text::{http, ism, locator, url};
 
 /// Segments per track muxed to TS (TS copies payload, so it is the costly
 /// step; a few segments cover its code paths).

@@ -268,22 +268,18 @@ struct State {
 
 impl State {
     fn open(&mut self, e: &BytesStart<'_>, pos: u64, empty: bool) -> Result<(), IsmError> {
-        count_attributes(e, pos)?;
         let name = e.local_name();
         let name = name.as_ref();
         let depth = self.depth;
         if depth == 0 {
-            if self.seen_root {
-                return Err(IsmError::Structure {
-                    pos,
-                    reason: "more than one root element",
-                });
-            }
-            if name != b"smil" {
-                return Err(IsmError::NotSmil { pos });
-            }
-            self.seen_root = true;
-        } else if depth == 1 && name == b"body" && !empty {
+            self.root(name, pos)?;
+        }
+        // After the root check: an object that is not an `.ism` is
+        // `NotSmil` whatever its first element holds, never an error that
+        // quotes a position in it (fuzz finding F5).
+        count_attributes(e, pos)?;
+        // At depth 0 the element is `<smil>` now, which none of these is.
+        if depth == 1 && name == b"body" && !empty {
             self.body_depth = Some(depth);
         } else if let Some(kind) = IsmKind::from_element(name).filter(|_| self.in_body()) {
             if self.open_track.is_some() {
@@ -314,6 +310,21 @@ impl State {
                 });
             }
         }
+        Ok(())
+    }
+
+    /// The root element: the first, and `<smil>`.
+    fn root(&mut self, name: &[u8], pos: u64) -> Result<(), IsmError> {
+        if self.seen_root {
+            return Err(IsmError::Structure {
+                pos,
+                reason: "more than one root element",
+            });
+        }
+        if name != b"smil" {
+            return Err(IsmError::NotSmil { pos });
+        }
+        self.seen_root = true;
         Ok(())
     }
 

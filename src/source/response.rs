@@ -83,7 +83,9 @@ impl Accepted {
 /// body of another version of the object than the read requires (its ETag
 /// differs; the only check when the required ETag is weak, since no
 /// `If-Match` was sent, and a guard against origins that ignore
-/// `If-Match`) is [`OriginError::Changed`].
+/// `If-Match`) is [`OriginError::Changed`]. A 206 must carry a valid
+/// `Content-Range` (RFC 9110 §14.4: first-pos ≤ last-pos < complete-length)
+/// starting at the read's first byte, else it is [`OriginError::Bad`].
 pub fn check(r: &ReadRequest, h: &Head) -> Result<Accepted, OriginError> {
     let acc = check_framing(r, h)?;
     // Like with like: an ETag with the answer's ETag (an answer without
@@ -110,9 +112,15 @@ fn check_framing(r: &ReadRequest, h: &Head) -> Result<Accepted, OriginError> {
             let cr = h.content_range.unwrap_or_default();
             let spec = cr.strip_prefix("bytes ").unwrap_or_default();
             let (range, total) = spec.split_once('/').unwrap_or_default();
-            let first = range.split('-').next().and_then(|v| v.parse::<u64>().ok());
-            match (first, total.parse::<u64>().ok()) {
-                (Some(f), Some(t)) if f == r.start => Ok(Accepted {
+            let (first, last) = range.split_once('-').unwrap_or_default();
+            let num = |v: &str| v.parse::<u64>().ok();
+            match (num(first), num(last), num(total)) {
+                // §14.4: a range-resp with last-pos < first-pos or a
+                // complete-length <= last-pos is invalid and its content
+                // must not be used; before fuzz finding F6 only first-pos
+                // and the total were read, so `bytes 10-19/5` was accepted
+                // as a 5-byte object answering a read from byte 10.
+                (Some(f), Some(l), Some(t)) if f == r.start && f <= l && l < t => Ok(Accepted {
                     first: f,
                     total: Some(t),
                     exact: h.content_length == Some(r.end.min(t).saturating_sub(r.start)),
@@ -255,6 +263,41 @@ mod tests {
             (r.data.len(), r.total_size, r.etag.as_str()),
             (10, 100, "\"x\"")
         );
+    }
+
+    /// Fuzz finding F6 (BENCHMARKS.md, Fuzzing): a `Content-Range` that
+    /// RFC 9110 §14.4 calls invalid (last-pos missing or below first-pos,
+    /// complete-length not above last-pos) is refused, not read as a
+    /// shorter object. Inputs in `fuzz/regressions/f6-http-*`.
+    #[test]
+    fn fuzz_f6_an_invalid_content_range_is_refused() {
+        for cr in [
+            "bytes 10-19/5",
+            "bytes 10-19/19",
+            "bytes 10-9/100",
+            "bytes 10-/100",
+            "bytes 10-1x/100",
+            "bytes 10/100",
+        ] {
+            let h = Head {
+                status: 206,
+                content_range: Some(cr),
+                content_length: Some(10),
+                ..Head::default()
+            };
+            assert!(
+                matches!(check(&req(10, 20), &h), Err(OriginError::Bad(_))),
+                "{cr}"
+            );
+        }
+        let h = Head {
+            status: 206,
+            content_range: Some("bytes 10-10/11"),
+            content_length: Some(1),
+            ..Head::default()
+        };
+        let r = into_read(&req(10, 20), &h, &[5u8][..]).expect("the last byte");
+        assert_eq!((r.data.len(), r.total_size), (1, 11));
     }
 
     #[test]

@@ -4,12 +4,17 @@
 //! ```text
 //! cargo run --release --bin drive -- [ITERATIONS] [SECONDS] [TARGET]
 //! cargo run --release --bin drive -- replay FILE...   # *.bin: index blobs
+//! cargo run --release --bin drive -- seeds             # rewrites seeds/url/tk-*
 //! ```
 //!
-//! Seeds are `../fixtures/small/*.mp4` plus `corpus/<target>/`; each
-//! iteration mutates a seed (bit flips, interesting integers, splices,
-//! truncation; mostly inside the `moov`, where the parser's decisions are)
-//! and runs the same function as the libFuzzer target. A panic is caught,
+//! TARGET is `parse_index_segment` (default), `index_blob`, `ism`, `url`,
+//! `http` or `locator`. Seeds are `../fixtures/small/*.mp4` (the MP4
+//! targets) or the committed `seeds/<target>/` (the text targets), plus
+//! `corpus/<target>/`; each iteration mutates a seed (bit flips,
+//! interesting integers, splices, truncation; mostly inside the `moov`,
+//! where the parser's decisions are; for the text targets also insertions
+//! of the target's grammar tokens) and runs the same function as the
+//! libFuzzer target. A panic is caught,
 //! its input written to `artifacts/drive/` and its message printed. Not
 //! coverage-guided: a smoke test and a regression harness, not a
 //! replacement for `cargo fuzz run`.
@@ -56,11 +61,66 @@ fn moov_range(data: &[u8]) -> (usize, usize) {
     }
 }
 
-fn mutate(rng: &mut Rng, seed: &[u8], other: &[u8]) -> Vec<u8> {
+/// Tokens of each text target's grammar, inserted by the mutator (the
+/// stable driver's stand-in for libFuzzer's comparison tracing).
+/// Kept as written: a token a line would be five times longer.
+#[rustfmt::skip]
+fn dictionary(target: &str) -> &'static [&'static [u8]] {
+    match target {
+        "ism" => &[
+            b"<", b">", b"/>", b"</", b"=\"", b"\"", b"'", b"<smil>", b"</smil>", b"<?xml ",
+            b"?>", b"<!--", b"-->", b"<![CDATA[", b"]]>", b"<!DOCTYPE smil [", b"&amp;",
+            b"&#x3c;", b"&#0;", b"<video ", b"<audio ", b"<textstream ", b"<param ",
+            b"<switch>", b"<body>", b"<head>", b" src=\"", b" systemBitrate=\"",
+            b" systemLanguage=\"", b" name=\"trackID\"", b" name=\"trackName\"",
+            b" value=\"", b" xmlns=\"http://www.w3.org/2001/SMIL20/Language\"",
+            b" xmlns:s=\"x\"", b"s:", b".mp4", b".ismv", b".isma", b".ismt", b"../",
+            b"/", b"%2e", b":", b"\\", b"18446744073709551616", b"4294967296", b"-1",
+        ],
+        "url" => &[
+            b"/", b"?", b"%", b"%2F", b"%2e%2e", b"%00", b"%C3%A9", b",", b"(", b")", b"=",
+            b"&", b";", b".ism/", b".mp4/", b".urlset/", b".ismv", b"manifest",
+            b"manifest(format=", b"QualityLevels(", b")/Manifest(", b")/Fragments(", b"=i",
+            b"format=m3u8-aapl", b"format=m3u8-cmaf", b"format=mpd-time-cmaf",
+            b"format=mpd-time-csf", b"format=fmp4-v20", b"m3u8-aapl-v3", b",type=keyframes",
+            b"filter=", b"audioTrack=", b"tk.k1.", b"tk.", b".m3u8", b".mpd", b".m4s", b".ts",
+            b"/health", b"/player/assets/", b"18446744073709551615", b"18446744073709551616",
+            b"6b1e1f6a-2c3d-4e5f-8a9b-0c1d2e3f4a5b", b"asset-", b"abr/", b"..", b"\r", b"\n",
+        ],
+        "http" => &[
+            b"\n", b"bytes=", b"bytes ", b"-", b",", b"*", b"/", b"\"", b"W/", b"W/\"",
+            b"\"v\"", b"~size=", b";modified=", b"0", b"1", b"206", b"200", b"416", b"412",
+            b"18446744073709551615", b"18446744073709551616", b"67108864", b"9223372036854775807",
+        ],
+        "locator" => &[
+            b"{", b"}", b"\"", b":", b",", b"\n", b" ", b"\\", b"\\u0041",
+            b"6b1e1f6a-2c3d-4e5f-8a9b-0c1d2e3f4a5b", b"{6b1e1f6a-2c3d-4e5f-8a9b-0c1d2e3f4a5b}",
+            b"asset-", b"k1:", b"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", b"==", b"tk.",
+            b"tk.k1.1700003600.", b"/abr/a.ism/manifest",
+        ],
+        _ => &[],
+    }
+}
+
+fn mutate(rng: &mut Rng, seed: &[u8], other: &[u8], dict: &[&[u8]]) -> Vec<u8> {
     let mut d = seed.to_vec();
     let (lo, hi) = moov_range(&d);
     let rounds = 1 + rng.below(8);
     for _ in 0..rounds {
+        if !dict.is_empty() && rng.below(3) == 0 {
+            // Text targets: insert a grammar token or a copy of a chunk.
+            let pos = rng.below(d.len() + 1);
+            if rng.below(4) == 0 && !d.is_empty() {
+                let from = rng.below(d.len());
+                let n = rng.below(32).min(d.len() - from);
+                let chunk = d[from..from + n].to_vec();
+                d.splice(pos..pos, chunk);
+            } else {
+                let word = dict[rng.below(dict.len())];
+                d.splice(pos..pos, word.iter().copied());
+            }
+            continue;
+        }
         if d.is_empty() {
             break;
         }
@@ -122,10 +182,66 @@ fn load_seeds(dirs: &[PathBuf]) -> Vec<Vec<u8>> {
     seeds
 }
 
+/// The targets with text input, seeded from `seeds/<target>/`.
+const TEXT_TARGETS: [&str; 4] = ["ism", "url", "http", "locator"];
+
 fn target_fn(name: &str) -> fn(&[u8]) {
     match name {
         "index_blob" => edgepack_fuzz::index_blob,
+        "ism" => edgepack_fuzz::ism,
+        "url" => edgepack_fuzz::url,
+        "http" => edgepack_fuzz::http,
+        "locator" => edgepack_fuzz::locator,
         _ => edgepack_fuzz::parse_index_segment,
+    }
+}
+
+/// The target a replayed file is for: a text target named in its path
+/// (`seeds/url/…`, `regressions/f5-http-…`), an index blob (`*.bin` or
+/// `index_blob` in the path), else an MP4.
+fn replay_target(path: &str) -> &'static str {
+    let name = Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let parent = Path::new(path)
+        .parent()
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for t in TEXT_TARGETS {
+        if parent == t || name.contains(&format!("-{t}-")) {
+            return t;
+        }
+    }
+    if path.contains("index_blob") || path.ends_with(".bin") {
+        "index_blob"
+    } else {
+        "parse_index_segment"
+    }
+}
+
+/// Seeds for `url` with valid tokens (signed with the target's key, valid
+/// at its clock), which the mutator could never forge.
+fn write_url_seeds() {
+    use edgepack_fuzz::text::{KEY_B64, LOCATOR, NOW};
+    let out = Path::new("seeds/url");
+    let _ = std::fs::create_dir_all(out);
+    let key: Vec<u8> = (0u8..32).collect();
+    assert_eq!(edgepack::token::decode_key(KEY_B64).ok(), Some(key.clone()));
+    let paths = [
+        "/abr/abr.ism/manifest(format=m3u8-cmaf)".to_string(),
+        "/vod/a.mp4/QualityLevels(128000)/Fragments(audio=0,format=mpd-time-cmaf).m4s".into(),
+        format!("/{LOCATOR}/abr.ism/QualityLevels(1000)/Manifest(video,format=m3u8-aapl).m3u8"),
+        "/d/x,1,2,.mp4.urlset/manifest(format=mpd-time-csf).mpd".into(),
+    ];
+    for (i, p) in paths.iter().enumerate() {
+        match edgepack::token::mint("k1", &key, NOW + 3600, p) {
+            Ok(u) => {
+                let _ = std::fs::write(out.join(format!("tk-{i}.txt")), u);
+            }
+            Err(e) => eprintln!("{p}: {e:?}"),
+        }
     }
 }
 
@@ -171,16 +287,15 @@ fn main() {
         write_blobs();
         return;
     }
+    if args.first().map(String::as_str) == Some("seeds") {
+        write_url_seeds();
+        return;
+    }
     if args.first().map(String::as_str) == Some("replay") {
         let mut failed = 0;
         for p in &args[1..] {
             let input = std::fs::read(p).unwrap_or_default();
-            // Index blobs: under corpus/ or artifacts/index_blob, or `*.bin`.
-            let f = if p.contains("index_blob") || p.ends_with(".bin") {
-                target_fn("index_blob")
-            } else {
-                target_fn("parse_index_segment")
-            };
+            let f = target_fn(replay_target(p));
             match run_one(f, &input) {
                 Some(msg) => {
                     failed += 1;
@@ -198,24 +313,29 @@ fn main() {
         .cloned()
         .unwrap_or_else(|| "parse_index_segment".into());
     let f = target_fn(&target);
-    let seeds = load_seeds(&[
-        PathBuf::from("../fixtures/small"),
-        PathBuf::from(format!("corpus/{target}")),
-    ]);
+    let text = TEXT_TARGETS.contains(&target.as_str());
+    let first = if text {
+        PathBuf::from(format!("seeds/{target}"))
+    } else {
+        PathBuf::from("../fixtures/small")
+    };
+    let seeds = load_seeds(&[first, PathBuf::from(format!("corpus/{target}"))]);
+    let dict = dictionary(&target);
     if seeds.is_empty() {
         eprintln!("drive: no seeds (run from fuzz/)");
         std::process::exit(2);
     }
     // Quiet the default hook: crashes are reported below, once each.
     panic::set_hook(Box::new(|_| {}));
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let (mut done, mut crashes) = (0u64, 0u64);
     let mut seen: Vec<String> = Vec::new();
     while done < iterations && Instant::now() < deadline {
         let seed = &seeds[rng.below(seeds.len())];
         let other = &seeds[rng.below(seeds.len())];
-        let input = mutate(&mut rng, seed, other);
+        let input = mutate(&mut rng, seed, other, dict);
         if let Some(msg) = run_one(f, &input) {
             crashes += 1;
             // One report per distinct message.
@@ -228,8 +348,11 @@ fn main() {
         }
         done += 1;
     }
+    let secs = started.elapsed().as_secs_f64();
     println!(
-        "drive: target {target}: {done} executions from {} seeds, {crashes} panics ({} distinct)",
+        "drive: target {target}: {done} executions in {secs:.1} s ({:.0}/s) from {} seeds, \
+         {crashes} panics ({} distinct)",
+        done as f64 / secs.max(1e-9),
         seeds.len(),
         seen.len()
     );

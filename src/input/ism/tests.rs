@@ -542,3 +542,25 @@ fn non_ism_objects_are_not_quoted() {
     let shown = parse(&big).expect_err("too large").to_string();
     assert!(!shown.contains(&(MAX_ISM_BYTES + 1).to_string()), "{shown}");
 }
+
+/// Fuzz finding F5 (BENCHMARKS.md, Fuzzing): a non-`.ism` object whose
+/// first element has more than [`MAX_ATTRIBUTES`] attributes was refused
+/// as "byte 7: more than 64 attributes", an offset in it; the root is now
+/// checked first. The input is `fuzz/regressions/f5-ism-attributes-before-root.xml`.
+#[test]
+fn fuzz_f5_too_many_attributes_on_a_non_smil_root_is_not_smil() {
+    let attrs: String = (0..=MAX_ATTRIBUTES)
+        .map(|i| format!(" a{i}=\"\""))
+        .collect();
+    for xml in [
+        format!("switch><video src=\"a.mp4\"{attrs}/>"),
+        format!("<html{attrs}><body/></html>"),
+    ] {
+        let e = err(&xml);
+        assert!(matches!(e, IsmError::NotSmil { .. }), "{e:?}");
+        assert!(!e.to_string().chars().any(|c| c.is_ascii_digit()), "{e}");
+    }
+    // On the `<smil>` root itself the cap still holds.
+    let xml = format!("<smil{attrs}><body><video src=\"a.mp4\"/></body></smil>");
+    assert!(matches!(err(&xml), IsmError::TooManyAttributes { pos: 0 }));
+}
