@@ -11,8 +11,6 @@
 //! 2.3) will be another [`KeySource`].
 
 use crate::url::Asset;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use std::fmt;
 
 /// The secret that holds the seed: base64 (either alphabet, padding
@@ -84,19 +82,12 @@ impl KeySource {
     }
 }
 
-/// The first 16 bytes of HMAC-SHA256(`seed`, `"{domain}\n{id}"`).
+/// The first 16 bytes of HMAC-SHA256(`seed`, `"{domain}\n{id}"`), with
+/// the HMAC the origin signers use ([`crate::auth::hmac_sha256`]).
 fn derive(seed: &[u8], domain: &str, id: &str) -> [u8; 16] {
+    let mac = crate::auth::hmac_sha256(seed, format!("{domain}\n{id}").as_bytes());
     let mut out = [0u8; 16];
-    // HMAC takes keys of any length (RFC 2104 §2): `new_from_slice` never
-    // fails for it, and a failure would leave the all-zero block, which no
-    // seed gives with any real probability; the seed's length is checked
-    // when it is read anyway.
-    if let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(seed) {
-        for part in [domain, "\n", id] {
-            mac.update(part.as_bytes());
-        }
-        out.copy_from_slice(&mac.finalize().into_bytes()[..16]);
-    }
+    out.copy_from_slice(&mac[..16]);
     out
 }
 
