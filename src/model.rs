@@ -130,8 +130,10 @@ pub struct Ec3Config {
     pub fscod: u8,
     pub acmod: u8,
     pub lfeon: bool,
-    /// True when the stream carries Dolby Atmos (JOC) per the dec3 extension.
-    pub atmos: bool,
+    /// Dolby Atmos: the JOC complexity index (the most objects decoded at
+    /// once) from the `dec3` extension (ETSI TS 103 420 §C.3.1), when
+    /// `flag_ec3_extension_type_a` is set.
+    pub joc_complexity: Option<u8>,
 }
 
 /// Colour code points of a video sample entry's `colr` box (ISO/IEC
@@ -223,17 +225,39 @@ pub struct TrackInfo {
     /// The video sample entry's `colr` (`nclx`/`nclc`), if any. Colour
     /// signalled only in the bitstream (AVC/HEVC VUI) is not read.
     pub colour: Option<ColourInfo>,
-    /// The sample entry has a Dolby Vision configuration (`dvcC`/`dvvC`).
-    pub dolby_vision: bool,
+    /// The sample entry's Dolby Vision configuration (`dvcC`/`dvvC`/`dvwC`).
+    pub dolby_vision: Option<DolbyVision>,
+}
+
+/// A Dolby Vision decoder configuration record (the fields signalling
+/// needs; see [`crate::codec::dolby_vision`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DolbyVision {
+    pub profile: u8,
+    pub level: u8,
+    /// RPU (dynamic metadata), enhancement layer, base layer present.
+    pub rpu: bool,
+    pub el: bool,
+    pub bl: bool,
+    /// `dv_bl_signal_compatibility_id`: what the base layer shows as
+    /// without Dolby Vision (1 HDR10, 2 SDR, 4 HLG, 0 none).
+    pub compatibility: u8,
 }
 
 impl TrackInfo {
-    /// Nominal frame rate as (numerator, denominator), for video.
-    /// The HLS `VIDEO-RANGE` of a video track: from `colr`, SDR without one.
+    /// The HLS `VIDEO-RANGE` of a video track: from `colr`; without one,
+    /// from the Dolby Vision configuration; else SDR.
     pub fn video_range(&self) -> VideoRange {
-        self.colour.map_or(VideoRange::Sdr, |c| c.video_range())
+        match (self.colour, &self.dolby_vision) {
+            (Some(c), _) => c.video_range(),
+            (None, Some(dv)) => {
+                crate::codec::dolby_vision::video_range(dv).unwrap_or(VideoRange::Sdr)
+            }
+            (None, None) => VideoRange::Sdr,
+        }
     }
 
+    /// Nominal frame rate as (numerator, denominator), for video.
     pub fn frame_rate(&self) -> Option<(u64, u64)> {
         if self.kind != TrackKind::Video || self.sample_count == 0 || self.duration == 0 {
             return None;

@@ -24,6 +24,23 @@ pub const EC3_TS_REGISTRATION: &[u8; 4] = b"EAC3";
 /// chapter, "Dolby"; ETSI TS 102 366 Annex I): the value is a 16-bit channel mask in hex.
 pub const DASH_SCHEME: &str = "tag:dolby.com,2014:dash:audio_channel_configuration:2011";
 
+/// DASH descriptor schemes of E-AC-3 with JOC (Dolby Atmos), ETSI TS 103
+/// 420 Annex D.2: the extension type (value `JOC`) and the complexity index.
+pub const DASH_SCHEME_EXTENSION_TYPE: &str = "tag:dolby.com,2018:dash:EC3_ExtensionType:2018";
+pub const DASH_SCHEME_COMPLEXITY_INDEX: &str =
+    "tag:dolby.com,2018:dash:EC3_ExtensionComplexityIndex:2018";
+
+/// The object count to signal for a JOC complexity index: the index
+/// itself, or 16 (the value Apple and Dolby use for streaming Atmos) when
+/// the file leaves it 0, so a player never reads "0 channels".
+pub fn joc_objects(complexity_index: u8) -> u8 {
+    if complexity_index == 0 {
+        16
+    } else {
+        complexity_index
+    }
+}
+
 /// Smooth FourCC of E-AC-3 (MS-SSTR §2.2.2.5). AC-3 has none.
 pub const EC3_SMOOTH_FOURCC: &str = "EC-3";
 /// Smooth `AudioTag` of E-AC-3: `WAVE_FORMAT_EXTENSIBLE`; CodecPrivateData

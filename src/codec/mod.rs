@@ -12,6 +12,7 @@
 //! * [`hevc`] for H.265 (ISO/IEC 14496-15 §8, Annex E)
 //! * [`aac`] for MPEG-4 AAC (ISO/IEC 14496-3, RFC 6381 §3.3)
 //! * [`dolby`] for AC-3 and E-AC-3 (ETSI TS 102 366, ATSC A/52)
+//! * [`dolby_vision`] for Dolby Vision configuration and signalling
 //! * [`dts`] for DTS signalling (ETSI TS 102 114; the `ddts` parser is
 //!   [`crate::mp4::dts`])
 //! * [`other`] for AV1, VP9, Opus, FLAC and the codecs only named in
@@ -24,6 +25,7 @@
 pub mod aac;
 pub mod avc;
 pub mod dolby;
+pub mod dolby_vision;
 pub mod dts;
 pub mod hevc;
 pub mod other;
@@ -208,9 +210,37 @@ pub fn dash_channel_elements(info: &TrackInfo) -> Vec<(&'static str, String)> {
 }
 
 /// HLS `EXT-X-MEDIA` `CHANNELS` (RFC 8216bis §4.4.6.1): the channel count,
-/// at least 1.
+/// at least 1; for E-AC-3 with Dolby Atmos (JOC), `"16/JOC"` — the
+/// complexity index, then the coding identifier (Apple HLS authoring
+/// specification, "Audio"), which is what makes Apple devices decode the
+/// objects instead of the 5.1 bed.
 pub fn hls_channels(info: &TrackInfo) -> String {
-    info.channels.max(1).to_string()
+    match &info.codec {
+        Codec::Ec3(c) => match c.joc_complexity {
+            Some(n) => format!("{}/JOC", dolby::joc_objects(n)),
+            None => info.channels.max(1).to_string(),
+        },
+        _ => info.channels.max(1).to_string(),
+    }
+}
+
+/// DASH `SupplementalProperty` descriptors of an audio track beyond its
+/// channel configuration: for E-AC-3 JOC the extension type and complexity
+/// index (ETSI TS 103 420 Annex D.2, DASH-IF IOP v5 part 8 §5.3.3).
+pub fn dash_audio_properties(info: &TrackInfo) -> Vec<(&'static str, String)> {
+    match &info.codec {
+        Codec::Ec3(c) => match c.joc_complexity {
+            Some(n) => vec![
+                (dolby::DASH_SCHEME_EXTENSION_TYPE, "JOC".to_string()),
+                (
+                    dolby::DASH_SCHEME_COMPLEXITY_INDEX,
+                    dolby::joc_objects(n).to_string(),
+                ),
+            ],
+            None => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]

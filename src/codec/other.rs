@@ -15,7 +15,7 @@ pub use crate::mp4::codec::{av1_codec_string, vp9_codec_string};
 /// [`super::dts::is_dts`]).
 pub fn family(info: &TrackInfo) -> Family {
     match &info.fourcc.0 {
-        b"av01" => Family::Av1,
+        b"av01" | b"dav1" => Family::Av1,
         b"vp09" => Family::Vp9,
         b"Opus" => Family::Opus,
         b"fLaC" => Family::Flac,
@@ -28,7 +28,7 @@ pub fn family(info: &TrackInfo) -> Family {
 /// 0x69 and 0x6B are MPEG-1/2 audio, i.e. MP3).
 pub fn name(info: &TrackInfo) -> Option<&'static str> {
     Some(match &info.fourcc.0 {
-        b"av01" => "AV1",
+        b"av01" | b"dav1" => "AV1",
         b"vp09" => "VP9",
         b"vp08" => "VP8",
         b"Opus" => "Opus",

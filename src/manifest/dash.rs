@@ -139,34 +139,46 @@ pub fn mpd(set: &MediaSet, format: Format) -> Result<String, TimelineError> {
     } else {
         PROFILE_LIVE.to_string()
     };
+    // The SCTE 214 namespace only when a Representation uses it, so MPDs
+    // without Dolby Vision stay as they were.
+    let scte214 = set
+        .tracks
+        .iter()
+        .any(|t| supplemental_codec(set, t).is_some());
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 1);
     let write = |w: &mut Writer<Vec<u8>>| -> io::Result<()> {
         w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
-        w.create_element("MPD")
-            .with_attributes([
-                ("xmlns", "urn:mpeg:dash:schema:mpd:2011"),
-                ("profiles", profiles.as_str()),
-                ("type", "static"),
-                (
-                    "mediaPresentationDuration",
-                    duration(set.duration_secs()).as_str(),
-                ),
-                ("minBufferTime", "PT2S"),
-            ])
-            .write_inner_content(|w| {
-                w.create_element("Period")
-                    .with_attributes([("id", "0"), ("start", "PT0S")])
-                    .write_inner_content(|w| {
-                        let mut first_audio = true;
-                        for (i, (kind, _, lang, reps)) in sets.iter().enumerate() {
-                            let main =
-                                *kind == TrackKind::Audio && std::mem::take(&mut first_audio);
-                            adaptation_set(w, set, format, i, *kind, lang, reps, main)?;
-                        }
-                        Ok(())
-                    })?;
-                Ok(())
-            })?;
+        let mut mpd = w
+            .create_element("MPD")
+            .with_attribute(("xmlns", "urn:mpeg:dash:schema:mpd:2011"));
+        if scte214 {
+            mpd = mpd.with_attribute((
+                "xmlns:scte214",
+                crate::codec::dolby_vision::SCTE214_NAMESPACE,
+            ));
+        }
+        mpd.with_attributes([
+            ("profiles", profiles.as_str()),
+            ("type", "static"),
+            (
+                "mediaPresentationDuration",
+                duration(set.duration_secs()).as_str(),
+            ),
+            ("minBufferTime", "PT2S"),
+        ])
+        .write_inner_content(|w| {
+            w.create_element("Period")
+                .with_attributes([("id", "0"), ("start", "PT0S")])
+                .write_inner_content(|w| {
+                    let mut first_audio = true;
+                    for (i, (kind, _, lang, reps)) in sets.iter().enumerate() {
+                        let main = *kind == TrackKind::Audio && std::mem::take(&mut first_audio);
+                        adaptation_set(w, set, format, i, *kind, lang, reps, main)?;
+                    }
+                    Ok(())
+                })?;
+            Ok(())
+        })?;
         Ok(())
     };
     write(&mut w).map_err(|_| TimelineError::NoTracks)?;
@@ -265,6 +277,13 @@ fn cicp_properties(info: &crate::model::TrackInfo) -> Vec<(&'static str, String)
     ]
 }
 
+/// The Dolby Vision supplemental codec and brand of a video track, if any.
+fn supplemental_codec(set: &MediaSet, t: &SetTrack) -> Option<(String, &'static str)> {
+    let info = &set.track_index(t).info;
+    let dv = info.dolby_vision.as_ref()?;
+    crate::codec::dolby_vision::supplemental(info.fourcc, dv)
+}
+
 fn representation(
     w: &mut Writer<Vec<u8>>,
     set: &MediaSet,
@@ -279,6 +298,16 @@ fn representation(
         ("bandwidth", bandwidth.as_str()),
         ("codecs", info.codec_string.as_str()),
     ]);
+    // A backward-compatible Dolby Vision layer (profile 8.x/10.x): offered
+    // beside the base layer's codec (SCTE 214-1 §6.2; see
+    // `codec::dolby_vision`), so players without DV still play the base.
+    let supplemental = supplemental_codec(set, r.track);
+    if let Some((codec, brand)) = &supplemental {
+        el = el.with_attributes([
+            ("scte214:supplementalCodecs", codec.as_str()),
+            ("scte214:supplementalProfiles", *brand),
+        ]);
+    }
     let (width, height, rate, sar) = (
         info.width.to_string(),
         info.height.to_string(),
@@ -316,7 +345,12 @@ fn representation(
         // RepresentationBaseType order (ISO/IEC 23009-1 §5.3.7, the XSD):
         // AudioChannelConfiguration, ContentProtection, EssentialProperty,
         // SupplementalProperty, then the Representation's SegmentTemplate.
-        for (scheme, value) in cicp_properties(info) {
+        let audio = if info.kind == TrackKind::Audio {
+            crate::codec::dash_audio_properties(info)
+        } else {
+            Vec::new()
+        };
+        for (scheme, value) in cicp_properties(info).into_iter().chain(audio) {
             w.create_element("SupplementalProperty")
                 .with_attributes([("schemeIdUri", scheme), ("value", value.as_str())])
                 .write_empty()?;

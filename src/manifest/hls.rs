@@ -148,12 +148,26 @@ fn version(format: Format) -> u8 {
 /// attribute next to HDR variants. The attribute needs no higher
 /// `EXT-X-VERSION` (it is not in §8's version list).
 fn video_range_attr(info: &crate::model::TrackInfo, any_hdr: bool) -> String {
+    let mut out = supplemental_codecs_attr(info);
     let range = info.video_range();
     if any_hdr || range != VideoRange::Sdr {
-        format!(",VIDEO-RANGE={}", range.as_str())
-    } else {
-        String::new()
+        let _ = write!(out, ",VIDEO-RANGE={}", range.as_str());
     }
+    out
+}
+
+/// `,SUPPLEMENTAL-CODECS="dvh1.08.07/db1p"` (RFC 8216bis §4.4.6.2) for a
+/// backward-compatible Dolby Vision track (see `codec::dolby_vision`):
+/// a DV device takes the DV layer, every other device the base layer that
+/// `CODECS` names. Written just before `VIDEO-RANGE`, on I-frame variants
+/// too (§4.4.6.3 allows it there).
+fn supplemental_codecs_attr(info: &crate::model::TrackInfo) -> String {
+    info.dolby_vision
+        .as_ref()
+        .and_then(|dv| crate::codec::dolby_vision::hls_supplemental_codecs(info.fourcc, dv))
+        .map_or_else(String::new, |s| {
+            format!(",SUPPLEMENTAL-CODECS=\"{}\"", quoted(&s))
+        })
 }
 
 /// The multivariant (master) playlist. For fMP4 and `m3u8-aapl`, audio is a

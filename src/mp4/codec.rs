@@ -413,9 +413,17 @@ pub fn parse_dec3(payload: &Bytes, offset: u64) -> Result<Ec3Config> {
         first.get_or_insert((fscod, acmod, lfeon));
     }
     let (fscod, acmod, lfeon) = first.ok_or_else(short)?;
-    let atmos = b.left() >= 16 && {
+    // reserved(7), flag_ec3_extension_type_a(1), complexity_index_type_a(8)
+    // (ETSI TS 103 420 §C.3.1): present only after the substreams, and
+    // only in files written for JOC-aware decoders.
+    let joc_complexity = if b.left() >= 16 {
         b.read(7);
-        b.read(1) == Some(1)
+        match b.read(1) {
+            Some(1) => b.read(8).map(|c| c as u8),
+            _ => None,
+        }
+    } else {
+        None
     };
     Ok(Ec3Config {
         dec3: payload.clone(),
@@ -423,7 +431,7 @@ pub fn parse_dec3(payload: &Bytes, offset: u64) -> Result<Ec3Config> {
         fscod,
         acmod,
         lfeon,
-        atmos,
+        joc_complexity,
     })
 }
 
@@ -548,9 +556,12 @@ mod tests {
         let dec3 = Bytes::from_static(&[0x14, 0x00, 0x20, 0x0f, 0x00, 0x01, 0x10]);
         let e = parse_dec3(&dec3, 0).unwrap();
         assert_eq!(
-            (e.data_rate, e.acmod, e.lfeon, e.atmos),
-            (640, 7, true, true)
+            (e.data_rate, e.acmod, e.lfeon, e.joc_complexity),
+            (640, 7, true, Some(16))
         );
+        // The same without the extension: not Atmos.
+        let plain = parse_dec3(&dec3.slice(..5), 0).unwrap();
+        assert_eq!(plain.joc_complexity, None);
     }
 
     #[test]

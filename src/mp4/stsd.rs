@@ -32,13 +32,13 @@ pub struct SampleEntry {
     pub channels_in_stream: bool,
     /// A visual entry's `colr` (§12.1.5), when `nclx` or `nclc`.
     pub colour: Option<ColourInfo>,
-    /// A Dolby Vision configuration box (`dvcC`/`dvvC`) is present.
-    pub dolby_vision: bool,
+    /// The Dolby Vision configuration (`dvcC`/`dvvC`/`dvwC`), if any.
+    pub dolby_vision: Option<crate::model::DolbyVision>,
 }
 
 const VISUAL: &[&[u8; 4]] = &[
     b"avc1", b"avc3", b"hvc1", b"hev1", b"av01", b"vp09", b"vp08", b"encv", b"mp4v", b"dvh1",
-    b"dvhe",
+    b"dvhe", b"dva1", b"dvav", b"dav1",
 ];
 const AUDIO: &[&[u8; 4]] = &[
     b"mp4a", b"ac-3", b"ec-3", b"Opus", b"fLaC", b"enca", b"dtsc", b"dtsh", b"dtse", b"dtsl",
@@ -132,7 +132,7 @@ fn parse_entry(entry: &Mp4Box, raw: Bytes, path: &str) -> Result<SampleEntry> {
         bitrates: None,
         channels_in_stream: false,
         colour: None,
-        dolby_vision: false,
+        dolby_vision: None,
     };
     let children_at = if VISUAL.contains(&&fourcc.0) {
         // SampleEntry (8) + VisualSampleEntry fields (70), §12.1.3.2.
@@ -266,10 +266,19 @@ fn parse_entry(entry: &Mp4Box, raw: Bytes, path: &str) -> Result<SampleEntry> {
             // The first coded `colr` wins; an ICC one before it is skipped
             // (§12.1.5.1 allows more than one).
             b"colr" if out.colour.is_none() => out.colour = colr::parse_colr(b),
-            b"dvcC" | b"dvvC" => out.dolby_vision = true,
+            b"dvcC" | b"dvvC" | b"dvwC" if out.dolby_vision.is_none() => {
+                out.dolby_vision = crate::codec::dolby_vision::parse_config(b);
+            }
             b"dOps" => out.codec_string = "opus".into(),
             b"dfLa" => out.codec_string = "fLaC".into(),
             _ => {}
+        }
+    }
+    // A Dolby-Vision-only entry (`dvh1`, profile 5…) is named by its DV
+    // codec string, not by the HEVC/AVC/AV1 record inside it.
+    if let Some(dv) = &out.dolby_vision {
+        if crate::codec::dolby_vision::is_dv_entry(fourcc) {
+            out.codec_string = crate::codec::dolby_vision::codec_string(fourcc, dv);
         }
     }
     match ddts_channels {
@@ -372,7 +381,7 @@ mod tests {
         let e = entry(&[(b"colr", pq)]);
         let c = e.colour.unwrap();
         assert_eq!((c.primaries, c.transfer, c.matrix), (9, 16, 9));
-        assert!(!e.dolby_vision);
+        assert!(e.dolby_vision.is_none());
         assert_eq!(e.codec_string, "avc1.64001f");
         // An ICC `colr` first does not hide the coded one after it.
         let e = entry(&[(b"colr", b"prof\0\0\0\0"), (b"colr", pq)]);
@@ -380,8 +389,17 @@ mod tests {
         // A `colr` cut short is no colour, not a broken track.
         let e = entry(&[(b"colr", b"nclx\0\x09")]);
         assert_eq!(e.colour, None);
-        assert!(entry(&[(b"dvcC", &[1, 0, 0x10, 0x0d])]).dolby_vision);
-        assert!(entry(&[(b"dvvC", &[1, 0, 0x10, 0x0d])]).dolby_vision);
+        // Profile 8 level 7, RPU + BL, compatibility 1 (HDR10).
+        let dv = entry(&[(b"dvcC", &[1, 0, 0x10, 0x3d, 0x10])])
+            .dolby_vision
+            .unwrap();
+        assert_eq!((dv.profile, dv.level, dv.compatibility), (8, 7, 1));
+        assert!(dv.rpu && !dv.el && dv.bl);
+        assert!(entry(&[(b"dvvC", &[1, 0, 0x14, 0x35, 0x40])])
+            .dolby_vision
+            .is_some());
+        // Too short to name a profile: the base layer alone.
+        assert!(entry(&[(b"dvcC", &[1, 0, 0x10])]).dolby_vision.is_none());
         assert_eq!(entry(&[]).colour, None);
     }
 

@@ -162,7 +162,7 @@ mod tests {
                     fscod: 0,
                     acmod: 2,
                     lfeon: false,
-                    atmos: false,
+                    joc_complexity: None,
                 }),
                 "0002b0180001c10000e100f00087e100f006050445414333be57e57c",
             ),

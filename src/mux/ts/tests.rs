@@ -37,7 +37,7 @@ pub(super) fn track(id: u32, codec: Codec, timescale: u32) -> TrackInfo {
         max_bitrate: 0,
         sample_count: 0,
         colour: None,
-        dolby_vision: false,
+        dolby_vision: None,
     }
 }
 
