@@ -225,6 +225,8 @@ pub struct TrackInfo {
     /// The video sample entry's `colr` (`nclx`/`nclc`), if any. Colour
     /// signalled only in the bitstream (AVC/HEVC VUI) is not read.
     pub colour: Option<ColourInfo>,
+    /// DTS-UHD (`dtsx`): the speaker mask of its `udts` box.
+    pub dts_uhd_mask: Option<u32>,
     /// The sample entry's Dolby Vision configuration (`dvcC`/`dvvC`/`dvwC`).
     pub dolby_vision: Option<DolbyVision>,
 }

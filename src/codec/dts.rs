@@ -21,8 +21,14 @@ pub const DASH_SCHEME: &str = "tag:dts.com,2014:dash:audio_channel_configuration
 /// value.
 pub const DASH_SCHEME_LEGACY: &str = "urn:dts:dash:audio_channel_configuration:2012";
 
-/// Sample entry types of ETSI TS 102 114 Annex E.
-const SAMPLE_ENTRIES: [&[u8; 4]; 4] = [b"dtsc", b"dtsh", b"dtse", b"dtsl"];
+/// DASH `AudioChannelConfiguration` scheme for DTS-UHD / DTS:X (ETSI TS
+/// 103 491 Annex B, DASH-IF IOP audio chapter): the value is the `udts`
+/// ChannelMask as 8 upper-case hex digits.
+pub const DASH_SCHEME_UHD: &str = "tag:dts.com,2018:uhd:audio_channel_configuration";
+
+/// Sample entry types of ETSI TS 102 114 Annex E, and DTS-UHD's `dtsx`
+/// (profile 2) and `dtsy` (profile 3) of ETSI TS 103 491 Annex B.
+const SAMPLE_ENTRIES: [&[u8; 4]; 6] = [b"dtsc", b"dtsh", b"dtse", b"dtsl", b"dtsx", b"dtsy"];
 /// RFC 6381 strings of `mp4a` entries whose `esds` object type is DTS
 /// (MP4RA: 0xA9 core, 0xAA HD HRA, 0xAB HD MA, 0xAC Express).
 const MP4A_STRINGS: [&str; 4] = ["mp4a.A9", "mp4a.AA", "mp4a.AB", "mp4a.AC"];
@@ -37,4 +43,19 @@ pub fn is_dts(info: &TrackInfo) -> bool {
 /// [`DASH_SCHEME`] with the channel count.
 pub fn dash_channels(channels: u16) -> (&'static str, String) {
     (DASH_SCHEME, channels.max(1).to_string())
+}
+
+/// Whether a DTS track is DTS-UHD (`dtsx`/`dtsy`), signalled by speaker
+/// mask under [`DASH_SCHEME_UHD`] rather than by count.
+pub fn is_uhd(info: &TrackInfo) -> bool {
+    matches!(&info.fourcc.0, b"dtsx" | b"dtsy")
+}
+
+/// DASH `AudioChannelConfiguration` of a DTS-UHD stream: the `udts`
+/// ChannelMask, or (no mask) the channel count under the DTS scheme.
+pub fn dash_uhd_channels(info: &TrackInfo) -> (&'static str, String) {
+    match info.dts_uhd_mask {
+        Some(mask) => (DASH_SCHEME_UHD, format!("{mask:08X}")),
+        None => dash_channels(info.channels),
+    }
 }

@@ -191,6 +191,7 @@ pub fn dash_channels(info: &TrackInfo) -> (&'static str, String) {
     match &info.codec {
         Codec::Ac3(c) => dolby::dash_channels(c.acmod, c.lfeon),
         Codec::Ec3(c) => dolby::dash_channels(c.acmod, c.lfeon),
+        _ if dts::is_dts(info) && dts::is_uhd(info) => dts::dash_uhd_channels(info),
         _ if family(info) == Family::Dts => dts::dash_channels(info.channels),
         _ => (DASH_SCHEME_CHANNELS, info.channels.max(1).to_string()),
     }
@@ -203,7 +204,7 @@ pub fn dash_channels(info: &TrackInfo) -> (&'static str, String) {
 pub fn dash_channel_elements(info: &TrackInfo) -> Vec<(&'static str, String)> {
     let (scheme, value) = dash_channels(info);
     let mut out = vec![(scheme, value.clone())];
-    if family(info) == Family::Dts {
+    if family(info) == Family::Dts && !dts::is_uhd(info) {
         out.push((dts::DASH_SCHEME_LEGACY, value));
     }
     out

@@ -165,3 +165,23 @@ fn ec3_smooth_layout() {
     assert_eq!(&s.private_data[22..], &dec3[..]);
     assert_eq!((s.audio_tag, s.packet_size), (0xFFFE, 768));
 }
+
+/// DTS-UHD (`dtsx`) is DTS, signalled in DASH by its speaker mask under the
+/// UHD scheme (without the legacy count element); without a mask, by count.
+#[test]
+fn dts_uhd_dash_channels() {
+    let mut i = other(b"dtsx", "dtsx");
+    i.channels = 6;
+    i.dts_uhd_mask = Some(0x3f);
+    assert_eq!(family(&i), Family::Dts);
+    assert_eq!(
+        dash_channel_elements(&i),
+        vec![(dts::DASH_SCHEME_UHD, "0000003F".to_string())]
+    );
+    assert_eq!(hls_channels(&i), "6");
+    i.dts_uhd_mask = None;
+    assert_eq!(
+        dash_channel_elements(&i),
+        vec![(dts::DASH_SCHEME, "6".to_string())]
+    );
+}

@@ -25,17 +25,35 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The Config Store settings. Origin credentials are not read here:
+    /// a request answered from the output cache never reaches the origin,
+    /// so it should not pay for a Secret Store read and decryption; the
+    /// adapter calls [`Settings::load_origin_auth`] before its first
+    /// origin request.
     pub fn load() -> Settings {
         let store = ConfigStore::try_open(STORE).ok();
         Settings {
             deploy: crate::settings::Settings::from_lookups(
                 |k| store.as_ref().and_then(|s| s.try_get(k).ok().flatten()),
-                secret,
+                |_| None,
             ),
             if_none_match: None,
             range: None,
             origin: None,
         }
+    }
+}
+
+impl Settings {
+    /// Reads the origin credentials the configured `origin_auth` scheme
+    /// needs (Config Store for the scheme and public parts, Secret Store
+    /// for the secrets).
+    pub fn load_origin_auth(&mut self) {
+        let store = ConfigStore::try_open(STORE).ok();
+        self.deploy.origin_auth = crate::auth::OriginAuth::from_lookup(
+            |k| store.as_ref().and_then(|s| s.try_get(k).ok().flatten()),
+            secret,
+        );
     }
 }
 

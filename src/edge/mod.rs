@@ -56,7 +56,7 @@ pub fn main() {
     settings.if_none_match = header(fastly::http::header::IF_NONE_MATCH);
     settings.range = header(fastly::http::header::RANGE);
     settings.origin = header(fastly::http::header::ORIGIN);
-    let resp = handle(&req, &settings);
+    let resp = handle(&req, &mut settings);
     match resp {
         Handled::Done(r) => r.send_to_client(),
         Handled::Retry(r) => r.send_to_client(),
@@ -78,7 +78,7 @@ pub(crate) enum Handled {
     Streamed,
 }
 
-fn handle(req: &Request, s: &Settings) -> Handled {
+fn handle(req: &Request, s: &mut Settings) -> Handled {
     let head = req.get_method() == Method::HEAD;
     let stream = match entry::entry(
         req.get_method_str(),
@@ -95,14 +95,13 @@ fn handle(req: &Request, s: &Settings) -> Handled {
             }
             return done(r);
         }
-        Entry::Proxy(object) => return done(origin::proxy(s, &object, head)),
+        Entry::Proxy(object) => {
+            s.load_origin_auth();
+            return done(origin::proxy(s, &object, head));
+        }
         Entry::Stream(stream) => stream,
     };
     let t0 = Instant::now();
-    let mut o = match origin::FastlyOrigin::new(s) {
-        Ok(o) => o,
-        Err(e) => return done(origin::misconfigured(s, &e)),
-    };
     let mut c = cache::EdgeCache::new(s);
     let cfg = s.service_config();
     // The core's request job decides every read; this loop only performs
@@ -122,6 +121,18 @@ fn handle(req: &Request, s: &Settings) -> Handled {
             }
         }
     }
+    // Past the output cache: this request may read the origin.
+    s.load_origin_auth();
+    let s = &*s;
+    let mut o = match origin::FastlyOrigin::new(s) {
+        Ok(o) => o,
+        Err(e) => {
+            if let Some((_, t)) = tx.take() {
+                let _ = t.cancel_insert_or_update();
+            }
+            return done(origin::misconfigured(s, &e));
+        }
+    };
     let mut results = Vec::new();
     loop {
         match job.step(&mut c, results) {

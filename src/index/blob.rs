@@ -199,6 +199,7 @@ fn read_track(r: &mut Reader) -> Result<TrackIndex> {
         max_bitrate,
         sample_count,
         colour,
+        dts_uhd_mask: entry.dts_uhd_mask,
         dolby_vision: entry.dolby_vision,
     };
     Ok(TrackIndex {

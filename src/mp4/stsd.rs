@@ -32,6 +32,8 @@ pub struct SampleEntry {
     pub channels_in_stream: bool,
     /// A visual entry's `colr` (§12.1.5), when `nclx` or `nclc`.
     pub colour: Option<ColourInfo>,
+    /// DTS-UHD (`dtsx`/`dtsy`): the `udts` box's ChannelMask.
+    pub dts_uhd_mask: Option<u32>,
     /// The Dolby Vision configuration (`dvcC`/`dvvC`/`dvwC`), if any.
     pub dolby_vision: Option<crate::model::DolbyVision>,
 }
@@ -42,7 +44,7 @@ const VISUAL: &[&[u8; 4]] = &[
 ];
 const AUDIO: &[&[u8; 4]] = &[
     b"mp4a", b"ac-3", b"ec-3", b"Opus", b"fLaC", b"enca", b"dtsc", b"dtsh", b"dtse", b"dtsl",
-    b"ac-4", b".mp3",
+    b"ac-4", b".mp3", b"dtsx", b"dtsy",
 ];
 
 /// Parses the first entry of an `stsd` payload. Tracks that switch sample
@@ -132,6 +134,7 @@ fn parse_entry(entry: &Mp4Box, raw: Bytes, path: &str) -> Result<SampleEntry> {
         bitrates: None,
         channels_in_stream: false,
         colour: None,
+        dts_uhd_mask: None,
         dolby_vision: None,
     };
     let children_at = if VISUAL.contains(&&fourcc.0) {
@@ -250,6 +253,17 @@ fn parse_entry(entry: &Mp4Box, raw: Bytes, path: &str) -> Result<SampleEntry> {
             // Only the channel count is read from it: a `ddts` cut short
             // leaves `channelcount` in place rather than failing the file
             // (and its other tracks) over a DTS track we pass through.
+            // DTS-UHD (ETSI TS 103 491 Annex B): DecoderProfileCode(6)
+            // FrameDurationCode(2) MaxPayloadCode(3) NumPresentationsCode(5)
+            // ChannelMask(32); the mask names the speakers, its bits count
+            // them. An empty or short box leaves `channelcount`.
+            b"udts" if b.len() >= 6 => {
+                let mask = u32::from_be_bytes([b[2], b[3], b[4], b[5]]);
+                if mask != 0 {
+                    out.dts_uhd_mask = Some(mask);
+                    out.channels = mask.count_ones() as u16;
+                }
+            }
             b"ddts" => ddts_channels = dts::parse_ddts(b, off).ok().map(|d| d.channels()),
             b"btrt" if b.len() >= 12 => {
                 let max = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
@@ -370,6 +384,21 @@ mod tests {
         let e = parse_sample_entry(audio_entry(b"mp4a", &[(b"esds", &esds)]), "stsd").unwrap();
         assert_eq!((e.codec_string.as_str(), e.channels), ("mp4a.A9", 2));
         assert!(e.channels_in_stream);
+    }
+
+    /// DTS-UHD (`dtsx`): the `udts` ChannelMask gives the speakers; the
+    /// entry's `channelcount` (2, a placeholder) does not.
+    #[test]
+    fn dts_uhd_channels_come_from_udts() {
+        // Profile code 0, frame duration 1, payload 0, one presentation;
+        // mask C, L, R, Ls, Rs, LFE1 (0x3F) = 5.1.
+        let udts = [0x01, 0x00, 0x00, 0x00, 0x00, 0x3f, 0x00];
+        let e = parse_sample_entry(audio_entry(b"dtsx", &[(b"udts", &udts)]), "stsd").unwrap();
+        assert_eq!((e.codec_string.as_str(), e.channels), ("dtsx", 6));
+        assert_eq!(e.dts_uhd_mask, Some(0x3f));
+        // A short `udts` keeps channelcount.
+        let e = parse_sample_entry(audio_entry(b"dtsx", &[(b"udts", &udts[..4])]), "stsd").unwrap();
+        assert_eq!((e.channels, e.dts_uhd_mask), (2, None));
     }
 
     #[test]

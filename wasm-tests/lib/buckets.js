@@ -140,7 +140,7 @@ function uploadList(root, files) {
  * `settings` / `secrets` are credentials(auth) for the `auth` option (default
  * 'azure-shared-key').
  */
-async function startAzurite({ root = MEDIA, files, extra = [], anonymous = false, auth = 'azure-shared-key', timeoutMs = 30_000 } = {}) {
+async function startAzurite({ root = MEDIA, files, extra = [], anonymous = false, auth = 'azure-shared-key', timeoutMs = 90_000 } = {}) {
   const { BlobServiceClient, ContainerSASPermissions, SASProtocol, StorageSharedKeyCredential, generateBlobSASQueryParameters } =
     require('@azure/storage-blob');
   const list = uploadList(root, files);
@@ -277,7 +277,7 @@ async function startAzurite({ root = MEDIA, files, extra = [], anonymous = false
  *   's3'    opts.secret (default the right one; pass another to test a wrong key)
  *   'none'  the public bucket (needs `anonymous`)
  */
-async function startS3({ root = MEDIA, files, extra = [], anonymous = false, auth = 's3', timeoutMs = 30_000 } = {}) {
+async function startS3({ root = MEDIA, files, extra = [], anonymous = false, auth = 's3', timeoutMs = 90_000 } = {}) {
   // The SDK warns on every run that its releases after January 2027 need
   // node 22; the pinned one runs on node 20.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -37,6 +37,7 @@ pub(super) fn track(id: u32, codec: Codec, timescale: u32) -> TrackInfo {
         max_bitrate: 0,
         sample_count: 0,
         colour: None,
+        dts_uhd_mask: None,
         dolby_vision: None,
     }
 }
