@@ -15,17 +15,20 @@
 //! ```
 //!
 //! What used to be written once per adapter lives here, once: the order of
-//! reads (server manifest, then every file's index at once, then the
-//! samples a TS segment needs), the read budget per client request, and
-//! what happens when an object changes at the origin between reads (its
+//! reads (a filtered manifest's filter files, both places of each at once
+//! and with the server manifest, [`crate::source::filters`]; then every
+//! file's index at once, then the samples a TS segment needs), the read
+//! budget per client request, and what happens when an object changes at the origin between reads (its
 //! cached index is dropped and the request starts over from the new
 //! version, once). CMAF and Smooth segments answer with source byte runs
 //! that the adapter splices or streams itself; the job never holds their
 //! payload.
 
+use crate::filter::Filter;
 use crate::index::MediaIndex;
 use crate::input::ism::ServerManifest;
 use crate::service::{self, ts::TsJob, Config, Output, ServeError};
+use crate::source::filters::FilterLoad;
 use crate::source::{self, Cache, IndexLoad, OriginError, ReadRequest, ReadResponse, SourceError};
 use crate::url::{Asset, StreamRequest};
 
@@ -44,6 +47,12 @@ pub enum Step {
 
 enum Stage {
     Start,
+    /// Waiting for filter files (`filter=`, manifests only) and, in the
+    /// same round, the `.ism` when it is not cached.
+    Filters {
+        load: FilterLoad,
+        ism: Option<String>,
+    },
     /// Waiting for the `.ism`.
     Ism {
         path: String,
@@ -73,6 +82,8 @@ pub struct Job {
     /// The output key was asked for and could not be made (a version
     /// record missing): write the records once the indexes are loaded.
     record_versions: bool,
+    /// The `filter=` filters, parsed, once read (kept across a restart).
+    filters: Option<Vec<Filter>>,
 }
 
 impl Job {
@@ -84,6 +95,7 @@ impl Job {
             reads: 0,
             restarts: 0,
             record_versions: false,
+            filters: None,
         }
     }
 
@@ -184,16 +196,43 @@ impl Job {
                     let key = service::key_output(&self.req, &self.cfg.keys);
                     return Ok(Some(self.finish(key)));
                 }
-                match &self.req.asset {
-                    Asset::Ism { path } => match source::cached_ism(path, cache) {
-                        Some(manifest) => self.with_manifest(Some(&manifest?), cache),
-                        None => {
-                            let read = source::ism_read(path);
-                            self.stage = Stage::Ism { path: path.clone() };
-                            Ok(Some(Step::Read(vec![read])))
-                        }
-                    },
-                    _ => self.with_manifest(None, cache),
+                if self.filters.is_none() && service::has_view(&self.req) {
+                    let load = FilterLoad::new(
+                        &self.req.asset,
+                        &self.req.options.filters,
+                        &self.cfg.account_filters,
+                        cache,
+                    );
+                    let mut pending = load.pending(&self.req.asset);
+                    if !pending.is_empty() {
+                        // The `.ism` does not depend on the filters: read
+                        // it in the same round.
+                        let ism = match &self.req.asset {
+                            Asset::Ism { path } if source::cached_ism(path, cache).is_none() => {
+                                pending.push(source::ism_read(path));
+                                Some(path.clone())
+                            }
+                            _ => None,
+                        };
+                        self.stage = Stage::Filters { load, ism };
+                        return Ok(Some(Step::Read(pending)));
+                    }
+                    self.filters = Some(parse_filters(load)?);
+                }
+                self.start_asset(cache)
+            }
+            Stage::Filters { mut load, ism } => {
+                let mut results = results;
+                let ism_result = ism.map(|path| (path, results.pop()));
+                load.feed(&self.req.asset, results, cache)?;
+                self.filters = Some(parse_filters(load)?);
+                match ism_result {
+                    Some((path, resp)) => {
+                        let resp = one(resp.into_iter().collect())?;
+                        let manifest = source::ism_from_read(&path, resp, cache)?;
+                        self.with_manifest(Some(&manifest), cache)
+                    }
+                    None => self.start_asset(cache),
                 }
             }
             Stage::Ism { path } => {
@@ -243,6 +282,21 @@ impl Job {
         }
     }
 
+    /// Reads (or finds cached) the `.ism`, then the indexes.
+    fn start_asset(&mut self, cache: &mut dyn Cache) -> Result<Option<Step>, ServeError> {
+        match &self.req.asset {
+            Asset::Ism { path } => match source::cached_ism(path, cache) {
+                Some(manifest) => self.with_manifest(Some(&manifest?), cache),
+                None => {
+                    let read = source::ism_read(path);
+                    self.stage = Stage::Ism { path: path.clone() };
+                    Ok(Some(Step::Read(vec![read])))
+                }
+            },
+            _ => self.with_manifest(None, cache),
+        }
+    }
+
     fn with_manifest(
         &mut self,
         manifest: Option<&ServerManifest>,
@@ -288,6 +342,7 @@ impl Job {
             }
         }
         let set = service::set_from(paths, sels, indexes, &self.cfg)?;
+        let set = service::view(set, &self.req, self.filters.as_deref().unwrap_or_default())?;
         match service::answer_with(&set, &self.req, &self.cfg.keys)? {
             Output::Ts(job) => {
                 let reads = job.reads(self.payload_budget());
@@ -300,6 +355,18 @@ impl Job {
             out => Ok(Some(self.finish(Ok(out)))),
         }
     }
+}
+
+/// The filters a load found, parsed (502 naming the filter when one is
+/// not a filter).
+fn parse_filters(load: FilterLoad) -> Result<Vec<Filter>, ServeError> {
+    let files = load
+        .finish()
+        .ok_or_else(|| ServeError::Media("filter load ended early".into()))?;
+    files
+        .iter()
+        .map(|(name, bytes)| crate::filter::azure::parse(name, bytes).map_err(ServeError::Filter))
+        .collect()
 }
 
 /// The single result a one-read round expects.

@@ -20,6 +20,7 @@ pub mod deliver;
 pub mod edge;
 pub mod entry;
 pub mod error;
+pub mod filter;
 pub mod http;
 pub mod index;
 pub mod input;

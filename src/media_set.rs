@@ -4,9 +4,10 @@
 //! Every output format reads this model (after nginx-vod-module's media
 //! set); none reads the parser's structures.
 
+use crate::filter::Clip;
 use crate::index::{MediaIndex, TrackIndex};
 use crate::model::TrackKind;
-use crate::timeline::{Timeline, TimelineError, TrackSegment};
+use crate::timeline::{rescale, Timeline, TimelineError, TrackSegment, HNS};
 use crate::url::TrackRef;
 use std::fmt;
 
@@ -87,6 +88,12 @@ pub struct MediaSet {
     /// AdaptationSet of its own); Smooth Streaming, whose chunks are shared
     /// by every QualityLevel of a StreamIndex, leaves them out and says so.
     pub own_timelines: Vec<Option<Timeline>>,
+    /// A filter's time range as whole segments ([`crate::filter`]): the
+    /// manifests list only these, with their unclipped numbers and times.
+    pub clip: Option<Clip>,
+    /// Options a child manifest URL (an HLS media playlist) repeats so it
+    /// gets the same view, e.g. `,filter=a;b,max_bitrate=3000000`.
+    pub child_options: String,
 }
 
 impl MediaSet {
@@ -181,7 +188,19 @@ impl MediaSet {
                 ..timeline
             },
             own_timelines,
+            clip: None,
+            child_options: String::new(),
         })
+    }
+
+    /// Keeps the tracks `order` lists (indexes into `tracks`), in that
+    /// order: the track subset and rendition order of a filtered view.
+    /// Timelines are untouched, so segments keep their numbers and times.
+    pub fn view_tracks(&mut self, order: &[usize]) {
+        let pick = |i: &usize| (self.tracks[*i].clone(), self.own_timelines[*i].clone());
+        let (tracks, own): (Vec<_>, Vec<_>) = order.iter().map(pick).unzip();
+        self.tracks = tracks;
+        self.own_timelines = own;
     }
 
     /// The timeline `t` is cut on: its own when it is unaligned.
@@ -230,12 +249,26 @@ impl MediaSet {
     }
 
     /// Every segment of a track on its timeline.
+    /// Within a filter's clip, only the clip's: by number on the shared
+    /// timeline, by start time on a rendition's own.
     pub fn segments(&self, t: &SetTrack) -> Result<Vec<TrackSegment>, TimelineError> {
-        self.timeline_of(t).track_segments(self.track_index(t))
+        let mut segs = self.timeline_of(t).track_segments(self.track_index(t))?;
+        if let Some(clip) = &self.clip {
+            if self.is_aligned(t) {
+                segs.retain(|s| clip.contains(s.number));
+            } else {
+                let ts = self.track_index(t).info.timescale;
+                segs.retain(|s| clip.covers(rescale(s.start, ts, HNS).max(0) as u64));
+            }
+        }
+        Ok(segs)
     }
 
     /// Duration of the title in seconds.
     pub fn duration_secs(&self) -> f64 {
+        if let Some(clip) = &self.clip {
+            return clip.duration_secs();
+        }
         self.tracks
             .iter()
             .map(|t| {

@@ -78,6 +78,15 @@ pub fn key(req: &StreamRequest, cfg: &Config, cache: &mut dyn Cache) -> Option<S
         _ => None,
     };
     let (paths, _) = service::selections(&req.asset, manifest.as_ref()).ok()?;
+    if service::has_view(req) {
+        // A replaced filter file changes the bytes of every manifest it
+        // filters: name the version (digest) of each, as of the `.ism`.
+        for name in &req.options.filters {
+            let bytes = cache.get(&source::filters::filter_key(&req.asset, name))?;
+            key.push_str(&format!("/flt:{}", etag::of_body(&bytes)));
+        }
+        key.push_str(&format!("/af:{}", cfg.account_filters));
+    }
     for p in &paths {
         let tag = cache.get(&tag_key(p))?;
         key.push('/');

@@ -5,6 +5,7 @@
 
 use crate::crypto::{KeySetting, KeySetupError};
 use crate::error::{Cap, LimitError};
+use crate::filter::{Filter, FilterError};
 use crate::index::{IndexError, MediaIndex};
 use crate::input::ism::{self, IsmKind, ServerManifest};
 use crate::manifest::{dash, hls, smooth};
@@ -61,7 +62,13 @@ pub struct Config {
     /// Where content keys come from (`encryption=cbc`); `Debug` hides the
     /// key material.
     pub keys: KeySetting,
+    /// Folder of account filters at the origin (setting
+    /// `account_filters`, [`crate::source::filters`]).
+    pub account_filters: String,
 }
+
+/// Where account filters live unless `account_filters` says otherwise.
+pub const DEFAULT_ACCOUNT_FILTERS: &str = "_filters";
 
 impl Default for Config {
     fn default() -> Self {
@@ -70,6 +77,7 @@ impl Default for Config {
             max_segment_reads: 30,
             max_backend_requests: 32,
             keys: KeySetting::Unset,
+            account_filters: DEFAULT_ACCOUNT_FILTERS.to_string(),
         }
     }
 }
@@ -172,6 +180,9 @@ pub enum ServeError {
     /// The deployment's settings cannot serve this request (an unusable
     /// key seed); the reason quotes no secret.
     Config(String),
+    /// A filter file is not a filter (502), or the view leaves nothing
+    /// (400), or a playback modifier cannot be honoured (400).
+    Filter(FilterError),
 }
 
 impl ServeError {
@@ -184,6 +195,7 @@ impl ServeError {
             ServeError::Media(_) => 502,
             ServeError::Limit(_) => LimitError::STATUS,
             ServeError::Config(_) => 500,
+            ServeError::Filter(e) => e.status(),
         }
     }
 }
@@ -198,6 +210,7 @@ impl fmt::Display for ServeError {
             | ServeError::Media(w)
             | ServeError::Config(w) => f.write_str(w),
             ServeError::Limit(e) => e.fmt(f),
+            ServeError::Filter(e) => e.fmt(f),
         }
     }
 }
@@ -357,12 +370,46 @@ pub(crate) fn check_options(req: &StreamRequest, cfg: &Config) -> Result<(), Ser
         }
         key_source(&cfg.keys)?;
     }
-    if !req.options.filters.is_empty() {
-        return Err(ServeError::NotImplemented(
-            "dynamic filters are not supported yet".into(),
-        ));
-    }
     Ok(())
+}
+
+/// Whether `req` is for a manifest or playlist that a filter or a playback
+/// modifier changes. Segments ignore both: their URLs never carry them
+/// (they are canonical, shared by filtered and unfiltered manifests), and
+/// one that does is answered with the same bytes, without reading a filter.
+pub(crate) fn has_view(req: &StreamRequest) -> bool {
+    matches!(
+        req.resource,
+        Resource::Manifest | Resource::MediaPlaylist { .. }
+    ) && (!req.options.filters.is_empty() || !req.options.modifiers.is_empty())
+}
+
+/// The view of `set` that `req`'s filters (already read and parsed, in
+/// `filter=` order) and modifiers select ([`crate::filter::apply`]); the
+/// set itself when [`has_view`] is false.
+pub fn view(
+    set: MediaSet,
+    req: &StreamRequest,
+    filters: &[Filter],
+) -> Result<MediaSet, ServeError> {
+    if !has_view(req) {
+        return Ok(set);
+    }
+    let mut set =
+        crate::filter::apply(set, filters, &req.options.modifiers).map_err(ServeError::Filter)?;
+    set.child_options = child_options(&req.options);
+    Ok(set)
+}
+
+/// `,filter=a;b,max_bitrate=…`: what a child manifest URL repeats.
+fn child_options(o: &crate::url::Options) -> String {
+    let mut s = String::new();
+    if !o.filters.is_empty() {
+        s.push_str(",filter=");
+        s.push_str(&o.filters.join(";"));
+    }
+    s.push_str(&o.modifiers.url_options());
+    s
 }
 
 /// The deployment's key source, or why there is none (501 when not
@@ -626,6 +673,8 @@ fn mp4_type(kind: TrackKind) -> &'static str {
 
 #[cfg(test)]
 mod encryption_tests;
+#[cfg(test)]
+mod filter_tests;
 #[cfg(test)]
 mod hostile_tests;
 #[cfg(test)]

@@ -16,6 +16,7 @@
 //! | `output_cache` | `on` | keep packaged outputs in the platform's cache (`off`: package every request) |
 //! | `token_required`, `locators`, `allowed_prefixes` (and the secret `token_keys`) | | signed URLs, Azure locators, allowed prefixes: see [`crate::access`] |
 //! | `origin_auth` | `none` | how origin requests are signed: `azure-shared-key`, `azure-sas`, `s3`, `header` |
+//! | `account_filters` | `_filters` | folder of account filters (`{name}.json`) at the origin, searched after the asset's `filters/` ([`crate::source::filters`]) |
 //! | `encryption_key_seed` (secret) | none | base64 of ≥ 16 random bytes; the content keys of `encryption=cbc` are derived from it per asset ([`crate::crypto`]); without it `encryption=cbc` is 501 |
 //!
 //! The settings and secrets each `origin_auth` scheme reads
@@ -53,6 +54,8 @@ pub struct Settings {
     /// added by the adapter ([`Settings::load_key_seed`]). `Debug` never
     /// shows it.
     pub keys: KeySetting,
+    /// Folder of account filters ([`crate::source::filters`]).
+    pub account_filters: String,
 }
 
 impl Default for Settings {
@@ -91,6 +94,10 @@ impl Settings {
             access: Access::from_config(&get),
             origin_auth: OriginAuth::from_lookup(&get, secret),
             keys: KeySetting::Unset,
+            account_filters: match clean_prefix(&get("account_filters").unwrap_or_default()) {
+                p if p.is_empty() => crate::service::DEFAULT_ACCOUNT_FILTERS.to_string(),
+                p => p.trim_end_matches('/').to_string(),
+            },
         }
     }
 
@@ -112,6 +119,7 @@ impl Settings {
         Config {
             segment_ms: self.segment_ms,
             keys: self.keys.clone(),
+            account_filters: self.account_filters.clone(),
             ..Config::default()
         }
     }
@@ -189,6 +197,18 @@ mod tests {
         assert_eq!(s.cors_origin, "*");
         assert_eq!(s.origin_host, None);
         assert!(s.output_cache);
+        assert_eq!(s.account_filters, "_filters");
+        let f = |v: &'static str| {
+            Settings::from_lookup(move |k| (k == "account_filters").then(|| v.to_string()))
+                .service_config()
+                .account_filters
+        };
+        assert_eq!(f("/shared/filters/"), "shared/filters");
+        assert_eq!(
+            f("../.."),
+            "_filters",
+            "cannot climb out; empty is the default"
+        );
         let m: HashMap<&str, &str> = [
             ("segment_ms", "50"),
             ("index_ttl", "0"),

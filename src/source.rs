@@ -10,6 +10,7 @@ use crate::mp4::Mp4Error;
 use bytes::Bytes;
 use std::fmt;
 
+pub mod filters;
 pub mod request;
 pub mod response;
 

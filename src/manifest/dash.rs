@@ -358,12 +358,24 @@ fn representation(
         let init = url::init_url_template(&r.track.name, format);
         let media = url::fragment_url_template(&r.track.name, format);
         let hns = HNS.to_string();
+        // A clipped view (a filter's time range) starts the Period at the
+        // clip's first segment (ISO/IEC 23009-1 §5.3.9.2,
+        // @presentationTimeOffset), so it plays from 0 for the clip's
+        // duration while `$Time$` keeps the unclipped segment times.
+        let pto = set
+            .clip
+            .filter(|c| c.start_hns > 0)
+            .map(|c| c.start_hns.to_string());
+        let mut attrs = vec![
+            ("timescale", hns.as_str()),
+            ("initialization", init.as_str()),
+            ("media", media.as_str()),
+        ];
+        if let Some(p) = &pto {
+            attrs.push(("presentationTimeOffset", p.as_str()));
+        }
         w.create_element("SegmentTemplate")
-            .with_attributes([
-                ("timescale", hns.as_str()),
-                ("initialization", init.as_str()),
-                ("media", media.as_str()),
-            ])
+            .with_attributes(attrs)
             .write_inner_content(|w| {
                 w.create_element("SegmentTimeline")
                     .write_inner_content(|w| {

@@ -198,8 +198,12 @@ pub fn multivariant_encrypted(
     audio_only: bool,
     encryption: Option<&str>,
 ) -> Result<String, TimelineError> {
-    let playlist_url =
-        |t: &SetTrack| url::media_playlist_url_with(&track_ref(t), format, false, encryption);
+    let playlist_url = |t: &SetTrack| {
+        with_view(
+            set,
+            url::media_playlist_url_with(&track_ref(t), format, false, encryption),
+        )
+    };
     let ts = matches!(format, Format::HlsTs | Format::HlsTsV3);
     let usable = |t: &&SetTrack| !ts || ts_capable(&set.track_index(t).info);
     let audio: Vec<&SetTrack> = set.of_kind(TrackKind::Audio).filter(usable).collect();
@@ -334,11 +338,21 @@ pub fn multivariant_encrypted(
                 info.width,
                 info.height,
                 video_range_attr(info, any_hdr),
-                url::media_playlist_url(&track_ref(v), format, true)
+                with_view(set, url::media_playlist_url(&track_ref(v), format, true))
             );
         }
     }
     Ok(out)
+}
+
+/// A media playlist URL with the options of the set's filtered view
+/// (`filter=`, playback modifiers) added to its option list, so the
+/// playlist gets the same view as the multivariant playlist.
+fn with_view(set: &MediaSet, mut url: String) -> String {
+    if let Some(at) = url.rfind(')') {
+        url.insert_str(at, &set.child_options);
+    }
+    url
 }
 
 /// One I-frame of an I-frame playlist: the first keyframe of a segment.

@@ -174,11 +174,22 @@ pub fn client_manifest(set: &MediaSet, format: Format) -> Result<String, Timelin
     if streams.is_empty() {
         return Err(TimelineError::NoTracks);
     }
-    let duration = streams
+    let end = streams
         .iter()
         .filter_map(|s| s.times.last().map(FragmentTime::end))
         .max()
         .unwrap_or(0);
+    // Clipped by a filter: the clip's length, its fragments keeping their
+    // unclipped `t` (MS-SSTR §2.2.2.1 Duration is the presentation's).
+    let start = match set.clip {
+        Some(_) => streams
+            .iter()
+            .filter_map(|s| s.times.first().map(|f| f.start))
+            .min()
+            .unwrap_or(0),
+        None => 0,
+    };
+    let duration = end.saturating_sub(start);
     let minor = if format == Format::SmoothV20 {
         "0"
     } else {

@@ -24,8 +24,12 @@
 //! ## Query string
 //! Azure never read the query string, but Unified Origin users write
 //! `?filter=…` and it costs nothing to accept. The keys `format`, `filter`,
-//! `encryption` and `audio-only` are read from the query with the same value
-//! grammar as inside the parentheses; every other key is ignored, because
+//! `encryption` and `audio-only`, and the playback modifiers
+//! (`max_resolution`, `min_resolution`, `max_bitrate`, `min_bitrate`,
+//! `rendition_order`, `default_audio_lang`, `default_subtitles_lang`,
+//! [`crate::filter::modifiers`]; also accepted inside the parentheses) are
+//! read from the query with the same value grammar as inside the
+//! parentheses; every other key is ignored, because
 //! CDNs and players add their own (tokens, cache busters). The same option in
 //! both places must agree, else the request is rejected rather than silently
 //! picking one. Callers must therefore keep the query in the cache key.

@@ -6,6 +6,8 @@
 use super::error::clip;
 use super::path::{is_valid_name, percent_decode};
 use super::{Resource, UrlError, MAX_FILTERS, MAX_QUERY_LEN};
+use crate::filter::modifiers::{SetError as ModifierError, KEYS as MODIFIER_KEYS};
+pub use crate::filter::Modifiers;
 
 /// Output format, named after Azure's `format=` values.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -84,6 +86,9 @@ pub struct Options {
     pub encryption: Option<String>,
     /// `audio-only=true|false`.
     pub audio_only: Option<bool>,
+    /// Playback modifiers (`max_resolution=` …), applied as a filter.
+    /// Boxed: rarely set, and they would double the size of every request.
+    pub modifiers: Box<Modifiers>,
 }
 
 /// The `encryption=` values Azure accepted (REFERENCES.md §1).
@@ -96,13 +101,15 @@ pub(super) struct RawOptions {
     filters: Option<Vec<String>>,
     encryption: Option<String>,
     audio_only: Option<bool>,
+    modifiers: Modifiers,
     /// `type=keyframes`; consumed by media playlists, an error anywhere else.
     pub(super) keyframes: Option<bool>,
     /// From a `.m3u8` / `.mpd` suffix or alias: used only without `format=`.
     pub(super) implied_format: Option<Format>,
 }
 
-/// Option keys honoured in the query string; any other key is ignored.
+/// Option keys honoured in the query string (and the playback modifiers,
+/// [`MODIFIER_KEYS`]); any other key is ignored.
 const QUERY_KEYS: [&str; 4] = ["format", "filter", "encryption", "audio-only"];
 
 fn put_once<T>(slot: &mut Option<T>, value: T, name: &'static str) -> Result<(), UrlError> {
@@ -177,7 +184,10 @@ impl RawOptions {
             }
             put_once(&mut self.keyframes, true, "type")?;
         } else {
-            return Ok(false);
+            return self.modifiers.set(key, value).map_err(|e| match e {
+                ModifierError::Invalid(option) => invalid(option),
+                ModifierError::Duplicate(option) => UrlError::DuplicateOption(option),
+            });
         }
         Ok(true)
     }
@@ -189,6 +199,10 @@ impl RawOptions {
             filters: merge_one(self.filters, query.filters, "filter")?,
             encryption: merge_one(self.encryption, query.encryption, "encryption")?,
             audio_only: merge_one(self.audio_only, query.audio_only, "audio-only")?,
+            modifiers: self
+                .modifiers
+                .merge(query.modifiers)
+                .map_err(UrlError::ConflictingOption)?,
             keyframes: self.keyframes,
             implied_format: self.implied_format,
         })
@@ -210,6 +224,7 @@ impl RawOptions {
             filters: self.filters.unwrap_or_default(),
             encryption: self.encryption,
             audio_only: self.audio_only,
+            modifiers: Box::new(self.modifiers),
         })
     }
 }
@@ -239,7 +254,11 @@ pub(super) fn parse_query(query: &str) -> Result<RawOptions, UrlError> {
     let mut opts = RawOptions::default();
     for pair in query.split('&') {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if !QUERY_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+        if !QUERY_KEYS
+            .iter()
+            .chain(&MODIFIER_KEYS)
+            .any(|k| k.eq_ignore_ascii_case(key))
+        {
             continue;
         }
         let value = percent_decode(value)

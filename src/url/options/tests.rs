@@ -144,3 +144,38 @@ fn format_names_round_trip() {
     }
     assert_eq!(Format::from_azure(""), None);
 }
+
+// --- playback modifiers -------------------------------------------------
+
+#[test]
+fn modifiers_in_path_and_query() {
+    let s = stream_q(
+        "/a.ism/manifest(format=m3u8-cmaf,max_bitrate=3000000)",
+        Some("MAX_RESOLUTION=720p&rendition_order=desc&default_audio_lang=fr&token=x"),
+    );
+    let m = &s.options.modifiers;
+    assert_eq!(m.max_bitrate, Some(3_000_000));
+    assert_eq!(m.max_resolution.map(|r| r.height), Some(720));
+    assert_eq!(m.default_audio_lang.as_deref(), Some("fr"));
+    assert!(matches!(
+        err_q("/a.ism/manifest", Some("max_resolution=huge")),
+        UrlError::InvalidOption {
+            option: "max_resolution",
+            ..
+        }
+    ));
+    assert_eq!(
+        err_q("/a.ism/manifest(min_bitrate=1)", Some("min_bitrate=2")),
+        UrlError::ConflictingOption("min_bitrate")
+    );
+    assert_eq!(
+        err("/a.ism/manifest(min_bitrate=1,min_bitrate=1)"),
+        UrlError::DuplicateOption("min_bitrate")
+    );
+    // Options of one request differ when a modifier does (the output key
+    // is made from them).
+    assert_ne!(
+        stream_q("/a.ism/manifest", Some("max_bitrate=1")).options,
+        stream("/a.ism/manifest").options
+    );
+}
