@@ -5,6 +5,7 @@
 
 use crate::index::{self, FrameProbe, MediaIndex, INDEX_VERSION};
 use crate::input::ism::{self, ServerManifest};
+use crate::mp4::fragments::{FragmentScan, Next};
 use crate::mp4::walk::{locate_moov, Probe, HEAD_PROBE_LEN};
 use crate::mp4::Mp4Error;
 use bytes::Bytes;
@@ -257,6 +258,12 @@ enum Probing {
         start: u64,
         end: u64,
     },
+    /// The moov announces fragments: the scan for its moofs goes on.
+    Fragments {
+        moov: Bytes,
+        moov_offset: u64,
+        scan: Box<FragmentScan>,
+    },
     Done(MediaIndex),
 }
 
@@ -291,6 +298,15 @@ impl FileProbe {
                     if_match: self.etag.clone(),
                 })
             }
+            Probing::Fragments { ref scan, .. } => match scan.next() {
+                Next::Read { offset, len } => Some(ReadRequest {
+                    path: self.path.clone(),
+                    start: offset,
+                    end: offset + len,
+                    if_match: self.etag.clone(),
+                }),
+                Next::Done => None,
+            },
             Probing::Done(_) => None,
         }
     }
@@ -315,6 +331,13 @@ impl FileProbe {
                 self.done(idx);
                 Ok(())
             }
+            Probing::Fragments { scan, .. } => {
+                let at = match scan.next() {
+                    Next::Read { offset, .. } => offset,
+                    Next::Done => 0,
+                };
+                self.fragments(at, resp.data)
+            }
             Probing::Done(_) => Ok(()),
         }
     }
@@ -337,6 +360,16 @@ impl FileProbe {
                 if have {
                     let at = (offset - start) as usize;
                     let moov = resp.data.slice(at..at + len as usize);
+                    if crate::mp4::moov::has_mvex(&moov, offset) {
+                        self.state = Probing::Fragments {
+                            // A copy of the moov (not of media payload): the
+                            // window holding it may be a 16 MB tail.
+                            moov: Bytes::copy_from_slice(&moov),
+                            moov_offset: offset,
+                            scan: Box::new(FragmentScan::new(offset + len, size)),
+                        };
+                        return self.fragments(start, resp.data);
+                    }
                     let etag = self.etag.clone().unwrap_or_default();
                     let idx = index::build(moov, offset, size, &etag)
                         .map_err(|e| media_error(&self.path, e))?;
@@ -363,6 +396,30 @@ impl FileProbe {
             });
         }
         Ok(())
+    }
+
+    /// One step of the search for moofs with the window `data` at `at`
+    /// (read for it, or the one that held the moov); builds the index when
+    /// every moof is found.
+    fn fragments(&mut self, at: u64, data: Bytes) -> Result<(), SourceError> {
+        let Probing::Fragments {
+            moov,
+            moov_offset,
+            scan,
+        } = &mut self.state
+        else {
+            return Ok(());
+        };
+        scan.feed(at, &data)
+            .map_err(|e| media_error(&self.path, e.into()))?;
+        if scan.next() != Next::Done {
+            return Ok(());
+        }
+        let etag = self.etag.clone().unwrap_or_default();
+        let size = self.size.unwrap_or_default();
+        let idx = index::build_fragmented(moov.clone(), *moov_offset, size, &etag, &scan.moofs)
+            .map_err(|e| media_error(&self.path, e))?;
+        self.built(idx, (at, data))
     }
 
     /// The index is built: done, unless first frames are still wanted
@@ -422,7 +479,8 @@ fn with_frames(
 /// The indexes of a set of files, loaded as a sans-IO step machine: cache
 /// first, then range reads for every unfinished file at once, round after
 /// round (head probe, then the moov where the head did not hold it, then
-/// first frames where a codec needs them). [`IndexLoad::pending`] says what
+/// the moofs of a fragmented file ([`FragmentScan`]), then first frames
+/// where a codec needs them). [`IndexLoad::pending`] says what
 /// to read, [`IndexLoad::feed`] takes the answers.
 pub struct IndexLoad {
     probes: Vec<FileProbe>,
@@ -495,7 +553,9 @@ impl IndexLoad {
             .into_iter()
             .map(|p| match p.state {
                 Probing::Done(idx) => Some(idx),
-                Probing::Reading { .. } | Probing::Frames { .. } => None,
+                Probing::Reading { .. } | Probing::Frames { .. } | Probing::Fragments { .. } => {
+                    None
+                }
             })
             .collect()
     }

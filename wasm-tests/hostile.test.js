@@ -28,6 +28,11 @@ const REFUSED = {
   'absurd_counts.mp4': [502, /samples per file/],
   'truncated_faststart.mp4': [502, /media truncated at byte \d+ of \d+/],
   'chunk_past_end.mp4': [502, /media truncated at byte/],
+  'frag_trun_count.mp4': [502, /4294967295 samples need \d+ bytes, the trun has 4/],
+  'frag_data_past_end.mp4': [502, /media truncated at byte \d+ of \d+/],
+  'frag_box_past_end.mp4': [502, /runs past the end of a \d+-byte file/],
+  'frag_tiny_box.mp4': [502, /smaller than its header/],
+  'frag_encrypted.mp4': [501, /encrypted input/],
   'attributes.ism': [502, /more than \d+ attributes on one element/],
   'elements.ism': [502, /more than \d+ elements/],
 };

@@ -6,8 +6,9 @@
 use super::blob::{put_table, put_trailer, FLAG_ALL_SYNC, FLAG_CTS, MAGIC};
 use super::*;
 use crate::error::{Cap, LimitError};
-use crate::mp4::moov::{parse_moov, Track};
-use crate::mp4::stbl::SampleIter;
+use crate::mp4::moof::parse_moof;
+use crate::mp4::moov::{parse_moov, Movie, Track};
+use crate::mp4::samples::TrackSamples;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -53,7 +54,25 @@ const MAX_UNORDERED_RUNS: usize = 1 << 18;
 /// (ISO/IEC 14496-12 §8.6.2: every sample is a sync sample) is stored with
 /// a flag instead of a sync table entry per sample.
 pub fn build(moov: Bytes, moov_offset: u64, file_size: u64, etag: &str) -> Result<MediaIndex> {
-    let movie = parse_moov(moov, moov_offset)?;
+    build_fragmented(moov, moov_offset, file_size, etag, &[])
+}
+
+/// [`build`] for a fragmented file (ISO/IEC 14496-12 §8.8): `moofs` are the
+/// file's complete `moof` boxes with their file offsets, in file order,
+/// whose runs extend the tracks of the moov. A movie with `mvex` must be
+/// given every moof of the file (the fragment reader finds them all or
+/// fails): a missing one would be a silently short title.
+pub fn build_fragmented(
+    moov: Bytes,
+    moov_offset: u64,
+    file_size: u64,
+    etag: &str,
+    moofs: &[(u64, Bytes)],
+) -> Result<MediaIndex> {
+    let mut movie = parse_moov(moov, moov_offset)?;
+    if let Some(trex) = movie.trex.clone() {
+        attach(&mut movie, &trex, moofs, moov_offset)?;
+    }
     check_tables(&movie.tracks)?;
     let encoders = walk(&movie.tracks, file_size)?;
     let mut out = Vec::with_capacity(
@@ -77,11 +96,34 @@ pub fn build(moov: Bytes, moov_offset: u64, file_size: u64, etag: &str) -> Resul
     MediaIndex::from_blob(Bytes::from(out))
 }
 
+/// Parses `moofs` into the movie's tracks, checking the sample counts as
+/// the runs arrive (a hostile file of many moofs each claiming millions of
+/// samples is refused before any sample is expanded).
+fn attach(
+    movie: &mut Movie,
+    trex: &[crate::mp4::moof::Trex],
+    moofs: &[(u64, Bytes)],
+    moov_offset: u64,
+) -> Result<()> {
+    let mut samples = movie.tracks.iter().map(Track::sample_count).sum::<u64>();
+    for (offset, moof) in moofs {
+        let runs = parse_moof(moof.clone(), *offset, trex)?;
+        samples += runs.iter().map(|r| u64::from(r.count)).sum::<u64>();
+        LimitError::check(Cap::FileSamples, samples, MAX_FILE_SAMPLES)
+            .map_err(IndexError::Limit)?;
+        movie.append_runs(runs);
+    }
+    movie.drop_empty_tracks()?;
+    movie.check_has_samples(moov_offset)?;
+    Ok(())
+}
+
 /// Whether the index of `t` stores "every sample is a sync sample" as a
 /// flag: a video track without `stss`, or with one entry per sample (the
 /// walk checks they are 1..=n, §8.6.2).
 fn all_sync(t: &Track) -> bool {
     t.kind == TrackKind::Video
+        && t.fragments.is_empty()
         && t.tables
             .sync_entries()
             .is_none_or(|n| n == t.tables.sample_count)
@@ -90,7 +132,7 @@ fn all_sync(t: &Track) -> bool {
 /// Index bytes `t` needs at the least: a flags byte per sample, the block
 /// directory and its sync table.
 fn least_bytes(t: &Track) -> u64 {
-    let n = u64::from(t.tables.sample_count);
+    let n = t.sample_count();
     let sync = match (t.kind, all_sync(t)) {
         (TrackKind::Video, false) => u64::from(t.tables.sync_entries().unwrap_or(0)),
         _ => 0,
@@ -105,14 +147,11 @@ fn check_tables(tracks: &[Track]) -> Result<()> {
     for t in tracks {
         limit(
             Cap::TrackSamples,
-            u64::from(t.tables.sample_count),
+            t.sample_count(),
             u64::from(MAX_TRACK_SAMPLES),
         )?;
     }
-    let samples: u64 = tracks
-        .iter()
-        .map(|t| u64::from(t.tables.sample_count))
-        .sum();
+    let samples: u64 = tracks.iter().map(Track::sample_count).sum();
     limit(Cap::FileSamples, samples, MAX_FILE_SAMPLES)?;
     let bytes: u64 = tracks.iter().map(least_bytes).sum();
     limit(Cap::IndexBytes, bytes, MAX_INDEX_BYTES as u64)
@@ -121,7 +160,7 @@ fn check_tables(tracks: &[Track]) -> Result<()> {
 /// One track in the merged walk: its samples, the next one waiting, and
 /// its encoder.
 struct Lane<'a> {
-    iter: SampleIter<'a>,
+    iter: TrackSamples<'a>,
     head: Option<Sample>,
     /// Offset of the track's latest sample with data: a zero-size sample
     /// waits at it, so it never holds its track back behind the others.
@@ -200,7 +239,7 @@ fn walk<'a>(tracks: &'a [Track], file_size: u64) -> Result<Vec<TrackEncoder<'a>>
     let mut lanes = Vec::with_capacity(tracks.len());
     let mut queue = Queue::new(tracks.len());
     for (i, t) in tracks.iter().enumerate() {
-        let mut iter = t.tables.samples(&t.path);
+        let mut iter = t.samples();
         let head = iter.next().transpose()?;
         if let Some(s) = &head {
             queue.put(i, if s.size == 0 { 0 } else { s.offset });
@@ -281,7 +320,7 @@ fn check_unordered(tracks: &[Track]) -> Result<()> {
     let mut runs: Vec<(u64, u64, usize)> = Vec::new();
     for (i, t) in tracks.iter().enumerate() {
         let mut run: Option<(u64, u64)> = None;
-        for s in t.tables.samples(&t.path) {
+        for s in t.samples() {
             let s = s?;
             if s.size == 0 {
                 continue;
@@ -329,11 +368,13 @@ struct TrackEncoder<'a> {
     count: u32,
     duration: u64,
     bytes: u64,
+    /// Some sample has a composition offset (fragments have no `ctts`).
+    cts: bool,
 }
 
 impl<'a> TrackEncoder<'a> {
     fn new(t: &'a Track) -> Self {
-        let n = t.tables.sample_count as usize;
+        let n = usize::try_from(t.sample_count()).unwrap_or(usize::MAX);
         TrackEncoder {
             t,
             all_sync: all_sync(t),
@@ -345,6 +386,7 @@ impl<'a> TrackEncoder<'a> {
             count: 0,
             duration: 0,
             bytes: 0,
+            cts: false,
         }
     }
 
@@ -431,6 +473,7 @@ impl<'a> TrackEncoder<'a> {
             self.sync.extend_from_slice(&s.dts.to_be_bytes());
             self.sync.extend_from_slice(&self.bytes.to_be_bytes());
         }
+        self.cts |= s.cts_offset != 0;
         self.prev = s;
         self.prev_size = Some(s.size);
         self.count += 1;
@@ -458,7 +501,7 @@ impl<'a> TrackEncoder<'a> {
             TrackKind::Other => 3,
         });
         let mut flags = 0;
-        if t.tables.has_composition_offsets() {
+        if t.tables.has_composition_offsets() || self.cts {
             flags |= FLAG_CTS;
         }
         if self.all_sync {

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use std::fmt;
 use std::ops::Range;
 
-pub use build::{build, MAX_FILE_SAMPLES, MAX_INDEX_BYTES, MAX_TRACK_SAMPLES};
+pub use build::{build, build_fragmented, MAX_FILE_SAMPLES, MAX_INDEX_BYTES, MAX_TRACK_SAMPLES};
 
 /// Bumped whenever the blob layout or its meaning changes; part of the edge
 /// cache key so old entries are never misread. v3 adds the trailer of
@@ -548,7 +548,13 @@ pub fn index_whole_file(file: &Bytes, etag: &str) -> Result<MediaIndex> {
     let idx = match locate_moov(file, 0, 0, size)? {
         Probe::Moov { offset, size: len } => {
             let moov = file.slice(offset as usize..(offset + len) as usize);
-            build(moov, offset, size, etag)?
+            if crate::mp4::moov::has_mvex(&moov, offset) {
+                let mut scan = crate::mp4::fragments::FragmentScan::new(offset + len, size);
+                scan.feed(0, file)?;
+                build_fragmented(moov, offset, size, etag, &scan.moofs)?
+            } else {
+                build(moov, offset, size, etag)?
+            }
         }
         Probe::Need { .. } => {
             return Err(IndexError::Corrupt("whole file given but walk wants more"))

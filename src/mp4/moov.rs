@@ -2,6 +2,7 @@
 
 use super::error::{Mp4Error, Result};
 use super::header::{BoxIter, Mp4Box};
+use super::moof::{parse_mvex, Run, Trex};
 use super::stbl::SampleTables;
 use super::stsd::{parse_stsd, SampleEntry};
 use crate::model::{FourCC, TrackKind};
@@ -25,6 +26,29 @@ pub struct Track {
     /// See [`crate::model::TrackInfo::presentation_offset`].
     pub presentation_offset: i64,
     pub path: String,
+    /// The runs of the track's movie fragments, in file order (empty for a
+    /// progressive file); their samples follow those of `tables`.
+    pub fragments: Vec<Run>,
+    /// Added to every sample's composition offset (and to
+    /// `presentation_offset`): see [`Movie::drop_empty_tracks`].
+    pub cts_shift: i32,
+}
+
+impl Track {
+    /// Samples in the moov tables and in the fragments.
+    pub fn sample_count(&self) -> u64 {
+        u64::from(self.tables.sample_count)
+            + self
+                .fragments
+                .iter()
+                .map(|r| u64::from(r.count))
+                .sum::<u64>()
+    }
+
+    /// Walks every sample in decode order: the moov's, then the fragments'.
+    pub fn samples(&self) -> super::samples::TrackSamples<'_> {
+        super::samples::TrackSamples::new(self)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -33,6 +57,9 @@ pub struct Movie {
     pub tracks: Vec<Track>,
     /// Handler types of tracks we skipped (hint, timecode, metadata…).
     pub skipped: Vec<FourCC>,
+    /// The fragment defaults of `mvex` (ISO/IEC 14496-12 §8.8.1): `Some`
+    /// when the movie is fragmented, even if no `trex` is given.
+    pub trex: Option<Vec<Trex>>,
 }
 
 fn be32(b: &[u8], at: usize) -> u32 {
@@ -60,6 +87,16 @@ fn need(b: &Mp4Box, path: &str, len: usize) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Whether a complete `moov` box announces movie fragments (`mvex`,
+/// ISO/IEC 14496-12 §8.8.1): its tracks go on in `moof` boxes after it. A
+/// moov that does not parse is left to [`parse_moov`] to report.
+pub fn has_mvex(moov: &Bytes, offset: u64) -> bool {
+    let Some(Ok(moov)) = BoxIter::new(moov.clone(), offset, "").next() else {
+        return false;
+    };
+    matches!(moov.children("moov").find(b"mvex"), Ok(Some(_)))
 }
 
 /// Parses a complete `moov` box (header included) that sits at `offset`.
@@ -99,20 +136,13 @@ pub fn parse_moov(moov_box: Bytes, offset: u64) -> Result<Movie> {
                 }
                 traks.push(c);
             }
-            b"mvex" => mvex = Some(c.header.offset),
+            b"mvex" => mvex = Some(parse_mvex(&c, "moov/mvex")?),
             _ => {}
         }
     }
     // `mvex` announces movie fragments (ISO/IEC 14496-12 §8.8.1): the
-    // samples in the moov, if any, are only the first part of the track.
-    // Serving them alone would be a silently short title, so refuse.
-    if let Some(at) = mvex {
-        return Err(Mp4Error::unsupported(
-            "moov/mvex",
-            at,
-            super::walk::FRAGMENTED_REASON,
-        ));
-    }
+    // samples in the moov, if any, are only the first part of the track, so
+    // a track with an empty `stbl` (`empty_moov`) is kept for its fragments.
     if timescale == 0 {
         return Err(Mp4Error::invalid(
             "moov/mvhd",
@@ -124,23 +154,77 @@ pub fn parse_moov(moov_box: Bytes, offset: u64) -> Result<Movie> {
     let mut skipped = Vec::new();
     for (i, trak) in traks.iter().enumerate() {
         let path = format!("moov/trak[{}]", i + 1);
-        match parse_trak(trak, &path, timescale)? {
+        match parse_trak(trak, &path, timescale, mvex.is_some())? {
             TrakOutcome::Track(t) => tracks.push(*t),
             TrakOutcome::Skipped(h) => skipped.push(h),
         }
     }
-    if tracks.is_empty() {
-        return Err(Mp4Error::unsupported(
-            "moov",
-            offset,
-            "no audio or video track with samples",
-        ));
-    }
-    Ok(Movie {
+    let movie = Movie {
         timescale,
         tracks,
         skipped,
-    })
+        trex: mvex,
+    };
+    if movie.trex.is_none() {
+        movie.check_has_samples(offset)?;
+    }
+    Ok(movie)
+}
+
+impl Movie {
+    /// Refuses a movie left with no track to package.
+    pub fn check_has_samples(&self, offset: u64) -> Result<()> {
+        if self.tracks.iter().all(|t| t.sample_count() == 0) {
+            return Err(Mp4Error::unsupported(
+                "moov",
+                offset,
+                "no audio or video track with samples",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Appends the runs of one `moof` (in file order) to their tracks; runs
+    /// of tracks not packaged (hint, text…) are dropped.
+    pub fn append_runs(&mut self, runs: Vec<Run>) {
+        for r in runs {
+            if let Some(t) = self.tracks.iter_mut().find(|t| t.track_id == r.track_id) {
+                t.fragments.push(r);
+            }
+        }
+    }
+
+    /// Drops the tracks of a fragmented movie that ended up with no
+    /// samples, and shifts negative composition offsets of the others.
+    ///
+    /// Fragmented writers without edit lists (ffmpeg's ISMV, CMAF
+    /// `trun` version 1, §8.8.8.3) start presentation at decode time 0 with
+    /// negative offsets; MPEG-TS cannot carry a PTS before its DTS. Adding
+    /// the most negative offset back to every offset and to the
+    /// presentation offset keeps every presentation time and makes the
+    /// offsets non-negative, the shape of an edit list over `ctts` v0.
+    pub fn drop_empty_tracks(&mut self) -> Result<()> {
+        let (keep, empty): (Vec<Track>, Vec<Track>) = std::mem::take(&mut self.tracks)
+            .into_iter()
+            .partition(|t| t.sample_count() > 0);
+        self.skipped.extend(empty.into_iter().map(|t| t.handler));
+        self.tracks = keep;
+        for t in &mut self.tracks {
+            if t.fragments.is_empty() {
+                continue;
+            }
+            let mut min = 0i32;
+            for s in t.samples() {
+                min = min.min(s?.cts_offset);
+            }
+            // i32::MIN cannot be negated: refused below as out of range.
+            t.cts_shift = min.checked_neg().ok_or_else(|| {
+                Mp4Error::unsupported(&t.path, 0, "composition offset out of range")
+            })?;
+            t.presentation_offset += i64::from(t.cts_shift);
+        }
+        Ok(())
+    }
 }
 
 enum TrakOutcome {
@@ -148,7 +232,12 @@ enum TrakOutcome {
     Skipped(FourCC),
 }
 
-fn parse_trak(trak: &Mp4Box, path: &str, movie_timescale: u32) -> Result<TrakOutcome> {
+fn parse_trak(
+    trak: &Mp4Box,
+    path: &str,
+    movie_timescale: u32,
+    fragmented: bool,
+) -> Result<TrakOutcome> {
     let (mut tkhd, mut mdia, mut edts) = (None, None, None);
     for child in trak.children(path) {
         let c = child?;
@@ -228,7 +317,7 @@ fn parse_trak(trak: &Mp4Box, path: &str, movie_timescale: u32) -> Result<TrakOut
         .ok_or_else(|| Mp4Error::invalid(&stbl_path, stbl.header.offset, "missing stsd"))?;
     let entry = parse_stsd(&stsd, &format!("{stbl_path}/stsd"))?;
     let tables = SampleTables::parse(&stbl, &stbl_path)?;
-    if tables.sample_count == 0 {
+    if tables.sample_count == 0 && !fragmented {
         return Ok(TrakOutcome::Skipped(handler));
     }
     let presentation_offset = match edts {
@@ -246,6 +335,8 @@ fn parse_trak(trak: &Mp4Box, path: &str, movie_timescale: u32) -> Result<TrakOut
         tables,
         presentation_offset,
         path: path.to_string(),
+        fragments: Vec::new(),
+        cts_shift: 0,
     })))
 }
 

@@ -28,9 +28,11 @@ const FIRST_BOX_TYPES: &[&[u8; 4]] = &[
     b"ftyp", b"styp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid", b"pdin",
     b"sidx", b"moof", b"meta",
 ];
-/// Reason given for fragmented input (ISMV, CMAF, `frag_keyframe` files):
-/// their samples live in `moof` boxes the index does not read.
-pub const FRAGMENTED_REASON: &str = "fragmented MP4 (ismv) input is not supported yet";
+/// Reason given for a `moof` before any `moov`: a fragment whose track
+/// setup (ISO/IEC 14496-12 §8.8.1, the moov's `mvex`) has not been seen.
+/// Fragmented files with their moov first are read by
+/// [`super::fragments`].
+pub const MOOF_FIRST_REASON: &str = "moof before the moov (a segment without its init)";
 
 /// Where the walk stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,7 +97,7 @@ pub fn locate_moov(
             });
         }
         if &header.typ.0 == b"moof" {
-            return Err(Mp4Error::unsupported("moof", cursor, FRAGMENTED_REASON));
+            return Err(Mp4Error::unsupported("moof", cursor, MOOF_FIRST_REASON));
         }
         cursor += size;
     }
@@ -200,13 +202,13 @@ mod tests {
     }
 
     #[test]
-    fn fragmented_files_name_the_reason() {
+    fn moof_before_moov_names_the_reason() {
         let mut file = bx(b"ftyp", 16);
         file.extend(bx(b"moof", 100));
         file.extend(bx(b"mdat", 100));
         let e = locate_moov(&file, 0, 0, file.len() as u64).unwrap_err();
         assert_eq!(e.kind, crate::mp4::Mp4ErrorKind::Unsupported);
-        assert!(e.to_string().contains(FRAGMENTED_REASON), "{e}");
+        assert!(e.to_string().contains(MOOF_FIRST_REASON), "{e}");
     }
 
     #[test]

@@ -355,3 +355,22 @@ fn ts_segments_never_read_more_than_the_cap() {
     let url = url.replace("m3u8-aapl", "m3u8-cmaf");
     assert!(answer(&set, &request(&url)).is_ok());
 }
+
+/// Hostile fragmented files (fixtures/hostile.py `frag_*`): each a clear
+/// status and reason in every format, within the heap budget.
+#[test]
+fn hostile_fragmented_files_are_refused_with_their_reason() {
+    for (asset, status, reason) in [
+        (
+            "frag_trun_count.mp4",
+            502,
+            "4294967295 samples need 17179869180 bytes",
+        ),
+        ("frag_data_past_end.mp4", 502, "media truncated at byte"),
+        ("frag_box_past_end.mp4", 502, "runs past the end"),
+        ("frag_tiny_box.mp4", 502, "smaller than its header"),
+        ("frag_encrypted.mp4", 501, "encrypted input"),
+    ] {
+        refused(asset, status, |e| e.to_string().contains(reason));
+    }
+}
