@@ -27,6 +27,8 @@
 use crate::filter::Filter;
 use crate::index::MediaIndex;
 use crate::input::ism::ServerManifest;
+use crate::media_set::TextTrack;
+use crate::service::text::SegmentRequest;
 use crate::service::{self, ts::TsJob, Config, Output, ServeError};
 use crate::source::filters::FilterLoad;
 use crate::source::{self, Cache, IndexLoad, OriginError, ReadRequest, ReadResponse, SourceError};
@@ -61,7 +63,12 @@ enum Stage {
     Indexes {
         paths: Vec<String>,
         sels: Option<Vec<crate::media_set::Selection>>,
+        texts: Vec<TextTrack>,
         load: IndexLoad,
+    },
+    /// Waiting for a text sidecar (a text segment's cues).
+    Text {
+        seg: SegmentRequest,
     },
     /// Waiting for the samples of a TS segment.
     Samples {
@@ -243,10 +250,16 @@ impl Job {
             Stage::Indexes {
                 paths,
                 sels,
+                texts,
                 mut load,
             } => {
                 load.feed(results, cache)?;
-                self.indexes(paths, sels, load, cache)
+                self.indexes(paths, sels, texts, load, cache)
+            }
+            Stage::Text { seg } => {
+                let resp = one(results)?;
+                let cues = source::text::cues_from_read(&seg.path, resp, cache)?;
+                Ok(Some(self.finish(seg.output(&cues))))
             }
             Stage::Samples { job, reads } => {
                 let responses = results
@@ -303,8 +316,9 @@ impl Job {
         cache: &mut dyn Cache,
     ) -> Result<Option<Step>, ServeError> {
         let (paths, sels) = service::selections(&self.req.asset, manifest)?;
+        let texts = service::text::text_tracks(&self.req.asset, manifest)?;
         let load = IndexLoad::new(&paths, cache);
-        self.indexes(paths, sels, load, cache)
+        self.indexes(paths, sels, texts, load, cache)
     }
 
     /// Reads more index bytes, or builds the media set and answers.
@@ -312,6 +326,7 @@ impl Job {
         &mut self,
         paths: Vec<String>,
         sels: Option<Vec<crate::media_set::Selection>>,
+        texts: Vec<TextTrack>,
         load: IndexLoad,
         cache: &mut dyn Cache,
     ) -> Result<Option<Step>, ServeError> {
@@ -326,7 +341,12 @@ impl Job {
                     ),
                 ))));
             }
-            self.stage = Stage::Indexes { paths, sels, load };
+            self.stage = Stage::Indexes {
+                paths,
+                sels,
+                texts,
+                load,
+            };
             return Ok(Some(Step::Read(pending)));
         }
         let indexes: Vec<MediaIndex> = load
@@ -341,7 +361,26 @@ impl Job {
                 cache.put(&crate::outputs::tag_key(p), source::version_tag(idx));
             }
         }
-        let set = service::set_from(paths, sels, indexes, &self.cfg)?;
+        let mut set = service::set_from(paths, sels, indexes, &self.cfg)?;
+        set.texts = texts;
+        if let Some(seg) = service::text::segment_request(&set, &self.req)? {
+            if let Some(cues) = source::text::cached_cues(&seg.path, cache) {
+                return Ok(Some(self.finish(seg.output(&cues))));
+            }
+            if self.reads >= self.cfg.max_backend_requests {
+                return Err(ServeError::Source(SourceError::Origin(OriginError::Bad(
+                    format!(
+                        "reading {} needs one more origin request than allowed",
+                        seg.path
+                    ),
+                ))));
+            }
+            let read = source::text::text_read(&seg.path);
+            self.stage = Stage::Text { seg };
+            return Ok(Some(Step::Read(vec![read])));
+        }
+        // Filters shape manifests only: text segments above, like media
+        // segments, are the same bytes with or without them.
         let set = service::view(set, &self.req, self.filters.as_deref().unwrap_or_default())?;
         match service::answer_with(&set, &self.req, &self.cfg.keys)? {
             Output::Ts(job) => {

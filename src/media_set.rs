@@ -35,6 +35,31 @@ pub struct SetTrack {
     pub language: String,
 }
 
+/// A text track: a sidecar (`.vtt`) an `.ism` `<textstream>` lists, cut
+/// on the shared timeline like every aligned track. Everything here comes
+/// from the `.ism` alone (no read of the sidecar), so manifests and output
+/// keys never need the cues; only a text segment reads them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextTrack {
+    /// Object path of the sidecar at the origin.
+    pub path: String,
+    /// Name in sub-resource URLs: the `trackName`, or `textstream_{lang}`
+    /// (Azure's own naming), made unique.
+    pub name: String,
+    /// `systemBitrate`, or 1000: only part of the URL.
+    pub bitrate: u64,
+    /// `systemLanguage` as written, `und` when absent.
+    pub language: String,
+    pub role: crate::input::ism::TextRole,
+    /// Subtitles for the deaf and hard of hearing.
+    pub sdh: bool,
+}
+
+impl TextTrack {
+    /// The bitrate a text track gets in URLs when the `.ism` gives none.
+    pub const DEFAULT_BITRATE: u64 = 1000;
+}
+
 /// Which track of which file to take (from an `.ism` element, or "all").
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Selection {
@@ -94,6 +119,8 @@ pub struct MediaSet {
     /// Options a child manifest URL (an HLS media playlist) repeats so it
     /// gets the same view, e.g. `,filter=a;b,max_bitrate=3000000`.
     pub child_options: String,
+    /// Text tracks (sidecars), on the shared timeline.
+    pub texts: Vec<TextTrack>,
 }
 
 impl MediaSet {
@@ -190,6 +217,7 @@ impl MediaSet {
             own_timelines,
             clip: None,
             child_options: String::new(),
+            texts: Vec::new(),
         })
     }
 
@@ -234,6 +262,20 @@ impl MediaSet {
         let mut by_name = self.tracks.iter().filter(|t| t.name == r.name);
         let exact = self
             .tracks
+            .iter()
+            .find(|t| t.name == r.name && t.bitrate == r.bitrate);
+        exact.or_else(|| {
+            let first = by_name.next()?;
+            by_name.next().is_none().then_some(first)
+        })
+    }
+
+    /// The text track a sub-resource URL addresses (the rule of
+    /// [`MediaSet::find`]).
+    pub fn find_text(&self, r: &TrackRef) -> Option<&TextTrack> {
+        let mut by_name = self.texts.iter().filter(|t| t.name == r.name);
+        let exact = self
+            .texts
             .iter()
             .find(|t| t.name == r.name && t.bitrate == r.bitrate);
         exact.or_else(|| {

@@ -77,7 +77,7 @@ pub fn key(req: &StreamRequest, cfg: &Config, cache: &mut dyn Cache) -> Option<S
         }
         _ => None,
     };
-    let (paths, _) = service::selections(&req.asset, manifest.as_ref()).ok()?;
+    let (mut paths, _) = service::selections(&req.asset, manifest.as_ref()).ok()?;
     if service::has_view(req) {
         // A replaced filter file changes the bytes of every manifest it
         // filters: name the version (digest) of each, as of the `.ism`.
@@ -86,6 +86,16 @@ pub fn key(req: &StreamRequest, cfg: &Config, cache: &mut dyn Cache) -> Option<S
             key.push_str(&format!("/flt:{}", etag::of_body(&bytes)));
         }
         key.push_str(&format!("/af:{}", cfg.account_filters));
+    }
+    if let Resource::Fragment { track, .. } = &req.resource {
+        // A text segment is made from its sidecar too: name its version.
+        let texts = service::text::text_tracks(&req.asset, manifest.as_ref()).ok()?;
+        paths.extend(
+            texts
+                .into_iter()
+                .filter(|t| t.name == track.name)
+                .map(|t| t.path),
+        );
     }
     for p in &paths {
         let tag = cache.get(&tag_key(p))?;

@@ -46,6 +46,7 @@ pub const MAX_MANIFEST_SEGMENTS: u64 = 20_000;
 pub const MAX_MANIFEST_BYTES: u64 = 8 << 20;
 
 mod carry;
+pub mod text;
 pub mod ts;
 
 #[derive(Clone, Debug)]
@@ -468,6 +469,9 @@ pub fn answer_with(
     if req.resource == Resource::Key {
         return key_output(req, keys);
     }
+    if let Some(out) = text::answer(set, req)? {
+        return Ok(out);
+    }
     if format.is_smooth() {
         return serve_smooth(set, &req.resource, format);
     }
@@ -575,6 +579,12 @@ fn smooth_omitted(set: &MediaSet) -> Vec<String> {
         set.unaligned()
             .map(|t| format!("{}@{}: keyframes do not align", t.name, t.bitrate)),
     );
+    out.extend(set.texts.iter().map(|t| {
+        format!(
+            "{}@{}: text tracks are not offered in Smooth Streaming yet",
+            t.name, t.bitrate
+        )
+    }));
     out
 }
 

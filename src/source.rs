@@ -14,6 +14,7 @@ use std::fmt;
 pub mod filters;
 pub mod request;
 pub mod response;
+pub mod text;
 
 /// Largest `.ism` read (the parser's own cap).
 pub const MAX_ISM_LEN: u64 = ism::MAX_ISM_BYTES as u64;
@@ -165,6 +166,11 @@ pub enum SourceError {
         path: String,
         error: String,
     },
+    /// A text sidecar (`.vtt`) that is not usable WebVTT (502).
+    Text {
+        path: String,
+        error: String,
+    },
 }
 
 impl SourceError {
@@ -184,7 +190,9 @@ impl fmt::Display for SourceError {
             SourceError::Media { path, error } | SourceError::Unsupported { path, error } => {
                 write!(f, "{path}: {error}")
             }
-            SourceError::Ism { path, error } => write!(f, "{path}: {error}"),
+            SourceError::Ism { path, error } | SourceError::Text { path, error } => {
+                write!(f, "{path}: {error}")
+            }
         }
     }
 }

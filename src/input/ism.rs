@@ -101,6 +101,41 @@ pub struct IsmTrack {
     pub track_name: Option<String>,
     /// `systemLanguage`, attribute or param (ISO 639-2 / BCP 47 as written).
     pub language: Option<String>,
+    /// `<param name="role" value="subtitle|caption|forced|description"/>`
+    /// on a `<textstream>`: what the text is for (see [`TextRole`]).
+    pub role: Option<TextRole>,
+    /// `<param name="accessibility" value="sdh"/>`: subtitles for the deaf
+    /// and hard of hearing (dialogue plus music and sound).
+    pub sdh: bool,
+}
+
+/// What a text track is for, from a `<textstream>`'s `role` param. Maps
+/// to HLS `FORCED`/`CHARACTERISTICS` (RFC 8216 §4.3.4.1, Apple HLS
+/// authoring spec) and DASH `Role` (ISO/IEC 23009-1 §5.8.5.5, DASH-IF IOP
+/// `forced-subtitle`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TextRole {
+    /// Translation of the dialogue (the default).
+    #[default]
+    Subtitle,
+    /// Closed captions: dialogue and sounds, for viewers who cannot hear.
+    Caption,
+    /// Forced narrative: only foreign-language dialogue and on-screen text.
+    Forced,
+    /// Text description of the video, for viewers who cannot see it.
+    Description,
+}
+
+impl TextRole {
+    fn parse(v: &str) -> Option<TextRole> {
+        Some(match v {
+            "subtitle" => TextRole::Subtitle,
+            "caption" => TextRole::Caption,
+            "forced" | "forced-subtitle" => TextRole::Forced,
+            "description" => TextRole::Description,
+            _ => return None,
+        })
+    }
 }
 
 /// The parsed `.ism`: its media elements in document order.
@@ -436,6 +471,8 @@ fn track_from_attributes(
         track_id: None,
         track_name: None,
         language: None,
+        role: None,
+        sdh: false,
     };
     for attr in attributes(e, pos)? {
         let value = attr
@@ -524,6 +561,10 @@ fn set_field(track: &mut IsmTrack, name: &[u8], value: &str, pos: u64) -> Result
             }
             track.language = Some(value.to_string());
         }
+        // Azure writes `role` and `accessibility` on audio too, with values
+        // of its own ("main", ""): values not listed are ignored.
+        b"role" => track.role = TextRole::parse(value).or(track.role),
+        b"accessibility" => track.sdh |= value == "sdh",
         _ => {}
     }
     Ok(())
@@ -574,8 +615,9 @@ fn check_relative_path(path: &str) -> Result<(), &'static str> {
 /// [`crate::url::Asset`] paths). Both inputs are checked, so the result never
 /// leaves the `.ism`'s directory, and `src` must be a media file
 /// ([`crate::url::MEDIA_EXTENSIONS`]), so an `.ism` cannot make the packager
-/// read other objects. Called for the audio and video tracks packaged
-/// (text streams, `.ismt`, are skipped before).
+/// read other objects. Called for the audio and video tracks packaged;
+/// WebVTT sidecars go through [`resolve_text`], other text streams
+/// (`.ismt`) are skipped before.
 pub fn resolve(ism_path: &str, src: &str) -> Result<String, IsmError> {
     check_relative_path(ism_path).map_err(|reason| IsmError::InvalidPath {
         what: ".ism path",
@@ -595,6 +637,36 @@ pub fn resolve(ism_path: &str, src: &str) -> Result<String, IsmError> {
         Some(slash) => format!("{}/{src}", &ism_path[..slash]),
         None => src.to_string(),
     })
+}
+
+/// [`resolve`] for a `<textstream>`'s sidecar: the same checks, but `src`
+/// must be a WebVTT file (`.vtt`), the one text format read so far.
+pub fn resolve_text(ism_path: &str, src: &str) -> Result<String, IsmError> {
+    check_relative_path(ism_path).map_err(|reason| IsmError::InvalidPath {
+        what: ".ism path",
+        reason,
+    })?;
+    validate_src(src).map_err(|reason| IsmError::InvalidPath {
+        what: "src",
+        reason,
+    })?;
+    if !is_sidecar_text(src) {
+        return Err(IsmError::InvalidPath {
+            what: "src",
+            reason: "is not a WebVTT file",
+        });
+    }
+    Ok(match ism_path.rfind('/') {
+        Some(slash) => format!("{}/{src}", &ism_path[..slash]),
+        None => src.to_string(),
+    })
+}
+
+/// Whether a `<textstream>` `src` is a sidecar read as text (`.vtt`);
+/// others (Azure's `.ismt` fragmented text) are skipped.
+pub fn is_sidecar_text(src: &str) -> bool {
+    src.rsplit_once('.')
+        .is_some_and(|(_, ext)| ext.eq_ignore_ascii_case("vtt"))
 }
 
 #[cfg(test)]

@@ -134,6 +134,12 @@ pub fn mpd(set: &MediaSet, format: Format) -> Result<String, TimelineError> {
             None => sets.push((info.kind, family, lang, vec![rep])),
         }
     }
+    // Text tracks follow the shared timeline: the reference track's
+    // segments (the first video rendition's).
+    let text_timeline = match set.tracks.first() {
+        Some(t) if !set.texts.is_empty() => timeline_entries(&track_times(set, t)?),
+        _ => Vec::new(),
+    };
     let profiles = if format == Format::DashCmaf {
         format!("{PROFILE_LIVE},{PROFILE_CMAF}")
     } else {
@@ -175,6 +181,7 @@ pub fn mpd(set: &MediaSet, format: Format) -> Result<String, TimelineError> {
                         let main = *kind == TrackKind::Audio && std::mem::take(&mut first_audio);
                         adaptation_set(w, set, format, i, *kind, lang, reps, main)?;
                     }
+                    text::adaptation_sets(w, set, format, sets.len(), &text_timeline)?;
                     Ok(())
                 })?;
             Ok(())
@@ -355,51 +362,65 @@ fn representation(
                 .with_attributes([("schemeIdUri", scheme), ("value", value.as_str())])
                 .write_empty()?;
         }
-        let init = url::init_url_template(&r.track.name, format);
-        let media = url::fragment_url_template(&r.track.name, format);
-        let hns = HNS.to_string();
-        // A clipped view (a filter's time range) starts the Period at the
-        // clip's first segment (ISO/IEC 23009-1 §5.3.9.2,
-        // @presentationTimeOffset), so it plays from 0 for the clip's
-        // duration while `$Time$` keeps the unclipped segment times.
-        let pto = set
-            .clip
-            .filter(|c| c.start_hns > 0)
-            .map(|c| c.start_hns.to_string());
-        let mut attrs = vec![
-            ("timescale", hns.as_str()),
-            ("initialization", init.as_str()),
-            ("media", media.as_str()),
-        ];
-        if let Some(p) = &pto {
-            attrs.push(("presentationTimeOffset", p.as_str()));
-        }
-        w.create_element("SegmentTemplate")
-            .with_attributes(attrs)
-            .write_inner_content(|w| {
-                w.create_element("SegmentTimeline")
-                    .write_inner_content(|w| {
-                        for s in &r.timeline {
-                            let (t, d, rr) =
-                                (s.t.map(|t| t.to_string()), s.d.to_string(), s.r.to_string());
-                            let mut e = w.create_element("S");
-                            if let Some(t) = &t {
-                                e = e.with_attribute(("t", t.as_str()));
-                            }
-                            e = e.with_attribute(("d", d.as_str()));
-                            if s.r > 0 {
-                                e = e.with_attribute(("r", rr.as_str()));
-                            }
-                            e.write_empty()?;
-                        }
-                        Ok(())
-                    })?;
-                Ok(())
-            })?;
-        Ok(())
+        segment_template(w, set, &r.track.name, format, &r.timeline)
     })?;
     Ok(())
 }
+
+/// The `SegmentTemplate` of a track (by name) with its `SegmentTimeline`
+/// in HNS.
+fn segment_template(
+    w: &mut Writer<Vec<u8>>,
+    set: &MediaSet,
+    name: &str,
+    format: Format,
+    timeline: &[S],
+) -> io::Result<()> {
+    let init = url::init_url_template(name, format);
+    let media = url::fragment_url_template(name, format);
+    let hns = HNS.to_string();
+    // A clipped view (a filter's time range) starts the Period at the
+    // clip's first segment (ISO/IEC 23009-1 §5.3.9.2,
+    // @presentationTimeOffset), so it plays from 0 for the clip's
+    // duration while `$Time$` keeps the unclipped segment times.
+    let pto = set
+        .clip
+        .filter(|c| c.start_hns > 0)
+        .map(|c| c.start_hns.to_string());
+    let mut attrs = vec![
+        ("timescale", hns.as_str()),
+        ("initialization", init.as_str()),
+        ("media", media.as_str()),
+    ];
+    if let Some(p) = &pto {
+        attrs.push(("presentationTimeOffset", p.as_str()));
+    }
+    w.create_element("SegmentTemplate")
+        .with_attributes(attrs)
+        .write_inner_content(|w| {
+            w.create_element("SegmentTimeline")
+                .write_inner_content(|w| {
+                    for s in timeline {
+                        let (t, d, rr) =
+                            (s.t.map(|t| t.to_string()), s.d.to_string(), s.r.to_string());
+                        let mut e = w.create_element("S");
+                        if let Some(t) = &t {
+                            e = e.with_attribute(("t", t.as_str()));
+                        }
+                        e = e.with_attribute(("d", d.as_str()));
+                        if s.r > 0 {
+                            e = e.with_attribute(("r", rr.as_str()));
+                        }
+                        e.write_empty()?;
+                    }
+                    Ok(())
+                })?;
+            Ok(())
+        })?;
+    Ok(())
+}
+
+mod text;
 
 #[cfg(test)]
 mod tests {

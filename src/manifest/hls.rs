@@ -14,6 +14,8 @@ use crate::timeline::{rescale, TimelineError, TrackSegment, HNS};
 use crate::url::{self, Format, TrackRef};
 use std::fmt::Write;
 
+pub mod subtitles;
+
 /// Bits per second of each segment of a track, with its on-the-wire size.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Rates {
@@ -228,6 +230,8 @@ pub fn multivariant_encrypted(
             ""
         }
     );
+    out.push_str(&subtitles::media_tags(set, format));
+    let subs = subtitles::stream_attr(set);
     if video.is_empty() {
         // Audio-only title: each audio rendition is a variant.
         for a in &audio {
@@ -235,7 +239,7 @@ pub fn multivariant_encrypted(
             let r = track_rates(set, a, format)?;
             let _ = write!(
                 out,
-                "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"\n{}\n",
+                "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"{subs}\n{}\n",
                 r.peak,
                 r.average,
                 quoted(&info.codec_string),
@@ -307,14 +311,14 @@ pub fn multivariant_encrypted(
                 let _ = write!(out, ",FRAME-RATE={:.3}", n as f64 / d as f64);
             }
             out.push_str(&video_range_attr(info, any_hdr));
-            let _ = write!(out, "{audio_attr}\n{}\n", playlist_url(v));
+            let _ = write!(out, "{audio_attr}{subs}\n{}\n", playlist_url(v));
         }
     }
     if audio_only && format != Format::HlsTsV3 {
         for (g, (codec, members)) in groups.iter().enumerate() {
             let _ = write!(
                 out,
-                "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\",AUDIO=\"audio{g}\"\n{}\n",
+                "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\",AUDIO=\"audio{g}\"{subs}\n{}\n",
                 group_rates[g].peak.max(1),
                 group_rates[g].average.max(1),
                 quoted(codec),

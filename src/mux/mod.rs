@@ -58,3 +58,4 @@ pub mod cmaf;
 pub mod fragment;
 pub mod smooth;
 pub mod ts;
+pub mod wvtt;

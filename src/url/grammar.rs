@@ -215,7 +215,8 @@ fn parse_sub_resource(levels: &str, sub: &str) -> Result<(Resource, RawOptions),
     } else if call.name.eq_ignore_ascii_case("fragments") {
         // Our HLS playlists add a media extension so clients that insist on
         // one (ffmpeg's `allowed_segment_extensions`) accept the URIs.
-        if !matches!(call.suffix, "" | ".mp4" | ".m4s" | ".ts" | ".aac") {
+        // `.vtt`: WebVTT text segments (`manifest::hls::subtitles`).
+        if !matches!(call.suffix, "" | ".mp4" | ".m4s" | ".ts" | ".aac" | ".vtt") {
             return Err(unknown());
         }
         let (name, time) = first

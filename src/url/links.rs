@@ -108,6 +108,19 @@ pub fn fragment_url_with(
     url
 }
 
+/// A WebVTT text segment's URL: [`fragment_url`] with a `.vtt` suffix,
+/// which players and ffmpeg (whose HLS demuxer checks that a segment's
+/// extension fits its content) expect of WebVTT.
+pub fn text_fragment_url(track: &TrackRef, time: u64, format: Format) -> String {
+    let mut url = format!(
+        "QualityLevels({})/Fragments({}={time}",
+        track.bitrate, track.name
+    );
+    push_format(&mut url, format);
+    url.push_str(").vtt");
+    url
+}
+
 /// The key URL of `encryption={e}`, relative to a media playlist (which
 /// sits at `QualityLevels({bitrate})/Manifest(…)`): `Key(encryption={e})`.
 /// Relative, with no leading `/` and no `..`, so it resolves under a

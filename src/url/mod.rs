@@ -78,7 +78,7 @@ pub use error::UrlError;
 pub use grammar::{asset_scope, fixed_route, parse};
 pub use links::{
     fragment_url, fragment_url_template, fragment_url_with, init_url, init_url_template, key_url,
-    manifest_url, media_playlist_url, media_playlist_url_with,
+    manifest_url, media_playlist_url, media_playlist_url_with, text_fragment_url,
 };
 pub use options::{Format, Options};
 pub(crate) use path::decode_segment;

@@ -85,6 +85,8 @@ fn azure_manifest() {
             track_id: Some(2),
             track_name: Some("aac_eng_2_128041_2_1".into()),
             language: Some("eng".into()),
+            role: None,
+            sdh: false,
         }
     );
     assert_eq!(m.tracks[4].language.as_deref(), Some("spa"));
@@ -101,6 +103,8 @@ fn azure_manifest() {
             track_id: Some(1),
             track_name: Some("textstream_eng".into()),
             language: Some("eng".into()),
+            role: None,
+            sdh: false,
         }
     );
 }
@@ -563,4 +567,39 @@ fn fuzz_f5_too_many_attributes_on_a_non_smil_root_is_not_smil() {
     // On the `<smil>` root itself the cap still holds.
     let xml = format!("<smil{attrs}><body><video src=\"a.mp4\"/></body></smil>");
     assert!(matches!(err(&xml), IsmError::TooManyAttributes { pos: 0 }));
+}
+
+#[test]
+fn textstream_role_and_accessibility() {
+    let doc = br#"<smil><body><switch>
+      <textstream src="x_eng.vtt" systemLanguage="eng">
+        <param name="trackName" value="sub_eng"/>
+        <param name="role" value="caption"/>
+        <param name="accessibility" value="sdh"/>
+      </textstream>
+      <textstream src="x_fra.vtt" systemLanguage="fra"><param name="role" value="forced"/></textstream>
+    </switch></body></smil>"#;
+    let m = parse(doc).unwrap();
+    assert_eq!(m.tracks[0].role, Some(TextRole::Caption));
+    assert!(m.tracks[0].sdh);
+    assert_eq!(m.tracks[1].role, Some(TextRole::Forced));
+    assert!(!m.tracks[1].sdh);
+    // Values of Azure's own (`main`, an empty accessibility) are ignored.
+    for other in [
+        r#"name="role" value="main""#,
+        r#"name="accessibility" value="" "#,
+    ] {
+        let doc = format!(
+            r#"<smil><body><textstream src="a.vtt"><param {other}/></textstream></body></smil>"#
+        );
+        let m = parse(doc.as_bytes()).unwrap();
+        assert_eq!(
+            (m.tracks[0].role, m.tracks[0].sdh),
+            (None, false),
+            "{other}"
+        );
+    }
+    assert_eq!(resolve_text("d/x.ism", "x_eng.vtt").unwrap(), "d/x_eng.vtt");
+    assert!(resolve_text("d/x.ism", "x_eng.mp4").is_err());
+    assert!(resolve_text("d/x.ism", "../x.vtt").is_err());
 }

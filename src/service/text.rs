@@ -1,0 +1,272 @@
+//! Text tracks (WebVTT sidecars an `.ism` lists) as requests: which ones
+//! a title has, their HLS media playlists, and their segments.
+//!
+//! Everything but a segment is answered from the `.ism` and the media
+//! indexes; a segment also needs the sidecar's cues, which the job reads
+//! (one whole-file read, capped, parsed once and cached:
+//! [`crate::source::text`]). Text tracks are offered in HLS (WebVTT
+//! segments) and DASH (WebVTT in fMP4, [`crate::mux::wvtt`]); the Smooth
+//! client manifest leaves them out (a text URL in Smooth is 501).
+
+use super::{check_manifest_work, segment_at, text, Output, ServeError};
+use crate::input::ism::{self, IsmKind, ServerManifest};
+use crate::input::webvtt::CueList;
+use crate::manifest::hls::subtitles;
+use crate::media_set::{MediaSet, TextTrack};
+use crate::source::SourceError;
+use crate::timeline::rescale;
+use crate::url::{Asset, Format, Resource, StreamRequest, TrackRef};
+use bytes::Bytes;
+
+/// Content type of a WebVTT segment (W3C WebVTT §7.1).
+pub const CT_VTT: &str = "text/vtt";
+/// Content type of a WebVTT-in-fMP4 init or media segment (RFC 4337).
+pub const CT_MP4_TEXT: &str = "application/mp4";
+
+/// The text tracks of an asset: the `.ism`'s `<textstream>`s with a `.vtt`
+/// `src`, in document order (others, such as Azure's `.ismt`, are
+/// skipped as before). Names come from the `.ism` alone, so they are the
+/// same for every request: the `trackName`, or `textstream_{lang}`, with
+/// `_{n}` added where it would repeat a name of the `.ism`.
+pub(crate) fn text_tracks(
+    asset: &Asset,
+    manifest: Option<&ServerManifest>,
+) -> Result<Vec<TextTrack>, ServeError> {
+    let (Asset::Ism { path }, Some(manifest)) = (asset, manifest) else {
+        return Ok(Vec::new());
+    };
+    let av_names: Vec<&str> = manifest
+        .tracks
+        .iter()
+        .filter(|t| t.kind != IsmKind::Text)
+        .filter_map(|t| t.track_name.as_deref())
+        .collect();
+    let mut out: Vec<TextTrack> = Vec::new();
+    for t in &manifest.tracks {
+        if t.kind != IsmKind::Text || !ism::is_sidecar_text(&t.src) {
+            continue;
+        }
+        let file = ism::resolve_text(path, &t.src).map_err(|e| {
+            ServeError::Source(SourceError::Ism {
+                path: path.clone(),
+                error: e.to_string(),
+            })
+        })?;
+        let language = t.language.clone().unwrap_or_else(|| "und".into());
+        let base = t
+            .track_name
+            .clone()
+            .unwrap_or_else(|| format!("textstream_{}", name_part(&language)));
+        let taken = |n: &str| av_names.contains(&n) || out.iter().any(|o| o.name == n);
+        let mut name = base.clone();
+        let mut n = 2;
+        while taken(&name) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        out.push(TextTrack {
+            path: file,
+            name,
+            bitrate: t
+                .system_bitrate
+                .unwrap_or(TextTrack::DEFAULT_BITRATE)
+                .max(1),
+            language,
+            role: t.role.unwrap_or_default(),
+            sdh: t.sdh,
+        });
+    }
+    Ok(out)
+}
+
+/// A language tag as a name part (`[A-Za-z0-9-]`, 16 characters).
+fn name_part(lang: &str) -> String {
+    lang.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(16)
+        .collect()
+}
+
+/// The text track a request addresses, when it addresses one (an audio or
+/// video track of the same name wins).
+fn addressed<'a>(set: &'a MediaSet, req: &StreamRequest) -> Option<&'a TextTrack> {
+    let r: &TrackRef = match &req.resource {
+        Resource::MediaPlaylist { track, .. }
+        | Resource::Init { track }
+        | Resource::Fragment { track, .. } => track,
+        Resource::Manifest | Resource::Key => return None,
+    };
+    if set.find(r).is_some() {
+        return None;
+    }
+    set.find_text(r)
+}
+
+/// The answer to a request for a text track's playlist (or its refusal),
+/// `None` when the request is not for a text track. A segment is answered
+/// by [`segment_request`] and [`SegmentRequest::output`].
+pub(crate) fn answer(set: &MediaSet, req: &StreamRequest) -> Result<Option<Output>, ServeError> {
+    let Some(t) = addressed(set, req) else {
+        return Ok(None);
+    };
+    let format = req.options.format;
+    if !offered(format) {
+        return Err(not_offered(t, format));
+    }
+    match &req.resource {
+        Resource::Init { .. } if format.is_dash() => Ok(Some(Output::Bytes {
+            content_type: CT_MP4_TEXT,
+            body: crate::mux::wvtt::init_segment(&t.language),
+        })),
+        Resource::MediaPlaylist { .. } if format.is_dash() => Err(ServeError::BadRequest(
+            "media playlists are HLS only".into(),
+        )),
+        Resource::MediaPlaylist {
+            keyframes: false, ..
+        } => {
+            let reference = set
+                .tracks
+                .first()
+                .ok_or(ServeError::Media("no tracks".into()))?;
+            check_manifest_work(set, std::slice::from_ref(reference))?;
+            let body = subtitles::playlist(set, t, format)?;
+            Ok(Some(super::text(super::CT_HLS, body, Vec::new())?))
+        }
+        Resource::MediaPlaylist { .. } => Err(ServeError::NotFound(format!(
+            "{} is a text track: it has no I-frame playlist",
+            t.name
+        ))),
+        Resource::Init { .. } => Err(ServeError::NotFound(format!(
+            "{} is a WebVTT track: it has no init segment",
+            t.name
+        ))),
+        _ => Err(ServeError::Media(format!(
+            "the segment of {} needs its cues",
+            t.name
+        ))),
+    }
+}
+
+/// Whether text tracks are offered in `format`.
+fn offered(format: Format) -> bool {
+    format.is_hls() || format.is_dash()
+}
+
+fn not_offered(t: &TextTrack, format: Format) -> ServeError {
+    ServeError::NotImplemented(format!(
+        "text track {} is offered in HLS and DASH only so far, not {}",
+        t.name,
+        format.as_azure().unwrap_or("this format")
+    ))
+}
+
+/// A text segment a request asks for, checked (its time must be a segment
+/// start the playlist writes), before its cues are read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentRequest {
+    /// Object path of the sidecar.
+    pub path: String,
+    pub from_ms: u64,
+    /// `None` for the last segment, which ends at `end_ms`.
+    pub to_ms: Option<u64>,
+    /// Where the segment ends (the last one: where the title ends), for
+    /// DASH, whose samples tile the segment exactly.
+    pub end_ms: u64,
+    /// Number on the timeline (`mfhd` sequence − 1).
+    pub number: u32,
+    pub format: Format,
+}
+
+/// The text segment `req` asks for, `None` when it asks for something else.
+pub(crate) fn segment_request(
+    set: &MediaSet,
+    req: &StreamRequest,
+) -> Result<Option<SegmentRequest>, ServeError> {
+    let Resource::Fragment { time, .. } = &req.resource else {
+        return Ok(None);
+    };
+    let Some(t) = addressed(set, req) else {
+        return Ok(None);
+    };
+    let format = req.options.format;
+    if !offered(format) {
+        return Err(not_offered(t, format));
+    }
+    let reference = set
+        .tracks
+        .first()
+        .ok_or(ServeError::Media("no tracks".into()))?;
+    let (n, _) = segment_at(set, reference, *time).map_err(|e| match e {
+        ServeError::NotFound(_) => {
+            ServeError::NotFound(format!("no segment of {} at time {time}", t.name))
+        }
+        e => e,
+    })?;
+    // The boundaries of the shared timeline, which the reference track's
+    // segments follow; the first segment takes every cue from 0.
+    let tl = &set.timeline;
+    let ms = |v: i64| rescale(v, tl.timescale, 1000).max(0) as u64;
+    let number = n;
+    let n = n as usize;
+    let from_ms = tl.starts.get(n).map_or(0, |&s| ms(s));
+    let to_ms = tl.starts.get(n + 1).map(|&s| ms(s));
+    Ok(Some(SegmentRequest {
+        path: t.path.clone(),
+        // HLS: the first segment takes every cue from 0; DASH samples
+        // start where the segment does.
+        from_ms: if n == 0 && format.is_hls() {
+            0
+        } else {
+            from_ms
+        },
+        to_ms,
+        end_ms: to_ms.unwrap_or(ms(tl.end)).max(from_ms + 1),
+        number,
+        format,
+    }))
+}
+
+impl SegmentRequest {
+    /// The segment, from the sidecar's cues: a WebVTT document (HLS) or
+    /// WebVTT in fMP4 (DASH).
+    pub fn output(&self, cues: &CueList) -> Result<Output, ServeError> {
+        if self.format.is_dash() {
+            let body = crate::mux::wvtt::media_segment(
+                cues,
+                self.from_ms,
+                self.end_ms,
+                self.number.saturating_add(1),
+            )
+            .ok_or_else(|| {
+                ServeError::Media(format!(
+                    "{}: more than {} cues in one segment",
+                    self.path,
+                    crate::mux::wvtt::MAX_SEGMENT_CUES
+                ))
+            })?;
+            return Ok(Output::Bytes {
+                content_type: CT_MP4_TEXT,
+                body,
+            });
+        }
+        // The last segment ends where the title does: a cue after it could
+        // never show, and the segment stays bounded like the others.
+        let to = self.to_ms.unwrap_or(self.end_ms);
+        let count = cues.overlapping(self.from_ms, Some(to)).count();
+        if count > crate::mux::wvtt::MAX_SEGMENT_CUES {
+            return Err(ServeError::Media(format!(
+                "{}: more than {} cues in one segment",
+                self.path,
+                crate::mux::wvtt::MAX_SEGMENT_CUES
+            )));
+        }
+        let body = subtitles::segment(cues, self.from_ms, Some(to), self.format);
+        Ok(Output::Bytes {
+            content_type: text::CT_VTT,
+            body: Bytes::from(body),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

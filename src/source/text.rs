@@ -1,0 +1,58 @@
+//! Text sidecars (`.vtt`) from the origin: read whole in one request
+//! (capped at [`MAX_VTT_BYTES`]; a larger object is refused, 502), parsed
+//! once into a cue list and cached parsed ([`CueList::to_blob`]) under
+//! [`cues_key`], with the version of the object it came from inside. Like
+//! the `.ism`, the entry is found by path; the version is also recorded
+//! under [`crate::outputs::tag_key`], so a text segment's output key names
+//! the sidecar's version and a replaced sidecar gets new keys once its
+//! entry is re-read.
+
+use super::{Cache, ReadRequest, ReadResponse, SourceError};
+use crate::input::webvtt::{self, CueList, CUE_BLOB_VERSION, MAX_VTT_BYTES};
+use bytes::Bytes;
+
+/// The read that fetches a sidecar: the whole object, one byte more than
+/// the cap so a larger one is told apart.
+pub fn text_read(path: &str) -> ReadRequest {
+    ReadRequest {
+        path: path.to_string(),
+        start: 0,
+        end: MAX_VTT_BYTES as u64 + 1,
+        if_match: None,
+    }
+}
+
+/// Cache key of a sidecar's parsed cues.
+pub fn cues_key(path: &str) -> String {
+    format!("cues/v{CUE_BLOB_VERSION}/{path}")
+}
+
+/// The cached cues of `path`; `None` when absent or unreadable.
+pub fn cached_cues(path: &str, cache: &mut dyn Cache) -> Option<CueList> {
+    let blob = cache.get(&cues_key(path))?;
+    CueList::from_blob(&blob).map(|(_, cues)| cues)
+}
+
+/// Parses the answer to [`text_read`], caching the cues and the version.
+pub fn cues_from_read(
+    path: &str,
+    resp: ReadResponse,
+    cache: &mut dyn Cache,
+) -> Result<CueList, SourceError> {
+    let bad = |error: String| SourceError::Text {
+        path: path.to_string(),
+        error,
+    };
+    if resp.total_size > MAX_VTT_BYTES as u64 || resp.data.len() > MAX_VTT_BYTES {
+        return Err(bad(format!("larger than {MAX_VTT_BYTES} bytes")));
+    }
+    let cues = webvtt::parse(&resp.data).map_err(|e| bad(e.to_string()))?;
+    let version = if resp.etag.is_empty() {
+        format!("size:{}", resp.total_size)
+    } else {
+        resp.etag.clone()
+    };
+    cache.put(&cues_key(path), Bytes::from(cues.to_blob(&version)));
+    cache.put(&crate::outputs::tag_key(path), Bytes::from(version));
+    Ok(cues)
+}
