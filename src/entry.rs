@@ -37,12 +37,14 @@ pub fn entry(
     if method.eq_ignore_ascii_case("OPTIONS") {
         return Entry::Answer(http::preflight_head(policy), String::new());
     }
-    if !head && !method.eq_ignore_ascii_case("GET") {
-        return error(policy, 405, "only GET, HEAD and OPTIONS", head);
+    let post = method.eq_ignore_ascii_case("POST");
+    if !head && !post && !method.eq_ignore_ascii_case("GET") {
+        return error(policy, 405, "only GET, HEAD, OPTIONS and POST", head);
     }
     if let Some(fixed) = url::fixed_route(path) {
         return match fixed {
             Err(e) => error(policy, e.http_status(), &e.to_string(), head),
+            Ok(_) if post => error(policy, 405, "POST is for License(…) only", head),
             Ok(route) => public(route, policy, head),
         };
     }
@@ -52,6 +54,16 @@ pub fn entry(
     };
     match url::parse(&admitted.path, query) {
         Err(e) => error(policy, e.http_status(), &e.to_string(), head),
+        // POST for the licence route and only for it: a licence request
+        // has a body; every other resource is read-only.
+        Ok(Route::Stream(s)) if post != (s.resource == url::Resource::Licence) => {
+            let reason = if post {
+                "POST is for License(…) only"
+            } else {
+                "License(…) takes a POST of an EME licence request"
+            };
+            error(policy, 405, reason, head)
+        }
         Ok(Route::Stream(s)) => match access.allows(&s.asset) {
             Ok(()) => Entry::Stream(s),
             Err(d) => error(policy, d.status, &d.reason, head),

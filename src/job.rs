@@ -75,6 +75,11 @@ enum Stage {
         job: TsJob,
         reads: Vec<ReadRequest>,
     },
+    /// Waiting for the samples of an `encryption=cenc` CMAF segment.
+    CencSamples {
+        job: Box<crate::service::cenc::CencJob>,
+        reads: Vec<ReadRequest>,
+    },
     Finished,
 }
 
@@ -91,6 +96,9 @@ pub struct Job {
     record_versions: bool,
     /// The `filter=` filters, parsed, once read (kept across a restart).
     filters: Option<Vec<Filter>>,
+    /// The request body: a licence request (`Resource::Licence`), read by
+    /// the adapter up to [`crate::crypto::clearkey::MAX_REQUEST_BYTES`].
+    body: Option<bytes::Bytes>,
 }
 
 impl Job {
@@ -103,7 +111,15 @@ impl Job {
             restarts: 0,
             record_versions: false,
             filters: None,
+            body: None,
         }
+    }
+
+    /// The request's body (a ClearKey licence request), for
+    /// `Resource::Licence`, the one resource answered to a POST.
+    pub fn with_body(mut self, body: bytes::Bytes) -> Job {
+        self.body = Some(body);
+        self
     }
 
     /// The key this request's output is cached under
@@ -203,6 +219,12 @@ impl Job {
                     let key = service::key_output(&self.req, &self.cfg.keys);
                     return Ok(Some(self.finish(key)));
                 }
+                if self.req.resource == crate::url::Resource::Licence {
+                    // Likewise a licence (and the request body).
+                    let body = self.body.take().unwrap_or_default();
+                    let licence = service::licence_output(&self.req, &self.cfg.keys, &body);
+                    return Ok(Some(self.finish(licence)));
+                }
                 if self.filters.is_none() && service::has_view(&self.req) {
                     let load = FilterLoad::new(
                         &self.req.asset,
@@ -288,6 +310,14 @@ impl Job {
                     segment: Box::new(segment),
                     tag,
                 }))))
+            }
+            Stage::CencSamples { job, reads } => {
+                let responses = results
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(SourceError::from)?;
+                let out = job.build(&reads, responses)?;
+                Ok(Some(self.finish(Ok(out))))
             }
             Stage::Finished => Ok(Some(Step::Answer(Err(ServeError::Media(
                 "request already answered".into(),
@@ -382,10 +412,19 @@ impl Job {
         // Filters shape manifests only: text segments above, like media
         // segments, are the same bytes with or without them.
         let set = service::view(set, &self.req, self.filters.as_deref().unwrap_or_default())?;
-        match service::answer_with(&set, &self.req, &self.cfg.keys)? {
+        let at = self.cfg.request_url.as_deref();
+        match service::answer_at(&set, &self.req, &self.cfg.keys, at)? {
             Output::Ts(job) => {
                 let reads = job.reads(self.payload_budget());
                 self.stage = Stage::Samples {
+                    job,
+                    reads: reads.clone(),
+                };
+                Ok(Some(Step::Read(reads)))
+            }
+            Output::Cenc(job) => {
+                let reads = job.reads(self.payload_budget());
+                self.stage = Stage::CencSamples {
                     job,
                     reads: reads.clone(),
                 };

@@ -54,7 +54,7 @@ pub fn surrogate_key(asset: &Asset) -> String {
 /// never stored (`None`); an encrypted output's key names the content
 /// key's id, so a new key seed never meets outputs of the old one.
 pub fn key(req: &StreamRequest, cfg: &Config, cache: &mut dyn Cache) -> Option<String> {
-    if req.resource == Resource::Key {
+    if matches!(req.resource, Resource::Key | Resource::Licence) {
         return None;
     }
     let mut key = format!(
@@ -68,6 +68,12 @@ pub fn key(req: &StreamRequest, cfg: &Config, cache: &mut dyn Cache) -> Option<S
         let source = cfg.keys.source().ok()?;
         key.push_str("/kid:");
         key.push_str(&source.content_key(&req.asset).kid_hex());
+        if req.resource == Resource::Manifest {
+            // An encrypted MPD names its absolute licence URL: one copy
+            // per URL it was asked at.
+            key.push_str("/at:");
+            key.push_str(cfg.request_url.as_deref().unwrap_or(""));
+        }
     }
     let manifest = match &req.asset {
         Asset::Ism { path } => {
@@ -127,7 +133,7 @@ impl Stored {
             Output::Bytes { body, .. } => (etag::of_body(body), Vec::new()),
             Output::Segment { header, etag, .. } => (etag::of_segment(etag, header), Vec::new()),
             Output::TsBuilt { tag, .. } => (etag::of_segment(tag, b"ts"), Vec::new()),
-            Output::Ts(_) | Output::Key { .. } => (String::new(), Vec::new()),
+            Output::Ts(_) | Output::Cenc(_) | Output::Key { .. } => (String::new(), Vec::new()),
         };
         Stored {
             content_type: out.content_type().to_string(),

@@ -27,6 +27,8 @@ pub const CT_MP4_AUDIO: &str = "audio/mp4";
 pub const CT_TS: &str = "video/mp2t";
 /// The answer of a key URL: 16 raw bytes (RFC 8216 §5.2).
 pub const CT_KEY: &str = "application/octet-stream";
+/// The answer of the licence route: a JWK set (W3C EME §9.1.4).
+pub const CT_LICENCE: &str = "application/json";
 
 /// Most segment entries one manifest may list or measure, summed over the
 /// tracks it covers (each track's timeline length), checked before any is
@@ -46,6 +48,7 @@ pub const MAX_MANIFEST_SEGMENTS: u64 = 20_000;
 pub const MAX_MANIFEST_BYTES: u64 = 8 << 20;
 
 mod carry;
+pub mod cenc;
 pub mod text;
 pub mod ts;
 
@@ -66,6 +69,11 @@ pub struct Config {
     /// Folder of account filters at the origin (setting
     /// `account_filters`, [`crate::source::filters`]).
     pub account_filters: String,
+    /// The absolute URL the request came in on (`scheme://host/path`, no
+    /// query), set by the adapter: an encrypted MPD's licence URL
+    /// (`dashif:Laurl`) must be absolute, as players use it as is, and
+    /// sits next to the MPD (token prefix included). `None`: relative.
+    pub request_url: Option<String>,
 }
 
 /// Where account filters live unless `account_filters` says otherwise.
@@ -79,6 +87,7 @@ impl Default for Config {
             max_backend_requests: 32,
             keys: KeySetting::Unset,
             account_filters: DEFAULT_ACCOUNT_FILTERS.to_string(),
+            request_url: None,
         }
     }
 }
@@ -112,6 +121,9 @@ pub enum Output {
     },
     /// An MPEG-TS segment, built once its samples are read.
     Ts(ts::TsJob),
+    /// An `encryption=cenc` CMAF segment, built once its samples are read
+    /// (as [`Output::Bytes`]).
+    Cenc(Box<cenc::CencJob>),
     /// An MPEG-TS segment whose samples were read ([`crate::job::Job`]
     /// reads them): exact length, bytes produced chunk by chunk, clear or
     /// AES-128 encrypted ([`ts::TsBody`]). `tag` identifies the source
@@ -121,10 +133,14 @@ pub enum Output {
         segment: Box<ts::TsBody>,
         tag: String,
     },
-    /// A content key (a key URL's answer): sent with `Cache-Control:
-    /// private, no-store` ([`crate::http::for_private`]), never stored in
-    /// an output cache ([`crate::outputs::key`] gives it no key).
-    Key { body: Bytes },
+    /// A content key (a key URL's answer: [`CT_KEY`]) or a ClearKey
+    /// licence ([`CT_LICENCE`]): sent with `Cache-Control: private,
+    /// no-store` ([`crate::http::for_private`]), never stored in an output
+    /// cache ([`crate::outputs::key`] gives it no key).
+    Key {
+        body: Bytes,
+        content_type: &'static str,
+    },
 }
 
 impl Output {
@@ -137,9 +153,9 @@ impl Output {
                 header.len() as u64 + runs.iter().map(|r| r.len).sum::<u64>()
             }
             // Known once the payload is read (TsSegment::len).
-            Output::Ts(_) => 0,
+            Output::Ts(_) | Output::Cenc(_) => 0,
             Output::TsBuilt { segment, .. } => segment.len(),
-            Output::Key { body } => body.len() as u64,
+            Output::Key { body, .. } => body.len() as u64,
         }
     }
 
@@ -153,7 +169,8 @@ impl Output {
             | Output::Bytes { content_type, .. }
             | Output::Segment { content_type, .. } => content_type,
             Output::Ts(_) | Output::TsBuilt { .. } => CT_TS,
-            Output::Key { .. } => CT_KEY,
+            Output::Cenc(_) => CT_MP4_VIDEO,
+            Output::Key { content_type, .. } => content_type,
         }
     }
 
@@ -184,6 +201,9 @@ pub enum ServeError {
     /// A filter file is not a filter (502), or the view leaves nothing
     /// (400), or a playback modifier cannot be honoured (400).
     Filter(FilterError),
+    /// Understood, but not given to this requester (a licence for a key
+    /// id that is not the asset's).
+    Forbidden(String),
 }
 
 impl ServeError {
@@ -197,6 +217,7 @@ impl ServeError {
             ServeError::Limit(_) => LimitError::STATUS,
             ServeError::Config(_) => 500,
             ServeError::Filter(e) => e.status(),
+            ServeError::Forbidden(_) => 403,
         }
     }
 }
@@ -209,7 +230,8 @@ impl fmt::Display for ServeError {
             | ServeError::NotImplemented(w)
             | ServeError::BadRequest(w)
             | ServeError::Media(w)
-            | ServeError::Config(w) => f.write_str(w),
+            | ServeError::Config(w)
+            | ServeError::Forbidden(w) => f.write_str(w),
             ServeError::Limit(e) => e.fmt(f),
             ServeError::Filter(e) => e.fmt(f),
         }
@@ -341,14 +363,33 @@ pub fn load_set(
     set_from(paths, sels, indexes, cfg)
 }
 
-/// The one `encryption=` value built so far: AES-128 over whole MPEG-TS
-/// segments (RFC 8216 §4.3.2.4), as Azure's `encryption=cbc` was.
+/// AES-128 over whole MPEG-TS segments (RFC 8216 §4.3.2.4), as Azure's
+/// `encryption=cbc` was.
 pub const CBC: &str = "cbc";
+
+/// Common Encryption `cenc` (ISO/IEC 23001-7, AES-128-CTR) of CMAF
+/// samples, for DASH and HLS fMP4, as Azure's `encryption=cenc` was.
+pub const CENC: &str = "cenc";
 
 /// Options that are valid but not built yet, or that this request or
 /// deployment cannot honour: refused before any read.
 pub(crate) fn check_options(req: &StreamRequest, cfg: &Config) -> Result<(), ServeError> {
     if let Some(e) = &req.options.encryption {
+        if e == CENC {
+            // Without a key source nothing of cenc is served (501), the
+            // same answer whatever the format.
+            key_source(&cfg.keys, CENC)?;
+            let cmaf = matches!(
+                req.options.format,
+                Format::HlsCmaf | Format::DashCmaf | Format::DashCsf
+            );
+            if !cmaf && !matches!(req.resource, Resource::Key | Resource::Licence) {
+                return Err(ServeError::BadRequest(
+                    "encryption=cenc is Common Encryption of CMAF samples: it needs format=m3u8-cmaf, mpd-time-cmaf or mpd-time-csf".into(),
+                ));
+            }
+            return Ok(());
+        }
         if e != CBC {
             return Err(ServeError::NotImplemented(format!(
                 "encryption={e} is not supported yet"
@@ -369,7 +410,7 @@ pub(crate) fn check_options(req: &StreamRequest, cfg: &Config) -> Result<(), Ser
         ) {
             return Err(ServeError::NotImplemented(ts::IFRAMES_OMITTED.into()));
         }
-        key_source(&cfg.keys)?;
+        key_source(&cfg.keys, CBC)?;
     }
     Ok(())
 }
@@ -415,11 +456,15 @@ fn child_options(o: &crate::url::Options) -> String {
 
 /// The deployment's key source, or why there is none (501 when not
 /// configured, 500 when unusable); never quotes the secret.
-pub(crate) fn key_source(keys: &KeySetting) -> Result<&crate::crypto::KeySource, ServeError> {
+pub(crate) fn key_source<'a>(
+    keys: &'a KeySetting,
+    scheme: &str,
+) -> Result<&'a crate::crypto::KeySource, ServeError> {
     keys.source().map_err(|e| match e {
-        KeySetupError::Missing => {
-            ServeError::NotImplemented(format!("encryption=cbc needs {}", crate::crypto::SEED_KEY))
-        }
+        KeySetupError::Missing => ServeError::NotImplemented(format!(
+            "encryption={scheme} needs {}",
+            crate::crypto::SEED_KEY
+        )),
         KeySetupError::Invalid(why) => {
             ServeError::Config(format!("{} {why}", crate::crypto::SEED_KEY))
         }
@@ -430,9 +475,43 @@ pub(crate) fn key_source(keys: &KeySetting) -> Result<&crate::crypto::KeySource,
 /// 16-byte content key. It depends only on the asset's object paths and
 /// the key source, so it is answered before (and without) any origin read.
 pub fn key_output(req: &StreamRequest, keys: &KeySetting) -> Result<Output, ServeError> {
-    let key = key_source(keys)?.content_key(&req.asset);
+    let scheme = req.options.encryption.as_deref().unwrap_or(CBC);
+    let key = key_source(keys, scheme)?.content_key(&req.asset);
     Ok(Output::Key {
         body: Bytes::copy_from_slice(&key.key),
+        content_type: CT_KEY,
+    })
+}
+
+/// The answer of the licence route (`License(encryption=cenc)`, POST):
+/// the JWK set of the key ids asked for that are the asset's (W3C EME
+/// §9.1.4). Like a key URL, it needs no origin read. A request naming
+/// none of the asset's key ids is 403: this licence server serves that
+/// asset's key and no other.
+pub fn licence_output(
+    req: &StreamRequest,
+    keys: &KeySetting,
+    body: &[u8],
+) -> Result<Output, ServeError> {
+    use crate::crypto::clearkey;
+    let scheme = req.options.encryption.as_deref().unwrap_or(CENC);
+    if scheme != CENC {
+        return Err(ServeError::BadRequest(format!(
+            "License(…) is the ClearKey licence of encryption=cenc, not encryption={scheme}"
+        )));
+    }
+    // The adapters refuse a larger body with 413 before reading it all;
+    // the core checks again (every adapter, the same rule).
+    let kids = clearkey::requested_kids(body).map_err(|e| ServeError::BadRequest(e.to_string()))?;
+    let key = key_source(keys, scheme)?.content_key(&req.asset);
+    if !kids.contains(&key.kid) {
+        return Err(ServeError::Forbidden(
+            "licence request: no key id of this asset".into(),
+        ));
+    }
+    Ok(Output::Key {
+        body: Bytes::from(clearkey::licence(&[(key.kid, key.key)])),
+        content_type: CT_LICENCE,
     })
 }
 
@@ -464,6 +543,27 @@ pub fn answer_with(
     req: &StreamRequest,
     keys: &KeySetting,
 ) -> Result<Output, ServeError> {
+    answer_at(set, req, keys, None)
+}
+
+/// The licence URL of `encryption={e}` for a manifest requested at
+/// `request_url` (absolute when known): `License(encryption={e})` next to
+/// it.
+pub fn licence_url(request_url: Option<&str>, encryption: &str) -> String {
+    let dir = request_url
+        .and_then(|u| u.rfind('/').map(|i| &u[..=i]))
+        .unwrap_or("");
+    format!("{dir}License(encryption={encryption})")
+}
+
+/// [`answer_with`] for a request that came in at `request_url`
+/// ([`Config::request_url`]).
+pub fn answer_at(
+    set: &MediaSet,
+    req: &StreamRequest,
+    keys: &KeySetting,
+    request_url: Option<&str>,
+) -> Result<Output, ServeError> {
     let format = req.options.format;
     let find = |r: &TrackRef| find_track(set, r);
     if req.resource == Resource::Key {
@@ -478,17 +578,49 @@ pub fn answer_with(
     if matches!(format, Format::HlsTs | Format::HlsTsV3) {
         return ts::serve(set, req, keys);
     }
+    // Fails closed: without a key source an encrypted output is an
+    // error, never the clear one.
+    let key = match req.options.encryption.as_deref() {
+        Some(CENC) => Some(key_source(keys, CENC)?.content_key(&req.asset)),
+        Some(e) => {
+            return Err(ServeError::NotImplemented(format!(
+                "encryption={e} is not built for CMAF"
+            )))
+        }
+        None => None,
+    };
+    let encryption = key.as_ref().map(|k| (CENC, k));
+    let laurl = licence_url(request_url, CENC);
     match &req.resource {
         Resource::Key => key_output(req, keys),
+        Resource::Licence => Err(ServeError::Media(
+            "licences are answered without the media".into(),
+        )),
         Resource::Manifest => {
             check_manifest_work(set, &set.tracks)?;
             match format {
                 Format::HlsCmaf => text(
                     CT_HLS,
-                    hls::multivariant_with(set, format, req.options.audio_only == Some(true))?,
+                    hls::multivariant_encrypted(
+                        set,
+                        format,
+                        req.options.audio_only == Some(true),
+                        encryption.map(|e| e.0),
+                    )?,
                     Vec::new(),
                 ),
-                _ => text(CT_DASH, dash::mpd(set, format)?, Vec::new()),
+                _ => {
+                    let protection = encryption.map(|(scheme, key)| dash::Protection {
+                        scheme,
+                        key,
+                        laurl: &laurl,
+                    });
+                    text(
+                        CT_DASH,
+                        dash::mpd_with(set, format, protection)?,
+                        Vec::new(),
+                    )
+                }
             }
         }
         Resource::MediaPlaylist { track, keyframes } => {
@@ -499,20 +631,30 @@ pub fn answer_with(
             }
             let t = find(track)?;
             check_manifest_work(set, std::slice::from_ref(t))?;
-            text(CT_HLS, hls::media_playlist(set, t, format)?, Vec::new())
+            text(
+                CT_HLS,
+                hls::media_playlist_with(set, t, format, encryption.map(|e| e.0))?,
+                Vec::new(),
+            )
         }
         Resource::Init { track } => {
             let t = find(track)?;
             let info = &set.track_index(t).info;
             Ok(Output::Bytes {
                 content_type: mp4_type(info.kind),
-                body: cmaf::init_segment(info),
+                body: cmaf::init_segment_with(info, key.as_ref()),
             })
         }
         Resource::Fragment { track, time } => {
             let t = find(track)?;
             let idx = set.track_index(t);
             let (n, seg) = segment_at(set, t, *time)?;
+            if let Some(key) = key {
+                let ct = mp4_type(idx.info.kind);
+                return Ok(Output::Cenc(Box::new(cenc::CencJob::new(
+                    set, t, n, &seg, key, ct,
+                )?)));
+            }
             let ms = cmaf::media_segment(
                 idx,
                 &seg,
@@ -564,8 +706,8 @@ fn serve_smooth(set: &MediaSet, resource: &Resource, format: Format) -> Result<O
         Resource::MediaPlaylist { .. } => Err(ServeError::BadRequest(
             "media playlists are HLS only".into(),
         )),
-        Resource::Key => Err(ServeError::Media(
-            "key URLs are answered without the media".into(),
+        Resource::Key | Resource::Licence => Err(ServeError::Media(
+            "keys and licences are answered without the media".into(),
         )),
     }
 }
@@ -747,6 +889,14 @@ pub fn materialize(
             Ok(vec![Bytes::from(body.to_vec())])
         }
         Output::TsBuilt { segment, .. } => Ok(vec![Bytes::from(segment.to_vec())]),
-        Output::Key { body } => Ok(vec![body.clone()]),
+        Output::Cenc(job) => {
+            let reqs = job.reads(cfg.max_segment_reads);
+            let mut responses = Vec::with_capacity(reqs.len());
+            for res in origin.read(&reqs) {
+                responses.push(res.map_err(SourceError::from)?);
+            }
+            materialize(&(*job.clone()).build(&reqs, responses)?, origin, cfg)
+        }
+        Output::Key { body, .. } => Ok(vec![body.clone()]),
     }
 }

@@ -123,8 +123,8 @@ impl Pending {
             Output::TsBuilt { segment, .. } => segment.collect(),
             // The browser has no key source (its sessions answer
             // `encryption=` with 501), so no key ever gets here.
-            Output::Key { body } => vec![body],
-            Output::Ts(_) => {
+            Output::Key { body, .. } => vec![body],
+            Output::Ts(_) | Output::Cenc(_) => {
                 return Round::Done(Done::error(500, "TS segment answered unbuilt".into()))
             }
             Output::Segment {

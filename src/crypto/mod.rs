@@ -6,12 +6,17 @@
 //! * `aes_cbc`: AES-128-CBC with PKCS#7 padding over a stream of chunks
 //!   ([`CbcStream`]), the whole-segment encryption of HLS `METHOD=AES-128`
 //!   (RFC 8216 §4.3.2.4, §5.2), with its exact output length
-//!   ([`padded_len`]) and IV rule ([`sequence_iv`]).
+//!   ([`padded_len`]) and IV rule ([`sequence_iv`]);
+//! * `cenc`: Common Encryption of samples, `cenc` scheme (ISO/IEC
+//!   23001-7): AES-128-CTR under a subsample map, for CMAF outputs;
+//! * `clearkey`: the W3C ClearKey licence request and answer (EME §9.1.4).
 //!
 //! AES itself is RustCrypto's `aes` (constant-time, builds for every
 //! target of this crate); nothing here implements a block cipher.
 
 mod aes_cbc;
+pub mod cenc;
+pub mod clearkey;
 mod key;
 
 pub use aes_cbc::{padded_len, sequence_iv, CbcStream, BLOCK};

@@ -134,3 +134,182 @@ fn seed_setting_is_checked() {
     assert!(matches!(junk, KeySetting::Invalid(_)));
     assert!(junk.problem().is_some_and(|p| !p.contains("not base64!")));
 }
+
+mod cenc {
+    use crate::crypto::cenc::*;
+    use aes::cipher::{BlockEncrypt, KeyInit};
+
+    const KEY: [u8; 16] = [
+        0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f,
+        0x3c,
+    ];
+
+    /// The keystream of block `n` of a sample: AES(key, IV ‖ n as u64 BE)
+    /// (ISO/IEC 23001-7 §10.1), computed with the block cipher alone.
+    fn keystream(iv: &[u8; 8], n: u64) -> [u8; 16] {
+        let mut block = [0u8; 16];
+        block[..8].copy_from_slice(iv);
+        block[8..].copy_from_slice(&n.to_be_bytes());
+        let mut b = block.into();
+        aes::Aes128::new(&KEY.into()).encrypt_block(&mut b);
+        b.into()
+    }
+
+    #[test]
+    fn ctr_is_the_cenc_counter_block_over_protected_bytes_only() {
+        let iv = [0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7];
+        let plain: Vec<u8> = (0..100u8).collect();
+        // Whole sample: block n uses counter n.
+        let mut whole = plain.clone();
+        ctr_apply(&KEY, &iv, &mut whole, &[]).unwrap();
+        for (n, chunk) in whole.chunks(16).enumerate() {
+            let ks = keystream(&iv, n as u64);
+            for (i, b) in chunk.iter().enumerate() {
+                assert_eq!(*b, plain[n * 16 + i] ^ ks[i]);
+            }
+        }
+        // Subsamples: clear bytes untouched, the protected ranges one
+        // stream (the second range continues the first's counter).
+        let map = [
+            Subsample {
+                clear: 5,
+                protected: 32,
+            },
+            Subsample {
+                clear: 3,
+                protected: 60,
+            },
+        ];
+        let mut sub = plain.clone();
+        ctr_apply(&KEY, &iv, &mut sub, &map).unwrap();
+        assert_eq!(&sub[..5], &plain[..5]);
+        assert_eq!(&sub[37..40], &plain[37..40]);
+        let protected: Vec<u8> = plain[5..37].iter().chain(&plain[40..]).copied().collect();
+        let mut expect = protected.clone();
+        ctr_apply(&KEY, &iv, &mut expect, &[]).unwrap();
+        let got: Vec<u8> = sub[5..37].iter().chain(&sub[40..]).copied().collect();
+        assert_eq!(got, expect);
+        // And back.
+        ctr_apply(&KEY, &iv, &mut sub, &map).unwrap();
+        assert_eq!(sub, plain);
+        // A map that does not cover the sample is refused.
+        assert!(ctr_apply(&KEY, &iv, &mut sub, &map[..1]).is_err());
+    }
+
+    #[test]
+    fn ivs_differ_across_tracks_segments_and_samples() {
+        let a = sample_iv(1, 2, 3).unwrap();
+        assert_eq!(a, [0, 1, 0, 0, 0, 2, 0, 3]);
+        assert_ne!(sample_iv(2, 2, 3).unwrap(), a);
+        assert_ne!(sample_iv(1, 3, 3).unwrap(), a);
+        assert!(sample_iv(1, 1, 70_000).is_err());
+    }
+
+    fn nal(len_size: usize, body: &[u8]) -> Vec<u8> {
+        let mut v = (body.len() as u32).to_be_bytes()[4 - len_size..].to_vec();
+        v.extend_from_slice(body);
+        v
+    }
+
+    #[test]
+    fn avc_map_keeps_headers_and_non_vcl_clear() {
+        // SEI (6) of 10 bytes, then an IDR slice (5) of 1 + 40 bytes.
+        let mut sample = nal(4, &[6; 10]);
+        let mut idr = vec![0x65];
+        idr.extend_from_slice(&[0xaa; 40]);
+        sample.extend(nal(4, &idr));
+        let map = nal_subsamples(&sample, 4, NalCodec::Avc).unwrap();
+        // 14 clear (SEI) + 4 + 1 + 40 % 16 = 8 → 27 clear, 32 protected.
+        assert_eq!(
+            map,
+            vec![Subsample {
+                clear: 27,
+                protected: 32
+            }]
+        );
+        // A 2-byte length prefix, and a short slice entirely clear.
+        let s = nal(2, &[0x41, 1, 2, 3]);
+        assert_eq!(
+            nal_subsamples(&s, 2, NalCodec::Avc).unwrap(),
+            vec![Subsample {
+                clear: 6,
+                protected: 0
+            }]
+        );
+    }
+
+    #[test]
+    fn hevc_map_has_two_byte_headers() {
+        // VPS (32) clear; TRAIL_R (1) slice: header 2 bytes.
+        let mut sample = nal(4, &[0x40, 0x01, 9, 9]);
+        let mut slice = vec![0x02, 0x01];
+        slice.extend_from_slice(&[0x55; 48]);
+        sample.extend(nal(4, &slice));
+        let map = nal_subsamples(&sample, 4, NalCodec::Hevc).unwrap();
+        assert_eq!(
+            map,
+            vec![Subsample {
+                clear: 8 + 6,
+                protected: 48
+            }]
+        );
+    }
+
+    #[test]
+    fn a_bad_nal_length_leaves_the_rest_clear_and_covers_the_sample() {
+        let mut sample = nal(4, &[0x65; 33]);
+        sample.extend_from_slice(&[0, 0, 0xff, 0xff, 1, 2, 3]);
+        let map = nal_subsamples(&sample, 4, NalCodec::Avc).unwrap();
+        let covered: usize = map
+            .iter()
+            .map(|s| usize::from(s.clear) + s.protected as usize)
+            .sum();
+        assert_eq!(covered, sample.len());
+        assert_eq!(map.last().unwrap().protected, 0);
+        // Huge clear runs split into u16 entries.
+        let big = vec![0u8; 200_000];
+        let map = nal_subsamples(&big, 0, NalCodec::Avc).unwrap();
+        assert_eq!(map.len(), 4);
+        assert_eq!(
+            map.iter().map(|s| usize::from(s.clear)).sum::<usize>(),
+            200_000
+        );
+    }
+}
+
+mod clearkey {
+    use crate::crypto::clearkey::*;
+
+    #[test]
+    fn reads_the_w3c_request_and_writes_the_jwk_set() {
+        let kid = [0x11u8; 16];
+        let body = br#"{ "kids" : ["EREREREREREREREREREREQ", "short", "EREREREREREREREREREREQ=="], "type":"temporary"}"#;
+        assert_eq!(requested_kids(body).unwrap(), vec![kid, kid]);
+        assert_eq!(
+            licence(&[(kid, [0x22; 16])]),
+            r#"{"keys":[{"kty":"oct","k":"IiIiIiIiIiIiIiIiIiIiIg","kid":"EREREREREREREREREREREQ"}],"type":"temporary"}"#
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_bounded_request() {
+        assert!(requested_kids(b"{}").is_err());
+        assert!(requested_kids(br#"{"kids":"x"}"#).is_err());
+        assert!(requested_kids(br#"{"kids":[1]}"#).is_err());
+        assert!(requested_kids(br#"{"kids":["a""#).is_err());
+        let many = format!("{{\"kids\":[{}]}}", vec!["\"AA\""; MAX_KIDS + 1].join(","));
+        assert_eq!(
+            requested_kids(many.as_bytes()),
+            Err(LicenceError::TooManyKids)
+        );
+        let big = vec![b' '; MAX_REQUEST_BYTES + 1];
+        assert!(matches!(
+            requested_kids(&big),
+            Err(LicenceError::TooLarge(_))
+        ));
+        assert_eq!(
+            requested_kids(br#"{"kids":[]}"#).unwrap(),
+            Vec::<[u8; 16]>::new()
+        );
+    }
+}

@@ -27,7 +27,7 @@ fn now_unix() -> u64 {
 
 /// Handles one client request; never panics on request or origin data.
 pub fn main() {
-    let req = Request::from_client();
+    let mut req = Request::from_client();
     let mut settings = Settings::load();
     // Only a signed URL needs the keys: a Secret Store read (and its
     // decryption) is spared on every other request.
@@ -56,12 +56,26 @@ pub fn main() {
     settings.if_none_match = header(fastly::http::header::IF_NONE_MATCH);
     settings.range = header(fastly::http::header::RANGE);
     settings.origin = header(fastly::http::header::ORIGIN);
-    let resp = handle(&req, &mut settings);
+    let resp = handle(&mut req, &mut settings);
     match resp {
         Handled::Done(r) => r.send_to_client(),
         Handled::Retry(r) => r.send_to_client(),
         Handled::Streamed => {}
     }
+}
+
+/// The request body, at most [`crate::crypto::clearkey::MAX_REQUEST_BYTES`]
+/// (`Err` with the cap when longer; a failed read is an empty body, which
+/// the core refuses as malformed).
+fn read_body(req: &mut Request) -> Result<bytes::Bytes, usize> {
+    use std::io::Read;
+    let max = crate::crypto::clearkey::MAX_REQUEST_BYTES;
+    let mut buf = Vec::new();
+    let _ = req.take_body().take(max as u64 + 1).read_to_end(&mut buf);
+    if buf.len() > max {
+        return Err(max);
+    }
+    Ok(bytes::Bytes::from(buf))
 }
 
 /// Wraps a complete response (boxed: `Response` is large).
@@ -78,7 +92,7 @@ pub(crate) enum Handled {
     Streamed,
 }
 
-fn handle(req: &Request, s: &mut Settings) -> Handled {
+fn handle(req: &mut Request, s: &mut Settings) -> Handled {
     let head = req.get_method() == Method::HEAD;
     let stream = match entry::entry(
         req.get_method_str(),
@@ -103,10 +117,29 @@ fn handle(req: &Request, s: &mut Settings) -> Handled {
     };
     let t0 = Instant::now();
     let mut c = cache::EdgeCache::new(s);
-    let cfg = s.service_config();
+    let mut cfg = s.service_config();
+    // The URL as received (no query): an encrypted MPD's licence URL is
+    // made absolute from it.
+    let url = req.get_url_str();
+    cfg.request_url = Some(url.split_once('?').map_or(url, |(u, _)| u).to_string());
+    // The licence route's body (an EME licence request), bounded.
+    let body = if stream.resource == crate::url::Resource::Licence {
+        match read_body(req) {
+            Ok(b) => b,
+            Err(n) => {
+                return done(respond::error(
+                    s,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &format!("licence request over {n} bytes"),
+                ))
+            }
+        }
+    } else {
+        bytes::Bytes::new()
+    };
     // The core's request job decides every read; this loop only performs
     // them (concurrently) and delivers the answer.
-    let mut job = Job::new(stream, cfg.clone());
+    let mut job = Job::new(stream, cfg.clone()).with_body(body);
     let surrogate = job.surrogate_key();
     // A warm request finds its output by key before any index is loaded.
     let mut tx = None;
@@ -213,7 +246,7 @@ fn handle(req: &Request, s: &mut Settings) -> Handled {
 /// once, since a manifest's ETag hashes its whole body.
 fn storable(s: &Settings, out: &Output, head: bool) -> Option<crate::outputs::Stored> {
     // A key is never stored (it has no output key either).
-    if matches!(out, Output::Ts(_) | Output::Key { .. }) {
+    if matches!(out, Output::Ts(_) | Output::Cenc(_) | Output::Key { .. }) {
         return None;
     }
     let stored = crate::outputs::Stored::of(out);
@@ -259,9 +292,9 @@ fn deliver(
         }
         seg @ Output::Segment { .. } => origin::stream_segment(s, &seg, origin, cache, head, cfg),
         Output::TsBuilt { mut segment, tag } => origin::stream_ts(s, &mut segment, &tag, head),
-        Output::Key { body } => done(respond::private(s, service::CT_KEY, &body, head)),
+        Output::Key { body, content_type } => done(respond::private(s, content_type, &body, head)),
         // The job reads a TS segment's samples before it answers.
-        Output::Ts(_) => done(respond::error(
+        Output::Ts(_) | Output::Cenc(_) => done(respond::error(
             s,
             StatusCode::INTERNAL_SERVER_ERROR,
             "TS segment answered unbuilt",

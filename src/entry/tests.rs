@@ -386,8 +386,10 @@ fn key_urls_are_guarded_and_keyed_by_asset() {
     let cfg = keyed();
     let k1 = crate::service::key_output(&s1, &cfg.keys).unwrap();
     let k2 = crate::service::key_output(&s2, &cfg.keys).unwrap();
-    let (crate::service::Output::Key { body: b1 }, crate::service::Output::Key { body: b2 }) =
-        (k1, k2)
+    let (
+        crate::service::Output::Key { body: b1, .. },
+        crate::service::Output::Key { body: b2, .. },
+    ) = (k1, k2)
     else {
         panic!()
     };

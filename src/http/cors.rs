@@ -19,9 +19,12 @@
 pub const EXPOSE: &str =
     "Content-Length, Content-Range, Content-Type, ETag, Accept-Ranges, Edgepack-Omitted";
 /// Methods a preflight allows.
-pub const METHODS: &str = "GET, HEAD, OPTIONS";
-/// Request headers a preflight allows.
-pub const ALLOW_HEADERS: &str = "Range, If-None-Match, If-Modified-Since, If-Match, Origin";
+/// POST is for the ClearKey licence route only (`url::Resource::Licence`).
+pub const METHODS: &str = "GET, HEAD, OPTIONS, POST";
+/// Request headers a preflight allows (`Content-Type`: an EME licence
+/// request's `application/json` body).
+pub const ALLOW_HEADERS: &str =
+    "Range, If-None-Match, If-Modified-Since, If-Match, Origin, Content-Type";
 /// Preflight cache lifetime, seconds.
 pub const MAX_AGE: &str = "86400";
 

@@ -95,6 +95,46 @@ fn gcd(a: u64, b: u64) -> u64 {
 
 /// The MPD for `format` (`mpd-time-cmaf` or `mpd-time-csf`).
 pub fn mpd(set: &MediaSet, format: Format) -> Result<String, TimelineError> {
+    mpd_with(set, format, None)
+}
+
+/// `urn:mpeg:dash:mp4protection:2011`: the Common Encryption scheme
+/// descriptor (ISO/IEC 23009-1 §5.8.5.2, ISO/IEC 23001-7 §11.2).
+const MP4_PROTECTION: &str = "urn:mpeg:dash:mp4protection:2011";
+/// The W3C common PSSH system as a DASH scheme (DASH-IF IOP §7.7.1).
+const COMMON_SYSTEM: &str = "urn:uuid:1077efec-c0b2-4d02-ace3-3c1e52e2fb4b";
+/// `urn:mpeg:cenc:2013`, the namespace of `cenc:default_KID` and
+/// `cenc:pssh` (ISO/IEC 23001-7 §11.2).
+const CENC_NS: &str = "urn:mpeg:cenc:2013";
+
+/// The ClearKey system (W3C EME §9.1; DASH-IF IOP "ClearKey content
+/// protection": `e2719d58-a985-b3c9-781a-b030af78d30e`).
+const CLEARKEY_SYSTEM: &str = "urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e";
+/// The DASH-IF content protection namespace of `dashif:Laurl`.
+const DASHIF_NS: &str = "https://dashif.org/CPS";
+
+/// How an encrypted title is protected, for its MPD.
+#[derive(Clone, Copy, Debug)]
+pub struct Protection<'a> {
+    /// The `encryption=` value (`cenc`), which is also the scheme.
+    pub scheme: &'a str,
+    pub key: &'a crate::crypto::ContentKey,
+    /// The ClearKey licence server URL (`dashif:Laurl`).
+    pub laurl: &'a str,
+}
+
+/// [`mpd`] for a title encrypted with `encryption={scheme}` under `key`:
+/// segment URLs keep the option, and each Representation carries the
+/// scheme's `ContentProtection` with `cenc:default_KID` (UUID form) and
+/// one for the W3C common system with its `pssh` (`cenc:pssh`, base64),
+/// from which an EME player learns the key id before the init segment,
+/// and one for the ClearKey system whose `dashif:Laurl` is the licence
+/// URL (DASH-IF IOP v5 Part 6 §6.3; Shaka Player and dash.js read it).
+pub fn mpd_with(
+    set: &MediaSet,
+    format: Format,
+    protection: Option<Protection<'_>>,
+) -> Result<String, TimelineError> {
     // Adaptation sets: video by sample entry, audio by language and codec.
     // One AdaptationSet carries one codec (ISO/IEC 23009-1 §5.3.3.1; a CMAF
     // switching set, ISO/IEC 23000-19 §7.3.4): audio is keyed by the whole
@@ -154,9 +194,10 @@ pub fn mpd(set: &MediaSet, format: Format) -> Result<String, TimelineError> {
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 1);
     let write = |w: &mut Writer<Vec<u8>>| -> io::Result<()> {
         w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
-        let mut mpd = w
-            .create_element("MPD")
-            .with_attribute(("xmlns", "urn:mpeg:dash:schema:mpd:2011"));
+        let mut mpd = w.create_element("MPD");
+        if protection.is_some() {
+            mpd = mpd.with_attributes([("xmlns:cenc", CENC_NS), ("xmlns:dashif", DASHIF_NS)]);
+        }
         if scte214 {
             mpd = mpd.with_attribute((
                 "xmlns:scte214",
@@ -164,6 +205,7 @@ pub fn mpd(set: &MediaSet, format: Format) -> Result<String, TimelineError> {
             ));
         }
         mpd.with_attributes([
+            ("xmlns", "urn:mpeg:dash:schema:mpd:2011"),
             ("profiles", profiles.as_str()),
             ("type", "static"),
             (
@@ -179,7 +221,7 @@ pub fn mpd(set: &MediaSet, format: Format) -> Result<String, TimelineError> {
                     let mut first_audio = true;
                     for (i, (kind, _, lang, reps)) in sets.iter().enumerate() {
                         let main = *kind == TrackKind::Audio && std::mem::take(&mut first_audio);
-                        adaptation_set(w, set, format, i, *kind, lang, reps, main)?;
+                        adaptation_set(w, set, format, i, *kind, lang, reps, main, protection)?;
                     }
                     text::adaptation_sets(w, set, format, sets.len(), &text_timeline)?;
                     Ok(())
@@ -202,6 +244,7 @@ fn adaptation_set(
     lang: &str,
     reps: &[Rep<'_>],
     main: bool,
+    protection: Option<Protection<'_>>,
 ) -> io::Result<()> {
     let id = id.to_string();
     let (content, mime) = match kind {
@@ -244,7 +287,7 @@ fn adaptation_set(
                 .write_empty()?;
         }
         for r in reps {
-            representation(w, set, format, r)?;
+            representation(w, set, format, r, protection)?;
         }
         Ok(())
     })?;
@@ -291,11 +334,65 @@ fn supplemental_codec(set: &MediaSet, t: &SetTrack) -> Option<(String, &'static 
     crate::codec::dolby_vision::supplemental(info.fourcc, dv)
 }
 
+/// The `ContentProtection` descriptors of an encrypted Representation.
+fn content_protection(w: &mut Writer<Vec<u8>>, p: Protection<'_>) -> io::Result<()> {
+    let (scheme, key) = (p.scheme, p.key);
+    let kid = uuid(&key.kid);
+    w.create_element("ContentProtection")
+        .with_attributes([
+            ("schemeIdUri", MP4_PROTECTION),
+            ("value", scheme),
+            ("cenc:default_KID", kid.as_str()),
+        ])
+        .write_empty()?;
+    let pssh = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        crate::mux::cenc::pssh_common(&key.kid),
+    );
+    // ClearKey (with the licence URL) before the common system: players
+    // map both to `org.w3.clearkey`, and Shaka Player takes the licence
+    // URL of the first.
+    w.create_element("ContentProtection")
+        .with_attributes([("schemeIdUri", CLEARKEY_SYSTEM), ("value", "ClearKey1.0")])
+        .write_inner_content(|w| {
+            w.create_element("dashif:Laurl")
+                .with_attribute(("licenseType", "EME-1.0"))
+                .write_text_content(quick_xml::events::BytesText::new(p.laurl))?;
+            // The common-format pssh as this system's EME init data too
+            // (dash.js takes init data from the element it picked).
+            w.create_element("cenc:pssh")
+                .write_text_content(quick_xml::events::BytesText::new(&pssh))?;
+            Ok(())
+        })?;
+    w.create_element("ContentProtection")
+        .with_attribute(("schemeIdUri", COMMON_SYSTEM))
+        .write_inner_content(|w| {
+            w.create_element("cenc:pssh")
+                .write_text_content(quick_xml::events::BytesText::new(&pssh))?;
+            Ok(())
+        })?;
+    Ok(())
+}
+
+/// A 16-byte id in UUID form (RFC 4122 §3: 8-4-4-4-12 hex digits).
+pub fn uuid(id: &[u8; 16]) -> String {
+    let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
 fn representation(
     w: &mut Writer<Vec<u8>>,
     set: &MediaSet,
     format: Format,
     r: &Rep<'_>,
+    protection: Option<Protection<'_>>,
 ) -> io::Result<()> {
     let info = &set.track_index(r.track).info;
     let id = format!("{}_{}", r.track.name, r.track.bitrate);
@@ -352,6 +449,9 @@ fn representation(
         // RepresentationBaseType order (ISO/IEC 23009-1 §5.3.7, the XSD):
         // AudioChannelConfiguration, ContentProtection, EssentialProperty,
         // SupplementalProperty, then the Representation's SegmentTemplate.
+        if let Some(p) = protection {
+            content_protection(w, p)?;
+        }
         let audio = if info.kind == TrackKind::Audio {
             crate::codec::dash_audio_properties(info)
         } else {
@@ -362,7 +462,8 @@ fn representation(
                 .with_attributes([("schemeIdUri", scheme), ("value", value.as_str())])
                 .write_empty()?;
         }
-        segment_template(w, set, &r.track.name, format, &r.timeline)
+        let encryption = protection.map(|p| p.scheme);
+        segment_template(w, set, &r.track.name, format, encryption, &r.timeline)
     })?;
     Ok(())
 }
@@ -374,10 +475,11 @@ fn segment_template(
     set: &MediaSet,
     name: &str,
     format: Format,
+    encryption: Option<&str>,
     timeline: &[S],
 ) -> io::Result<()> {
-    let init = url::init_url_template(name, format);
-    let media = url::fragment_url_template(name, format);
+    let init = url::init_url_template_with(name, format, encryption);
+    let media = url::fragment_url_template_with(name, format, encryption);
     let hns = HNS.to_string();
     // A clipped view (a filter's time range) starts the Period at the
     // clip's first segment (ISO/IEC 23009-1 §5.3.9.2,

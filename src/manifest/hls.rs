@@ -509,10 +509,26 @@ pub fn media_playlist_with(
     // Relative to the playlist, which sits at QualityLevels(b)/Manifest(…):
     // the last path segment is what differs.
     if format == Format::HlsCmaf {
-        let init = url::init_url(&tr, format);
+        let init = url::init_url_with(&tr, format, encryption);
         let _ = writeln!(out, "#EXT-X-MAP:URI=\"{}\"", strip_quality_levels(&init));
+        if let Some(e) = encryption {
+            // Sample encryption: one key for the whole playlist, its IVs
+            // in each sample's `senc` entry (no IV attribute), after the
+            // EXT-X-MAP it applies to (RFC 8216 §4.3.2.4). KEYFORMAT
+            // "identity" with a key URL is the ClearKey form HLS players
+            // fetch the raw key from (Shaka Player's identity parser
+            // takes the key id from the init segment's `tenc`).
+            let _ = writeln!(
+                out,
+                "#EXT-X-KEY:METHOD={},URI=\"{}\",KEYFORMAT=\"identity\"",
+                sample_method(e),
+                quoted(&url::key_url(e))
+            );
+        }
     }
-    let key_uri = encryption.map(url::key_url);
+    let key_uri = encryption
+        .filter(|_| format != Format::HlsCmaf)
+        .map(url::key_url);
     // Whether the key tag in effect carries an explicit IV.
     let mut explicit_iv = false;
     for (sequence, s) in segs.iter().enumerate() {
@@ -561,6 +577,16 @@ fn write_key(out: &mut String, uri: &str, iv: Option<u32>) {
         let _ = write!(out, ",IV=0x{:032x}", u128::from(n));
     }
     out.push('\n');
+}
+
+/// The `METHOD` of a sample-encrypted playlist (RFC 8216 §4.3.2.4;
+/// `SAMPLE-AES-CTR` is `cenc`, Apple's and Shaka's reading).
+fn sample_method(encryption: &str) -> &'static str {
+    if encryption == "cenc" {
+        "SAMPLE-AES-CTR"
+    } else {
+        "SAMPLE-AES"
+    }
 }
 
 /// `QualityLevels(b)/Fragments(…)` → `Fragments(…)`, the form relative to a

@@ -42,7 +42,18 @@ fn pack_language(lang: &str) -> u16 {
 /// The CMAF header (init segment) of a track: `ftyp` + `moov` with empty
 /// sample tables and `mvex`, carrying the source sample entry unchanged.
 pub fn init_segment(t: &TrackInfo) -> Bytes {
-    let mut w = BoxWriter::with_capacity(1024 + t.sample_entry.len());
+    init_segment_with(t, None)
+}
+
+/// [`init_segment`], protected with `key` when given: the sample entry
+/// becomes `encv`/`enca` with a `sinf`, and the `moov` carries the
+/// common-format `pssh` (see [`super::cenc`]).
+pub fn init_segment_with(t: &TrackInfo, key: Option<&crate::crypto::ContentKey>) -> Bytes {
+    let entry = match key {
+        Some(k) => super::cenc::protected_entry(&t.sample_entry, &k.kid),
+        None => t.sample_entry.to_vec(),
+    };
+    let mut w = BoxWriter::with_capacity(1024 + entry.len());
     w.start(b"ftyp").bytes(b"cmfc").u32(0);
     for brand in [b"iso6", b"cmfc", b"mp41", b"dash"] {
         w.bytes(brand);
@@ -105,10 +116,7 @@ pub fn init_segment(t: &TrackInfo) -> Bytes {
     w.start(b"dinf").start_full(b"dref", 0, 0).u32(1);
     w.start_full(b"url ", 0, 1).end().end().end();
     w.start(b"stbl");
-    w.start_full(b"stsd", 0, 0)
-        .u32(1)
-        .bytes(&t.sample_entry)
-        .end();
+    w.start_full(b"stsd", 0, 0).u32(1).bytes(&entry).end();
     w.start_full(b"stts", 0, 0).u32(0).end();
     w.start_full(b"stsc", 0, 0).u32(0).end();
     w.start_full(b"stsz", 0, 0).u32(0).u32(0).end();
@@ -122,7 +130,11 @@ pub fn init_segment(t: &TrackInfo) -> Bytes {
         .u32(0)
         .u32(0)
         .end();
-    w.end().end(); // mvex, moov
+    w.end(); // mvex
+    if let Some(k) = key {
+        w.bytes(&super::cenc::pssh_common(&k.kid));
+    }
+    w.end(); // moov
     Bytes::from(w.buf)
 }
 
@@ -162,6 +174,30 @@ pub fn media_segment(
     seg: &TrackSegment,
     opts: FragmentOptions,
 ) -> Result<MediaSegment, IndexError> {
+    write_segment(fragment(track, seg, opts)?, opts)
+}
+
+/// Writes `frag` as a segment (`styp` first when `opts` say so).
+pub fn write_segment(
+    frag: TrackFragment,
+    opts: FragmentOptions,
+) -> Result<MediaSegment, IndexError> {
+    let styp_len = if opts.styp { STYP_LEN } else { 0 };
+    let mut w = BoxWriter::with_capacity((styp_len + frag.header_len()) as usize);
+    if opts.styp {
+        write_styp(&mut w);
+    }
+    frag.write(w)
+}
+
+/// The track fragment of segment `seg` of `track`: its `trun` and source
+/// runs, before any box is written (encryption adds its own, see
+/// [`super::cenc`]).
+pub fn fragment(
+    track: &TrackIndex,
+    seg: &TrackSegment,
+    opts: FragmentOptions,
+) -> Result<TrackFragment, IndexError> {
     let info = &track.info;
     let count = seg.samples.end - seg.samples.start;
     let shift = decode_shift(info);
@@ -216,12 +252,7 @@ pub fn media_segment(
     }
     let base = u64::try_from(base.unwrap_or(0).max(0)).unwrap_or(0);
     frag.base_media_decode_time = Some(base);
-    let styp_len = if opts.styp { STYP_LEN } else { 0 };
-    let mut w = BoxWriter::with_capacity((styp_len + frag.header_len()) as usize);
-    if opts.styp {
-        write_styp(&mut w);
-    }
-    frag.write(w)
+    Ok(frag)
 }
 
 /// Size of the `styp` [`write_styp`] writes.

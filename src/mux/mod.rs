@@ -54,6 +54,7 @@ impl MediaSegment {
 pub mod adts;
 pub mod annexb;
 pub mod boxes;
+pub mod cenc;
 pub mod cmaf;
 pub mod fragment;
 pub mod smooth;

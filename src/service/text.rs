@@ -94,7 +94,7 @@ fn addressed<'a>(set: &'a MediaSet, req: &StreamRequest) -> Option<&'a TextTrack
         Resource::MediaPlaylist { track, .. }
         | Resource::Init { track }
         | Resource::Fragment { track, .. } => track,
-        Resource::Manifest | Resource::Key => return None,
+        Resource::Manifest | Resource::Key | Resource::Licence => return None,
     };
     if set.find(r).is_some() {
         return None;

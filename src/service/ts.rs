@@ -411,6 +411,9 @@ pub(super) fn serve(
             "MPEG-TS segments have no init segment".into(),
         )),
         Resource::Key => super::key_output(req, keys),
+        Resource::Licence => Err(ServeError::Media(
+            "licences are answered without the media".into(),
+        )),
         Resource::Fragment { track, time } => {
             let t = find(track)?;
             let (n, _) = segment_at(set, t, *time)?;
@@ -430,7 +433,7 @@ pub(super) fn serve(
             // Fails closed: an encrypted segment without a key is an
             // error, never the clear segment.
             let job = match encryption {
-                Some(_) => job.encrypted(super::key_source(keys)?.content_key(&req.asset)),
+                Some(_) => job.encrypted(super::key_source(keys, CBC)?.content_key(&req.asset)),
                 None => job,
             };
             Ok(Output::Ts(job))

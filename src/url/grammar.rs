@@ -166,6 +166,15 @@ fn parse_manifest_segment(seg: &str) -> Result<(Resource, RawOptions), UrlError>
             None => (call.name, ""),
         },
     };
+    if call.name.eq_ignore_ascii_case("license") {
+        // `License(encryption=…)`, options only (as `Key(…)`).
+        let (Some(args), "") = (call.args, call.suffix) else {
+            return Err(unknown());
+        };
+        let mut opts = RawOptions::default();
+        opts.parse_items(args.split(','))?;
+        return Ok((Resource::Licence, opts));
+    }
     let known = base.eq_ignore_ascii_case("manifest") || (base == "master" && suffix == ".m3u8");
     if !known {
         return Err(unknown());

@@ -75,11 +75,18 @@ fn hls_suffix(format: Format, init: bool) -> &'static str {
 
 /// `QualityLevels({bitrate})/Fragments({name}=i,format=…)`.
 pub fn init_url(track: &TrackRef, format: Format) -> String {
+    init_url_with(track, format, None)
+}
+
+/// [`init_url`] with `encryption={e}` when `encryption` is set (an
+/// encrypted title's init segment carries its protection boxes).
+pub fn init_url_with(track: &TrackRef, format: Format, encryption: Option<&str>) -> String {
     let mut url = format!(
         "QualityLevels({})/Fragments({}=i",
         track.bitrate, track.name
     );
     push_format(&mut url, format);
+    push_encryption(&mut url, encryption);
     url.push(')');
     url.push_str(hls_suffix(format, true));
     url
@@ -135,12 +142,22 @@ pub fn key_url(encryption: &str) -> String {
 /// Smooth `QualityLevels({bitrate})/Fragments({name}={start time})`
 /// (MS-SSTR §2.2.2.2, the `StreamIndex@Url` pattern).
 pub fn fragment_url_template(track_name: &str, format: Format) -> String {
+    fragment_url_template_with(track_name, format, None)
+}
+
+/// [`fragment_url_template`] with `encryption={e}` when set.
+pub fn fragment_url_template_with(
+    track_name: &str,
+    format: Format,
+    encryption: Option<&str>,
+) -> String {
     let mut url = if format.is_smooth() {
         format!("QualityLevels({{bitrate}})/Fragments({track_name}={{start time}}")
     } else {
         format!("QualityLevels($Bandwidth$)/Fragments({track_name}=$Time$")
     };
     push_format(&mut url, format);
+    push_encryption(&mut url, encryption);
     url.push(')');
     url.push_str(hls_suffix(format, false));
     url
@@ -149,8 +166,18 @@ pub fn fragment_url_template(track_name: &str, format: Format) -> String {
 /// The DASH `SegmentTemplate@initialization` pattern:
 /// `QualityLevels($Bandwidth$)/Fragments({name}=i,format=…)`.
 pub fn init_url_template(track_name: &str, format: Format) -> String {
+    init_url_template_with(track_name, format, None)
+}
+
+/// [`init_url_template`] with `encryption={e}` when set.
+pub fn init_url_template_with(
+    track_name: &str,
+    format: Format,
+    encryption: Option<&str>,
+) -> String {
     let mut url = format!("QualityLevels($Bandwidth$)/Fragments({track_name}=i");
     push_format(&mut url, format);
+    push_encryption(&mut url, encryption);
     url.push(')');
     url.push_str(hls_suffix(format, true));
     url

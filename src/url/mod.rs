@@ -77,8 +77,9 @@ pub use asset::{is_media_file, MEDIA_EXTENSIONS};
 pub use error::UrlError;
 pub use grammar::{asset_scope, fixed_route, parse};
 pub use links::{
-    fragment_url, fragment_url_template, fragment_url_with, init_url, init_url_template, key_url,
-    manifest_url, media_playlist_url, media_playlist_url_with, text_fragment_url,
+    fragment_url, fragment_url_template, fragment_url_template_with, fragment_url_with, init_url,
+    init_url_template, init_url_template_with, init_url_with, key_url, manifest_url,
+    media_playlist_url, media_playlist_url_with, text_fragment_url,
 };
 pub use options::{Format, Options};
 pub(crate) use path::decode_segment;
@@ -158,6 +159,12 @@ pub enum Resource {
     /// bitrate only places the URL next to a media playlist; the key is
     /// the asset's, and [`Options::encryption`] is always set.
     Key,
+    /// `License(encryption=cenc)` next to the manifest: the ClearKey
+    /// licence server of the asset (W3C EME §9.1.4), the only resource
+    /// answered to a POST (its body, the licence request, is passed to the
+    /// job: [`crate::job::Job::with_body`]); [`Options::encryption`] is
+    /// always set.
+    Licence,
 }
 
 /// A track as sub-resource URLs address it: Azure used the `.ism` `trackName`

@@ -216,7 +216,7 @@ impl RawOptions {
         if matches!(resource, Resource::MediaPlaylist { .. }) && !format.is_hls() {
             return Err(UrlError::NotHls);
         }
-        if matches!(resource, Resource::Key) && self.encryption.is_none() {
+        if matches!(resource, Resource::Key | Resource::Licence) && self.encryption.is_none() {
             return Err(UrlError::KeyWithoutEncryption);
         }
         Ok(Options {

@@ -43,6 +43,33 @@ fn settings() -> Settings {
     Settings::from_lookups(secret, secret)
 }
 
+/// The request body, at most [`crate::crypto::clearkey::MAX_REQUEST_BYTES`]
+/// (`Err` with the cap when longer; a failed read ends the body, which the
+/// core then refuses as malformed).
+fn read_body(req: &IncomingRequest) -> Result<bytes::Bytes, usize> {
+    use wasip2::io::streams::StreamError;
+    let max = crate::crypto::clearkey::MAX_REQUEST_BYTES;
+    let Ok(body) = req.consume() else {
+        return Ok(bytes::Bytes::new());
+    };
+    let mut buf = Vec::new();
+    if let Ok(stream) = body.stream() {
+        loop {
+            match stream.blocking_read((max + 1 - buf.len()) as u64) {
+                Ok(data) => buf.extend_from_slice(&data),
+                Err(StreamError::Closed) | Err(StreamError::LastOperationFailed(_)) => break,
+            }
+            if buf.len() > max {
+                return Err(max);
+            }
+        }
+        // The stream is a child of the body: dropped first.
+        drop(stream);
+    }
+    drop(body);
+    Ok(bytes::Bytes::from(buf))
+}
+
 /// A request header's first value, lossily (non-UTF-8 counts as absent).
 fn header(h: &Fields, name: &str) -> Option<String> {
     h.get(name)
@@ -136,10 +163,29 @@ fn handle(req: &IncomingRequest, out: ResponseOutparam) {
         Err(reason) => return ctx.error(out, 500, &reason),
     };
     let mut cache = InstanceCache::new(s.index_ttl, &s.origin_prefix);
-    let cfg = s.service_config();
+    let mut cfg = s.service_config();
+    // The URL as received (no query): an encrypted MPD's licence URL is
+    // made absolute from it.
+    cfg.request_url = req.authority().map(|host| {
+        let scheme = match req.scheme() {
+            Some(wasip2::http::types::Scheme::Https) => "https".to_string(),
+            Some(wasip2::http::types::Scheme::Other(s)) => s,
+            _ => "http".to_string(),
+        };
+        format!("{scheme}://{host}{path}")
+    });
+    // The licence route's body (an EME licence request), bounded.
+    let body = if stream.resource == crate::url::Resource::Licence {
+        match read_body(req) {
+            Ok(b) => b,
+            Err(n) => return ctx.error(out, 413, &format!("licence request over {n} bytes")),
+        }
+    } else {
+        bytes::Bytes::new()
+    };
     // The core's request job decides every read; this loop only performs
     // them (concurrently) and delivers the answer.
-    let mut job = Job::new(stream, cfg.clone());
+    let mut job = Job::new(stream, cfg.clone()).with_body(body);
     let mut results = Vec::new();
     let mut out = out;
     loop {
@@ -227,12 +273,12 @@ fn deliver(
                 }
             }
         }
-        Output::Key { body } => {
-            let d = http::for_private(&ctx.req, &ctx.policy, service::CT_KEY, body.len() as u64);
+        Output::Key { body, content_type } => {
+            let d = http::for_private(&ctx.req, &ctx.policy, content_type, body.len() as u64);
             send_delivery(out, &d.head.clone(), &d, &body);
         }
         // The job reads a TS segment's samples before it answers.
-        Output::Ts(_) => ctx.error(out, 500, "TS segment answered unbuilt"),
+        Output::Ts(_) | Output::Cenc(_) => ctx.error(out, 500, "segment answered unbuilt"),
     }
     Delivered::Done
 }

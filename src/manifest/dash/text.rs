@@ -69,7 +69,7 @@ pub(super) fn adaptation_sets(
                     ("codecs", "wvtt"),
                 ])
                 .write_inner_content(|w| {
-                    super::segment_template(w, set, &t.name, format, timeline)
+                    super::segment_template(w, set, &t.name, format, None, timeline)
                 })?;
             Ok(())
         })?;

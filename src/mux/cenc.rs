@@ -1,0 +1,184 @@
+//! The boxes of Common Encryption (ISO/IEC 23001-7) in CMAF outputs, for
+//! the `cenc` scheme:
+//!
+//! * init segment: the sample entry renamed `encv`/`enca` with a `sinf`
+//!   (ISO/IEC 14496-12 §8.12: `frma` original format, `schm` `cenc`
+//!   version 0x00010000, `schi` holding the `tenc` of ISO/IEC 23001-7
+//!   §8.2), and a `pssh` of the W3C common system (`1077efec-…`, version
+//!   1 with the key id: W3C "Common PSSH Box Format"), which ClearKey
+//!   players read the key id from;
+//! * media segment: in the `traf`, `saiz` and `saio` (§8.7.8, §8.7.9: the
+//!   sample auxiliary information, i.e. each sample's IV and subsample
+//!   map) and the `senc` holding it (ISO/IEC 23001-7 §7.2), whose
+//!   per-sample data `saio` points at, relative to the `moof` (CMAF
+//!   §7.5.16: `default-base-is-moof`; §8.7.9.1: offsets follow the
+//!   `tfhd`'s base), as players (Shaka, dash.js via the browser's MSE,
+//!   ffmpeg) expect.
+
+use super::boxes::BoxWriter;
+use super::fragment::TrackFragment;
+use crate::crypto::cenc::{Subsample, IV_SIZE};
+
+/// The W3C common PSSH system id (W3C EME "Common PSSH Box Format",
+/// `1077efec-c0b2-4d02-ace3-3c1e52e2fb4b`).
+pub const COMMON_SYSTEM_ID: [u8; 16] = [
+    0x10, 0x77, 0xef, 0xec, 0xc0, 0xb2, 0x4d, 0x02, 0xac, 0xe3, 0x3c, 0x1e, 0x52, 0xe2, 0xfb, 0x4b,
+];
+
+/// `senc` flag: entries list subsamples (ISO/IEC 23001-7 §7.2.1).
+pub const SENC_USE_SUBSAMPLES: u32 = 0x2;
+
+/// A sample entry (a whole box, header included) made protected: its type
+/// becomes `encv` (video) or `enca` (audio) and a `sinf` naming the
+/// original type is appended to its children (ISO/IEC 14496-12 §8.12.1).
+/// An entry too short to have a type is returned unchanged.
+pub fn protected_entry(entry: &[u8], kid: &[u8; 16]) -> Vec<u8> {
+    if entry.len() < 8 {
+        return entry.to_vec();
+    }
+    let mut original = [0u8; 4];
+    original.copy_from_slice(&entry[4..8]);
+    let mut w = BoxWriter::with_capacity(entry.len() + 80);
+    let encrypted: &[u8; 4] = if is_audio_entry(&original) {
+        b"enca"
+    } else {
+        b"encv"
+    };
+    w.start(encrypted).bytes(&entry[8..]);
+    w.start(b"sinf");
+    w.start(b"frma").bytes(&original).end();
+    w.start_full(b"schm", 0, 0)
+        .bytes(b"cenc")
+        .u32(0x0001_0000)
+        .end();
+    w.start(b"schi");
+    write_tenc(&mut w, kid);
+    w.end().end().end(); // schi, sinf, entry
+    w.buf
+}
+
+/// Audio sample entry types this packager passes through.
+fn is_audio_entry(t: &[u8; 4]) -> bool {
+    matches!(
+        t,
+        b"mp4a"
+            | b"ac-3"
+            | b"ec-3"
+            | b"ac-4"
+            | b"dtsc"
+            | b"dtsh"
+            | b"dtsl"
+            | b"dtse"
+            | b"Opus"
+            | b"fLaC"
+    )
+}
+
+/// `tenc` version 0 (ISO/IEC 23001-7 §8.2.2): protected, 8-byte
+/// per-sample IVs, the default key id.
+fn write_tenc(w: &mut BoxWriter, kid: &[u8; 16]) {
+    w.start_full(b"tenc", 0, 0)
+        .u8(0)
+        .u8(0)
+        .u8(1)
+        .u8(IV_SIZE)
+        .bytes(kid)
+        .end();
+}
+
+/// The common-system `pssh` (version 1, one key id, no data).
+pub fn pssh_common(kid: &[u8; 16]) -> Vec<u8> {
+    let mut w = BoxWriter::with_capacity(52);
+    w.start_full(b"pssh", 1, 0)
+        .bytes(&COMMON_SYSTEM_ID)
+        .u32(1)
+        .bytes(kid)
+        .u32(0)
+        .end();
+    w.buf
+}
+
+/// One sample's auxiliary information: its IV and subsample map (empty:
+/// the whole sample is protected).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SampleAux {
+    pub iv: [u8; 8],
+    pub subsamples: Vec<Subsample>,
+}
+
+impl SampleAux {
+    /// Bytes in `senc` (and the `saiz` entry).
+    fn len(&self, with_subsamples: bool) -> usize {
+        usize::from(IV_SIZE)
+            + if with_subsamples {
+                2 + 6 * self.subsamples.len()
+            } else {
+                0
+            }
+    }
+}
+
+/// Adds `saiz`, `saio` and `senc` to `frag`'s `traf` (after its `trun`),
+/// for `aux` (one per sample, in order). `with_subsamples` for video.
+/// The `saio` offset is computed from the `moof` layout the fragment
+/// writer produces: the extra boxes come last in the `traf`, which is last
+/// in the `moof`.
+/// `Err` with the size when a sample's entry is over the 255 bytes a
+/// `saiz` entry can give (more than 41 subsamples).
+pub fn add_aux(
+    frag: &mut TrackFragment,
+    aux: &[SampleAux],
+    with_subsamples: bool,
+) -> Result<(), usize> {
+    let count = aux.len() as u32;
+    let sizes: Vec<usize> = aux.iter().map(|a| a.len(with_subsamples)).collect();
+    if let Some(&big) = sizes.iter().find(|&&s| s > 255) {
+        return Err(big);
+    }
+    let uniform = sizes.windows(2).all(|w| w[0] == w[1]);
+    let default = match (uniform, sizes.first()) {
+        (true, Some(&s)) if s <= 255 => s as u8,
+        _ => 0,
+    };
+    let mut saiz = BoxWriter::with_capacity(17 + sizes.len());
+    saiz.start_full(b"saiz", 0, 0).u8(default).u32(count);
+    if default == 0 {
+        for s in &sizes {
+            saiz.u8(*s as u8);
+        }
+    }
+    saiz.end();
+    let saio_len = 20u64;
+    let senc_at = frag.moof_len() + saiz.len() as u64 + saio_len;
+    let mut saio = BoxWriter::with_capacity(saio_len as usize);
+    saio.start_full(b"saio", 0, 0)
+        .u32(1)
+        // senc header (8), version/flags (4), sample_count (4).
+        .u32((senc_at + 16) as u32)
+        .end();
+    let flags = if with_subsamples {
+        SENC_USE_SUBSAMPLES
+    } else {
+        0
+    };
+    let total: usize = sizes.iter().sum();
+    let mut senc = BoxWriter::with_capacity(16 + total);
+    senc.start_full(b"senc", 0, flags).u32(count);
+    for a in aux {
+        senc.bytes(&a.iv);
+        if with_subsamples {
+            senc.u16(a.subsamples.len() as u16);
+            for s in &a.subsamples {
+                senc.u16(s.clear).u32(s.protected);
+            }
+        }
+    }
+    senc.end();
+    frag.traf_boxes.push(saiz.buf);
+    frag.traf_boxes.push(saio.buf);
+    frag.traf_boxes.push(senc.buf);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

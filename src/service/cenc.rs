@@ -1,0 +1,210 @@
+//! `encryption=cenc` media segments (ISO/IEC 23001-7 `cenc`) for the CMAF
+//! formats (DASH `mpd-time-cmaf`/`mpd-time-csf`, HLS `m3u8-cmaf`).
+//!
+//! A `senc`'s size depends on each video sample's NAL layout (one
+//! subsample per slice NAL unit), so the `moof` cannot be sized before the
+//! payload is read: unlike a clear segment, an encrypted one is read
+//! through the job ([`crate::job`], like an MPEG-TS segment) and built
+//! whole in memory, at most one segment
+//! ([`crate::timeline::MAX_SEGMENT_BYTES`]; the reads are capped by
+//! [`super::ts::MAX_TS_READ_BYTES`] before any is made), then answered as
+//! bytes with an exact length. The payload is copied once, into the
+//! buffer encrypted in place (the reads are shared and immutable).
+
+use super::ServeError;
+use crate::crypto::cenc::{self, NalCodec};
+use crate::crypto::ContentKey;
+use crate::media_set::{MediaSet, SetTrack};
+use crate::model::Codec;
+use crate::mux::cenc::{add_aux, SampleAux};
+use crate::mux::cmaf::{self, ByteRun, FragmentOptions};
+use crate::mux::fragment::TrackFragment;
+use crate::plan;
+use crate::source::{OriginError, ReadRequest, ReadResponse, SourceError};
+use crate::timeline::TrackSegment;
+use bytes::Bytes;
+
+/// How a track's samples are protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// AVC/HEVC: subsamples over NAL units with this length-prefix size.
+    Nal(NalCodec, u8),
+    /// Audio: the whole sample (ISO/IEC 23001-7 §9.5.1).
+    Whole,
+}
+
+/// A CMAF segment to encrypt once its samples are read.
+#[derive(Clone, Debug)]
+pub struct CencJob {
+    path: String,
+    etag: String,
+    content_type: &'static str,
+    frag: TrackFragment,
+    opts: FragmentOptions,
+    /// Where each sample is, in order.
+    samples: Vec<ByteRun>,
+    layout: Layout,
+    key: ContentKey,
+    /// The track's place in the title and the segment number: the IVs.
+    track_tag: u16,
+    segment: u32,
+}
+
+impl CencJob {
+    /// Segment `n` (`seg`) of `t`, to be encrypted with `key`. Video other
+    /// than AVC/HEVC has no subsample rule here: 501.
+    pub fn new(
+        set: &MediaSet,
+        t: &SetTrack,
+        n: u32,
+        seg: &TrackSegment,
+        key: ContentKey,
+        content_type: &'static str,
+    ) -> Result<CencJob, ServeError> {
+        let idx = set.track_index(t);
+        let layout = layout(&idx.info)?;
+        let opts = FragmentOptions {
+            sequence: n + 1,
+            styp: true,
+        };
+        let frag = cmaf::fragment(idx, seg, opts)?;
+        let mut samples = Vec::with_capacity(frag.trun.samples.len());
+        for s in idx.samples(seg.samples.clone())? {
+            let s = s?;
+            samples.push(ByteRun {
+                offset: s.offset,
+                len: u64::from(s.size),
+            });
+        }
+        let start = samples.iter().map(|r| r.offset).min().unwrap_or(0);
+        let end = samples.iter().map(ByteRun::end).max().unwrap_or(0);
+        crate::error::LimitError::check(
+            crate::error::Cap::SegmentReadBytes,
+            end.saturating_sub(start),
+            super::ts::MAX_TS_READ_BYTES,
+        )?;
+        let track_tag = set
+            .tracks
+            .iter()
+            .position(|u| std::ptr::eq(u, t))
+            .unwrap_or(0) as u16;
+        let file = &set.files[t.file];
+        Ok(CencJob {
+            path: file.path.clone(),
+            etag: file.index.etag.clone(),
+            content_type,
+            frag,
+            opts,
+            samples,
+            layout,
+            key,
+            track_tag,
+            segment: n,
+        })
+    }
+
+    /// The key id (names the key in the output's tag).
+    pub fn key_id(&self) -> String {
+        self.key.kid_hex()
+    }
+
+    /// The origin reads that fetch every sample, at most `max_reads`.
+    pub fn reads(&self, max_reads: usize) -> Vec<ReadRequest> {
+        let plan = plan::plan_reads(&self.samples, max_reads);
+        crate::source::payload_reads(&self.path, &self.etag, &plan)
+    }
+
+    /// The encrypted segment from the responses to [`CencJob::reads`].
+    pub fn build(
+        self,
+        reqs: &[ReadRequest],
+        responses: Vec<ReadResponse>,
+    ) -> Result<super::Output, ServeError> {
+        let reads: Vec<(ByteRun, Bytes)> = reqs
+            .iter()
+            .zip(responses)
+            .map(|(q, r)| {
+                (
+                    ByteRun {
+                        offset: q.start,
+                        len: q.end - q.start,
+                    },
+                    r.data,
+                )
+            })
+            .collect();
+        let data = plan::assemble(&self.samples, &reads).map_err(|e| {
+            ServeError::Source(SourceError::Origin(OriginError::Bad(format!(
+                "{}: {e}",
+                self.path
+            ))))
+        })?;
+        let body = encrypt_segment(
+            self.frag,
+            self.opts,
+            &data,
+            self.layout,
+            &self.key,
+            self.track_tag,
+            self.segment,
+        )?;
+        Ok(super::Output::Bytes {
+            content_type: self.content_type,
+            body,
+        })
+    }
+}
+
+/// How `info`'s samples are protected, or 501.
+fn layout(info: &crate::model::TrackInfo) -> Result<Layout, ServeError> {
+    match &info.codec {
+        Codec::Avc(c) => Ok(Layout::Nal(NalCodec::Avc, c.nal_length_size)),
+        Codec::Hevc(c) => Ok(Layout::Nal(NalCodec::Hevc, c.nal_length_size)),
+        _ if info.kind == crate::model::TrackKind::Audio => Ok(Layout::Whole),
+        _ => Err(ServeError::NotImplemented(format!(
+            "encryption=cenc of {} video is not supported",
+            info.fourcc
+        ))),
+    }
+}
+
+/// The encrypted segment: `frag`'s boxes with `saiz`/`saio`/`senc`, then
+/// the samples `data` (in order) encrypted.
+fn encrypt_segment(
+    mut frag: TrackFragment,
+    opts: FragmentOptions,
+    data: &[Bytes],
+    layout: Layout,
+    key: &ContentKey,
+    track_tag: u16,
+    segment: u32,
+) -> Result<Bytes, ServeError> {
+    let media = |e: cenc::CencError| ServeError::Media(e.to_string());
+    let total: usize = data.iter().map(Bytes::len).sum();
+    let mut payload = Vec::with_capacity(total);
+    let mut aux = Vec::with_capacity(data.len());
+    for (i, sample) in data.iter().enumerate() {
+        let iv = cenc::sample_iv(track_tag, segment, i).map_err(media)?;
+        let subsamples = match layout {
+            Layout::Nal(codec, l) => cenc::nal_subsamples(sample, l, codec).map_err(media)?,
+            Layout::Whole => Vec::new(),
+        };
+        let at = payload.len();
+        payload.extend_from_slice(sample);
+        cenc::ctr_apply(&key.key, &iv, &mut payload[at..], &subsamples).map_err(media)?;
+        aux.push(SampleAux { iv, subsamples });
+    }
+    add_aux(&mut frag, &aux, matches!(layout, Layout::Nal(..))).map_err(|n| {
+        ServeError::Media(format!(
+            "a sample's encryption entry of {n} bytes: saiz sizes at most 255 (41 subsamples)"
+        ))
+    })?;
+    let seg = cmaf::write_segment(frag, opts)?;
+    let mut out = Vec::with_capacity(seg.header.len() + payload.len());
+    out.extend_from_slice(&seg.header);
+    out.extend_from_slice(&payload);
+    Ok(Bytes::from(out))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,265 @@
+//! `encryption=cenc` end to end through the service: every segment of the
+//! HLS fMP4 and DASH titles, decrypted with the `senc` its `saio` points
+//! at, equals the clear segment's payload bit for bit; the init segment
+//! carries the protection boxes; the manifests signal them.
+
+use crate::crypto::cenc::{ctr_apply, Subsample};
+use crate::crypto::KeySetting;
+use crate::service::{materialize, serve, Config, Output};
+use crate::source::{FileOrigin, MemoryCache};
+use crate::url::{parse, Route, StreamRequest};
+use std::path::Path;
+
+const SEED: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+fn cfg() -> Config {
+    Config {
+        segment_ms: 1000,
+        keys: KeySetting::from_secret(|_| Some(SEED.to_string())),
+        ..Config::default()
+    }
+}
+
+fn request(path: &str) -> StreamRequest {
+    match parse(path, None).unwrap_or_else(|e| panic!("{path}: {e}")) {
+        Route::Stream(s) => s,
+        r => panic!("{r:?}"),
+    }
+}
+
+fn get(path: &str) -> Result<Vec<u8>, u16> {
+    let cfg = cfg();
+    let mut origin = FileOrigin::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small"));
+    let mut cache = MemoryCache::default();
+    let out: Output =
+        serve(&request(path), &mut origin, &mut cache, &cfg).map_err(|e| e.status())?;
+    let parts = materialize(&out, &mut origin, &cfg).map_err(|e| e.status())?;
+    Ok(parts.iter().flat_map(|b| b.iter().copied()).collect())
+}
+
+/// Top-level boxes (or children) of `data`: (type, start, end).
+fn boxes(data: &[u8]) -> Vec<([u8; 4], usize, usize)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 8 <= data.len() {
+        let size = u32::from_be_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+        let typ: [u8; 4] = data[at + 4..at + 8].try_into().unwrap();
+        out.push((typ, at, at + size));
+        at += size;
+    }
+    out
+}
+
+fn child<'a>(data: &'a [u8], typ: &[u8; 4]) -> Option<(usize, &'a [u8])> {
+    boxes(data)
+        .into_iter()
+        .find(|b| &b.0 == typ)
+        .map(|(_, s, e)| (s, &data[s..e]))
+}
+
+fn u32_at(d: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(d[at..at + 4].try_into().unwrap())
+}
+
+/// The samples of a segment's `mdat`, decrypted per its `senc` (found
+/// through `saio`, checked against `saiz`).
+fn decrypt_segment(seg: &[u8], key: &[u8; 16]) -> (Vec<u8>, usize) {
+    let (moof_at, moof) = child(seg, b"moof").unwrap();
+    let (_, traf) = child(&moof[8..], b"traf").unwrap();
+    let traf = &traf[8..];
+    let (_, trun) = child(traf, b"trun").unwrap();
+    let count = u32_at(trun, 12) as usize;
+    let flags = u32_at(trun, 8) & 0xff_ffff;
+    let per = [0x100, 0x200, 0x400, 0x800]
+        .iter()
+        .filter(|f| flags & **f != 0)
+        .count()
+        * 4;
+    let first = 20 + if flags & 4 != 0 { 4 } else { 0 };
+    let sizes: Vec<usize> = (0..count)
+        .map(|i| u32_at(trun, first + i * per + 4) as usize)
+        .collect();
+    let data_offset = u32_at(trun, 16) as usize;
+    let (_, saiz) = child(traf, b"saiz").unwrap();
+    let (_, saio) = child(traf, b"saio").unwrap();
+    let (_, senc) = child(traf, b"senc").unwrap();
+    assert_eq!(u32_at(saiz, 13) as usize, count);
+    assert_eq!(u32_at(senc, 12) as usize, count);
+    let subsamples = u32_at(senc, 8) & 2 != 0;
+    // saio: relative to the moof, at the first IV.
+    let info_at = moof_at + u32_at(saio, 16) as usize;
+    assert_eq!(&seg[info_at - 16..info_at - 12], &senc[..4]);
+    assert_eq!(&seg[info_at - 12..info_at - 8], b"senc");
+    let mut at = info_at;
+    let mut payload = seg[moof_at + data_offset..].to_vec();
+    let mut p = 0;
+    for (i, size) in sizes.iter().enumerate() {
+        let start = at;
+        let iv: [u8; 8] = seg[at..at + 8].try_into().unwrap();
+        at += 8;
+        let mut map = Vec::new();
+        if subsamples {
+            let n = u16::from_be_bytes(seg[at..at + 2].try_into().unwrap());
+            at += 2;
+            for _ in 0..n {
+                map.push(Subsample {
+                    clear: u16::from_be_bytes(seg[at..at + 2].try_into().unwrap()),
+                    protected: u32_at(seg, at + 2),
+                });
+                at += 6;
+            }
+        }
+        let default = saiz[12] as usize;
+        let info_len = if default == 0 {
+            saiz[17 + i] as usize
+        } else {
+            default
+        };
+        assert_eq!(at - start, info_len, "saiz of sample {i}");
+        ctr_apply(key, &iv, &mut payload[p..p + size], &map).unwrap();
+        p += size;
+    }
+    assert_eq!(p, payload.len());
+    (payload, count)
+}
+
+fn clear_payload(seg: &[u8]) -> Vec<u8> {
+    let (_, s, e) = boxes(seg).into_iter().find(|b| &b.0 == b"mdat").unwrap();
+    seg[s + 8..e].to_vec()
+}
+
+fn key_of(asset: &str) -> [u8; 16] {
+    cfg()
+        .keys
+        .source()
+        .unwrap()
+        .content_key(&request(&format!("/{asset}/manifest")).asset)
+        .key
+}
+
+/// Every segment of every rendition of `asset`'s HLS fMP4 title decrypts
+/// to the clear one; returns how many were checked.
+fn check_hls(asset: &str) -> usize {
+    let key = key_of(asset);
+    let master = String::from_utf8(
+        get(&format!(
+            "/{asset}/manifest(format=m3u8-cmaf,encryption=cenc).m3u8"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut checked = 0;
+    let uris: Vec<String> = master
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(str::to_string)
+        .chain(master.lines().filter_map(|l| {
+            l.split("URI=\"")
+                .nth(1)
+                .map(|r| r.split('"').next().unwrap().to_string())
+        }))
+        .collect();
+    for uri in uris {
+        let playlist_url = format!("/{asset}/{uri}");
+        let dir = &playlist_url[..playlist_url.rfind('/').unwrap() + 1];
+        let playlist = String::from_utf8(get(&playlist_url).unwrap()).unwrap();
+        let map_at = playlist.find("#EXT-X-MAP").unwrap();
+        let key_at = playlist.find("#EXT-X-KEY:METHOD=SAMPLE-AES-CTR").unwrap();
+        assert!(map_at < key_at, "{playlist}");
+        assert!(playlist.contains("URI=\"Key(encryption=cenc)\",KEYFORMAT=\"identity\""));
+        let key_bytes = get(&format!("{dir}Key(encryption=cenc)")).unwrap();
+        assert_eq!(key_bytes, key);
+        let map = playlist[map_at..].split('"').nth(1).unwrap();
+        let init = get(&format!("{dir}{map}")).unwrap();
+        check_init(&init);
+        for seg in playlist
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let enc = get(&format!("{dir}{seg}")).unwrap();
+            let clear = get(&format!("{dir}{}", seg.replace(",encryption=cenc", ""))).unwrap();
+            assert_ne!(clear_payload(&enc), clear_payload(&clear));
+            let (plain, _) = decrypt_segment(&enc, &key);
+            assert_eq!(plain, clear_payload(&clear), "{seg}");
+            checked += 1;
+        }
+    }
+    checked
+}
+
+/// `encv`/`enca` with `sinf` (`frma`, `schm` cenc, `tenc`) and a common
+/// `pssh` with the key id.
+fn check_init(init: &[u8]) {
+    let find = |pat: &[u8]| init.windows(pat.len()).position(|w| w == pat);
+    let entry = find(b"encv").or_else(|| find(b"enca")).expect("encv/enca");
+    let sinf = find(b"sinf").unwrap();
+    assert!(sinf > entry);
+    let schm = find(b"schm").unwrap();
+    assert_eq!(&init[schm + 8..schm + 16], b"cenc\x00\x01\x00\x00");
+    let tenc = find(b"tenc").unwrap();
+    assert_eq!(&init[tenc + 10..tenc + 12], &[1, 8]);
+    let pssh = find(b"pssh").unwrap();
+    assert_eq!(init[pssh + 4], 1, "pssh version 1");
+    assert_eq!(
+        &init[pssh + 8..pssh + 24],
+        &crate::mux::cenc::COMMON_SYSTEM_ID
+    );
+    assert_eq!(
+        &init[pssh + 28..pssh + 44],
+        &init[tenc + 12..tenc + 28],
+        "kid"
+    );
+}
+
+#[test]
+fn hls_fmp4_segments_decrypt_to_the_clear_ones() {
+    for asset in ["avc_bframes.mp4", "hevc.mp4", "mixed_audio.mp4"] {
+        assert!(check_hls(asset) >= 2, "{asset}");
+    }
+}
+
+#[test]
+fn dash_signals_cenc_and_its_segments_decrypt() {
+    let asset = "avc_bframes.mp4";
+    let mpd = String::from_utf8(
+        get(&format!(
+            "/{asset}/manifest(format=mpd-time-cmaf,encryption=cenc).mpd"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(mpd.contains("xmlns:cenc=\"urn:mpeg:cenc:2013\""), "{mpd}");
+    assert!(mpd.contains(
+        "schemeIdUri=\"urn:mpeg:dash:mp4protection:2011\" value=\"cenc\" cenc:default_KID=\""
+    ));
+    assert!(mpd.contains("urn:uuid:1077efec-c0b2-4d02-ace3-3c1e52e2fb4b"));
+    assert!(mpd.contains("<cenc:pssh>"));
+    assert!(mpd.contains("Fragments(video=$Time$,format=mpd-time-cmaf,encryption=cenc).m4s"));
+    let key = key_of(asset);
+    let seg = "QualityLevels(1)/Fragments(video=0,format=mpd-time-cmaf,encryption=cenc).m4s";
+    let bitrate = mpd
+        .split("bandwidth=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let seg = seg.replace("QualityLevels(1)", &format!("QualityLevels({bitrate})"));
+    let enc = get(&format!("/{asset}/{seg}")).unwrap();
+    let clear = get(&format!("/{asset}/{}", seg.replace(",encryption=cenc", ""))).unwrap();
+    assert_eq!(decrypt_segment(&enc, &key).0, clear_payload(&clear));
+}
+
+#[test]
+fn cenc_needs_a_cmaf_format_and_a_key_source() {
+    let e = get("/avc_bframes.mp4/manifest(format=m3u8-aapl,encryption=cenc)").unwrap_err();
+    assert_eq!(e, 400);
+    let mut origin = FileOrigin::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small"));
+    let r = serve(
+        &request("/avc_bframes.mp4/manifest(format=mpd-time-cmaf,encryption=cenc)"),
+        &mut origin,
+        &mut MemoryCache::default(),
+        &Config::default(),
+    );
+    assert_eq!(r.unwrap_err().status(), 501);
+}
