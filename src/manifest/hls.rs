@@ -172,6 +172,17 @@ fn supplemental_codecs_attr(info: &crate::model::TrackInfo) -> String {
         })
 }
 
+/// `EXT-X-TARGETDURATION` (RFC 8216 §4.3.3.1): the longest segment,
+/// rounded to whole seconds, at least 1.
+pub(crate) fn target_duration(segs: &[TrackSegment], timescale: u32) -> u64 {
+    let ts = f64::from(timescale);
+    segs.iter()
+        .map(|s| (s.duration as f64 / ts).round() as u64)
+        .max()
+        .unwrap_or(1)
+        .max(1)
+}
+
 /// The multivariant (master) playlist. For fMP4 and `m3u8-aapl`, audio is a
 /// rendition group; for `m3u8-aapl-v3`, each variant is muxed with the
 /// default audio track. TS formats leave out tracks TS cannot carry.
@@ -487,12 +498,7 @@ pub fn media_playlist_with(
     let info = &set.track_index(t).info;
     let segs = set.segments(t)?;
     let ts = f64::from(info.timescale);
-    let target = segs
-        .iter()
-        .map(|s| (s.duration as f64 / ts).round() as u64)
-        .max()
-        .unwrap_or(1)
-        .max(1);
+    let target = target_duration(&segs, info.timescale);
     let tr = track_ref(t);
     // Segments cut at open-GOP I-frames need the previous segment for
     // their leading pictures: not independent (RFC 8216 §4.3.3.7).

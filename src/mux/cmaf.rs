@@ -29,8 +29,8 @@ pub fn decode_shift(t: &TrackInfo) -> i64 {
     }
 }
 
-/// Packs an ISO-639-2/T code into 15 bits (§8.4.2.3).
-fn pack_language(lang: &str) -> u16 {
+/// Packs an ISO-639-2/T code into 15 bits (§8.4.2.3); `und` otherwise.
+pub(crate) fn pack_language(lang: &str) -> u16 {
     let b = lang.as_bytes();
     if b.len() != 3 || !b.iter().all(|c| c.is_ascii_lowercase()) {
         return pack_language("und");

@@ -24,16 +24,6 @@ pub const TRACK_ID: u32 = 1;
 /// real file (a film has about that many in all).
 pub const MAX_SEGMENT_CUES: usize = 2000;
 
-/// Packs an ISO-639-2/T code into 15 bits (§8.4.2.3); `und` otherwise.
-fn pack_language(lang: &str) -> u16 {
-    let b = lang.as_bytes();
-    if b.len() != 3 || !b.iter().all(|c| c.is_ascii_lowercase()) {
-        return pack_language("und");
-    }
-    b.iter()
-        .fold(0u16, |acc, &c| (acc << 5) | u16::from(c - 0x60))
-}
-
 /// The init segment of a WebVTT track in `language` (ISO 639-2).
 pub fn init_segment(language: &str) -> Bytes {
     let mut w = BoxWriter::with_capacity(640);
@@ -71,7 +61,7 @@ pub fn init_segment(language: &str) -> Bytes {
         .u32(0)
         .u32(TIMESCALE)
         .u32(0);
-    w.u16(pack_language(language)).u16(0).end();
+    w.u16(super::cmaf::pack_language(language)).u16(0).end();
     // §7.3: handler 'text', null media header.
     w.start_full(b"hdlr", 0, 0).u32(0).bytes(b"text").zeros(12);
     w.bytes(b"edgepack\0").end();

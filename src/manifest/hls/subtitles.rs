@@ -114,12 +114,7 @@ pub fn playlist(set: &MediaSet, t: &TextTrack, format: Format) -> Result<String,
     let info = &set.track_index(reference).info;
     let segs = set.segments(reference)?;
     let ts = f64::from(info.timescale);
-    let target = segs
-        .iter()
-        .map(|s| (s.duration as f64 / ts).round() as u64)
-        .max()
-        .unwrap_or(1)
-        .max(1);
+    let target = super::target_duration(&segs, info.timescale);
     let mut out = format!(
         "#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n",
         version(format)
