@@ -131,13 +131,14 @@ describe('edge output cache', { skip }, () => {
     const pl = parseHls(text(await get(m.variants[0].url)), m.variants[0].url);
     const url = pl.segments[1].url;
     const res = await getMaybeTruncated(url);
-    if (res.status === 200) assert.ok(res.truncated, 'a 200 with a cut origin read must not look complete');
+    // 0: a streamed 200 aborted before its headers reached us (see getMaybeTruncated).
+    if (res.status === 200 || res.status === 0) assert.ok(res.truncated, 'a 200 with a cut origin read must not look complete');
     else assert.equal(res.status, 502);
     // Asked again (the origin still cuts every read of this path): packaged
     // again and failing again, never a stored short copy served as a hit.
     const again = await getMaybeTruncated(url);
     assert.notEqual(again.headers.get('x-edgepack-cache'), 'hit');
-    if (again.status === 200) assert.ok(again.truncated, 'a short copy was kept');
+    if (again.status === 200 || again.status === 0) assert.ok(again.truncated, 'a short copy was kept');
     else assert.equal(again.status, 502);
   });
 });

@@ -227,7 +227,7 @@ describe('edge under origin faults and bad media', { skip }, () => {
       const pl = parseHls(text(await get(m.variants[0].url)), m.variants[0].url);
       const res = await getMaybeTruncated(pl.segments[1].url);
       note('origin short body on a single-run segment read', res);
-      if (res.status === 200) {
+      if (res.status === 200 || res.status === 0) {
         // Headers (with Content-Length) are sent before the payload is
         // spliced in, so the only signal left is the early close.
         assert.ok(res.truncated, 'a 200 with a cut origin read must not look complete to the client');
@@ -244,7 +244,8 @@ describe('edge under origin faults and bad media', { skip }, () => {
       const pl = parseHls(text(await get(m.media[0].url)), m.media[0].url);
       const res = await getMaybeTruncated(pl.segments[1].url);
       note('origin short body on coalesced audio reads', res);
-      if (res.status === 200) assert.ok(res.truncated, 'a 200 with a cut origin read must not look complete to the client');
+      // 0: the streamed 200 was aborted before its headers reached us.
+      if (res.status === 200 || res.status === 0) assert.ok(res.truncated, 'a 200 with a cut origin read must not look complete to the client');
       else assertError(res, 502);
       await stillServing();
     });
