@@ -6,7 +6,8 @@
 //   appends them) with `-decryption_key` and decodes the very frames of the
 //   clear rendition (`-f framemd5`); the wrong key does not;
 // - the MPD signals `urn:mpeg:dash:mp4protection:2011` `cenc` with
-//   `cenc:default_KID` and the W3C common system with a `cenc:pssh`; the HLS
+//   `cenc:default_KID`, ClearKey with the licence URL and the W3C common
+//   system with a `cenc:pssh`, once per AdaptationSet; the HLS
 //   playlist has `EXT-X-MAP` then `EXT-X-KEY:METHOD=SAMPLE-AES-CTR` with
 //   `KEYFORMAT="identity"` and the key URL, which answers the key whose id
 //   the init segment's `tenc` and `pssh` carry;
@@ -15,8 +16,8 @@
 //   for the asset's key id with its JWK set (`application/json`, `no-store`),
 //   a wrong key id with 403, a GET with 405, an oversized body with 413, and
 //   behind signed URLs only with the manifest's token;
-// - Shaka Player plays the DASH title in headless Chromium with nothing but
-//   the MPD's licence URL (no key in the player configuration);
+// - Shaka Player and dash.js play the DASH title in headless Chromium with
+//   nothing but the MPD's licence URL (no key in the player configuration);
 // - cenc with MPEG-TS is 400; without a key seed 501.
 //
 //   node --test wasm-tests/cenc.test.js
@@ -113,6 +114,16 @@ async function fetchAll([initUrl, ...urls], contentType) {
  */
 function dashRenditions(mpd, base) {
   const out = [];
+  for (const a of mpd.matchAll(/<AdaptationSet ([^>]*)>([\s\S]*?)<\/AdaptationSet>/g)) {
+    // The set's own descriptors: what precedes its first Representation.
+    const set = a[2].split('<Representation ')[0];
+    for (const r of dashSetRenditions(a[2], base)) out.push({ ...r, set });
+  }
+  return out;
+}
+
+function dashSetRenditions(mpd, base) {
+  const out = [];
   for (const m of mpd.matchAll(/<Representation ([^>]*)>([\s\S]*?)<\/Representation>/g)) {
     const bw = /bandwidth="(\d+)"/.exec(m[1])[1];
     const body = m[2];
@@ -207,7 +218,7 @@ describe('encryption=cenc: Common Encryption of CMAF outputs', { skip }, () => {
     }
   });
 
-  test('DASH: ContentProtection (mp4protection cenc + default_KID, common pssh) per Representation; ffmpeg decodes video and audio', async () => {
+  test('DASH: ContentProtection (mp4protection cenc + default_KID, ClearKey Laurl, common pssh) per AdaptationSet; ffmpeg decodes video and audio', async () => {
     const mpdUrl = `${E}${ASSET}/manifest(format=mpd-time-cmaf,encryption=cenc).mpd`;
     const res = await get(mpdUrl);
     assertOk(res, CT.dash, { immutable: false });
@@ -218,11 +229,20 @@ describe('encryption=cenc: Common Encryption of CMAF outputs', { skip }, () => {
     const keyRes = await get(`${E}${ASSET}/QualityLevels(1)/Key(encryption=cenc)`);
     assert.equal(keyRes.status, 200);
     for (const r of reps) {
-      const kid = /cenc:default_KID="([0-9a-f-]{36})"/.exec(r.body)?.[1];
+      // On the AdaptationSet (DASH-IF IOP §7.7.2; dash.js 4 reads it only
+      // there), none on the Representation.
+      assert.doesNotMatch(r.body, /ContentProtection/, `${r.bw}: ContentProtection on the Representation`);
+      const kid = /cenc:default_KID="([0-9a-f-]{36})"/.exec(r.set)?.[1];
       assert.ok(kid, `${r.bw}: default_KID`);
-      assert.match(r.body, /schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="cenc"/);
-      assert.match(r.body, /schemeIdUri="urn:uuid:1077efec-c0b2-4d02-ace3-3c1e52e2fb4b"/);
-      const pssh = Buffer.from(/<cenc:pssh>([^<]+)<\/cenc:pssh>/.exec(r.body)[1], 'base64');
+      assert.match(r.set, /schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="cenc"/);
+      assert.match(r.set, /schemeIdUri="urn:uuid:1077efec-c0b2-4d02-ace3-3c1e52e2fb4b"/);
+      // The ClearKey element has the licence URL and no pssh: dash.js gives
+      // its init data to EME as `keyids` JSON, which a pssh box is not.
+      const clearKey = /<ContentProtection schemeIdUri="urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e"[\s\S]*?<\/ContentProtection>/.exec(r.set)?.[0];
+      assert.ok(clearKey, `${r.bw}: the ClearKey ContentProtection`);
+      assert.match(clearKey, /<dashif:Laurl licenseType="EME-1.0">http/);
+      assert.doesNotMatch(clearKey, /pssh/);
+      const pssh = Buffer.from(/<cenc:pssh>([^<]+)<\/cenc:pssh>/.exec(r.set)[1], 'base64');
       assert.equal(pssh.toString('latin1', 4, 8), 'pssh');
       assert.equal(pssh.subarray(32, 48).toString('hex'), kid.replace(/-/g, ''));
       assert.match(r.media[0], /,encryption=cenc\)\.m4s$/);
@@ -272,10 +292,7 @@ describe('encryption=cenc: Common Encryption of CMAF outputs', { skip }, () => {
   });
 
   const browserSkip = browserSkipReason();
-  // dash.js 4 is not checked yet: with this MPD its ClearKey session
-  // fails to start ("Error generating key request") and the run then hangs
-  // past the player helpers' timeouts (see CENC_DOC.md).
-  for (const player of ['shaka']) {
+  for (const player of ['shaka', 'dash.js']) {
     test(`${player} plays the cenc DASH title with only the MPD's licence URL`, { skip: browserSkip || false }, async () => {
       const browser = await launchBrowser();
       try {

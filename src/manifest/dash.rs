@@ -280,6 +280,13 @@ fn adaptation_set(
         el = el.with_attributes([("maxWidth", mw.as_str()), ("maxHeight", mh.as_str())]);
     }
     el.write_inner_content(|w| {
+        // On the AdaptationSet (DASH-IF IOP §7.7.2: every Representation of
+        // a set shares its key; an asset has one), ahead of Role per the
+        // XSD (RepresentationBaseType elements first). dash.js 4 reads
+        // ContentProtection only here, never on a Representation.
+        if let Some(p) = protection {
+            content_protection(w, p)?;
+        }
         if kind == TrackKind::Audio {
             let role = if main { "main" } else { "alternate" };
             w.create_element("Role")
@@ -355,13 +362,14 @@ fn content_protection(w: &mut Writer<Vec<u8>>, p: Protection<'_>) -> io::Result<
     w.create_element("ContentProtection")
         .with_attributes([("schemeIdUri", CLEARKEY_SYSTEM), ("value", "ClearKey1.0")])
         .write_inner_content(|w| {
+            // No `cenc:pssh` here: for `org.w3.clearkey` dash.js hands the
+            // element's init data to EME as `keyids`, which a pssh box is
+            // not (generateRequest throws a TypeError); without one it
+            // builds the `{"kids": [...]}` JSON (EME §9.1.3) from
+            // `cenc:default_KID`. The common system below carries the pssh.
             w.create_element("dashif:Laurl")
                 .with_attribute(("licenseType", "EME-1.0"))
                 .write_text_content(quick_xml::events::BytesText::new(p.laurl))?;
-            // The common-format pssh as this system's EME init data too
-            // (dash.js takes init data from the element it picked).
-            w.create_element("cenc:pssh")
-                .write_text_content(quick_xml::events::BytesText::new(&pssh))?;
             Ok(())
         })?;
     w.create_element("ContentProtection")
@@ -447,11 +455,8 @@ fn representation(
             }
         }
         // RepresentationBaseType order (ISO/IEC 23009-1 §5.3.7, the XSD):
-        // AudioChannelConfiguration, ContentProtection, EssentialProperty,
-        // SupplementalProperty, then the Representation's SegmentTemplate.
-        if let Some(p) = protection {
-            content_protection(w, p)?;
-        }
+        // AudioChannelConfiguration, (ContentProtection: on the set),
+        // EssentialProperty, SupplementalProperty, then SegmentTemplate.
         let audio = if info.kind == TrackKind::Audio {
             crate::codec::dash_audio_properties(info)
         } else {

@@ -234,6 +234,18 @@ fn dash_signals_cenc_and_its_segments_decrypt() {
     ));
     assert!(mpd.contains("urn:uuid:1077efec-c0b2-4d02-ace3-3c1e52e2fb4b"));
     assert!(mpd.contains("<cenc:pssh>"));
+    // Once per AdaptationSet, ahead of its Representations (dash.js 4 reads
+    // it only there); the ClearKey element carries no pssh (dash.js hands
+    // it to EME as `keyids` JSON).
+    for set in mpd.split("<AdaptationSet ").skip(1) {
+        let (head, reps) = set.split_once("<Representation ").unwrap();
+        assert_eq!(head.matches("<ContentProtection ").count(), 3, "{head}");
+        assert!(!reps.contains("ContentProtection"), "{set}");
+        let clear_key = head.split("e2719d58").nth(1).unwrap();
+        let clear_key = clear_key.split("</ContentProtection>").next().unwrap();
+        assert!(clear_key.contains("<dashif:Laurl"), "{clear_key}");
+        assert!(!clear_key.contains("pssh"), "{clear_key}");
+    }
     assert!(mpd.contains("Fragments(video=$Time$,format=mpd-time-cmaf,encryption=cenc).m4s"));
     let key = key_of(asset);
     let seg = "QualityLevels(1)/Fragments(video=0,format=mpd-time-cmaf,encryption=cenc).m4s";
