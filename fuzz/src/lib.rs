@@ -13,7 +13,8 @@
 //! - a TS segment's `len()` is the number of bytes it writes.
 //!
 //! The text parsers (`.ism`, URLs, headers, access settings) have their
-//! checks in [`text`]: [`ism`], [`url`], [`http`], [`locator`].
+//! checks in [`text`]: [`ism`], [`url`], [`http`], [`locator`], and those
+//! of sidecars and request bodies: [`webvtt`], [`filter`], [`licence`].
 
 use bytes::Bytes;
 use edgepack::index::{self, MediaIndex, TrackIndex};
@@ -27,7 +28,7 @@ use edgepack::timeline::{Timeline, TrackSegment};
 use edgepack::url::Format;
 
 pub mod text;
-pub use text::{http, ism, locator, url};
+pub use text::{filter, http, ism, licence, locator, url, webvtt};
 
 /// Segments per track muxed to TS (TS copies payload, so it is the costly
 /// step; a few segments cover its code paths).

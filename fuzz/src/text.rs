@@ -143,8 +143,8 @@ fn links_parse_back(s: &StreamRequest) {
     let want = Resource::Manifest;
     same(url::manifest_url(f), &want);
     let track = match &s.resource {
-        // A key URL names no track and links to nothing.
-        Resource::Manifest | Resource::Key => return,
+        // A key or licence URL names no track and links to nothing.
+        Resource::Manifest | Resource::Key | Resource::Licence => return,
         Resource::MediaPlaylist { track, .. }
         | Resource::Init { track }
         | Resource::Fragment { track, .. } => track,
@@ -371,4 +371,83 @@ pub fn locator(data: &[u8]) {
         );
         assert!(rest.starts_with('/'), "{rest}");
     }
+}
+
+/// WebVTT sidecar bytes (origin) → [`webvtt::parse`]. An accepted file
+/// keeps every cap the segmenter relies on (cue count, cue text, ids and
+/// settings, times), each cue ends no earlier than it starts, its text has
+/// neither an empty line nor `-->` (either would end the cue early in the
+/// segments written from it), and the cache record reads back unchanged.
+pub fn webvtt(data: &[u8]) {
+    use edgepack::input::webvtt::{self, CueList};
+    let Ok(list) = webvtt::parse(data) else {
+        return;
+    };
+    assert!(data.len() <= webvtt::MAX_VTT_BYTES, "size cap");
+    assert!(list.cues.len() <= webvtt::MAX_CUES, "cue cap");
+    for c in &list.cues {
+        assert!(c.start_ms <= c.end_ms, "cue ends before it starts");
+        assert!(c.text.len() <= webvtt::MAX_CUE_TEXT, "cue text cap");
+        assert!(c.id.len() <= webvtt::MAX_CUE_LINE, "cue id cap");
+        assert!(c.settings.len() <= webvtt::MAX_CUE_LINE, "settings cap");
+        assert!(!c.text.contains("-->"), "--> in cue text");
+        assert!(
+            !c.text.split('\n').any(str::is_empty) || c.text.is_empty(),
+            "an empty line inside cue text: {:?}",
+            c.text
+        );
+        let mut shown = String::new();
+        webvtt::write_timestamp(&mut shown, c.start_ms);
+        assert_eq!(webvtt::timestamp(&shown), Some(c.start_ms), "{shown}");
+    }
+    let blob = list.to_blob("v1");
+    let back: Option<(String, CueList)> = CueList::from_blob(&blob);
+    assert_eq!(back, Some(("v1".to_string(), list)), "cue record reads back");
+}
+
+/// Filter JSON (origin: an asset's or the account's `filters/*.json`) →
+/// [`filter::azure::parse`]: an error is a 502 (the origin's content is
+/// bad), and an accepted filter keeps the
+/// selection, condition and value caps and an ordered time range.
+pub fn filter(data: &[u8]) {
+    use edgepack::filter::{self, azure, Value};
+    match azure::parse("fuzz", data) {
+        Err(e) => {
+            // The file's own fault: 502, as the origin's content is bad.
+            assert_eq!(e.status(), 502, "filter error: {e}");
+        }
+        Ok(f) => {
+            assert!(data.len() as u64 <= filter::MAX_FILTER_BYTES, "size cap");
+            assert!(f.selections.len() <= filter::MAX_SELECTIONS, "selection cap");
+            for sel in &f.selections {
+                assert!(sel.len() <= filter::MAX_CONDITIONS, "condition cap");
+                for c in sel {
+                    match &c.value {
+                        Value::Text(t) => assert!(t.len() <= filter::MAX_VALUE_LEN, "value cap"),
+                        Value::Bitrate(lo, hi) => assert!(lo <= hi, "bitrate range {lo}-{hi}"),
+                        Value::Kind(_) => {}
+                    }
+                }
+            }
+            if let (Some(a), Some(b)) = (f.range.start, f.range.end) {
+                assert!(a <= b, "time range {a}..{b}");
+            }
+        }
+    }
+}
+
+/// A ClearKey licence request body (viewer) →
+/// [`crypto::clearkey::requested_kids`]: bounded (size, key id count), and
+/// a licence written for the ids it returns is JSON naming each of them.
+pub fn licence(data: &[u8]) {
+    use edgepack::crypto::clearkey;
+    let Ok(kids) = clearkey::requested_kids(data) else {
+        return;
+    };
+    assert!(data.len() <= clearkey::MAX_REQUEST_BYTES, "size cap");
+    assert!(kids.len() <= clearkey::MAX_KIDS, "key id cap");
+    let keys: Vec<([u8; 16], [u8; 16])> = kids.iter().map(|k| (*k, [7; 16])).collect();
+    let answer = clearkey::licence(&keys);
+    assert!(answer.starts_with("{\"keys\":["), "{answer}");
+    assert_eq!(answer.matches("\"kty\":\"oct\"").count(), kids.len(), "{answer}");
 }

@@ -8,7 +8,7 @@
 //! ```
 //!
 //! TARGET is `parse_index_segment` (default), `index_blob`, `ism`, `url`,
-//! `http` or `locator`. Seeds are `../fixtures/small/*.mp4` (the MP4
+//! `http`, `locator`, `webvtt`, `filter` or `licence`. Seeds are `../fixtures/small/*.mp4` (the MP4
 //! targets) or the committed `seeds/<target>/` (the text targets), plus
 //! `corpus/<target>/`; each iteration mutates a seed (bit flips,
 //! interesting integers, splices, truncation; mostly inside the `moov`,
@@ -98,6 +98,25 @@ fn dictionary(target: &str) -> &'static [&'static [u8]] {
             b"asset-", b"k1:", b"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", b"==", b"tk.",
             b"tk.k1.1700003600.", b"/abr/a.ism/manifest",
         ],
+        "webvtt" => &[
+            b"WEBVTT", b"WEBVTT\n\n", b"\n\n", b"\r\n", b"\r", b" --> ", b"-->", b"00:00.000",
+            b"00:00:01.000", b"99:59:59.999", b"1000000:00:00.000", b"NOTE", b"STYLE", b"REGION",
+            b" align:start", b" line:0", b"<b>", b"</b>", b"&amp;", b"\xEF\xBB\xBF", b"\t", b".",
+            b":", b"18446744073709551616",
+        ],
+        "filter" => &[
+            b"{", b"}", b"[", b"]", b"\"", b":", b",", b"\"properties\"", b"\"presentationTimeRange\"",
+            b"\"startTimestamp\"", b"\"endTimestamp\"", b"\"timescale\"", b"\"forceEndTimestamp\"",
+            b"\"presentationWindowDuration\"", b"\"liveBackoffDuration\"", b"\"firstQuality\"",
+            b"\"bitrate\"", b"\"tracks\"", b"\"trackSelections\"", b"\"property\"", b"\"operation\"",
+            b"\"value\"", b"\"Type\"", b"\"Name\"", b"\"Language\"", b"\"FourCC\"", b"\"Bitrate\"",
+            b"\"Equal\"", b"\"NotEqual\"", b"\"Video\"", b"\"Audio\"", b"\"Text\"", b"\"0-2427000\"",
+            b"true", b"null", b"9223372036854775807", b"18446744073709551615", b"1e400", b"-1",
+        ],
+        "licence" => &[
+            b"{", b"}", b"[", b"]", b"\"", b":", b",", b"\"kids\"", b"\"type\"", b"\"temporary\"",
+            b"\"AAAAAAAAAAAAAAAAAAAAAA\"", b"\"AAAAAAAAAAAAAAAAAAAAAA==\"", b"-", b"_", b"=",
+        ],
         _ => &[],
     }
 }
@@ -183,7 +202,7 @@ fn load_seeds(dirs: &[PathBuf]) -> Vec<Vec<u8>> {
 }
 
 /// The targets with text input, seeded from `seeds/<target>/`.
-const TEXT_TARGETS: [&str; 4] = ["ism", "url", "http", "locator"];
+const TEXT_TARGETS: [&str; 7] = ["ism", "url", "http", "locator", "webvtt", "filter", "licence"];
 
 fn target_fn(name: &str) -> fn(&[u8]) {
     match name {
@@ -192,6 +211,9 @@ fn target_fn(name: &str) -> fn(&[u8]) {
         "url" => edgepack_fuzz::url,
         "http" => edgepack_fuzz::http,
         "locator" => edgepack_fuzz::locator,
+        "webvtt" => edgepack_fuzz::webvtt,
+        "filter" => edgepack_fuzz::filter,
+        "licence" => edgepack_fuzz::licence,
         _ => edgepack_fuzz::parse_index_segment,
     }
 }
