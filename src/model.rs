@@ -137,7 +137,8 @@ pub struct Ec3Config {
 }
 
 /// Colour code points of a video sample entry's `colr` box (ISO/IEC
-/// 14496-12 §12.1.5), as ISO/IEC 23091-2 (ITU-T H.273) values.
+/// 14496-12 §12.1.5) or, without a usable one, of its AVC/HEVC SPS VUI
+/// (`codec::vui`), as ISO/IEC 23091-2 (ITU-T H.273) values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ColourInfo {
     /// colour_primaries (1 BT.709, 9 BT.2020, …).

@@ -29,6 +29,7 @@ pub mod dolby_vision;
 pub mod dts;
 pub mod hevc;
 pub mod other;
+pub mod vui;
 
 use crate::model::{Codec, TrackInfo};
 

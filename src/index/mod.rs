@@ -36,7 +36,10 @@ pub use build::{build, build_fragmented, MAX_FILE_SAMPLES, MAX_INDEX_BYTES, MAX_
 /// descriptors): the version is in the cache keys of derived manifests
 /// (`outputs::tag_key`, `outputs::key`), which under v4 were written
 /// without them, and in the index key, so a v4 blob is refused and rebuilt.
-pub const INDEX_VERSION: u32 = 5;
+/// v6 (same layout) falls back to the SPS VUI's colour when the entry has
+/// no `colr` (or an unspecified one): v5 blobs of encoder-tagged HDR
+/// titles say SDR.
+pub const INDEX_VERSION: u32 = 6;
 /// Samples per block.
 pub const BLOCK_LEN: u32 = 128;
 /// Bytes per block directory entry: first dts (8), first offset (8), data

@@ -313,7 +313,7 @@ fn corrupt_blobs_are_errors_not_panics() {
 /// blob of the previous version is refused (the source then rebuilds it:
 /// `source::IndexLoad::new` treats any `from_blob` error as a cache miss).
 #[test]
-fn colour_reaches_the_index_and_v4_blobs_are_refused() {
+fn colour_reaches_the_index_and_old_blobs_are_refused() {
     use crate::testutil::{synth_index, video_entry, SynthTrack};
     let entry = video_entry(&[(b"colr", b"nclx\0\x09\0\x12\0\x09\x80")]);
     let idx = synth_index(&[
@@ -332,7 +332,7 @@ fn colour_reaches_the_index_and_v4_blobs_are_refused() {
     assert_eq!(idx.tracks[1].info.colour, None);
     let again = MediaIndex::from_blob(idx.blob.clone()).unwrap();
     assert_eq!(again.tracks[0].info, idx.tracks[0].info);
-    assert_eq!(INDEX_VERSION, 5);
+    assert_eq!(INDEX_VERSION, 6);
     let mut old = idx.blob.to_vec();
     old[4..8].copy_from_slice(&4u32.to_be_bytes());
     assert_eq!(

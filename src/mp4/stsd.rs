@@ -301,7 +301,27 @@ fn parse_entry(entry: &Mp4Box, raw: Bytes, path: &str) -> Result<SampleEntry> {
         Some(None) => {}
         None => out.channels_in_stream = dts_esds,
     }
+    // No `colr`, or one that leaves the transfer unspecified (2): the SPS
+    // VUI's colour description, where encoder-only colour settings land
+    // (see `codec::vui`).
+    if out.colour.is_none_or(|c| c.transfer == UNSPECIFIED) {
+        if let Some(c) = sps_colour(&out.codec).filter(|c| c.transfer != UNSPECIFIED) {
+            out.colour = Some(c);
+        }
+    }
     Ok(out)
+}
+
+/// H.273 code point 2: "unspecified".
+const UNSPECIFIED: u16 = 2;
+
+/// The colour the first SPS of an AVC or HEVC configuration describes.
+fn sps_colour(codec: &Codec) -> Option<ColourInfo> {
+    match codec {
+        Codec::Avc(c) => crate::codec::vui::avc_sps_colour(c.sps.first()?),
+        Codec::Hevc(c) => crate::codec::vui::hevc_sps_colour(c.sps.first()?),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -430,6 +450,44 @@ mod tests {
         // Too short to name a profile: the base layer alone.
         assert!(entry(&[(b"dvcC", &[1, 0, 0x10])]).dolby_vision.is_none());
         assert_eq!(entry(&[]).colour, None);
+    }
+
+    /// libx264 given the colour only as encoder parameters
+    /// (`transfer=smpte2084`): ffmpeg writes no `colr`, the SPS VUI has it.
+    #[test]
+    fn colour_falls_back_to_the_sps_vui() {
+        let hex = concat!(
+            "000000b26176633100000000000000010000000000000000000000000000000000400040004800000048000000000000",
+            "0001154c61766335392e33372e313030206c696278323634000000000000000000000018ffff00000038617663430164",
+            "000affe1001b6764000aacd94426c05a848804a0000003002000000601e244b2c001000668ebe3cb22c0fdf8f8000000",
+            "001070617370000000010000000100000014627472740000000000008e8000008e80",
+        );
+        let raw: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let e = parse_sample_entry(Bytes::from(raw.clone()), "stsd").unwrap();
+        let c = e.colour.unwrap();
+        assert_eq!((c.primaries, c.transfer, c.matrix), (9, 16, 9));
+        assert_eq!(c.video_range(), crate::model::VideoRange::Pq);
+        // A `colr` wins over the VUI, unless it leaves the transfer
+        // unspecified.
+        let with_colr = |colr: &[u8]| {
+            let mut w = BoxWriter::default();
+            w.start(b"avc1")
+                .bytes(&raw[8..])
+                .start(b"colr")
+                .bytes(colr)
+                .end()
+                .end();
+            parse_sample_entry(Bytes::from(w.buf), "stsd")
+                .unwrap()
+                .colour
+        };
+        let hlg = with_colr(b"nclx\0\x09\0\x12\0\x09\0").unwrap();
+        assert_eq!(hlg.transfer, 18);
+        let unspecified = with_colr(b"nclx\0\x02\0\x02\0\x02\0").unwrap();
+        assert_eq!(unspecified.transfer, 16);
     }
 
     #[test]
