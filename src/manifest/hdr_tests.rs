@@ -1,6 +1,6 @@
-//! HDR signalling end to end: a real encoder's `colr` box through the
-//! index into the HLS master and the MPD. Needs ffmpeg with libx264; skips
-//! with a message without it.
+//! HDR signalling end to end: a real encoder's `colr` box (or, without one,
+//! its SPS VUI) through the index into the HLS master and the MPD. Needs
+//! ffmpeg with libx264/libx265; skips with a message without it.
 
 use crate::media_set::{MediaSet, SourceFile};
 use crate::url::Format;
@@ -75,6 +75,55 @@ fn ffmpeg_pq_and_hlg_titles_signal_their_range() {
             )),
             "{mpd}"
         );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// libx265 told the colour only through its own parameters: ffmpeg writes
+/// no `colr`, so the range comes from the SPS VUI (`codec::vui`).
+#[test]
+fn x265_vui_only_titles_signal_their_range() {
+    let dir = std::env::temp_dir().join(format!("edgepack-hdr-vui-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (trc, range, transfer) in [("smpte2084", "PQ", 16), ("arib-std-b67", "HLG", 18)] {
+        let out = dir.join(format!("{trc}.mp4"));
+        let status = Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg("testsrc=size=160x96:rate=25")
+            .args(["-t", "0.4", "-pix_fmt", "yuv420p10le", "-c:v", "libx265"])
+            .arg("-x265-params")
+            .arg(format!(
+                "log-level=none:colorprim=bt2020:transfer={trc}:colormatrix=bt2020nc"
+            ))
+            .args(["-tag:v", "hvc1"])
+            .arg(&out)
+            .status();
+        if !status.is_ok_and(|s| s.success()) {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "hdr_tests: no ffmpeg with libx265: skipped"
+            );
+            break;
+        }
+        let file = bytes::Bytes::from(std::fs::read(&out).unwrap());
+        assert!(
+            !file.windows(4).any(|w| w == b"colr"),
+            "ffmpeg wrote a colr"
+        );
+        let idx = crate::index::index_whole_file(&file, "").unwrap();
+        let c = idx.tracks[0].info.colour.expect("VUI colour");
+        assert_eq!((c.primaries, c.transfer, c.matrix), (9, transfer, 9));
+        let set = MediaSet::all_tracks(
+            vec![SourceFile {
+                path: format!("{trc}.mp4"),
+                index: idx,
+            }],
+            2000,
+        )
+        .unwrap();
+        let m = super::hls::multivariant(&set, Format::HlsCmaf).unwrap();
+        assert!(m.contains(&format!(",VIDEO-RANGE={range}")), "{m}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
