@@ -24,6 +24,7 @@
 
 pub mod aac;
 pub mod avc;
+pub(crate) mod bits;
 pub mod dolby;
 pub mod dolby_vision;
 pub mod dts;

@@ -17,51 +17,41 @@
 //! a loop; any violation or a cut-short SPS gives `None` (no colour
 //! known, as without a `colr`), never an error that fails the track.
 
+use super::bits::Bits;
 use crate::model::ColourInfo;
 
-/// MSB-first reader over an RBSP (emulation prevention bytes removed).
-struct Rbsp {
-    data: Vec<u8>,
-    bit: usize,
+/// The RBSP of a NAL unit payload (after its header): every `00 00 03`
+/// loses its `03` (H.264 §7.4.1, H.265 §7.4.2).
+fn rbsp(payload: &[u8]) -> Vec<u8> {
+    let mut data = Vec::with_capacity(payload.len());
+    let mut zeros = 0;
+    for &b in payload {
+        if zeros >= 2 && b == 3 {
+            zeros = 0;
+            continue;
+        }
+        zeros = if b == 0 { zeros + 1 } else { 0 };
+        data.push(b);
+    }
+    data
 }
 
-impl Rbsp {
-    /// The RBSP of a NAL unit payload (after its header): every
-    /// `00 00 03` loses its `03` (H.264 §7.4.1, H.265 §7.4.2).
-    fn new(payload: &[u8]) -> Rbsp {
-        let mut data = Vec::with_capacity(payload.len());
-        let mut zeros = 0;
-        for &b in payload {
-            if zeros >= 2 && b == 3 {
-                zeros = 0;
-                continue;
-            }
-            zeros = if b == 0 { zeros + 1 } else { 0 };
-            data.push(b);
-        }
-        Rbsp { data, bit: 0 }
+/// Exp-Golomb codes (§9.1 of both specs) over [`Bits`].
+trait ExpGolomb {
+    fn ue(&mut self) -> Option<u32>;
+    /// `ue(v)` that must not exceed `max` (the spec's range for the
+    /// syntax element).
+    fn ue_max(&mut self, max: u32) -> Option<u32> {
+        self.ue().filter(|&v| v <= max)
     }
-
-    fn u(&mut self, n: usize) -> Option<u32> {
-        let mut v = 0u32;
-        for _ in 0..n {
-            let byte = *self.data.get(self.bit / 8)?;
-            v = (v << 1) | u32::from((byte >> (7 - self.bit % 8)) & 1);
-            self.bit += 1;
-        }
-        Some(v)
+    /// `se(v)`: only skipped here, its value never matters.
+    fn se(&mut self) -> Option<()> {
+        self.ue().map(|_| ())
     }
+}
 
-    fn flag(&mut self) -> Option<bool> {
-        self.u(1).map(|b| b == 1)
-    }
-
-    fn skip(&mut self, n: usize) -> Option<()> {
-        let end = self.bit.checked_add(n)?;
-        (end <= self.data.len() * 8).then(|| self.bit = end)
-    }
-
-    /// `ue(v)` (§9.1): at most 31 leading zeros, so the value fits a u32.
+impl ExpGolomb for Bits<'_> {
+    /// At most 31 leading zeros, so the value fits a u32.
     fn ue(&mut self) -> Option<u32> {
         let mut zeros = 0;
         while !self.flag()? {
@@ -70,31 +60,20 @@ impl Rbsp {
                 return None;
             }
         }
-        let rest = self.u(zeros)?;
+        let rest = self.read(zeros)?;
         Some(((1u64 << zeros) - 1 + u64::from(rest)).min(u64::from(u32::MAX)) as u32)
-    }
-
-    /// `ue(v)` that must not exceed `max` (the spec's range for the
-    /// syntax element).
-    fn ue_max(&mut self, max: u32) -> Option<u32> {
-        self.ue().filter(|&v| v <= max)
-    }
-
-    /// `se(v)`: only skipped here, its value never matters.
-    fn se(&mut self) -> Option<()> {
-        self.ue().map(|_| ())
     }
 }
 
 /// The VUI's `colour_description` (H.264 §E.1.1 and H.265 §E.2.1 share
 /// this prefix): `None` when the VUI or the description is absent.
-fn vui_colour(r: &mut Rbsp) -> Option<ColourInfo> {
+fn vui_colour(r: &mut Bits<'_>) -> Option<ColourInfo> {
     if !r.flag()? {
         return None; // vui_parameters_present_flag
     }
     if r.flag()? {
         // aspect_ratio_info_present_flag; 255 is Extended_SAR.
-        if r.u(8)? == 255 {
+        if r.read(8)? == 255 {
             r.skip(32)?;
         }
     }
@@ -109,7 +88,7 @@ fn vui_colour(r: &mut Rbsp) -> Option<ColourInfo> {
     if !r.flag()? {
         return None; // colour_description_present_flag
     }
-    let (primaries, transfer, matrix) = (r.u(8)?, r.u(8)?, r.u(8)?);
+    let (primaries, transfer, matrix) = (r.read(8)?, r.read(8)?, r.read(8)?);
     // Reserved code points (H.273 Tables 2-4) mean a misparsed or broken
     // SPS, not a colour to signal.
     if primaries > 22 || transfer > 18 || matrix > 14 {
@@ -124,7 +103,7 @@ fn vui_colour(r: &mut Rbsp) -> Option<ColourInfo> {
 }
 
 /// AVC `scaling_list` (§7.3.2.1.1.1): only its length depends on values.
-fn avc_scaling_list(r: &mut Rbsp, size: usize) -> Option<()> {
+fn avc_scaling_list(r: &mut Bits<'_>, size: usize) -> Option<()> {
     let (mut last, mut next) = (8i64, 8i64);
     for _ in 0..size {
         if next != 0 {
@@ -146,8 +125,9 @@ fn avc_scaling_list(r: &mut Rbsp, size: usize) -> Option<()> {
 
 /// The colour of an AVC SPS NAL unit (with its 1-byte header).
 pub fn avc_sps_colour(nal: &[u8]) -> Option<ColourInfo> {
-    let r = &mut Rbsp::new(nal.get(1..)?);
-    let profile = r.u(8)?;
+    let data = rbsp(nal.get(1..)?);
+    let r = &mut Bits::new(&data);
+    let profile = r.read(8)?;
     r.skip(16)?; // constraint flags, reserved, level_idc
     r.ue_max(31)?; // seq_parameter_set_id
     if matches!(
@@ -204,7 +184,7 @@ pub fn avc_sps_colour(nal: &[u8]) -> Option<ColourInfo> {
 }
 
 /// HEVC `profile_tier_level(1, max_sub_layers_minus1)` (§7.3.3).
-fn hevc_profile_tier_level(r: &mut Rbsp, max_sub_layers_minus1: usize) -> Option<()> {
+fn hevc_profile_tier_level(r: &mut Bits<'_>, max_sub_layers_minus1: usize) -> Option<()> {
     // general_profile_space .. general_level_idc: 2+1+5+32+4+43+1+8 bits.
     r.skip(96)?;
     let mut present = [(false, false); 7];
@@ -226,7 +206,7 @@ fn hevc_profile_tier_level(r: &mut Rbsp, max_sub_layers_minus1: usize) -> Option
 }
 
 /// HEVC `scaling_list_data` (§7.3.4).
-fn hevc_scaling_list_data(r: &mut Rbsp) -> Option<()> {
+fn hevc_scaling_list_data(r: &mut Bits<'_>) -> Option<()> {
     for size_id in 0..4usize {
         let step = if size_id == 3 { 3 } else { 1 };
         for _ in (0..6).step_by(step) {
@@ -262,7 +242,7 @@ const MAX_RPS_PICS: usize = 16;
 
 /// HEVC `st_ref_pic_set(idx)` (§7.3.7) as it appears in an SPS (`idx` <
 /// num_short_term_ref_pic_sets, so a predicted set refers to `idx - 1`).
-fn hevc_st_ref_pic_set(r: &mut Rbsp, sets: &[RefPicSet]) -> Option<RefPicSet> {
+fn hevc_st_ref_pic_set(r: &mut Bits<'_>, sets: &[RefPicSet]) -> Option<RefPicSet> {
     let mut out = RefPicSet::default();
     if !sets.is_empty() && r.flag()? {
         // inter_ref_pic_set_prediction_flag: equations 7-61 and 7-62.
@@ -324,9 +304,10 @@ fn hevc_st_ref_pic_set(r: &mut Rbsp, sets: &[RefPicSet]) -> Option<RefPicSet> {
 
 /// The colour of an HEVC SPS NAL unit (with its 2-byte header).
 pub fn hevc_sps_colour(nal: &[u8]) -> Option<ColourInfo> {
-    let r = &mut Rbsp::new(nal.get(2..)?);
+    let data = rbsp(nal.get(2..)?);
+    let r = &mut Bits::new(&data);
     r.skip(4)?; // sps_video_parameter_set_id
-    let max_sub_layers_minus1 = r.u(3)? as usize;
+    let max_sub_layers_minus1 = r.read(3)? as usize;
     if max_sub_layers_minus1 > 6 {
         return None;
     }

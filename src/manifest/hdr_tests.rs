@@ -40,6 +40,16 @@ fn encode(dir: &Path, trc: &str) -> Option<bytes::Bytes> {
     std::fs::read(&out).ok().map(bytes::Bytes::from)
 }
 
+/// The one-file set of `file`, after checking its index holds BT.2020
+/// primaries and matrix and `transfer` (from `colr` or the VUI).
+fn bt2020_set(file: &bytes::Bytes, trc: &str, transfer: u16) -> MediaSet {
+    let idx = crate::index::index_whole_file(file, "").unwrap();
+    let c = idx.tracks[0].info.colour.expect("a colour");
+    assert_eq!((c.primaries, c.transfer, c.matrix), (9, transfer, 9));
+    let path = format!("{trc}.mp4");
+    MediaSet::all_tracks(vec![SourceFile { path, index: idx }], 2000).unwrap()
+}
+
 #[test]
 fn ffmpeg_pq_and_hlg_titles_signal_their_range() {
     let dir = std::env::temp_dir().join(format!("edgepack-hdr-{}", std::process::id()));
@@ -48,18 +58,7 @@ fn ffmpeg_pq_and_hlg_titles_signal_their_range() {
         let Some(file) = encode(&dir, trc) else {
             break;
         };
-        // The `colr` box itself, not the H.264 VUI, is what we read.
-        let idx = crate::index::index_whole_file(&file, "").unwrap();
-        let c = idx.tracks[0].info.colour.expect("colr written");
-        assert_eq!((c.primaries, c.transfer, c.matrix), (9, transfer, 9));
-        let set = MediaSet::all_tracks(
-            vec![SourceFile {
-                path: format!("{trc}.mp4"),
-                index: idx,
-            }],
-            2000,
-        )
-        .unwrap();
+        let set = bt2020_set(&file, trc, transfer);
         for format in [Format::HlsCmaf, Format::HlsTs] {
             let m = super::hls::multivariant(&set, format).unwrap();
             let infs: Vec<&str> = m.lines().filter(|l| l.contains("STREAM-INF")).collect();
@@ -111,17 +110,7 @@ fn x265_vui_only_titles_signal_their_range() {
             !file.windows(4).any(|w| w == b"colr"),
             "ffmpeg wrote a colr"
         );
-        let idx = crate::index::index_whole_file(&file, "").unwrap();
-        let c = idx.tracks[0].info.colour.expect("VUI colour");
-        assert_eq!((c.primaries, c.transfer, c.matrix), (9, transfer, 9));
-        let set = MediaSet::all_tracks(
-            vec![SourceFile {
-                path: format!("{trc}.mp4"),
-                index: idx,
-            }],
-            2000,
-        )
-        .unwrap();
+        let set = bt2020_set(&file, trc, transfer);
         let m = super::hls::multivariant(&set, Format::HlsCmaf).unwrap();
         assert!(m.contains(&format!(",VIDEO-RANGE={range}")), "{m}");
     }

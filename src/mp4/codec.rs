@@ -4,6 +4,7 @@
 //! `dac3`, `dec3`, `av1C`, `vpcC`) into the neutral [`crate::model`] types.
 
 use super::error::{Mp4Error, Result};
+use crate::codec::bits::Bits;
 use crate::model::{AacConfig, Ac3Config, AvcConfig, Ec3Config, FourCC, HevcConfig};
 use bytes::Bytes;
 
@@ -187,27 +188,6 @@ pub fn hevc_codec_string(fourcc: FourCC, c: &HevcConfig) -> String {
     s
 }
 
-/// MSB-first bit reader for AudioSpecificConfig.
-struct Bits<'a> {
-    data: &'a [u8],
-    bit: usize,
-}
-
-impl Bits<'_> {
-    fn read(&mut self, n: usize) -> Option<u32> {
-        let mut v = 0u32;
-        for _ in 0..n {
-            let byte = *self.data.get(self.bit / 8)?;
-            v = (v << 1) | u32::from((byte >> (7 - self.bit % 8)) & 1);
-            self.bit += 1;
-        }
-        Some(v)
-    }
-    fn left(&self) -> usize {
-        (self.data.len() * 8).saturating_sub(self.bit)
-    }
-}
-
 const AAC_RATES: [u32; 13] = [
     96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
 ];
@@ -298,7 +278,7 @@ pub fn parse_audio_specific_config(asc: Bytes, offset: u64) -> Result<AacConfig>
             "AudioSpecificConfig cut short",
         )
     };
-    let mut b = Bits { data: &asc, bit: 0 };
+    let mut b = Bits::new(&asc);
     let read_aot = |b: &mut Bits<'_>| -> Option<u8> {
         let aot = b.read(5)? as u8;
         if aot == 31 {
@@ -392,10 +372,7 @@ pub fn parse_dac3(payload: &Bytes, offset: u64) -> Result<Ac3Config> {
 /// Parses `dec3` (ETSI TS 102 366 §F.6), first independent substream only,
 /// plus the Atmos (JOC) flag of the optional extension.
 pub fn parse_dec3(payload: &Bytes, offset: u64) -> Result<Ec3Config> {
-    let mut b = Bits {
-        data: payload,
-        bit: 0,
-    };
+    let mut b = Bits::new(payload);
     let short = || Mp4Error::truncated("dec3", offset, "record cut short");
     let data_rate = b.read(13).ok_or_else(short)? as u16;
     let num_ind_sub = b.read(3).ok_or_else(short)? + 1;

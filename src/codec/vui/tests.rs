@@ -75,8 +75,7 @@ fn hevc_bt709() {
 
 #[test]
 fn emulation_prevention_bytes_are_removed() {
-    let r = Rbsp::new(&[0, 0, 3, 1, 0, 0, 3, 0, 0, 3]);
-    assert_eq!(r.data, [0, 0, 1, 0, 0, 0, 0]);
+    assert_eq!(rbsp(&[0, 0, 3, 1, 0, 0, 3, 0, 0, 3]), [0, 0, 1, 0, 0, 0, 0]);
 }
 
 #[test]
