@@ -46,14 +46,15 @@ pub enum ReadUse {
 
 impl SegmentBody {
     /// Plans the bytes `start..end` of a segment made of `header` then
-    /// `runs` of `path` (version `etag`), in at most `max_reads` reads.
+    /// `runs` of `path` (version `etag`), in reads planned within `limits`
+    /// ([`plan::plan_reads`]).
     pub fn plan(
         header: &Bytes,
         runs: &[ByteRun],
         path: &str,
         etag: &str,
         (start, end): (u64, u64),
-        max_reads: usize,
+        limits: plan::ReadLimits,
     ) -> SegmentBody {
         let total = header.len() as u64 + runs.iter().map(|r| r.len).sum::<u64>();
         let (header, runs) = if (start, end) == (0, total) {
@@ -61,7 +62,7 @@ impl SegmentBody {
         } else {
             slice_parts(header, runs, start, end)
         };
-        let reads = plan::plan_reads(&runs, max_reads);
+        let reads = plan::plan_reads(&runs, limits);
         let requests = source::payload_reads(path, etag, &reads);
         let in_order = runs.windows(2).all(|w| w[0].end() <= w[1].offset);
         SegmentBody {

@@ -149,6 +149,15 @@ impl Job {
         self.cfg.max_segment_reads.min(left).max(1)
     }
 
+    /// What a segment's payload reads are planned within: the
+    /// [`Job::payload_budget`] at the configured price.
+    pub fn payload_limits(&self) -> crate::plan::ReadLimits {
+        crate::plan::ReadLimits {
+            max_reads: self.payload_budget(),
+            cost: self.cfg.read_cost,
+        }
+    }
+
     /// Advances the job with the results of the reads the previous step
     /// asked for (empty on the first call).
     pub fn step(
@@ -415,7 +424,7 @@ impl Job {
         let at = self.cfg.request_url.as_deref();
         match service::answer_at(&set, &self.req, &self.cfg.keys, at)? {
             Output::Ts(job) => {
-                let reads = job.reads(self.payload_budget());
+                let reads = job.reads(self.payload_limits());
                 self.stage = Stage::Samples {
                     job,
                     reads: reads.clone(),
@@ -423,7 +432,7 @@ impl Job {
                 Ok(Some(Step::Read(reads)))
             }
             Output::Cenc(job) => {
-                let reads = job.reads(self.payload_budget());
+                let reads = job.reads(self.payload_limits());
                 self.stage = Stage::CencSamples {
                     job,
                     reads: reads.clone(),

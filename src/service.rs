@@ -60,6 +60,10 @@ pub struct Config {
     /// reads already made (Fastly allows 32 backend requests per client
     /// request).
     pub max_segment_reads: usize,
+    /// The price of an origin read (settings `origin_rtt_ms`,
+    /// `origin_bandwidth`): how far segment reads merge across other
+    /// tracks' bytes ([`crate::plan::ReadCost`]).
+    pub read_cost: crate::plan::ReadCost,
     /// Origin requests one client request may make in all (Fastly: 32);
     /// the index reads come out of it first.
     pub max_backend_requests: usize,
@@ -76,6 +80,17 @@ pub struct Config {
     pub request_url: Option<String>,
 }
 
+impl Config {
+    /// What one segment's reads are planned within, before the index
+    /// reads of a request take their share ([`crate::job::Job::payload_limits`]).
+    pub fn read_limits(&self) -> crate::plan::ReadLimits {
+        crate::plan::ReadLimits {
+            max_reads: self.max_segment_reads,
+            cost: self.read_cost,
+        }
+    }
+}
+
 /// Where account filters live unless `account_filters` says otherwise.
 pub const DEFAULT_ACCOUNT_FILTERS: &str = "_filters";
 
@@ -84,6 +99,7 @@ impl Default for Config {
         Config {
             segment_ms: DEFAULT_TARGET_MS,
             max_segment_reads: 30,
+            read_cost: crate::plan::ReadCost::default(),
             max_backend_requests: 32,
             keys: KeySetting::Unset,
             account_filters: DEFAULT_ACCOUNT_FILTERS.to_string(),
@@ -875,12 +891,12 @@ pub fn materialize(
             etag,
             ..
         } => {
-            let plan = crate::plan::plan_reads(runs, cfg.max_segment_reads);
+            let plan = crate::plan::plan_reads(runs, cfg.read_limits());
             let reqs = crate::source::payload_reads(path, etag, &plan);
             segment_body(header.clone(), runs, &plan, path, origin.read(&reqs))
         }
         Output::Ts(job) => {
-            let reqs = job.reads(cfg.max_segment_reads);
+            let reqs = job.reads(cfg.read_limits());
             let mut responses = Vec::with_capacity(reqs.len());
             for res in origin.read(&reqs) {
                 responses.push(res.map_err(SourceError::from)?);
@@ -890,7 +906,7 @@ pub fn materialize(
         }
         Output::TsBuilt { segment, .. } => Ok(vec![Bytes::from(segment.to_vec())]),
         Output::Cenc(job) => {
-            let reqs = job.reads(cfg.max_segment_reads);
+            let reqs = job.reads(cfg.read_limits());
             let mut responses = Vec::with_capacity(reqs.len());
             for res in origin.read(&reqs) {
                 responses.push(res.map_err(SourceError::from)?);

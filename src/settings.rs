@@ -13,6 +13,8 @@
 //! | `manifest_ttl` | 60 | `Cache-Control` max-age of manifests, seconds |
 //! | `index_ttl` | 86400 | lifetime of cached indexes, seconds |
 //! | `cors_origin` | `*` | origins allowed by CORS: `*`, a comma-separated list (the request's `Origin` echoed when listed), or "" (no CORS headers) |
+//! | `origin_rtt_ms` | 40 | round trip of one origin request, ms (0–2000): with `origin_bandwidth`, how far segment reads merge across other tracks' bytes ([`crate::plan::ReadCost`]) |
+//! | `origin_bandwidth` | 50 | throughput of one origin read, MB/s (1–10000) |
 //! | `output_cache` | `on` | keep packaged outputs in the platform's cache (`off`: package every request) |
 //! | `token_required`, `locators`, `allowed_prefixes` (and the secret `token_keys`) | | signed URLs, Azure locators, allowed prefixes: see [`crate::access`] |
 //! | `origin_auth` | `none` | how origin requests are signed: `azure-shared-key`, `azure-sas`, `s3`, `header` |
@@ -29,6 +31,7 @@ use crate::access::Access;
 use crate::auth::{AuthConfigError, OriginAuth};
 use crate::crypto::KeySetting;
 use crate::http::Policy;
+use crate::plan::{self, ReadCost};
 use crate::service::Config;
 use crate::source::request::OriginRequests;
 
@@ -42,6 +45,9 @@ pub struct Settings {
     pub cors_origin: String,
     /// Store packaged outputs in the platform's cache ([`crate::outputs`]).
     pub output_cache: bool,
+    /// The price of an origin read (`origin_rtt_ms`, `origin_bandwidth`),
+    /// which plans segment reads ([`crate::plan::ReadCost`]).
+    pub read_cost: ReadCost,
     /// Signed URLs, locators, allowed prefixes ([`crate::access`]); the
     /// token keys are secrets, added by the adapter
     /// ([`Access::load_secrets`]).
@@ -91,6 +97,16 @@ impl Settings {
                 get("output_cache").as_deref().map(str::trim),
                 Some("off" | "false" | "0" | "no")
             ),
+            read_cost: ReadCost {
+                rtt_ms: num("origin_rtt_ms", plan::DEFAULT_RTT_MS).min(2000),
+                bandwidth: u64::from(
+                    num(
+                        "origin_bandwidth",
+                        (plan::DEFAULT_BANDWIDTH / 1_000_000) as u32,
+                    )
+                    .clamp(1, 10_000),
+                ) * 1_000_000,
+            },
             access: Access::from_config(&get),
             origin_auth: OriginAuth::from_lookup(&get, secret),
             keys: KeySetting::Unset,
@@ -120,6 +136,7 @@ impl Settings {
             segment_ms: self.segment_ms,
             keys: self.keys.clone(),
             account_filters: self.account_filters.clone(),
+            read_cost: self.read_cost,
             ..Config::default()
         }
     }
@@ -198,6 +215,7 @@ mod tests {
         assert_eq!(s.origin_host, None);
         assert!(s.output_cache);
         assert_eq!(s.account_filters, "_filters");
+        assert_eq!(s.service_config().read_cost, ReadCost::default());
         let f = |v: &'static str| {
             Settings::from_lookup(move |k| (k == "account_filters").then(|| v.to_string()))
                 .service_config()
@@ -216,6 +234,8 @@ mod tests {
             ("origin_host", ""),
             ("manifest_ttl", "junk"),
             ("output_cache", "off"),
+            ("origin_rtt_ms", "90000"),
+            ("origin_bandwidth", "0"),
         ]
         .into();
         let s = Settings::from_lookup(|k| m.get(k).map(|v| v.to_string()));
@@ -225,6 +245,13 @@ mod tests {
         assert_eq!(s.origin_host, None);
         assert_eq!(s.manifest_ttl, 60);
         assert!(!s.output_cache);
+        assert_eq!(
+            s.read_cost,
+            ReadCost {
+                rtt_ms: 2000,
+                bandwidth: 1_000_000
+            }
+        );
         assert_eq!(s.object_path("a b.mp4"), "media/x/a b.mp4");
     }
 

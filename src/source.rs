@@ -9,6 +9,7 @@ use crate::mp4::fragments::{FragmentScan, Next};
 use crate::mp4::walk::{locate_moov, Probe, HEAD_PROBE_LEN};
 use crate::mp4::Mp4Error;
 use bytes::Bytes;
+use std::borrow::Cow;
 use std::fmt;
 
 pub mod filters;
@@ -250,19 +251,39 @@ fn media_error(path: &str, e: index::IndexError) -> SourceError {
     }
 }
 
-/// Where one file's index build stands.
+/// Where one file's index build stands. No state asks for a byte an
+/// earlier read of the same load returned (issue 11: a cold request used
+/// to read the 256 KB head and then the whole moov again): a box header
+/// cut by a window's end is kept (the `carry` of [`Probing::Reading`]), a moov cut
+/// by it is completed ([`Probing::MoovRest`]), and first frames cut by it
+/// are joined ([`probe_bytes`]).
 enum Probing {
-    /// Waiting for the read of `start..end`.
+    /// Waiting for the read of `start..end`; the walk resumes at `cursor`.
     Reading {
         cursor: u64,
         start: u64,
         end: u64,
+        /// The bytes `cursor..start`, held from the previous window: the
+        /// first bytes of a box header that window cut (shorter than
+        /// [`MAX_BOX_HEADER`]).
+        carry: Bytes,
+    },
+    /// The moov at `offset..end` starts in a window already read: only
+    /// the rest, after `prefix` (its first bytes, copied out of that
+    /// window), is read, then the two are joined.
+    MoovRest {
+        offset: u64,
+        prefix: Bytes,
+        end: u64,
     },
     /// The index is built and waits for the read of `start..end`, which
-    /// holds the first frames `probes` ask for.
+    /// holds the first frames `probes` ask for; `held` are the first
+    /// bytes of a probe cut by a window's end, so the read starts after
+    /// them.
     Frames {
         idx: MediaIndex,
         probes: Vec<FrameProbe>,
+        held: Option<(u64, Bytes)>,
         start: u64,
         end: u64,
     },
@@ -274,6 +295,10 @@ enum Probing {
     },
     Done(MediaIndex),
 }
+
+/// Longest box header (ISO/IEC 14496-12 §4.2): 64-bit `largesize` and a
+/// `uuid` extended type. A header cut by a window's end is shorter.
+const MAX_BOX_HEADER: usize = 32;
 
 struct FileProbe {
     path: String,
@@ -287,36 +312,52 @@ struct FileProbe {
     head: Option<Bytes>,
 }
 
-/// The bytes `p` asks for, if `windows` hold them.
-fn probe_bytes<'a>(windows: &'a [(u64, Bytes)], p: &FrameProbe) -> Option<&'a [u8]> {
-    windows.iter().find_map(|(at, data)| {
+/// The bytes `p` asks for, if `windows` hold them: a slice of one window,
+/// or, for a probe cut by a window's end and completed by the window that
+/// starts there, the two parts joined (a copy of at most
+/// [`crate::mp4::dts::CORE_HEADER_LEN`] bytes, rather than a read).
+fn probe_bytes<'a>(windows: &'a [(u64, Bytes)], p: &FrameProbe) -> Option<Cow<'a, [u8]>> {
+    let p_end = p.offset.checked_add(p.len)?;
+    let inside = windows.iter().find_map(|(at, data)| {
         let from = usize::try_from(p.offset.checked_sub(*at)?).ok()?;
         data.get(from..from.checked_add(usize::try_from(p.len).ok()?)?)
-    })
+    });
+    if let Some(b) = inside {
+        return Some(Cow::Borrowed(b));
+    }
+    let (at, first) = windows
+        .iter()
+        .find(|(at, d)| *at <= p.offset && p.offset < at + d.len() as u64)?;
+    let cut = at + first.len() as u64;
+    let (_, second) = windows.iter().find(|(a, _)| *a == cut)?;
+    let mut joined = first.get(usize::try_from(p.offset - at).ok()?..)?.to_vec();
+    joined.extend_from_slice(second.get(..usize::try_from(p_end - cut).ok()?)?);
+    Some(Cow::Owned(joined))
 }
 
 impl FileProbe {
     fn request(&self) -> Option<ReadRequest> {
-        match self.state {
+        let range = match self.state {
             Probing::Reading { start, end, .. } | Probing::Frames { start, end, .. } => {
-                Some(ReadRequest {
-                    path: self.path.clone(),
-                    start,
-                    end,
-                    if_match: self.etag.clone(),
-                })
+                (start, end)
             }
+            Probing::MoovRest {
+                offset,
+                ref prefix,
+                end,
+            } => (offset + prefix.len() as u64, end),
             Probing::Fragments { ref scan, .. } => match scan.next() {
-                Next::Read { offset, len } => Some(ReadRequest {
-                    path: self.path.clone(),
-                    start: offset,
-                    end: offset + len,
-                    if_match: self.etag.clone(),
-                }),
-                Next::Done => None,
+                Next::Read { offset, len } => (offset, offset + len),
+                Next::Done => return None,
             },
-            Probing::Done(_) => None,
-        }
+            Probing::Done(_) => return None,
+        };
+        Some(ReadRequest {
+            path: self.path.clone(),
+            start: range.0,
+            end: range.1,
+            if_match: self.etag.clone(),
+        })
     }
 
     fn feed(&mut self, resp: ReadResponse) -> Result<(), SourceError> {
@@ -327,14 +368,42 @@ impl FileProbe {
             return Err(OriginError::Empty(self.path.clone()).into());
         }
         match &self.state {
-            Probing::Reading { cursor, start, .. } => {
-                let (cursor, start) = (*cursor, *start);
-                self.walk(resp, cursor, start, size)
+            Probing::Reading {
+                cursor,
+                start,
+                carry,
+                ..
+            } => {
+                let (cursor, start, carry) = (*cursor, *start, carry.clone());
+                self.walk(resp.data, cursor, start, carry, size)
+            }
+            Probing::MoovRest {
+                offset,
+                prefix,
+                end,
+            } => {
+                let (offset, end) = (*offset, *end);
+                let rest = (end - offset) as usize - prefix.len();
+                let Some(tail) = resp.data.get(..rest) else {
+                    return Err(OriginError::Bad(format!("short read of {}", self.path)).into());
+                };
+                // The moov's two parts joined: a copy of moov bytes (at
+                // most MAX_MOOV_LEN), never of media payload.
+                let mut moov = Vec::with_capacity(prefix.len() + rest);
+                moov.extend_from_slice(prefix);
+                moov.extend_from_slice(tail);
+                let moov = Bytes::from(moov);
+                self.moov(moov.clone(), offset, size, (offset, moov))
             }
             Probing::Frames {
-                idx, probes, start, ..
+                idx,
+                probes,
+                held,
+                start,
+                ..
             } => {
-                let windows = [(*start, resp.data)];
+                let mut windows = vec![(*start, resp.data)];
+                windows.extend(held.clone());
                 let idx = with_frames(&self.path, &windows, idx, probes)?;
                 self.done(idx);
                 Ok(())
@@ -350,53 +419,96 @@ impl FileProbe {
         }
     }
 
-    /// One step of the walk to the moov, with the bytes at `start`.
+    /// One step of the walk to the moov, with the bytes `data` at `start`
+    /// (and `carry`, the bytes `cursor..start` a previous window held).
     fn walk(
         &mut self,
-        resp: ReadResponse,
+        data: Bytes,
         cursor: u64,
         start: u64,
+        carry: Bytes,
         size: u64,
     ) -> Result<(), SourceError> {
         let mp4 = |e: Mp4Error| media_error(&self.path, e.into());
         if start == 0 {
-            self.head = Some(resp.data.clone());
+            self.head = Some(data.clone());
         }
-        match locate_moov(&resp.data, start, cursor, size).map_err(mp4)? {
-            Probe::Moov { offset, size: len } => {
-                let have = offset >= start && offset + len <= start + resp.data.len() as u64;
-                if have {
-                    let at = (offset - start) as usize;
-                    let moov = resp.data.slice(at..at + len as usize);
-                    if crate::mp4::moov::has_mvex(&moov, offset) {
-                        self.state = Probing::Fragments {
-                            // A copy of the moov (not of media payload): the
-                            // window holding it may be a 16 MB tail.
-                            moov: Bytes::copy_from_slice(&moov),
-                            moov_offset: offset,
-                            scan: Box::new(FragmentScan::new(offset + len, size)),
-                        };
-                        return self.fragments(start, resp.data);
-                    }
-                    let etag = self.etag.clone().unwrap_or_default();
-                    let idx = index::build(moov, offset, size, &etag)
-                        .map_err(|e| media_error(&self.path, e))?;
-                    return self.built(idx, (start, resp.data));
+        let mut cursor = cursor;
+        if !carry.is_empty() {
+            // The header cut by the last window's end, completed by this
+            // one's first bytes (a copy of a few header bytes).
+            let mut joined = carry.to_vec();
+            joined.extend_from_slice(&data[..data.len().min(MAX_BOX_HEADER)]);
+            let from = cursor;
+            match locate_moov(&joined, from, cursor, size).map_err(mp4)? {
+                Probe::Moov { offset, size: len } if offset < start => {
+                    // A moov whose header the carry holds: its first bytes
+                    // are the rest of the carry and this window.
+                    let mut prefix = joined[(offset - from) as usize..carry.len()].to_vec();
+                    let want = (offset + len).saturating_sub(start);
+                    prefix.extend_from_slice(&data[..data.len().min(want as usize)]);
+                    return self.moov_from(offset, len, Bytes::from(prefix), size, (start, data));
                 }
-                self.state = Probing::Reading {
-                    cursor: offset,
-                    start: offset,
+                Probe::Moov { offset, .. } | Probe::Need { offset, .. } => cursor = offset,
+            }
+            if cursor < start {
+                return Err(mp4(Mp4Error::truncated(
+                    "",
+                    cursor,
+                    "box header runs past the end of the file",
+                )));
+            }
+        }
+        match locate_moov(&data, start, cursor, size).map_err(mp4)? {
+            Probe::Moov { offset, size: len } => {
+                let at = (offset - start) as usize;
+                if offset + len <= start + data.len() as u64 {
+                    let moov = data.slice(at..at + len as usize);
+                    return self.moov(moov, offset, size, (start, data));
+                }
+                // Cut by the window's end: its first bytes are copied (moov
+                // bytes), so the window need not be held, and only the rest
+                // is read.
+                let prefix = Bytes::copy_from_slice(&data[at..]);
+                self.state = Probing::MoovRest {
+                    offset,
+                    prefix,
                     end: offset + len,
                 };
             }
             Probe::Need { offset, len } => {
-                self.state = Probing::Reading {
-                    cursor: offset,
-                    start: offset,
-                    end: offset + len,
+                let window_end = start + data.len() as u64;
+                let end = offset + len;
+                self.state = if offset < window_end {
+                    // A header cut by the window's end: its first bytes are
+                    // kept and the read starts after them.
+                    if end <= window_end {
+                        return Err(mp4(Mp4Error::truncated(
+                            "",
+                            offset,
+                            "box header runs past the end of the file",
+                        )));
+                    }
+                    Probing::Reading {
+                        cursor: offset,
+                        start: window_end,
+                        end,
+                        carry: Bytes::copy_from_slice(&data[(offset - start) as usize..]),
+                    }
+                } else {
+                    Probing::Reading {
+                        cursor: offset,
+                        start: offset,
+                        end,
+                        carry: Bytes::new(),
+                    }
                 };
             }
         }
+        self.within_budget()
+    }
+
+    fn within_budget(&self) -> Result<(), SourceError> {
         if self.reads >= MAX_INDEX_READS {
             return Err(SourceError::Unsupported {
                 path: self.path.clone(),
@@ -404,6 +516,57 @@ impl FileProbe {
             });
         }
         Ok(())
+    }
+
+    /// The moov at `offset..offset + len`, of which `prefix` (joined from
+    /// held bytes) is the start: built when whole (`window`, the last
+    /// read, may hold first frames or moofs after it), else the rest is
+    /// read.
+    fn moov_from(
+        &mut self,
+        offset: u64,
+        len: u64,
+        prefix: Bytes,
+        size: u64,
+        window: (u64, Bytes),
+    ) -> Result<(), SourceError> {
+        if prefix.len() as u64 >= len {
+            let moov = prefix.slice(..len as usize);
+            return self.moov(moov, offset, size, window);
+        }
+        self.state = Probing::MoovRest {
+            offset,
+            prefix,
+            end: offset + len,
+        };
+        self.within_budget()
+    }
+
+    /// The whole moov is held: the index is built from it, or the scan for
+    /// moofs starts (with `window`, the bytes that held it, which may hold
+    /// moofs after it).
+    fn moov(
+        &mut self,
+        moov: Bytes,
+        offset: u64,
+        size: u64,
+        window: (u64, Bytes),
+    ) -> Result<(), SourceError> {
+        let len = moov.len() as u64;
+        if crate::mp4::moov::has_mvex(&moov, offset) {
+            self.state = Probing::Fragments {
+                // A copy of the moov (not of media payload): the window
+                // holding it may be a 16 MB tail.
+                moov: Bytes::copy_from_slice(&moov),
+                moov_offset: offset,
+                scan: Box::new(FragmentScan::new(offset + len, size)),
+            };
+            return self.fragments(window.0, window.1);
+        }
+        let etag = self.etag.clone().unwrap_or_default();
+        let idx =
+            index::build(moov, offset, size, &etag).map_err(|e| media_error(&self.path, e))?;
+        self.built(idx, window)
     }
 
     /// One step of the search for moofs with the window `data` at `at`
@@ -431,8 +594,9 @@ impl FileProbe {
     }
 
     /// The index is built: done, unless first frames are still wanted
-    /// that the reads so far do not hold; those cost one more read.
-    /// `window` is the read that held the moov.
+    /// that the reads so far do not hold; those cost one more read, which
+    /// starts after any of their bytes already held. `window` is the read
+    /// that held the moov.
     fn built(&mut self, idx: MediaIndex, window: (u64, Bytes)) -> Result<(), SourceError> {
         let mut windows = vec![window];
         windows.extend(self.head.take().map(|h| (0, h)));
@@ -441,21 +605,30 @@ impl FileProbe {
             .into_iter()
             .partition(|p| probe_bytes(&windows, p).is_some());
         let idx = with_frames(&self.path, &windows, &idx, &have)?;
-        let Some(start) = missing.iter().map(|p| p.offset).min() else {
+        let Some(first) = missing.iter().map(|p| p.offset).min() else {
             self.done(idx);
             return Ok(());
         };
-        missing.retain(|p| p.offset.saturating_add(p.len) <= start + MAX_FRAME_PROBE_SPAN);
+        missing.retain(|p| p.offset.saturating_add(p.len) <= first + MAX_FRAME_PROBE_SPAN);
         let end = missing
             .iter()
             .map(|p| p.offset + p.len)
             .max()
-            .unwrap_or(start);
+            .unwrap_or(first);
+        // The first probe may be cut by a held window's end (the others
+        // are further on): its held bytes are kept, the read starts after.
+        let held = windows.iter().find_map(|(at, d)| {
+            let from = usize::try_from(first.checked_sub(*at)?).ok()?;
+            Some((first, Bytes::copy_from_slice(d.get(from..)?)))
+        });
+        let held = held.filter(|(_, b)| !b.is_empty());
+        let start = held.as_ref().map_or(first, |(at, b)| at + b.len() as u64);
         self.state = Probing::Frames {
             idx,
             probes: missing,
+            held,
             start,
-            end,
+            end: end.max(start),
         };
         Ok(())
     }
@@ -476,10 +649,11 @@ fn with_frames(
     if probes.is_empty() {
         return Ok(idx.clone());
     }
-    let heads: Vec<(u32, &[u8])> = probes
+    let found: Vec<(u32, Cow<[u8]>)> = probes
         .iter()
         .filter_map(|p| Some((p.track_id, probe_bytes(windows, p)?)))
         .collect();
+    let heads: Vec<(u32, &[u8])> = found.iter().map(|(id, b)| (*id, &b[..])).collect();
     idx.with_frame_heads(&heads)
         .map_err(|e| media_error(path, e))
 }
@@ -512,6 +686,7 @@ impl IndexLoad {
                             cursor: 0,
                             start: 0,
                             end: HEAD_PROBE_LEN,
+                            carry: Bytes::new(),
                         },
                     },
                     etag: None,
@@ -561,9 +736,10 @@ impl IndexLoad {
             .into_iter()
             .map(|p| match p.state {
                 Probing::Done(idx) => Some(idx),
-                Probing::Reading { .. } | Probing::Frames { .. } | Probing::Fragments { .. } => {
-                    None
-                }
+                Probing::Reading { .. }
+                | Probing::MoovRest { .. }
+                | Probing::Frames { .. }
+                | Probing::Fragments { .. } => None,
             })
             .collect()
     }

@@ -134,7 +134,7 @@ impl Pending {
                 etag,
                 ..
             } => {
-                let plan = plan::plan_reads(&runs, self.job.payload_budget());
+                let plan = plan::plan_reads(&runs, self.job.payload_limits());
                 let reads = source::payload_reads(&path, &etag, &plan);
                 self.wait = Wait::Payload(Payload {
                     content_type,

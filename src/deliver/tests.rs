@@ -4,6 +4,18 @@ fn run(offset: u64, len: u64) -> ByteRun {
     ByteRun { offset, len }
 }
 
+/// At most `max_reads` reads that merge only when the budget forces them
+/// (a free round trip: no gap is worth reading).
+fn separate(max_reads: usize) -> plan::ReadLimits {
+    plan::ReadLimits {
+        max_reads,
+        cost: plan::ReadCost {
+            rtt_ms: 0,
+            ..Default::default()
+        },
+    }
+}
+
 /// A reader that hands out at most `step` bytes per call, like a network
 /// body arriving in small pieces.
 struct Trickle<'a> {
@@ -76,8 +88,12 @@ fn every_range_of_a_segment_is_delivered_exactly() {
         (100, len),
         (len - 1, len),
     ] {
-        for max_reads in [1, 2, 30] {
-            let plan = SegmentBody::plan(&header, &runs, "a.mp4", "\"e\"", (a, b), max_reads);
+        for limits in [1, 2, 30]
+            .into_iter()
+            .flat_map(|n| [separate(n), plan::ReadLimits::reads(n)])
+        {
+            let max_reads = limits.max_reads;
+            let plan = SegmentBody::plan(&header, &runs, "a.mp4", "\"e\"", (a, b), limits);
             assert!(plan.in_order);
             assert!(plan.reads.len() <= max_reads.max(1));
             for step in [1, 7, 64 * 1024] {
@@ -99,11 +115,25 @@ fn every_range_of_a_segment_is_delivered_exactly() {
 #[test]
 fn a_read_that_is_one_run_is_passed_whole() {
     let header = Bytes::from_static(b"h");
-    let plan = SegmentBody::plan(&header, &[run(10, 5), run(5000, 5)], "a", "", (0, 11), 30);
+    let plan = SegmentBody::plan(
+        &header,
+        &[run(10, 5), run(5000, 5)],
+        "a",
+        "",
+        (0, 11),
+        separate(30),
+    );
     assert_eq!(plan.reads, vec![run(10, 5), run(5000, 5)]);
     assert_eq!(plan.use_of(0), ReadUse::Whole);
     assert!(plan.requests.iter().all(|r| r.if_match.is_none()));
-    let merged = SegmentBody::plan(&header, &[run(10, 5), run(20, 5)], "a", "", (0, 11), 1);
+    let merged = SegmentBody::plan(
+        &header,
+        &[run(10, 5), run(20, 5)],
+        "a",
+        "",
+        (0, 11),
+        separate(1),
+    );
     assert_eq!(merged.reads, vec![run(10, 15)]);
     assert_eq!(
         merged.use_of(0),
@@ -116,7 +146,7 @@ fn runs_out_of_file_order_are_assembled_from_memory() {
     let obj = object();
     let header = Bytes::from_static(b"hdr");
     let runs = vec![run(500, 20), run(100, 30), run(700, 5)];
-    let plan = SegmentBody::plan(&header, &runs, "a", "", (0, 58), 30);
+    let plan = SegmentBody::plan(&header, &runs, "a", "", (0, 58), separate(30));
     assert!(!plan.in_order);
     let reads: Vec<Bytes> = plan
         .reads
@@ -132,7 +162,16 @@ fn a_splice_passes_whole_runs_and_bytes_are_sliced() {
     let obj = object();
     let header = Bytes::from_static(b"hdr");
     let runs = vec![run(100, 50), run(5000, 20), run(5030, 10)];
-    let plan = SegmentBody::plan(&header, &runs, "a", "", (0, 83), 30);
+    // Gaps of up to 10 bytes are worth reading: 1 ms at 10 kB/s.
+    let cost = plan::ReadCost {
+        rtt_ms: 1,
+        bandwidth: 10_000,
+    };
+    let limits = plan::ReadLimits {
+        max_reads: 30,
+        cost,
+    };
+    let plan = SegmentBody::plan(&header, &runs, "a", "", (0, 83), limits);
     assert_eq!(plan.use_of(0), ReadUse::Whole);
     // Read 0 arrives as a body (spliced: here, copied by the closure);
     // read 1 (two runs) was taken into memory.

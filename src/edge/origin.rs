@@ -240,7 +240,7 @@ pub fn stream_segment(
     let Some(range) = delivery.body else {
         return done(respond::without_payload(&delivery));
     };
-    let plan = SegmentBody::plan(seg_header, runs, path, etag, range, cfg.max_segment_reads);
+    let plan = SegmentBody::plan(seg_header, runs, path, etag, range, cfg.read_limits());
     let sources = match fetch(&plan, origin, path) {
         Ok(s) => s,
         Err(e) => return fail(origin_failure(s, cache, path, &e)),

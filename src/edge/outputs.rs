@@ -152,7 +152,7 @@ pub fn store(
             etag,
             ..
         } => {
-            let plan = SegmentBody::plan(header, runs, path, etag, (0, len), cfg.max_segment_reads);
+            let plan = SegmentBody::plan(header, runs, path, etag, (0, len), cfg.read_limits());
             match origin::fetch(&plan, origin, path) {
                 Ok(sources) => Some((plan, sources)),
                 Err(e) => {

@@ -108,9 +108,9 @@ impl CencJob {
         self.key.kid_hex()
     }
 
-    /// The origin reads that fetch every sample, at most `max_reads`.
-    pub fn reads(&self, max_reads: usize) -> Vec<ReadRequest> {
-        let plan = plan::plan_reads(&self.samples, max_reads);
+    /// The origin reads that fetch every sample, planned within `limits`.
+    pub fn reads(&self, limits: plan::ReadLimits) -> Vec<ReadRequest> {
+        let plan = plan::plan_reads(&self.samples, limits);
         crate::source::payload_reads(&self.path, &self.etag, &plan)
     }
 

@@ -160,14 +160,27 @@ impl TsJob {
     }
 
     /// The origin reads that fetch every sample: planned per file, at most
-    /// `max_reads` in all.
-    pub fn reads(&self, max_reads: usize) -> Vec<ReadRequest> {
-        let per_part = (max_reads / self.parts.len().max(1)).max(1);
-        let mut out = Vec::new();
+    /// `limits.max_reads` in all. Tracks of one file (video and the audio
+    /// muxed into it, `m3u8-aapl-v3`) are planned together: their samples
+    /// interleave, so per track the cost model would read the same span
+    /// twice.
+    pub fn reads(&self, limits: plan::ReadLimits) -> Vec<ReadRequest> {
+        let mut files: Vec<(&str, &str, Vec<ByteRun>)> = Vec::new();
         for p in &self.parts {
-            let runs: Vec<ByteRun> = p.samples.iter().map(|s| s.run).collect();
-            let plan = plan::plan_reads(&runs, per_part);
-            out.extend(crate::source::payload_reads(&p.path, &p.etag, &plan));
+            let runs = p.samples.iter().map(|s| s.run);
+            match files.iter_mut().find(|f| f.0 == p.path) {
+                Some(f) => f.2.extend(runs),
+                None => files.push((&p.path, &p.etag, runs.collect())),
+            }
+        }
+        let per_file = plan::ReadLimits {
+            max_reads: (limits.max_reads / files.len().max(1)).max(1),
+            ..limits
+        };
+        let mut out = Vec::new();
+        for (path, etag, runs) in files {
+            let plan = plan::plan_reads(&runs, per_file);
+            out.extend(crate::source::payload_reads(path, etag, &plan));
         }
         out
     }

@@ -262,3 +262,137 @@ fn bad_objects_are_named_without_echoing_them() {
     assert_eq!(err("/missing.ism/manifest").0, 404);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `file` with a `free` box of `n` bytes (n ≥ 8) inserted at byte `at` (a
+/// top-level box boundary), chunk offsets (`co64`) past `at` moved with
+/// the data.
+fn insert_free(file: &[u8], at: usize, n: usize) -> Vec<u8> {
+    let mut out = file[..at].to_vec();
+    out.extend_from_slice(&(n as u32).to_be_bytes());
+    out.extend_from_slice(b"free");
+    out.resize(at + n, 0);
+    out.extend_from_slice(&file[at..]);
+    let Ok(Probe::Moov { offset, size }) = locate_moov(&out, 0, 0, out.len() as u64) else {
+        panic!("no moov");
+    };
+    let moov = offset as usize..(offset + size) as usize;
+    let mut i = moov.start;
+    while let Some(p) = out[i..moov.end].windows(4).position(|w| w == b"co64") {
+        let p = i + p;
+        let count = u32::from_be_bytes(out[p + 8..p + 12].try_into().unwrap()) as usize;
+        for k in 0..count {
+            let e = p + 12 + 8 * k;
+            let v = u64::from_be_bytes(out[e..e + 8].try_into().unwrap());
+            if v >= at as u64 {
+                out[e..e + 8].copy_from_slice(&(v + n as u64).to_be_bytes());
+            }
+        }
+        i = p + 4;
+    }
+    out
+}
+
+/// Loads `name` cold from `files`; returns the reads made and checks that
+/// no byte was read twice: (reads, bytes read).
+fn cold_load(files: &[(&str, &[u8])], name: &str) -> (Vec<MediaIndex>, usize, u64) {
+    let (mut origin, dir) = origin_with(files);
+    let size = files.iter().find(|f| f.0 == name).unwrap().1.len() as u64;
+    let got = load_indexes(&[name.into()], &mut origin, &mut MemoryCache::default());
+    let _ = std::fs::remove_dir_all(dir);
+    let (idx, reads) = got.unwrap();
+    let mut ranges: Vec<(u64, u64)> = origin
+        .log
+        .iter()
+        .map(|r| (r.start, r.end.min(size)))
+        .collect();
+    assert_eq!(reads, ranges.len());
+    ranges.sort();
+    for w in ranges.windows(2) {
+        assert!(
+            w[0].1 <= w[1].0,
+            "{name}: bytes read twice: {:?}",
+            origin.log
+        );
+    }
+    let bytes = ranges.iter().map(|(a, b)| b - a).sum();
+    (idx, reads, bytes)
+}
+
+/// Where read `i` of a cold load of `file` starts.
+fn origin_start(file: &[u8], name: &str, i: usize) -> u64 {
+    let (mut origin, dir) = origin_with(&[(name, file)]);
+    let got = load_indexes(&[name.into()], &mut origin, &mut MemoryCache::default());
+    let _ = std::fs::remove_dir_all(dir);
+    assert!(got.is_ok());
+    origin.log[i].start
+}
+
+/// (offset, size) of the moov of `file`.
+fn moov_of(file: &[u8]) -> (u64, u64) {
+    match locate_moov(file, 0, 0, file.len() as u64) {
+        Ok(Probe::Moov { offset, size }) => (offset, size),
+        p => panic!("{p:?}"),
+    }
+}
+
+#[test]
+fn a_moov_inside_the_head_read_is_not_read_again() {
+    let file = dts_file(1000, true, false);
+    let (idx, reads, bytes) = cold_load(&[("a.mp4", &file)], "a.mp4");
+    assert_eq!((reads, bytes), (1, (file.len() as u64).min(HEAD_PROBE_LEN)));
+    assert_eq!(dts_track(&idx[0]).info.channels, 6);
+}
+
+#[test]
+fn a_moov_cut_by_the_head_read_costs_only_its_rest() {
+    // A `free` box before the moov puts its start 100 bytes before the
+    // head read's end: the second read is the moov's rest, not all of it.
+    let plain = dts_file(1000, true, false);
+    let (at, len) = moov_of(&plain);
+    let n = (HEAD_PROBE_LEN - 100 - at) as usize;
+    let file = insert_free(&plain, at as usize, n);
+    let (moov_at, _) = moov_of(&file);
+    assert_eq!(moov_at, HEAD_PROBE_LEN - 100);
+    let (idx, reads, bytes) = cold_load(&[("s.mp4", &file)], "s.mp4");
+    // Head, the moov's rest, and the audio's first frame header (11
+    // bytes), which the free box pushed past the moov.
+    assert_eq!(reads, 3);
+    assert_eq!(bytes, moov_at + len + 11);
+    // The same index as from the whole file.
+    let whole = index::index_whole_file(&Bytes::from(file.clone()), "").unwrap();
+    assert_eq!(idx[0].tracks.len(), whole.tracks.len());
+    assert_eq!(dts_track(&idx[0]).info.channels, 6);
+    let first = dts_track(&whole).sample(0).unwrap();
+    assert_eq!(dts_track(&idx[0]).sample(0).unwrap(), first);
+    // A moov whose header is cut (4 of its 8 bytes in the head read): the
+    // 4 held bytes are not read again either. The walk then reads the
+    // rest of this small file (at most a 16 MB tail) in one go, which also
+    // holds the first frame.
+    let n = (HEAD_PROBE_LEN - 4 - at) as usize;
+    let file = insert_free(&plain, at as usize, n);
+    let (idx, reads, bytes) = cold_load(&[("h.mp4", &file)], "h.mp4");
+    assert_eq!((reads, bytes), (2, file.len() as u64));
+    assert_eq!(origin_start(&file, "h.mp4", 1), HEAD_PROBE_LEN);
+    assert_eq!(dts_track(&idx[0]).info.channels, 6);
+}
+
+#[test]
+fn a_moov_at_the_end_is_read_once_and_first_frames_cut_by_a_window_are_joined() {
+    // Moov after the mdat: the head, then the tail (the moov alone).
+    let big = moov_to_end(&dts_file(4000, true, true));
+    let (_, len) = moov_of(&big);
+    let (idx, reads, bytes) = cold_load(&[("end.mp4", &big)], "end.mp4");
+    assert_eq!((reads, bytes), (2, HEAD_PROBE_LEN + len));
+    assert_eq!(dts_track(&idx[0]).info.channels, 6);
+    // The audio's first frame cut by the head read's end (5 of its 11
+    // bytes held): the frame read fetches only the other 6.
+    let plain = dts_file(1000, true, false);
+    let (at, len) = moov_of(&plain);
+    let idx = index::index_whole_file(&Bytes::from(plain.clone()), "").unwrap();
+    let first = dts_track(&idx).sample(0).unwrap().offset;
+    let n = (HEAD_PROBE_LEN - 5 - first) as usize;
+    let file = insert_free(&plain, (at + len) as usize, n);
+    let (idx, reads, bytes) = cold_load(&[("f.mp4", &file)], "f.mp4");
+    assert_eq!((reads, bytes), (2, HEAD_PROBE_LEN + 6));
+    assert_eq!(dts_track(&idx[0]).info.channels, 6);
+}

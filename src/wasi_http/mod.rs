@@ -195,7 +195,7 @@ fn handle(req: &IncomingRequest, out: ResponseOutparam) {
             Step::Answer(Ok(answer)) => {
                 // Segment payload reads get what the index reads left of
                 // the per-request budget.
-                let budget = job.payload_budget();
+                let budget = job.payload_limits();
                 match deliver(&ctx, answer, &mut origin, &mut cache, budget, out) {
                     // The segment's source changed while being read (its
                     // index is already dropped): once more, or say so.
@@ -224,7 +224,7 @@ fn deliver(
     answer: Output,
     origin: &mut WasiOrigin,
     cache: &mut InstanceCache,
-    max_reads: usize,
+    max_reads: crate::plan::ReadLimits,
     out: ResponseOutparam,
 ) -> Delivered {
     match answer {
@@ -305,7 +305,7 @@ fn segment(
     seg: &Output,
     origin: &mut WasiOrigin,
     cache: &mut InstanceCache,
-    max_reads: usize,
+    max_reads: crate::plan::ReadLimits,
     out: ResponseOutparam,
 ) -> Delivered {
     let Output::Segment {

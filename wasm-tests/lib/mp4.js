@@ -236,4 +236,20 @@ function readsForRatio(runs, factor) {
   return runs.length - bridged;
 }
 
-module.exports = { boxes, fileLayout, minBytesForReads, parseSegment, readsForRatio, sampleRuns, sourceTracks };
+/**
+ * The reads the edge's cost model plans for `runs` (src/plan.rs
+ * `ReadCost`): neighbours merge across every gap of at most `mergeGap`
+ * bytes (round trip × bandwidth). Resolves { reads, bytes }.
+ */
+function readsForCost(runs, mergeGap) {
+  let reads = runs.length ? 1 : 0;
+  let bytes = runs.reduce((n, r) => n + (r.end - r.start), 0);
+  for (let i = 1; i < runs.length; i++) {
+    const gap = runs[i].start - runs[i - 1].end;
+    if (gap <= mergeGap) bytes += gap;
+    else reads++;
+  }
+  return { reads, bytes };
+}
+
+module.exports = { boxes, fileLayout, minBytesForReads, parseSegment, readsForCost, readsForRatio, sampleRuns, sourceTracks };
