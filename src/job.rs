@@ -75,7 +75,8 @@ enum Stage {
         job: TsJob,
         reads: Vec<ReadRequest>,
     },
-    /// Waiting for the samples of an `encryption=cenc` CMAF segment.
+    /// Waiting for the samples of an `encryption=cenc`/`cbcs-aapl` CMAF
+    /// segment.
     CencSamples {
         job: Box<crate::service::cenc::CencJob>,
         reads: Vec<ReadRequest>,

@@ -35,7 +35,7 @@ pub struct SetTrack {
     pub language: String,
 }
 
-/// A text track: a sidecar (`.vtt`) an `.ism` `<textstream>` lists, cut
+/// A text track: a sidecar (`.vtt`, `.ttml`) an `.ism` `<textstream>` lists, cut
 /// on the shared timeline like every aligned track. Everything here comes
 /// from the `.ism` alone (no read of the sidecar), so manifests and output
 /// keys never need the cues; only a text segment reads them.
@@ -53,6 +53,9 @@ pub struct TextTrack {
     pub role: crate::input::ism::TextRole,
     /// Subtitles for the deaf and hard of hearing.
     pub sdh: bool,
+    /// The sidecar's format: TTML sources are offered as IMSC1 (`stpp`)
+    /// in DASH, WebVTT sources as `wvtt`.
+    pub format: crate::input::ism::SidecarFormat,
 }
 
 impl TextTrack {

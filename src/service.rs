@@ -3,7 +3,7 @@
 //! [`crate::url`], call [`serve`] with their [`Origin`] and [`Cache`], and
 //! deliver the [`Output`] — for segments, by reading the listed source runs.
 
-use crate::crypto::{KeySetting, KeySetupError};
+use crate::crypto::{KeySetting, KeySetupError, Scheme};
 use crate::error::{Cap, LimitError};
 use crate::filter::{Filter, FilterError};
 use crate::index::{IndexError, MediaIndex};
@@ -137,8 +137,8 @@ pub enum Output {
     },
     /// An MPEG-TS segment, built once its samples are read.
     Ts(ts::TsJob),
-    /// An `encryption=cenc` CMAF segment, built once its samples are read
-    /// (as [`Output::Bytes`]).
+    /// An `encryption=cenc`/`cbcs-aapl` CMAF segment, built once its
+    /// samples are read (as [`Output::Bytes`]).
     Cenc(Box<cenc::CencJob>),
     /// An MPEG-TS segment whose samples were read ([`crate::job::Job`]
     /// reads them): exact length, bytes produced chunk by chunk, clear or
@@ -384,25 +384,26 @@ pub fn load_set(
 pub const CBC: &str = "cbc";
 
 /// Common Encryption `cenc` (ISO/IEC 23001-7, AES-128-CTR) of CMAF
-/// samples, for DASH and HLS fMP4, as Azure's `encryption=cenc` was.
+/// samples, for DASH and HLS fMP4, as Azure's `encryption=cenc` was;
+/// `encryption=cbcs-aapl` is its `cbcs` sibling ([`Scheme`]).
 pub const CENC: &str = "cenc";
 
 /// Options that are valid but not built yet, or that this request or
 /// deployment cannot honour: refused before any read.
 pub(crate) fn check_options(req: &StreamRequest, cfg: &Config) -> Result<(), ServeError> {
     if let Some(e) = &req.options.encryption {
-        if e == CENC {
-            // Without a key source nothing of cenc is served (501), the
-            // same answer whatever the format.
-            key_source(&cfg.keys, CENC)?;
+        if Scheme::from_option(e).is_some() {
+            // Without a key source nothing of cenc/cbcs is served (501),
+            // the same answer whatever the format.
+            key_source(&cfg.keys, e)?;
             let cmaf = matches!(
                 req.options.format,
                 Format::HlsCmaf | Format::DashCmaf | Format::DashCsf
             );
             if !cmaf && !matches!(req.resource, Resource::Key | Resource::Licence) {
-                return Err(ServeError::BadRequest(
-                    "encryption=cenc is Common Encryption of CMAF samples: it needs format=m3u8-cmaf, mpd-time-cmaf or mpd-time-csf".into(),
-                ));
+                return Err(ServeError::BadRequest(format!(
+                    "encryption={e} is Common Encryption of CMAF samples: it needs format=m3u8-cmaf, mpd-time-cmaf or mpd-time-csf"
+                )));
             }
             return Ok(());
         }
@@ -499,11 +500,11 @@ pub fn key_output(req: &StreamRequest, keys: &KeySetting) -> Result<Output, Serv
     })
 }
 
-/// The answer of the licence route (`License(encryption=cenc)`, POST):
-/// the JWK set of the key ids asked for that are the asset's (W3C EME
-/// §9.1.4). Like a key URL, it needs no origin read. A request naming
-/// none of the asset's key ids is 403: this licence server serves that
-/// asset's key and no other.
+/// The answer of the licence route (`License(encryption=cenc)` or
+/// `License(encryption=cbcs-aapl)`, POST): the JWK set of the key ids
+/// asked for that are the asset's (W3C EME §9.1.4). Like a key URL, it
+/// needs no origin read. A request naming none of the asset's key ids is
+/// 403: this licence server serves that asset's key and no other.
 pub fn licence_output(
     req: &StreamRequest,
     keys: &KeySetting,
@@ -511,9 +512,9 @@ pub fn licence_output(
 ) -> Result<Output, ServeError> {
     use crate::crypto::clearkey;
     let scheme = req.options.encryption.as_deref().unwrap_or(CENC);
-    if scheme != CENC {
+    if Scheme::from_option(scheme).is_none() {
         return Err(ServeError::BadRequest(format!(
-            "License(…) is the ClearKey licence of encryption=cenc, not encryption={scheme}"
+            "License(…) is the ClearKey licence of encryption=cenc or cbcs-aapl, not encryption={scheme}"
         )));
     }
     // The adapters refuse a larger body with 413 before reading it all;
@@ -596,17 +597,19 @@ pub fn answer_at(
     }
     // Fails closed: without a key source an encrypted output is an
     // error, never the clear one.
-    let key = match req.options.encryption.as_deref() {
-        Some(CENC) => Some(key_source(keys, CENC)?.content_key(&req.asset)),
-        Some(e) => {
-            return Err(ServeError::NotImplemented(format!(
-                "encryption={e} is not built for CMAF"
-            )))
-        }
+    let protection = match req.options.encryption.as_deref() {
+        Some(e) => match Scheme::from_option(e) {
+            Some(scheme) => Some((key_source(keys, e)?.content_key(&req.asset), scheme)),
+            None => {
+                return Err(ServeError::NotImplemented(format!(
+                    "encryption={e} is not built for CMAF"
+                )))
+            }
+        },
         None => None,
     };
-    let encryption = key.as_ref().map(|k| (CENC, k));
-    let laurl = licence_url(request_url, CENC);
+    let encryption = protection.as_ref().map(|(k, s)| (s.option(), k, *s));
+    let laurl = licence_url(request_url, encryption.map_or(CENC, |e| e.0));
     match &req.resource {
         Resource::Key => key_output(req, keys),
         Resource::Licence => Err(ServeError::Media(
@@ -626,7 +629,7 @@ pub fn answer_at(
                     Vec::new(),
                 ),
                 _ => {
-                    let protection = encryption.map(|(scheme, key)| dash::Protection {
+                    let protection = encryption.map(|(_, key, scheme)| dash::Protection {
                         scheme,
                         key,
                         laurl: &laurl,
@@ -658,17 +661,17 @@ pub fn answer_at(
             let info = &set.track_index(t).info;
             Ok(Output::Bytes {
                 content_type: mp4_type(info.kind),
-                body: cmaf::init_segment_with(info, key.as_ref()),
+                body: cmaf::init_segment_with(info, protection.as_ref().map(|(k, s)| (k, *s))),
             })
         }
         Resource::Fragment { track, time } => {
             let t = find(track)?;
             let idx = set.track_index(t);
             let (n, seg) = segment_at(set, t, *time)?;
-            if let Some(key) = key {
+            if let Some(p) = protection {
                 let ct = mp4_type(idx.info.kind);
                 return Ok(Output::Cenc(Box::new(cenc::CencJob::new(
-                    set, t, n, &seg, key, ct,
+                    set, t, n, &seg, p, ct,
                 )?)));
             }
             let ms = cmaf::media_segment(
@@ -737,12 +740,6 @@ fn smooth_omitted(set: &MediaSet) -> Vec<String> {
         set.unaligned()
             .map(|t| format!("{}@{}: keyframes do not align", t.name, t.bitrate)),
     );
-    out.extend(set.texts.iter().map(|t| {
-        format!(
-            "{}@{}: text tracks are not offered in Smooth Streaming yet",
-            t.name, t.bitrate
-        )
-    }));
     out
 }
 

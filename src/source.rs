@@ -167,7 +167,7 @@ pub enum SourceError {
         path: String,
         error: String,
     },
-    /// A text sidecar (`.vtt`) that is not usable WebVTT (502).
+    /// A text sidecar (`.vtt`, `.ttml`…) that is not usable WebVTT or TTML (502).
     Text {
         path: String,
         error: String,

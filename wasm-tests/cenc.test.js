@@ -26,10 +26,6 @@
 
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { execFile } = require('node:child_process');
 const { after, before, describe, test } = require('node:test');
 const { startOrigin } = require('./lib/origin');
 const { edgeSkipReason, startEdge } = require('./lib/edge');
@@ -37,6 +33,7 @@ const { CT, assertError, assertOk, get, text } = require('./lib/edge-http');
 const { signEdgepackPath } = require('./lib/token');
 const { browserSkipReason, launchBrowser } = require('./lib/browser');
 const P = require('./lib/players');
+const { b64url, cleanup, dashRenditions, fetchAll, frameMd5, postLicence, tencKid } = require('./lib/cmaf-crypto');
 
 const skip = process.env.EDGEPACK_EDGE_URL
   ? 'needs its own configuration: unset EDGEPACK_EDGE_URL'
@@ -44,118 +41,9 @@ const skip = process.env.EDGEPACK_EDGE_URL
 
 const SEED = crypto.randomBytes(32).toString('base64');
 const TOKEN_KEY = crypto.randomBytes(32).toString('base64');
-const b64url = (buf) => Buffer.from(buf).toString('base64url');
-
-/** POSTs a W3C ClearKey licence request for `kids` (Buffers) to `url`. */
-function postLicence(url, kids, { body } = {}) {
-  return fetch(url, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: body ?? JSON.stringify({ kids: kids.map(b64url), type: 'temporary' }),
-  }).then(async (res) => ({ url, status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) }));
-}
 const ASSET = '/abr/abr.ism';
 /** Segments per rendition decoded: enough to cross GOPs, quick. */
 const SEGMENTS = 3;
-
-function run(cmd, args) {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { maxBuffer: 256 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (err.code ?? err.signal ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgepack-cenc-'));
-let files = 0;
-
-/**
- * framemd5 lines of fMP4 files (in order), decrypted with `keyHex` when
- * given; `code` and `stderr` of the first failing run, if any.
- */
-async function frameMd5(list, keyHex) {
-  const out = { code: 0, stderr: '', frames: [] };
-  for (const bytes of list) {
-    const file = path.join(tmp, `r${files++}.mp4`);
-    fs.writeFileSync(file, bytes);
-    const args = ['-hide_banner', '-nostdin', '-v', 'error'];
-    if (keyHex) args.push('-decryption_key', keyHex);
-    args.push('-i', file, '-map', '0', '-fps_mode', 'passthrough', '-f', 'framemd5', '-');
-    const r = await run('ffmpeg', args);
-    if (r.code !== 0 && out.code === 0) Object.assign(out, { code: r.code, stderr: r.stderr });
-    out.frames.push(...r.stdout.split('\n').filter((l) => l && !l.startsWith('#')));
-  }
-  return out;
-}
-
-/**
- * Fetches an init segment and media segments; resolves one file per media
- * segment (init + that segment), as ffmpeg 5.1 is given them: its mov
- * demuxer looks up a sample's `senc` entry in the last `moof` it parsed,
- * not the sample's own, so a small multi-fragment file it reads whole
- * before the first packet decrypts with the wrong entries (the same file
- * fragment by fragment decrypts right).
- */
-async function fetchAll([initUrl, ...urls], contentType) {
-  const init = await get(initUrl);
-  assertOk(init, contentType, { immutable: true });
-  const out = [];
-  for (const u of urls) {
-    const res = await get(u);
-    assertOk(res, contentType, { immutable: true });
-    out.push(Buffer.concat([init.body, res.body]));
-  }
-  return out;
-}
-
-/**
- * The Representations of an MPD with their init and first media segment
- * URLs (SegmentTemplate with $Bandwidth$ / $Time$ and a SegmentTimeline).
- */
-function dashRenditions(mpd, base) {
-  const out = [];
-  for (const a of mpd.matchAll(/<AdaptationSet ([^>]*)>([\s\S]*?)<\/AdaptationSet>/g)) {
-    // The set's own descriptors: what precedes its first Representation.
-    const set = a[2].split('<Representation ')[0];
-    for (const r of dashSetRenditions(a[2], base)) out.push({ ...r, set });
-  }
-  return out;
-}
-
-function dashSetRenditions(mpd, base) {
-  const out = [];
-  for (const m of mpd.matchAll(/<Representation ([^>]*)>([\s\S]*?)<\/Representation>/g)) {
-    const bw = /bandwidth="(\d+)"/.exec(m[1])[1];
-    const body = m[2];
-    const init = /initialization="([^"]+)"/.exec(body)[1].replace('$Bandwidth$', bw);
-    const media = /media="([^"]+)"/.exec(body)[1].replace('$Bandwidth$', bw);
-    const times = [];
-    let t = 0;
-    for (const s of body.matchAll(/<S ([^/]*)\/>/g)) {
-      const a = (n) => /* attr */ ((x) => (x ? Number(x[1]) : null))(new RegExp(`\\b${n}="(\\d+)"`).exec(s[1]));
-      if (a('t') !== null) t = a('t');
-      for (let i = 0; i <= (a('r') ?? 0); i++) {
-        times.push(t);
-        t += a('d');
-      }
-    }
-    out.push({
-      bw,
-      body,
-      contentType: /audio/.test(m[1] + body) || /mp4a/.test(m[1]) ? CT.audio : CT.video,
-      init: new URL(init, base).href,
-      media: times.slice(0, SEGMENTS).map((x) => new URL(media.replace('$Time$', x), base).href),
-    });
-  }
-  return out;
-}
-
-/** The key id (hex) in an init segment's `tenc`. */
-function tencKid(init) {
-  const at = init.indexOf('tenc');
-  assert.ok(at > 0, 'a tenc box');
-  return init.subarray(at + 12, at + 28).toString('hex');
-}
 
 describe('encryption=cenc: Common Encryption of CMAF outputs', { skip }, () => {
   let origin;
@@ -171,7 +59,7 @@ describe('encryption=cenc: Common Encryption of CMAF outputs', { skip }, () => {
   after(async () => {
     await edge?.stop();
     await origin?.stop();
-    fs.rmSync(tmp, { recursive: true, force: true });
+    cleanup();
   });
 
   test('HLS fMP4: SAMPLE-AES-CTR identity key after EXT-X-MAP; ffmpeg decodes the clear frames with it', async () => {
@@ -224,7 +112,7 @@ describe('encryption=cenc: Common Encryption of CMAF outputs', { skip }, () => {
     assertOk(res, CT.dash, { immutable: false });
     const mpd = text(res);
     assert.match(mpd, /xmlns:cenc="urn:mpeg:cenc:2013"/);
-    const reps = dashRenditions(mpd, mpdUrl);
+    const reps = dashRenditions(mpd, mpdUrl, SEGMENTS);
     assert.ok(reps.length >= 2, mpd);
     const keyRes = await get(`${E}${ASSET}/QualityLevels(1)/Key(encryption=cenc)`);
     assert.equal(keyRes.status, 200);

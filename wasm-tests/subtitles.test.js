@@ -1,4 +1,4 @@
-// Subtitles (issue 15 items 4–6, first slice): WebVTT sidecars listed by an
+// Subtitles (issue 15 items 4–6): WebVTT and TTML sidecars listed by an
 // `.ism` `<textstream>` served as HLS SUBTITLES renditions on the shared
 // timeline, for fMP4 (`m3u8-cmaf`) and MPEG-TS (`m3u8-aapl`).
 //
@@ -12,12 +12,18 @@
 // - each text playlist has exactly the video playlist's EXTINF durations;
 //   every segment answers 200 text/vtt with the cues that overlap it (a
 //   cue spanning a boundary in both) and the X-TIMESTAMP-MAP of its format;
-// - a non-canonical time is 404, an init segment 404, DASH/Smooth text 501,
-//   a broken sidecar 502 with the line;
+// - a non-canonical time is 404, an init segment 404, a broken sidecar 502
+//   with the line; Smooth lists text StreamIndexes with TTML fragments;
 // - ffmpeg extracts the WebVTT from the subtitle playlist with the source's
 //   cue times (1 ms);
 // - hls.js in headless Chromium lists the text tracks and shows the cue at
 //   13.25 s through the textTracks API (when a browser is installed).
+//
+// - TTML/IMSC1 sidecars (ttml.ism: 25 fps frames, ticks, offsets, a timed
+//   <span>): HLS WebVTT segments with the source cue times (1 ms), DASH
+//   IMSC1 in fMP4 (stpp) with media-time documents, Smooth TTML fragments
+//   whose tfxd is their <c>, a bad time 502, and Shaka showing the cue at
+//   13.24 s.
 //
 //   node --test wasm-tests/subtitles.test.js
 //   EDGEPACK_RUNTIME=wasi-http node --test wasm-tests/subtitles.test.js
@@ -83,7 +89,7 @@ function vttCues(body) {
   return out;
 }
 
-describe('subtitles: WebVTT sidecars in HLS and DASH', { skip }, () => {
+describe('subtitles: WebVTT and TTML sidecars in HLS, DASH and Smooth', { skip }, () => {
   let origin;
   let edge;
   let E;
@@ -158,15 +164,19 @@ describe('subtitles: WebVTT sidecars in HLS and DASH', { skip }, () => {
     const frag = (name, t, format = 'm3u8-cmaf') => `${E}${ASSET}/QualityLevels(1000)/Fragments(${name}=${t},format=${format}).vtt`;
     assertError(await get(frag('sub_eng_sdh', 60000001)), 404);
     assertError(await get(frag('sub_eng_sdh', 'i')), 404);
-    assertError(await get(`${E}${ASSET}/QualityLevels(1000)/Fragments(sub_eng_sdh=0)`), 501);
+    // Smooth (no format) answers a TTML fragment.
+    const smoothFrag = await get(`${E}${ASSET}/QualityLevels(1000)/Fragments(sub_eng_sdh=0)`);
+    assertOk(smoothFrag, 'application/mp4', { immutable: true });
+    assert.equal(smoothFrag.body.toString('latin1', 4, 8), 'moof');
     const bad = await get(`${E}/subs/bad.ism/QualityLevels(1000)/Fragments(textstream_eng=0,format=m3u8-cmaf).vtt`);
     assertError(bad, 502);
     assert.match(bad.body.toString('utf8'), /subs_bad\.vtt.*line 3/);
-    // Smooth leaves text out, and says so.
+    // Smooth lists the text streams (TTML fragments).
     const smooth = await get(`${E}${ASSET}/manifest`);
     assertOk(smooth, CT.smooth);
-    assert.doesNotMatch(smooth.body.toString('utf8'), /sub_eng_sdh|Type="text"/);
-    assert.match(smooth.headers.get('edgepack-omitted') || '', /sub_eng_sdh@1000: text tracks are not offered in Smooth Streaming yet/);
+    assert.deepEqual([...smooth.body.toString('utf8').matchAll(/<StreamIndex Type="text" Subtype="(\w+)" Name="([^"]+)"/g)].map((m) => [m[1], m[2]]),
+      [['CAPT', 'sub_eng_sdh'], ['SUBT', 'textstream_fra'], ['SUBT', 'forced_eng']]);
+    assert.doesNotMatch(smooth.headers.get('edgepack-omitted') || '', /sub_eng_sdh/);
   });
 
   test('DASH: a text AdaptationSet per track, WebVTT in fMP4 on the video timeline', async () => {
@@ -297,6 +307,192 @@ describe('subtitles: WebVTT sidecars in HLS and DASH', { skip }, () => {
       } finally {
         await page.closeAll();
       }
+    }
+  });
+
+  // --- TTML / IMSC1 sidecars (fixtures/media/subs/ttml.ism) ---
+  const TTML = '/subs/ttml.ism';
+  // The TTML sources' cues in ms (25 fps frames, ticks, offsets, a timed
+  // <span> splitting a paragraph), first text line as WebVTT writes it.
+  const TTML_CUES = {
+    ttml_eng_sdh: [
+      [1000, 3000, '[door creaks]'],
+      [5000, 7520, 'This cue spans the 6 s boundary.'],
+      [13240, 15760, 'Third cue &amp; more'],
+      [25000, 29000, '[music ends]'],
+    ],
+    textstream_spa: [
+      [2000, 4000, 'Hola.'],
+      [11500, 12500, 'Este subtítulo cruza 12 s.'],
+      [20000, 21000, 'Adiós.'],
+    ],
+    ttml_forced_eng: [
+      [8000, 8500, '[in French]'],
+      [8500, 9500, '[in French] Where is the station?'],
+    ],
+  };
+  const near = (got, want, what) => {
+    assert.equal(got.length, want.length, `${what}: ${JSON.stringify(got)}`);
+    for (const [i, [a, b, t]] of want.entries()) {
+      assert.ok(Math.abs(got[i][0] - a) <= 1 && Math.abs(got[i][1] - b) <= 1, `${what} cue ${i}: ${got[i]} vs ${a}-${b}`);
+      assert.equal(got[i][2], t, `${what} cue ${i}`);
+    }
+  };
+
+  test('TTML: HLS lists the tracks; WebVTT segments carry the source cue times', async () => {
+    const url = `${E}${TTML}/manifest(format=m3u8-cmaf).m3u8`;
+    const pl = parseHls((await get(url)).body.toString('utf8'), url);
+    const subs = pl.media.filter((m) => m.TYPE === 'SUBTITLES');
+    assert.deepEqual(subs.map((m) => [m.NAME, m.LANGUAGE, m.FORCED, !!m.CHARACTERISTICS]), [
+      ['English (SDH)', 'en', undefined, true],
+      ['Spanish', 'es', undefined, false],
+      ['English (forced)', 'en', 'YES', false],
+    ]);
+    for (const m of subs) {
+      const name = /Manifest\(([^,]+),/.exec(m.URI)[1];
+      const res = await get(m.url);
+      const text = parseHls(res.body.toString('utf8'), res.url);
+      const seen = [];
+      for (const s of text.segments) {
+        const seg = await get(s.url);
+        assertOk(seg, 'text/vtt', { immutable: true });
+        seen.push(...vttCues(seg.body.toString('utf8')));
+      }
+      near([...new Map(seen.map((c) => [c.join('|'), c])).values()], TTML_CUES[name], name);
+    }
+    const bad = await get(`${E}/subs/ttml_bad.ism/QualityLevels(1000)/Fragments(textstream_deu=0,format=m3u8-cmaf).vtt`);
+    assertError(bad, 502);
+    assert.match(bad.body.toString('utf8'), /ttml_bad\.ttml.*TTML byte \d+: bad begin time/);
+  });
+
+  test('TTML: DASH offers IMSC1 in fMP4 (stpp) with media-time documents', async () => {
+    const mpdUrl = `${E}${TTML}/manifest(format=mpd-time-cmaf).mpd`;
+    const res = await get(mpdUrl);
+    assertOk(res, CT.dash);
+    const sets = res.body.toString('utf8').split('<AdaptationSet').slice(1);
+    const texts = sets.filter((a) => a.includes('contentType="text"'));
+    const attr = (a, re) => re.exec(a)?.[1];
+    assert.deepEqual(texts.map((a) => [attr(a, /lang="([^"]*)"/), attr(a, /mimeType="([^"]*)"/), attr(a, /codecs="([^"]*)"/),
+      attr(a, /<Role [^>]*value="([^"]*)"/)]), [
+      ['en', 'application/mp4', 'stpp.ttml.im1t', 'caption'],
+      ['es', 'application/mp4', 'stpp.ttml.im1t', 'subtitle'],
+      ['en', 'application/mp4', 'stpp.ttml.im1t', 'forced-subtitle'],
+    ]);
+    // The English SDH track: every segment one sample, a TTML document
+    // whose <p> times are media time, clipped to the segment.
+    const a = texts[0];
+    const rep = /<Representation id="([^"]*)" bandwidth="(\d+)"/.exec(a);
+    const tpl = /initialization="([^"]*)" media="([^"]*)"/.exec(a);
+    const timescale = Number(attr(a, /timescale="(\d+)"/));
+    const init = await get(new URL(tpl[1].replace('$Bandwidth$', rep[2]), mpdUrl).href);
+    assertOk(init, 'application/mp4', { immutable: true });
+    assert.ok(init.body.includes('stpp') && init.body.includes('sthd') && init.body.includes('application/ttml+xml;codecs=im1t'));
+    const ps = [];
+    let t = 0;
+    for (const m of /<SegmentTimeline>[\s\S]*?<\/SegmentTimeline>/.exec(a)[0].matchAll(/<S (?:t="(\d+)" )?d="(\d+)"(?: r="(\d+)")?\/>/g)) {
+      if (m[1]) t = Number(m[1]);
+      for (let i = 0; i <= Number(m[3] || 0); i++) {
+        const seg = await get(new URL(tpl[2].replace('$Bandwidth$', rep[2]).replace('$Time$', t), mpdUrl).href);
+        assertOk(seg, 'application/mp4', { immutable: true });
+        const doc = seg.body.toString('utf8', seg.body.indexOf('<?xml'));
+        assert.match(doc, /^<\?xml[^>]*\?><tt [^>]*ttp:timeBase="media"[^>]*xml:lang="en"/);
+        for (const p of doc.matchAll(/<p begin="([^"]+)" end="([^"]+)">(.*?)(?:<br\/>|<\/p>)/g)) {
+          assert.ok(ms(p[1]) >= Math.floor((t * 1000) / timescale), `${p[0]} inside the segment at ${t}`);
+          ps.push([ms(p[1]), ms(p[2]), p[3]]);
+        }
+        t += Number(m[2]);
+      }
+    }
+    // Joined again across boundaries, the cues are the source's.
+    const joined = [];
+    for (const c of ps) {
+      const last = joined[joined.length - 1];
+      if (last && last[2] === c[2] && last[1] === c[0]) last[1] = c[1];
+      else joined.push([...c]);
+    }
+    near(joined, TTML_CUES.ttml_eng_sdh, 'stpp');
+  });
+
+  test('TTML: Smooth text fragments parse back with the source cue times (fragment-relative)', async () => {
+    const res = await get(`${E}${TTML}/manifest`);
+    assertOk(res, CT.smooth);
+    const xml = res.body.toString('utf8');
+    const streams = [...xml.matchAll(/<StreamIndex Type="text"[^>]*>[\s\S]*?<\/StreamIndex>/g)].map((m) => m[0]);
+    const attr = (a, n) => new RegExp(`${n}="([^"]*)"`).exec(a)?.[1];
+    assert.deepEqual(streams.map((a) => [attr(a, 'Subtype'), attr(a, 'Name'), attr(a, 'Language'), attr(a, 'FourCC')]), [
+      ['CAPT', 'ttml_eng_sdh', 'eng', 'TTML'],
+      ['SUBT', 'textstream_spa', 'spa', 'TTML'],
+      ['SUBT', 'ttml_forced_eng', 'eng', 'TTML'],
+    ]);
+    // The video's chunk list, fragment by fragment.
+    const video = /<StreamIndex Type="video"[\s\S]*?<\/StreamIndex>/.exec(xml)[0];
+    const cs = (a) => [...a.matchAll(/<c (?:t="(\d+)" )?d="(\d+)"(?: r="(\d+)")?\/>/g)];
+    assert.deepEqual(cs(streams[0]).map((m) => m.slice(1)), cs(video).map((m) => m.slice(1)));
+    const ps = [];
+    let t = 0;
+    for (const m of cs(streams[0])) {
+      if (m[1]) t = Number(m[1]);
+      for (let i = 0; i < Number(m[3] || 1); i++) {
+        const f = await get(`${E}${TTML}/QualityLevels(1000)/Fragments(ttml_eng_sdh=${t})`);
+        assertOk(f, 'application/mp4', { immutable: true });
+        assert.equal(f.body.toString('latin1', 4, 8), 'moof');
+        // tfxd: the fragment's absolute time and duration (HNS) = its <c>.
+        const u = f.body.indexOf(Buffer.from('6d1d9b0542d544e680e2141daff757b2', 'hex'));
+        assert.ok(u > 0, 'tfxd');
+        assert.equal(Number(f.body.readBigUInt64BE(u + 20)), t);
+        assert.equal(Number(f.body.readBigUInt64BE(u + 28)), Number(m[2]));
+        const doc = f.body.toString('utf8', f.body.indexOf('<?xml'));
+        // Times relative to the fragment's start, as Smooth clients read them.
+        const base = Math.round(t / 10_000);
+        for (const p of doc.matchAll(/<p begin="([^"]+)" end="([^"]+)">(.*?)(?:<br\/>|<\/p>)/g)) ps.push([base + ms(p[1]), base + ms(p[2]), p[3]]);
+        t += Number(m[2]);
+      }
+    }
+    const joined = [];
+    for (const c of ps) {
+      const last = joined[joined.length - 1];
+      if (last && last[2] === c[2] && last[1] === c[0]) last[1] = c[1];
+      else joined.push([...c]);
+    }
+    near(joined, TTML_CUES.ttml_eng_sdh, 'smooth');
+  });
+
+  test('TTML: Shaka lists the IMSC1 tracks and shows the cue at 13.24 s', { skip: browserSkip || false }, async () => {
+    const browser = await sharedBrowser();
+    const page = await P.openPlayerPage(browser, `${origin.url}/_player/index.html?edge=${encodeURIComponent(E)}`);
+    try {
+      await P.load(page, { player: 'shaka', path: `${TTML}/manifest(format=mpd-time-cmaf).mpd` });
+      const tracks = await page.evaluate(() => window.edgepack.state.player.getTextTracks().map((t) => [t.language, t.roles.join(','), !!t.forced, t.mimeType, t.codecs]));
+      assert.deepEqual(tracks, [
+        ['en', 'caption', false, 'application/mp4', 'stpp.ttml.im1t'],
+        ['es', 'subtitle', false, 'application/mp4', 'stpp.ttml.im1t'],
+        ['en', 'forced-subtitle', true, 'application/mp4', 'stpp.ttml.im1t'],
+      ]);
+      const cue = await page.evaluate(async () => {
+        const player = window.edgepack.state.player;
+        const v = window.edgepack.video;
+        v.currentTime = 13.5;
+        await new Promise((r) => setTimeout(r, 1500));
+        player.selectTextTrack(player.getTextTracks()[0]);
+        player.setTextTrackVisibility(true);
+        v.muted = true;
+        v.play().catch(() => {});
+        const deadline = Date.now() + 25_000;
+        while (Date.now() < deadline) {
+          for (const tt of v.textTracks) {
+            const c = [...(tt.cues || [])].find((x) => x.text.includes('Third cue'));
+            if (c) return { start: c.startTime, end: c.endTime, text: c.text };
+          }
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        return { tracks: [...v.textTracks].map((t) => `${t.label}:${t.mode}:${t.cues?.length}`) };
+      });
+      assert.ok(cue.start !== undefined, `no cue found: ${JSON.stringify(cue)}`);
+      assert.ok(Math.abs(cue.start - 13.24) < 0.01 && Math.abs(cue.end - 15.76) < 0.01, JSON.stringify(cue));
+      assert.equal(cue.text, 'Third cue & more');
+      await P.assertNoPlayerErrors(page, 'Shaka with IMSC1 subtitles');
+    } finally {
+      await page.closeAll();
     }
   });
 });

@@ -8,7 +8,9 @@
 //! matching on codecs themselves. One file per family holds its facts and
 //! cites the spec they come from:
 //!
-//! * [`avc`] for H.264 (ISO/IEC 14496-15, RFC 6381 §3.3)
+//! * [`avc`] for H.264 (ISO/IEC 14496-15, RFC 6381 §3.3), and
+//!   [`avc_slice`] for the length of its slice headers (H.264 §7.3.3),
+//!   which `cbcs` encryption keeps clear
 //! * [`hevc`] for H.265 (ISO/IEC 14496-15 §8, Annex E)
 //! * [`aac`] for MPEG-4 AAC (ISO/IEC 14496-3, RFC 6381 §3.3)
 //! * [`dolby`] for AC-3 and E-AC-3 (ETSI TS 102 366, ATSC A/52)
@@ -24,6 +26,7 @@
 
 pub mod aac;
 pub mod avc;
+pub mod avc_slice;
 pub(crate) mod bits;
 pub mod dolby;
 pub mod dolby_vision;

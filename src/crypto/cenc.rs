@@ -140,6 +140,19 @@ pub fn nal_subsamples(
     length_size: u8,
     codec: NalCodec,
 ) -> Result<Vec<Subsample>, CencError> {
+    nal_subsamples_with_lead(data, length_size, codec, &|_| 0)
+}
+
+/// [`nal_subsamples`] with at least `lead(nal)` bytes of each slice NAL
+/// unit `nal` (its header included, no length prefix) clear: `cbcs` keeps
+/// the slice header clear (ISO/IEC 23001-7 §10.4.2; see
+/// [`super::cbcs`]). A slice no longer than that is clear whole.
+pub fn nal_subsamples_with_lead(
+    data: &[u8],
+    length_size: u8,
+    codec: NalCodec,
+    lead: &dyn Fn(&[u8]) -> usize,
+) -> Result<Vec<Subsample>, CencError> {
     let l = usize::from(length_size);
     let mut out = Vec::new();
     let mut clear = 0usize;
@@ -160,8 +173,13 @@ pub fn nal_subsamples(
             break;
         };
         let first = data[at + l];
-        let head = codec.header_len();
-        if codec.is_vcl(first) && n > head {
+        let vcl = codec.is_vcl(first);
+        let head = if vcl {
+            codec.header_len().max(lead(&data[at + l..at + l + n]))
+        } else {
+            0
+        };
+        if vcl && n > head {
             let body = n - head;
             let protected = body - body % 16;
             clear += l + head + body % 16;

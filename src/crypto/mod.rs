@@ -9,18 +9,25 @@
 //!   ([`padded_len`]) and IV rule ([`sequence_iv`]);
 //! * `cenc`: Common Encryption of samples, `cenc` scheme (ISO/IEC
 //!   23001-7): AES-128-CTR under a subsample map, for CMAF outputs;
+//! * `cbcs`: Common Encryption of samples, `cbcs` scheme (ISO/IEC
+//!   23001-7 §10.4): AES-128-CBC with a 1:9 pattern (video) or whole
+//!   blocks (audio) under a constant IV, for `encryption=cbcs-aapl`;
+//! * `scheme`: which of the two a request asks for ([`Scheme`]);
 //! * `clearkey`: the W3C ClearKey licence request and answer (EME §9.1.4).
 //!
 //! AES itself is RustCrypto's `aes` (constant-time, builds for every
 //! target of this crate); nothing here implements a block cipher.
 
 mod aes_cbc;
+pub mod cbcs;
 pub mod cenc;
 pub mod clearkey;
 mod key;
+mod scheme;
 
 pub use aes_cbc::{padded_len, sequence_iv, CbcStream, BLOCK};
 pub use key::{asset_id, ContentKey, KeySetting, KeySetupError, KeySource, SEED_KEY};
+pub use scheme::Scheme;
 
 #[cfg(test)]
 mod tests;

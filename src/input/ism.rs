@@ -616,7 +616,7 @@ fn check_relative_path(path: &str) -> Result<(), &'static str> {
 /// leaves the `.ism`'s directory, and `src` must be a media file
 /// ([`crate::url::MEDIA_EXTENSIONS`]), so an `.ism` cannot make the packager
 /// read other objects. Called for the audio and video tracks packaged;
-/// WebVTT sidecars go through [`resolve_text`], other text streams
+/// text sidecars go through [`resolve_text`], other text streams
 /// (`.ismt`) are skipped before.
 pub fn resolve(ism_path: &str, src: &str) -> Result<String, IsmError> {
     check_relative_path(ism_path).map_err(|reason| IsmError::InvalidPath {
@@ -640,7 +640,7 @@ pub fn resolve(ism_path: &str, src: &str) -> Result<String, IsmError> {
 }
 
 /// [`resolve`] for a `<textstream>`'s sidecar: the same checks, but `src`
-/// must be a WebVTT file (`.vtt`), the one text format read so far.
+/// must be a text sidecar read so far ([`sidecar_format`]).
 pub fn resolve_text(ism_path: &str, src: &str) -> Result<String, IsmError> {
     check_relative_path(ism_path).map_err(|reason| IsmError::InvalidPath {
         what: ".ism path",
@@ -653,7 +653,7 @@ pub fn resolve_text(ism_path: &str, src: &str) -> Result<String, IsmError> {
     if !is_sidecar_text(src) {
         return Err(IsmError::InvalidPath {
             what: "src",
-            reason: "is not a WebVTT file",
+            reason: "is not a WebVTT or TTML file",
         });
     }
     Ok(match ism_path.rfind('/') {
@@ -662,11 +662,34 @@ pub fn resolve_text(ism_path: &str, src: &str) -> Result<String, IsmError> {
     })
 }
 
-/// Whether a `<textstream>` `src` is a sidecar read as text (`.vtt`);
-/// others (Azure's `.ismt` fragmented text) are skipped.
+/// The format of a text sidecar, from its extension.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SidecarFormat {
+    /// `.vtt` (W3C WebVTT)
+    #[default]
+    WebVtt,
+    /// `.ttml`, `.xml`, `.dfxp` (W3C TTML / IMSC1; DFXP is TTML1's old name)
+    Ttml,
+}
+
+/// The sidecar format of a `<textstream>` `src` or an object path; `None`
+/// for others (Azure's `.ismt` fragmented text), which are skipped.
+pub fn sidecar_format(src: &str) -> Option<SidecarFormat> {
+    let (_, ext) = src.rsplit_once('.')?;
+    let is = |e: &str| ext.eq_ignore_ascii_case(e);
+    if is("vtt") {
+        Some(SidecarFormat::WebVtt)
+    } else if is("ttml") || is("xml") || is("dfxp") {
+        Some(SidecarFormat::Ttml)
+    } else {
+        None
+    }
+}
+
+/// Whether a `<textstream>` `src` is a sidecar read as text (`.vtt`,
+/// `.ttml`, `.xml`, `.dfxp`); others (Azure's `.ismt`) are skipped.
 pub fn is_sidecar_text(src: &str) -> bool {
-    src.rsplit_once('.')
-        .is_some_and(|(_, ext)| ext.eq_ignore_ascii_case("vtt"))
+    sidecar_format(src).is_some()
 }
 
 #[cfg(test)]

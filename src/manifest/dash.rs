@@ -116,8 +116,9 @@ const DASHIF_NS: &str = "https://dashif.org/CPS";
 /// How an encrypted title is protected, for its MPD.
 #[derive(Clone, Copy, Debug)]
 pub struct Protection<'a> {
-    /// The `encryption=` value (`cenc`), which is also the scheme.
-    pub scheme: &'a str,
+    /// The scheme (`cenc`, `cbcs`), which names the `encryption=` value
+    /// of the segment URLs.
+    pub scheme: crate::crypto::Scheme,
     pub key: &'a crate::crypto::ContentKey,
     /// The ClearKey licence server URL (`dashif:Laurl`).
     pub laurl: &'a str,
@@ -341,9 +342,9 @@ fn supplemental_codec(set: &MediaSet, t: &SetTrack) -> Option<(String, &'static 
     crate::codec::dolby_vision::supplemental(info.fourcc, dv)
 }
 
-/// The `ContentProtection` descriptors of an encrypted Representation.
+/// The `ContentProtection` descriptors of an encrypted AdaptationSet.
 fn content_protection(w: &mut Writer<Vec<u8>>, p: Protection<'_>) -> io::Result<()> {
-    let (scheme, key) = (p.scheme, p.key);
+    let (scheme, key) = (p.scheme.fourcc(), p.key);
     let kid = uuid(&key.kid);
     w.create_element("ContentProtection")
         .with_attributes([
@@ -467,7 +468,7 @@ fn representation(
                 .with_attributes([("schemeIdUri", scheme), ("value", value.as_str())])
                 .write_empty()?;
         }
-        let encryption = protection.map(|p| p.scheme);
+        let encryption = protection.map(|p| p.scheme.option());
         segment_template(w, set, &r.track.name, format, encryption, &r.timeline)
     })?;
     Ok(())

@@ -25,6 +25,14 @@
 //! | HE-AAC v1/v2 | `AACH` | AudioSpecificConfig | 255 | 2 × channels |
 //! | E-AC-3 | `EC-3` | WAVEFORMATEXTENSIBLE tail + `dec3` payload | 65534 | 4 × kbit/s |
 //!
+//! Text tracks (WebVTT or TTML sidecars) get a `StreamIndex Type="text"`
+//! each ([`text_stream_index`]), after the audio and video ones: `Subtype`
+//! `CAPT` for captions, `SUBT` otherwise (§2.2.2.3), one `QualityLevel`
+//! with FourCC `TTML` and empty CodecPrivateData, and the `<c>` list of
+//! the reference track (the first video rendition), whose fragment times
+//! the text fragments ([`crate::mux::smooth::text_fragment`]) carry.
+//! Clients that do not play text skip these streams.
+//!
 //! Tracks Smooth has no signalling for are left out ([`carries`]), and the
 //! service refuses a title left without video or without anything. That
 //! includes HEVC: MS-SSTR §2.2.2.5 defines no FourCC for it, and the
@@ -33,7 +41,8 @@
 //! FourCC either. dash.js' MSS module and Shaka 4 only play H264 and AAC;
 //! E-AC-3 is for native clients.
 
-use crate::media_set::{MediaSet, SetTrack};
+use crate::input::ism::TextRole;
+use crate::media_set::{MediaSet, SetTrack, TextTrack};
 use crate::model::{Codec, TrackInfo, TrackKind};
 use crate::mux::cmaf::display_size;
 use crate::mux::smooth::{fragment_time, FragmentTime};
@@ -190,6 +199,11 @@ pub fn client_manifest(set: &MediaSet, format: Format) -> Result<String, Timelin
         None => 0,
     };
     let duration = end.saturating_sub(start);
+    // Text follows the shared timeline: the reference track's fragments.
+    let text_times = match set.tracks.first() {
+        Some(t) if !set.texts.is_empty() => fragment_times(set, t)?,
+        _ => Vec::new(),
+    };
     let minor = if format == Format::SmoothV20 {
         "0"
     } else {
@@ -208,6 +222,11 @@ pub fn client_manifest(set: &MediaSet, format: Format) -> Result<String, Timelin
             .write_inner_content(|w| {
                 for s in &streams {
                     stream_index(w, set, format, s)?;
+                }
+                if !text_times.is_empty() {
+                    for t in &set.texts {
+                        text_stream_index(w, format, t, &text_times)?;
+                    }
                 }
                 Ok(())
             })?;
@@ -271,20 +290,68 @@ fn stream_index(
         for (i, (t, codec)) in s.tracks.iter().enumerate() {
             quality_level(w, &set.track_index(t).info, t, i, codec)?;
         }
-        for c in &entries {
-            let (t, d, r) = (c.t.map(|t| t.to_string()), c.d.to_string(), c.r.to_string());
-            let mut e = w.create_element("c");
-            if let Some(t) = &t {
-                e = e.with_attribute(("t", t.as_str()));
-            }
-            e = e.with_attribute(("d", d.as_str()));
-            if c.r > 1 {
-                e = e.with_attribute(("r", r.as_str()));
-            }
-            e.write_empty()?;
-        }
-        Ok(())
+        write_chunks(w, &entries)
     })?;
+    Ok(())
+}
+
+/// Writes the `StreamIndex` of a text track (§2.2.2.3, `Type="text"`): TTML
+/// fragments on the reference track's fragment list `times`.
+fn text_stream_index(
+    w: &mut Writer<Vec<u8>>,
+    format: Format,
+    t: &TextTrack,
+    times: &[FragmentTime],
+) -> io::Result<()> {
+    let entries = chunks(times, format != Format::SmoothV20);
+    let count = times.len().to_string();
+    let url = url::fragment_url_template(&t.name, format);
+    let subtype = match t.role {
+        TextRole::Caption => "CAPT",
+        _ => "SUBT",
+    };
+    let mut el = w.create_element("StreamIndex").with_attributes([
+        ("Type", "text"),
+        ("Subtype", subtype),
+        ("Name", t.name.as_str()),
+    ]);
+    if !t.language.is_empty() && t.language != "und" {
+        el = el.with_attribute(("Language", t.language.as_str()));
+    }
+    el.with_attributes([
+        ("Chunks", count.as_str()),
+        ("QualityLevels", "1"),
+        ("Url", url.as_str()),
+    ])
+    .write_inner_content(|w| {
+        let bitrate = t.bitrate.to_string();
+        w.create_element("QualityLevel")
+            .with_attributes([
+                ("Index", "0"),
+                ("Bitrate", bitrate.as_str()),
+                ("FourCC", "TTML"),
+                ("CodecPrivateData", ""),
+            ])
+            .write_empty()?;
+        write_chunks(w, &entries)
+    })?;
+    Ok(())
+}
+
+/// Writes the `<c>` entries (§2.2.2.6).
+fn write_chunks(w: &mut Writer<Vec<u8>>, entries: &[Chunk]) -> io::Result<()> {
+    for c in entries {
+        let (t, d, r) = (c.t.map(|t| t.to_string()), c.d.to_string(), c.r.to_string());
+        let mut e = w.create_element("c");
+        if let Some(t) = &t {
+            e = e.with_attribute(("t", t.as_str()));
+        }
+        e = e.with_attribute(("d", d.as_str()));
+        if c.r > 1 {
+            e = e.with_attribute(("r", r.as_str()));
+        }
+        e.write_empty()?;
+    }
     Ok(())
 }
 

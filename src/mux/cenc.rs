@@ -1,23 +1,29 @@
 //! The boxes of Common Encryption (ISO/IEC 23001-7) in CMAF outputs, for
-//! the `cenc` scheme:
+//! the `cenc` and `cbcs` schemes ([`Scheme`]):
 //!
 //! * init segment: the sample entry renamed `encv`/`enca` with a `sinf`
-//!   (ISO/IEC 14496-12 §8.12: `frma` original format, `schm` `cenc`
-//!   version 0x00010000, `schi` holding the `tenc` of ISO/IEC 23001-7
-//!   §8.2), and a `pssh` of the W3C common system (`1077efec-…`, version
-//!   1 with the key id: W3C "Common PSSH Box Format"), which ClearKey
-//!   players read the key id from;
+//!   (ISO/IEC 14496-12 §8.12: `frma` original format, `schm` `cenc` or
+//!   `cbcs`, version 0x00010000, `schi` holding the `tenc` of ISO/IEC
+//!   23001-7 §8.2: version 0 with 8-byte per-sample IVs for `cenc`,
+//!   version 1 with the pattern and a 16-byte constant IV for `cbcs`),
+//!   and a `pssh` of the W3C common system (`1077efec-…`, version 1 with
+//!   the key id: W3C "Common PSSH Box Format"), which ClearKey players
+//!   read the key id from;
 //! * media segment: in the `traf`, `saiz` and `saio` (§8.7.8, §8.7.9: the
 //!   sample auxiliary information, i.e. each sample's IV and subsample
 //!   map) and the `senc` holding it (ISO/IEC 23001-7 §7.2), whose
 //!   per-sample data `saio` points at, relative to the `moof` (CMAF
 //!   §7.5.16: `default-base-is-moof`; §8.7.9.1: offsets follow the
 //!   `tfhd`'s base), as players (Shaka, dash.js via the browser's MSE,
-//!   ffmpeg) expect.
+//!   ffmpeg) expect. `cbcs` entries have no IV (the constant IV is in
+//!   `tenc`); for `cbcs` audio (no IV, no subsamples) every entry is
+//!   empty and the three boxes are left out.
 
 use super::boxes::BoxWriter;
 use super::fragment::TrackFragment;
+use crate::crypto::cbcs::{self, Pattern};
 use crate::crypto::cenc::{Subsample, IV_SIZE};
+use crate::crypto::{ContentKey, Scheme};
 
 /// The W3C common PSSH system id (W3C EME "Common PSSH Box Format",
 /// `1077efec-c0b2-4d02-ace3-3c1e52e2fb4b`).
@@ -28,50 +34,43 @@ pub const COMMON_SYSTEM_ID: [u8; 16] = [
 /// `senc` flag: entries list subsamples (ISO/IEC 23001-7 §7.2.1).
 pub const SENC_USE_SUBSAMPLES: u32 = 0x2;
 
-/// A sample entry (a whole box, header included) made protected: its type
-/// becomes `encv` (video) or `enca` (audio) and a `sinf` naming the
-/// original type is appended to its children (ISO/IEC 14496-12 §8.12.1).
-/// An entry too short to have a type is returned unchanged.
-pub fn protected_entry(entry: &[u8], kid: &[u8; 16]) -> Vec<u8> {
+/// A sample entry (a whole box, header included) of an `audio` or video
+/// track made protected under `key` with `scheme`: its type becomes
+/// `enca` or `encv` and a `sinf` naming the original type is appended to
+/// its children (ISO/IEC 14496-12 §8.12.1). An entry too short to have a
+/// type is returned unchanged.
+pub fn protected_entry(entry: &[u8], key: &ContentKey, scheme: Scheme, audio: bool) -> Vec<u8> {
     if entry.len() < 8 {
         return entry.to_vec();
     }
     let mut original = [0u8; 4];
     original.copy_from_slice(&entry[4..8]);
-    let mut w = BoxWriter::with_capacity(entry.len() + 80);
-    let encrypted: &[u8; 4] = if is_audio_entry(&original) {
-        b"enca"
-    } else {
-        b"encv"
-    };
+    let mut w = BoxWriter::with_capacity(entry.len() + 100);
+    let encrypted: &[u8; 4] = if audio { b"enca" } else { b"encv" };
     w.start(encrypted).bytes(&entry[8..]);
     w.start(b"sinf");
     w.start(b"frma").bytes(&original).end();
     w.start_full(b"schm", 0, 0)
-        .bytes(b"cenc")
+        .bytes(scheme.fourcc().as_bytes())
         .u32(0x0001_0000)
         .end();
     w.start(b"schi");
-    write_tenc(&mut w, kid);
+    match scheme {
+        Scheme::Cenc => write_tenc(&mut w, &key.kid),
+        Scheme::Cbcs => write_tenc_cbcs(&mut w, key, cbcs_pattern(audio)),
+    }
     w.end().end().end(); // schi, sinf, entry
     w.buf
 }
 
-/// Audio sample entry types this packager passes through.
-fn is_audio_entry(t: &[u8; 4]) -> bool {
-    matches!(
-        t,
-        b"mp4a"
-            | b"ac-3"
-            | b"ec-3"
-            | b"ac-4"
-            | b"dtsc"
-            | b"dtsh"
-            | b"dtsl"
-            | b"dtse"
-            | b"Opus"
-            | b"fLaC"
-    )
+/// The `cbcs` pattern of a track: 1:9 for video, whole blocks otherwise
+/// (ISO/IEC 23001-7 §10.4.1, §9.7).
+pub fn cbcs_pattern(audio: bool) -> Pattern {
+    if audio {
+        cbcs::WHOLE_BLOCKS
+    } else {
+        cbcs::VIDEO_PATTERN
+    }
 }
 
 /// `tenc` version 0 (ISO/IEC 23001-7 §8.2.2): protected, 8-byte
@@ -83,6 +82,21 @@ fn write_tenc(w: &mut BoxWriter, kid: &[u8; 16]) {
         .u8(1)
         .u8(IV_SIZE)
         .bytes(kid)
+        .end();
+}
+
+/// `tenc` version 1 for `cbcs` (ISO/IEC 23001-7 §8.2.2): the pattern,
+/// protected, `Per_Sample_IV_Size` 0, the default key id, then the
+/// 16-byte constant IV.
+fn write_tenc_cbcs(w: &mut BoxWriter, key: &ContentKey, pattern: Pattern) {
+    w.start_full(b"tenc", 1, 0)
+        .u8(0)
+        .u8((pattern.crypt << 4) | (pattern.skip & 0x0f))
+        .u8(1)
+        .u8(0)
+        .bytes(&key.kid)
+        .u8(16)
+        .bytes(&cbcs::constant_iv(&key.key))
         .end();
 }
 
@@ -98,18 +112,18 @@ pub fn pssh_common(kid: &[u8; 16]) -> Vec<u8> {
     w.buf
 }
 
-/// One sample's auxiliary information: its IV and subsample map (empty:
-/// the whole sample is protected).
+/// One sample's auxiliary information: its IV (none under a constant IV,
+/// `cbcs`) and subsample map (empty: the whole sample is protected).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SampleAux {
-    pub iv: [u8; 8],
+    pub iv: Option<[u8; 8]>,
     pub subsamples: Vec<Subsample>,
 }
 
 impl SampleAux {
     /// Bytes in `senc` (and the `saiz` entry).
     fn len(&self, with_subsamples: bool) -> usize {
-        usize::from(IV_SIZE)
+        self.iv.map_or(0, |_| usize::from(IV_SIZE))
             + if with_subsamples {
                 2 + 6 * self.subsamples.len()
             } else {
@@ -132,6 +146,13 @@ pub fn add_aux(
 ) -> Result<(), usize> {
     let count = aux.len() as u32;
     let sizes: Vec<usize> = aux.iter().map(|a| a.len(with_subsamples)).collect();
+    if sizes.iter().all(|&s| s == 0) {
+        // Constant IV and no subsamples (`cbcs` audio): the sample
+        // auxiliary information is empty and is omitted, `tenc` says it
+        // all (ISO/IEC 23001-7 §7.1, as shaka-packager reads it; Chromium
+        // and ffmpeg then take the constant IV of `tenc`).
+        return Ok(());
+    }
     if let Some(&big) = sizes.iter().find(|&&s| s > 255) {
         return Err(big);
     }
@@ -165,7 +186,9 @@ pub fn add_aux(
     let mut senc = BoxWriter::with_capacity(16 + total);
     senc.start_full(b"senc", 0, flags).u32(count);
     for a in aux {
-        senc.bytes(&a.iv);
+        if let Some(iv) = &a.iv {
+            senc.bytes(iv);
+        }
         if with_subsamples {
             senc.u16(a.subsamples.len() as u16);
             for s in &a.subsamples {

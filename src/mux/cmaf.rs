@@ -45,12 +45,18 @@ pub fn init_segment(t: &TrackInfo) -> Bytes {
     init_segment_with(t, None)
 }
 
-/// [`init_segment`], protected with `key` when given: the sample entry
-/// becomes `encv`/`enca` with a `sinf`, and the `moov` carries the
-/// common-format `pssh` (see [`super::cenc`]).
-pub fn init_segment_with(t: &TrackInfo, key: Option<&crate::crypto::ContentKey>) -> Bytes {
-    let entry = match key {
-        Some(k) => super::cenc::protected_entry(&t.sample_entry, &k.kid),
+/// [`init_segment`], protected with `key` under its scheme when given:
+/// the sample entry becomes `encv`/`enca` with a `sinf`, and the `moov`
+/// carries the common-format `pssh` (see [`super::cenc`]).
+pub fn init_segment_with(
+    t: &TrackInfo,
+    protection: Option<(&crate::crypto::ContentKey, crate::crypto::Scheme)>,
+) -> Bytes {
+    let key = protection.map(|p| p.0);
+    let entry = match protection {
+        Some((k, scheme)) => {
+            super::cenc::protected_entry(&t.sample_entry, k, scheme, t.kind == TrackKind::Audio)
+        }
         None => t.sample_entry.to_vec(),
     };
     let mut w = BoxWriter::with_capacity(1024 + entry.len());

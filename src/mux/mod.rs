@@ -58,5 +58,6 @@ pub mod cenc;
 pub mod cmaf;
 pub mod fragment;
 pub mod smooth;
+pub mod stpp;
 pub mod ts;
 pub mod wvtt;

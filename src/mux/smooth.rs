@@ -183,6 +183,35 @@ pub fn fragment(track: &TrackIndex, seg: &TrackSegment) -> Result<MediaSegment, 
     frag.write(w)
 }
 
+/// A text fragment (MS-SSTR §2.2.4, a `StreamIndex Type="text"` with
+/// FourCC `TTML`): `moof` (`mfhd`, `traf` with `tfhd`, a one-sample `trun`
+/// and `tfxd`) and an `mdat` holding `doc`, one TTML document covering the
+/// fragment, its times relative to the fragment's start
+/// ([`super::stpp::document`]). Generated whole: the document is small.
+pub fn text_fragment(time: FragmentTime, sequence: u32, doc: &[u8]) -> Option<bytes::Bytes> {
+    let duration = u32::try_from(time.duration).ok()?;
+    let size = u32::try_from(doc.len()).ok()?;
+    let mut w = BoxWriter::with_capacity(160 + doc.len());
+    w.start(b"moof");
+    w.start_full(b"mfhd", 0, 0).u32(sequence).end();
+    w.start(b"traf");
+    // default-sample-flags: every text sample is a sync sample.
+    w.start_full(b"tfhd", 0, 0x20)
+        .u32(super::wvtt::TRACK_ID)
+        .u32(FLAGS_SYNC)
+        .end();
+    // data-offset, sample-duration and sample-size present.
+    w.start_full(b"trun", 0, 0x0301).u32(1);
+    let offset_at = w.len();
+    w.u32(0).u32(duration).u32(size).end();
+    w.bytes(&tfxd(time));
+    w.end().end(); // traf, moof
+    let moof_len = w.len();
+    w.patch_u32(offset_at, (moof_len + 8) as u32);
+    w.start(b"mdat").bytes(doc).end();
+    Some(bytes::Bytes::from(w.buf))
+}
+
 /// The `tfxd` box, version 1: 64-bit absolute time and duration in HNS
 /// (MS-SSTR §2.2.4.4).
 fn tfxd(time: FragmentTime) -> Vec<u8> {

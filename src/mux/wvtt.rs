@@ -26,6 +26,24 @@ pub const MAX_SEGMENT_CUES: usize = 2000;
 
 /// The init segment of a WebVTT track in `language` (ISO 639-2).
 pub fn init_segment(language: &str) -> Bytes {
+    // §7.3: handler 'text', null media header.
+    text_init(language, b"text", b"nmhd", |w| {
+        // §7.4: PlainTextSampleEntry 'wvtt' with the WebVTT configuration box.
+        w.start(b"wvtt").zeros(6).u16(1);
+        w.start(b"vttC").bytes(b"WEBVTT").end();
+        w.end();
+    })
+}
+
+/// The init segment of a text track (WebVTT here, TTML in
+/// [`super::stpp`]): one track, timescale [`TIMESCALE`], the given handler
+/// and media header, and the sample entry `entry` writes.
+pub(super) fn text_init(
+    language: &str,
+    handler: &[u8; 4],
+    media_header: &[u8; 4],
+    entry: impl FnOnce(&mut BoxWriter),
+) -> Bytes {
     let mut w = BoxWriter::with_capacity(640);
     w.start(b"ftyp").bytes(b"iso6").u32(0);
     for brand in [b"iso6", b"cmfc", b"dash"] {
@@ -62,19 +80,16 @@ pub fn init_segment(language: &str) -> Bytes {
         .u32(TIMESCALE)
         .u32(0);
     w.u16(super::cmaf::pack_language(language)).u16(0).end();
-    // §7.3: handler 'text', null media header.
-    w.start_full(b"hdlr", 0, 0).u32(0).bytes(b"text").zeros(12);
+    w.start_full(b"hdlr", 0, 0).u32(0).bytes(handler).zeros(12);
     w.bytes(b"edgepack\0").end();
     w.start(b"minf");
-    w.start_full(b"nmhd", 0, 0).end();
+    w.start_full(media_header, 0, 0).end();
     w.start(b"dinf").start_full(b"dref", 0, 0).u32(1);
     w.start_full(b"url ", 0, 1).end().end().end();
     w.start(b"stbl");
     w.start_full(b"stsd", 0, 0).u32(1);
-    // §7.4: PlainTextSampleEntry 'wvtt' with the WebVTT configuration box.
-    w.start(b"wvtt").zeros(6).u16(1);
-    w.start(b"vttC").bytes(b"WEBVTT").end();
-    w.end().end(); // wvtt, stsd
+    entry(&mut w);
+    w.end(); // stsd
     w.start_full(b"stts", 0, 0).u32(0).end();
     w.start_full(b"stsc", 0, 0).u32(0).end();
     w.start_full(b"stsz", 0, 0).u32(0).u32(0).end();
@@ -93,9 +108,9 @@ pub fn init_segment(language: &str) -> Bytes {
 }
 
 /// One sample: its duration and payload.
-struct Sample {
-    duration: u32,
-    data: Vec<u8>,
+pub(super) struct Sample {
+    pub duration: u32,
+    pub data: Vec<u8>,
 }
 
 /// The `vttc` box of one cue (§7.5.2).
@@ -154,6 +169,12 @@ fn samples(cues: &CueList, from: u64, to: u64) -> Option<Vec<Sample>> {
 /// [`MAX_SEGMENT_CUES`].
 pub fn media_segment(cues: &CueList, from: u64, to: u64, sequence: u32) -> Option<Bytes> {
     let samples = samples(cues, from, to.max(from + 1))?;
+    Some(segment_of(&samples, from, sequence))
+}
+
+/// Media segment `sequence` of `samples` (duration, payload) starting at
+/// `from` ms; shared with [`super::stpp`].
+pub(super) fn segment_of(samples: &[Sample], from: u64, sequence: u32) -> Bytes {
     let mut w =
         BoxWriter::with_capacity(256 + samples.iter().map(|s| s.data.len() + 8).sum::<usize>());
     w.start(b"styp").bytes(b"msdh").u32(0);
@@ -171,18 +192,18 @@ pub fn media_segment(cues: &CueList, from: u64, to: u64, sequence: u32) -> Optio
     w.start_full(b"trun", 0, 0x0301).u32(samples.len() as u32);
     let offset_at = w.len();
     w.u32(0);
-    for s in &samples {
+    for s in samples {
         w.u32(s.duration).u32(s.data.len() as u32);
     }
     w.end().end().end(); // trun, traf, moof
     let moof_len = w.len() - moof_at;
     w.patch_u32(offset_at, (moof_len + 8) as u32);
     w.start(b"mdat");
-    for s in &samples {
+    for s in samples {
         w.bytes(&s.data);
     }
     w.end();
-    Some(Bytes::from(w.buf))
+    Bytes::from(w.buf)
 }
 
 #[cfg(test)]

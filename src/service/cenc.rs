@@ -1,5 +1,8 @@
-//! `encryption=cenc` media segments (ISO/IEC 23001-7 `cenc`) for the CMAF
-//! formats (DASH `mpd-time-cmaf`/`mpd-time-csf`, HLS `m3u8-cmaf`).
+//! `encryption=cenc` and `encryption=cbcs-aapl` media segments (ISO/IEC
+//! 23001-7 `cenc` and `cbcs`) for the CMAF formats (DASH
+//! `mpd-time-cmaf`/`mpd-time-csf`, HLS `m3u8-cmaf`). The two schemes share
+//! everything but the cipher, the IVs and where the slice's protected
+//! range starts ([`Scheme`]).
 //!
 //! A `senc`'s size depends on each video sample's NAL layout (one
 //! subsample per slice NAL unit), so the `moof` cannot be sized before the
@@ -12,8 +15,9 @@
 //! buffer encrypted in place (the reads are shared and immutable).
 
 use super::ServeError;
+use crate::codec::avc_slice::{self, ParamSets};
 use crate::crypto::cenc::{self, NalCodec};
-use crate::crypto::ContentKey;
+use crate::crypto::{cbcs, ContentKey, Scheme};
 use crate::media_set::{MediaSet, SetTrack};
 use crate::model::Codec;
 use crate::mux::cenc::{add_aux, SampleAux};
@@ -45,24 +49,27 @@ pub struct CencJob {
     samples: Vec<ByteRun>,
     layout: Layout,
     key: ContentKey,
+    scheme: Scheme,
+    /// `cbcs` of AVC: the SPS/PPS its slice headers are measured with.
+    avc: Option<ParamSets>,
     /// The track's place in the title and the segment number: the IVs.
     track_tag: u16,
     segment: u32,
 }
 
 impl CencJob {
-    /// Segment `n` (`seg`) of `t`, to be encrypted with `key`. Video other
-    /// than AVC/HEVC has no subsample rule here: 501.
+    /// Segment `n` (`seg`) of `t`, to be encrypted with `key` under
+    /// `scheme`. Video other than AVC/HEVC has no subsample rule here: 501.
     pub fn new(
         set: &MediaSet,
         t: &SetTrack,
         n: u32,
         seg: &TrackSegment,
-        key: ContentKey,
+        (key, scheme): (ContentKey, Scheme),
         content_type: &'static str,
     ) -> Result<CencJob, ServeError> {
         let idx = set.track_index(t);
-        let layout = layout(&idx.info)?;
+        let layout = layout(&idx.info, scheme)?;
         let opts = FragmentOptions {
             sequence: n + 1,
             styp: true,
@@ -98,6 +105,11 @@ impl CencJob {
             samples,
             layout,
             key,
+            scheme,
+            avc: match (&idx.info.codec, scheme) {
+                (Codec::Avc(c), Scheme::Cbcs) => Some(ParamSets::from_config(c)),
+                _ => None,
+            },
             track_tag,
             segment: n,
         })
@@ -144,9 +156,8 @@ impl CencJob {
             self.opts,
             &data,
             self.layout,
-            &self.key,
-            self.track_tag,
-            self.segment,
+            (&self.key, self.scheme, self.avc.as_ref()),
+            (self.track_tag, self.segment),
         )?;
         Ok(super::Output::Bytes {
             content_type: self.content_type,
@@ -156,13 +167,14 @@ impl CencJob {
 }
 
 /// How `info`'s samples are protected, or 501.
-fn layout(info: &crate::model::TrackInfo) -> Result<Layout, ServeError> {
+fn layout(info: &crate::model::TrackInfo, scheme: Scheme) -> Result<Layout, ServeError> {
     match &info.codec {
         Codec::Avc(c) => Ok(Layout::Nal(NalCodec::Avc, c.nal_length_size)),
         Codec::Hevc(c) => Ok(Layout::Nal(NalCodec::Hevc, c.nal_length_size)),
         _ if info.kind == crate::model::TrackKind::Audio => Ok(Layout::Whole),
         _ => Err(ServeError::NotImplemented(format!(
-            "encryption=cenc of {} video is not supported",
+            "encryption={} of {} video is not supported",
+            scheme.option(),
             info.fourcc
         ))),
     }
@@ -175,23 +187,49 @@ fn encrypt_segment(
     opts: FragmentOptions,
     data: &[Bytes],
     layout: Layout,
-    key: &ContentKey,
-    track_tag: u16,
-    segment: u32,
+    (key, scheme, avc): (&ContentKey, Scheme, Option<&ParamSets>),
+    (track_tag, segment): (u16, u32),
 ) -> Result<Bytes, ServeError> {
     let media = |e: cenc::CencError| ServeError::Media(e.to_string());
     let total: usize = data.iter().map(Bytes::len).sum();
     let mut payload = Vec::with_capacity(total);
     let mut aux = Vec::with_capacity(data.len());
+    // `cbcs`: one IV for every sample (§10.4.2), and the slice header
+    // clear (§10.4.2): measured for AVC, a fixed lead for HEVC and for
+    // what the AVC reader cannot follow; `cenc`: an IV per sample (§9.1),
+    // only the NAL header clear.
+    let cbcs_lead = |nal: &[u8]| match avc {
+        Some(ps) => avc_slice::slice_header_len(nal, ps).unwrap_or(cbcs::SLICE_CLEAR_LEAD),
+        None => cbcs::SLICE_CLEAR_LEAD,
+    };
+    let cenc_lead = |_: &[u8]| 0;
+    let lead: &dyn Fn(&[u8]) -> usize = match scheme {
+        Scheme::Cenc => &cenc_lead,
+        Scheme::Cbcs => &cbcs_lead,
+    };
+    let constant_iv = (scheme == Scheme::Cbcs).then(|| cbcs::constant_iv(&key.key));
     for (i, sample) in data.iter().enumerate() {
-        let iv = cenc::sample_iv(track_tag, segment, i).map_err(media)?;
         let subsamples = match layout {
-            Layout::Nal(codec, l) => cenc::nal_subsamples(sample, l, codec).map_err(media)?,
+            Layout::Nal(codec, l) => {
+                cenc::nal_subsamples_with_lead(sample, l, codec, lead).map_err(media)?
+            }
             Layout::Whole => Vec::new(),
         };
         let at = payload.len();
         payload.extend_from_slice(sample);
-        cenc::ctr_apply(&key.key, &iv, &mut payload[at..], &subsamples).map_err(media)?;
+        let out = &mut payload[at..];
+        let iv = match constant_iv {
+            Some(iv) => {
+                let pattern = crate::mux::cenc::cbcs_pattern(layout == Layout::Whole);
+                cbcs::pattern_encrypt(&key.key, &iv, pattern, out, &subsamples).map_err(media)?;
+                None
+            }
+            None => {
+                let iv = cenc::sample_iv(track_tag, segment, i).map_err(media)?;
+                cenc::ctr_apply(&key.key, &iv, out, &subsamples).map_err(media)?;
+                Some(iv)
+            }
+        };
         aux.push(SampleAux { iv, subsamples });
     }
     add_aux(&mut frag, &aux, matches!(layout, Layout::Nal(..))).map_err(|n| {

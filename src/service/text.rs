@@ -1,18 +1,21 @@
-//! Text tracks (WebVTT sidecars an `.ism` lists) as requests: which ones
+//! Text tracks (WebVTT and TTML sidecars an `.ism` lists) as requests: which ones
 //! a title has, their HLS media playlists, and their segments.
 //!
 //! Everything but a segment is answered from the `.ism` and the media
 //! indexes; a segment also needs the sidecar's cues, which the job reads
 //! (one whole-file read, capped, parsed once and cached:
 //! [`crate::source::text`]). Text tracks are offered in HLS (WebVTT
-//! segments) and DASH (WebVTT in fMP4, [`crate::mux::wvtt`]); the Smooth
-//! client manifest leaves them out (a text URL in Smooth is 501).
+//! segments, whatever the source) and DASH (WebVTT in fMP4,
+//! [`crate::mux::wvtt`], for WebVTT sources; IMSC1 in fMP4,
+//! [`crate::mux::stpp`], for TTML sources) and Smooth (TTML fragments,
+//! [`crate::mux::smooth::text_fragment`], for both).
 
 use super::{check_manifest_work, segment_at, text, Output, ServeError};
-use crate::input::ism::{self, IsmKind, ServerManifest};
+use crate::input::ism::{self, IsmKind, ServerManifest, SidecarFormat};
 use crate::input::webvtt::CueList;
 use crate::manifest::hls::subtitles;
 use crate::media_set::{MediaSet, TextTrack};
+use crate::mux::smooth::FragmentTime;
 use crate::source::SourceError;
 use crate::timeline::rescale;
 use crate::url::{Asset, Format, Resource, StreamRequest, TrackRef};
@@ -23,8 +26,8 @@ pub const CT_VTT: &str = "text/vtt";
 /// Content type of a WebVTT-in-fMP4 init or media segment (RFC 4337).
 pub const CT_MP4_TEXT: &str = "application/mp4";
 
-/// The text tracks of an asset: the `.ism`'s `<textstream>`s with a `.vtt`
-/// `src`, in document order (others, such as Azure's `.ismt`, are
+/// The text tracks of an asset: the `.ism`'s `<textstream>`s with a
+/// `.vtt`, `.ttml`, `.xml` or `.dfxp` `src`, in document order (others, such as Azure's `.ismt`, are
 /// skipped as before). Names come from the `.ism` alone, so they are the
 /// same for every request: the `trackName`, or `textstream_{lang}`, with
 /// `_{n}` added where it would repeat a name of the `.ism`.
@@ -74,6 +77,7 @@ pub(crate) fn text_tracks(
             language,
             role: t.role.unwrap_or_default(),
             sdh: t.sdh,
+            format: ism::sidecar_format(&t.src).unwrap_or_default(),
         });
     }
     Ok(out)
@@ -116,9 +120,12 @@ pub(crate) fn answer(set: &MediaSet, req: &StreamRequest) -> Result<Option<Outpu
     match &req.resource {
         Resource::Init { .. } if format.is_dash() => Ok(Some(Output::Bytes {
             content_type: CT_MP4_TEXT,
-            body: crate::mux::wvtt::init_segment(&t.language),
+            body: match t.format {
+                SidecarFormat::Ttml => crate::mux::stpp::init_segment(&t.language),
+                SidecarFormat::WebVtt => crate::mux::wvtt::init_segment(&t.language),
+            },
         })),
-        Resource::MediaPlaylist { .. } if format.is_dash() => Err(ServeError::BadRequest(
+        Resource::MediaPlaylist { .. } if !format.is_hls() => Err(ServeError::BadRequest(
             "media playlists are HLS only".into(),
         )),
         Resource::MediaPlaylist {
@@ -137,7 +144,7 @@ pub(crate) fn answer(set: &MediaSet, req: &StreamRequest) -> Result<Option<Outpu
             t.name
         ))),
         Resource::Init { .. } => Err(ServeError::NotFound(format!(
-            "{} is a WebVTT track: it has no init segment",
+            "{} is a text track: it has no init segment in this format",
             t.name
         ))),
         _ => Err(ServeError::Media(format!(
@@ -147,14 +154,15 @@ pub(crate) fn answer(set: &MediaSet, req: &StreamRequest) -> Result<Option<Outpu
     }
 }
 
-/// Whether text tracks are offered in `format`.
+/// Whether text tracks are offered in `format`: every format (HLS WebVTT,
+/// DASH `wvtt`/`stpp`, Smooth TTML).
 fn offered(format: Format) -> bool {
-    format.is_hls() || format.is_dash()
+    format.is_hls() || format.is_dash() || format.is_smooth()
 }
 
 fn not_offered(t: &TextTrack, format: Format) -> ServeError {
     ServeError::NotImplemented(format!(
-        "text track {} is offered in HLS and DASH only so far, not {}",
+        "text track {} is not offered in {}",
         t.name,
         format.as_azure().unwrap_or("this format")
     ))
@@ -175,6 +183,14 @@ pub struct SegmentRequest {
     /// Number on the timeline (`mfhd` sequence − 1).
     pub number: u32,
     pub format: Format,
+    /// The sidecar's format: in DASH, a TTML track's segments are IMSC1
+    /// (`stpp`), a WebVTT track's `wvtt`.
+    pub source: SidecarFormat,
+    /// The track's language (`xml:lang` of IMSC1 documents).
+    pub language: String,
+    /// Smooth: the fragment's place on the manifest timeline (its `<c>`,
+    /// the reference track's).
+    pub smooth_time: Option<FragmentTime>,
 }
 
 /// The text segment `req` asks for, `None` when it asks for something else.
@@ -196,7 +212,7 @@ pub(crate) fn segment_request(
         .tracks
         .first()
         .ok_or(ServeError::Media("no tracks".into()))?;
-    let (n, _) = segment_at(set, reference, *time).map_err(|e| match e {
+    let (n, seg) = segment_at(set, reference, *time).map_err(|e| match e {
         ServeError::NotFound(_) => {
             ServeError::NotFound(format!("no segment of {} at time {time}", t.name))
         }
@@ -223,6 +239,11 @@ pub(crate) fn segment_request(
         end_ms: to_ms.unwrap_or(ms(tl.end)).max(from_ms + 1),
         number,
         format,
+        source: t.format,
+        language: t.language.clone(),
+        smooth_time: format.is_smooth().then(|| {
+            crate::mux::smooth::fragment_time(set.track_index(reference).info.timescale, &seg)
+        }),
     }))
 }
 
@@ -230,13 +251,48 @@ impl SegmentRequest {
     /// The segment, from the sidecar's cues: a WebVTT document (HLS) or
     /// WebVTT in fMP4 (DASH).
     pub fn output(&self, cues: &CueList) -> Result<Output, ServeError> {
-        if self.format.is_dash() {
-            let body = crate::mux::wvtt::media_segment(
-                cues,
-                self.from_ms,
-                self.end_ms,
+        let too_many = || {
+            ServeError::Media(format!(
+                "{}: more than {} cues in one segment",
+                self.path,
+                crate::mux::wvtt::MAX_SEGMENT_CUES
+            ))
+        };
+        if let Some(time) = self.smooth_time {
+            // Smooth: a TTML document whatever the source, its times
+            // relative to the fragment's start (see `stpp::document`).
+            let lang = crate::manifest::lang::bcp47(&self.language).unwrap_or_default();
+            let (from, to) = (self.from_ms, self.end_ms);
+            let doc =
+                crate::mux::stpp::document(cues, from, to, from, &lang).ok_or_else(too_many)?;
+            let body = crate::mux::smooth::text_fragment(
+                time,
                 self.number.saturating_add(1),
+                doc.as_bytes(),
             )
+            .ok_or_else(|| ServeError::Media(format!("{}: fragment too large", self.path)))?;
+            return Ok(Output::Bytes {
+                content_type: CT_MP4_TEXT,
+                body,
+            });
+        }
+        if self.format.is_dash() {
+            let sequence = self.number.saturating_add(1);
+            let body = match self.source {
+                SidecarFormat::Ttml => {
+                    let lang = crate::manifest::lang::bcp47(&self.language).unwrap_or_default();
+                    crate::mux::stpp::media_segment(
+                        cues,
+                        self.from_ms,
+                        self.end_ms,
+                        sequence,
+                        &lang,
+                    )
+                }
+                SidecarFormat::WebVtt => {
+                    crate::mux::wvtt::media_segment(cues, self.from_ms, self.end_ms, sequence)
+                }
+            }
             .ok_or_else(|| {
                 ServeError::Media(format!(
                     "{}: more than {} cues in one segment",

@@ -1,4 +1,5 @@
-//! Text sidecars (`.vtt`) from the origin: read whole in one request
+//! Text sidecars (`.vtt`; `.ttml`, `.xml`, `.dfxp` parsed by
+//! [`crate::input::ttml`] into the same cues) from the origin: read whole in one request
 //! (capped at [`MAX_VTT_BYTES`]; a larger object is refused, 502), parsed
 //! once into a cue list and cached parsed ([`CueList::to_blob`]) under
 //! [`cues_key`], with the version of the object it came from inside. Like
@@ -8,6 +9,8 @@
 //! entry is re-read.
 
 use super::{Cache, ReadRequest, ReadResponse, SourceError};
+use crate::input::ism::{sidecar_format, SidecarFormat};
+use crate::input::ttml;
 use crate::input::webvtt::{self, CueList, CUE_BLOB_VERSION, MAX_VTT_BYTES};
 use bytes::Bytes;
 
@@ -46,7 +49,10 @@ pub fn cues_from_read(
     if resp.total_size > MAX_VTT_BYTES as u64 || resp.data.len() > MAX_VTT_BYTES {
         return Err(bad(format!("larger than {MAX_VTT_BYTES} bytes")));
     }
-    let cues = webvtt::parse(&resp.data).map_err(|e| bad(e.to_string()))?;
+    let cues = match sidecar_format(path) {
+        Some(SidecarFormat::Ttml) => ttml::parse(&resp.data).map_err(|e| bad(e.to_string()))?,
+        _ => webvtt::parse(&resp.data).map_err(|e| bad(e.to_string()))?,
+    };
     let version = if resp.etag.is_empty() {
         format!("size:{}", resp.total_size)
     } else {

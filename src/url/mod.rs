@@ -159,7 +159,7 @@ pub enum Resource {
     /// bitrate only places the URL next to a media playlist; the key is
     /// the asset's, and [`Options::encryption`] is always set.
     Key,
-    /// `License(encryption=cenc)` next to the manifest: the ClearKey
+    /// `License(encryption=cenc|cbcs-aapl)` next to the manifest: the ClearKey
     /// licence server of the asset (W3C EME §9.1.4), the only resource
     /// answered to a POST (its body, the licence request, is passed to the
     /// job: [`crate::job::Job::with_body`]); [`Options::encryption`] is

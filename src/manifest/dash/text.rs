@@ -1,7 +1,8 @@
 //! Text AdaptationSets: one per text track (a language and a role each),
-//! `contentType="text"`, segmented WebVTT in fMP4 (`mimeType=
-//! "application/mp4"`, `codecs="wvtt"`, ISO/IEC 14496-30; `mux::wvtt`)
-//! on the shared timeline: the SegmentTimeline of the reference track.
+//! `contentType="text"`, `mimeType="application/mp4"`: segmented WebVTT in
+//! fMP4 (`codecs="wvtt"`, ISO/IEC 14496-30 §7; `mux::wvtt`) for WebVTT
+//! sources, IMSC1 Text in fMP4 (`codecs="stpp.ttml.im1t"`, §5;
+//! `mux::stpp`) for TTML sources, on the shared timeline: the SegmentTimeline of the reference track.
 //!
 //! `Role` (ISO/IEC 23009-1 §5.8.5.5, `urn:mpeg:dash:role:2011`):
 //! `subtitle`, `caption`, `forced-subtitle` (DASH-IF IOP v4.3 §6.4.4, also
@@ -10,7 +11,7 @@
 //! ("for the hard of hearing"), as DASH-IF IOP signals it.
 
 use super::S;
-use crate::input::ism::TextRole;
+use crate::input::ism::{SidecarFormat, TextRole};
 use crate::media_set::MediaSet;
 use crate::url::Format;
 use quick_xml::Writer;
@@ -26,6 +27,17 @@ pub fn role(role: TextRole) -> &'static str {
         TextRole::Caption => "caption",
         TextRole::Forced => "forced-subtitle",
         TextRole::Description => "description",
+    }
+}
+
+/// `@codecs` of a text track: TTML sources as IMSC1 Text in fMP4 (DASH-IF
+/// IOP v4.3 §6.4.2: `stpp` with the profile), WebVTT sources as `wvtt`.
+/// One AdaptationSet per track either way: offering a TTML source in both
+/// forms would list each language twice in players' menus.
+pub fn codecs(format: SidecarFormat) -> &'static str {
+    match format {
+        SidecarFormat::Ttml => crate::mux::stpp::CODECS,
+        SidecarFormat::WebVtt => "wvtt",
     }
 }
 
@@ -66,7 +78,7 @@ pub(super) fn adaptation_sets(
                 .with_attributes([
                     ("id", rep_id.as_str()),
                     ("bandwidth", bandwidth.as_str()),
-                    ("codecs", "wvtt"),
+                    ("codecs", codecs(t.format)),
                 ])
                 .write_inner_content(|w| {
                     super::segment_template(w, set, &t.name, format, None, timeline)

@@ -302,3 +302,36 @@ fn ffmpeg_decodes_fragments_behind_a_10mhz_header() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn text_fragment_layout() {
+    let time = FragmentTime {
+        start: 60_000_000,
+        duration: 20_000_000,
+    };
+    let doc = b"<tt xmlns=\"http://www.w3.org/ns/ttml\"/>";
+    let f = text_fragment(time, 4, doc).unwrap();
+    let moof_len = be32(&f, 0) as usize;
+    assert_eq!(&f[4..8], b"moof");
+    // mfhd sequence
+    assert_eq!(&f[12..16], b"mfhd");
+    assert_eq!(be32(&f, 20), 4);
+    // traf: tfhd (default-sample-flags sync), trun of one sample, tfxd
+    assert_eq!(&f[28..32], b"traf");
+    assert_eq!(&f[36..40], b"tfhd");
+    assert_eq!(be32(&f, 40), 0x20);
+    assert_eq!(be32(&f, 48), crate::mux::fragment::FLAGS_SYNC);
+    assert_eq!(&f[56..60], b"trun");
+    assert_eq!(be32(&f, 60), 0x0301);
+    assert_eq!(be32(&f, 64), 1);
+    assert_eq!(be32(&f, 68) as usize, moof_len + 8, "data offset");
+    assert_eq!(be32(&f, 72), 20_000_000, "duration in HNS");
+    assert_eq!(be32(&f, 76) as usize, doc.len());
+    assert_eq!(&f[84..88], b"uuid");
+    assert_eq!(&f[88..104], TFXD_UUID);
+    assert_eq!(be64(&f, 108), 60_000_000);
+    assert_eq!(be64(&f, 116), 20_000_000);
+    assert_eq!(124, moof_len);
+    assert_eq!(&f[moof_len + 4..moof_len + 8], b"mdat");
+    assert_eq!(&f[moof_len + 8..], doc);
+}

@@ -275,3 +275,247 @@ fn cenc_needs_a_cmaf_format_and_a_key_source() {
     );
     assert_eq!(r.unwrap_err().status(), 501);
 }
+
+/// `cbcs`: the pattern and constant IV of an init segment's `tenc`
+/// (version 1), checked against the `schm`.
+fn cbcs_tenc(init: &[u8]) -> ((usize, usize), [u8; 16]) {
+    let find = |pat: &[u8]| init.windows(pat.len()).position(|w| w == pat).unwrap();
+    let schm = find(b"schm");
+    assert_eq!(&init[schm + 8..schm + 16], b"cbcs\x00\x01\x00\x00");
+    let tenc = find(b"tenc");
+    assert_eq!(init[tenc + 4], 1, "tenc version 1");
+    let pattern = init[tenc + 9];
+    assert_eq!(
+        &init[tenc + 10..tenc + 12],
+        &[1, 0],
+        "protected, no per-sample IV"
+    );
+    assert_eq!(init[tenc + 28], 16, "16-byte constant IV");
+    let iv = init[tenc + 29..tenc + 45].try_into().unwrap();
+    ((usize::from(pattern >> 4), usize::from(pattern & 15)), iv)
+}
+
+/// Decrypts one `cbcs` protected range in place with the `cbc` crate:
+/// the pattern's encrypted blocks are one CBC chain from the IV.
+fn cbcs_decrypt_range(key: &[u8; 16], iv: &[u8; 16], (c, s): (usize, usize), r: &mut [u8]) {
+    use ::cbc::cipher::{BlockDecryptMut, KeyIvInit};
+    let (c, s) = if c == 0 && s == 0 { (1, 0) } else { (c, s) };
+    let picked: Vec<usize> = (0..r.len() / 16).filter(|b| b % (c + s) < c).collect();
+    let mut dec = ::cbc::Decryptor::<aes::Aes128>::new(key.into(), iv.into());
+    for b in picked {
+        dec.decrypt_block_mut((&mut r[b * 16..b * 16 + 16]).into());
+    }
+}
+
+/// The samples of a `cbcs` segment's `mdat`, decrypted per its `senc`
+/// (subsamples, no IVs) or, without one (audio), whole blocks.
+fn decrypt_cbcs_segment(seg: &[u8], init: &[u8], key: &[u8; 16]) -> Vec<u8> {
+    let (pattern, iv) = cbcs_tenc(init);
+    let (moof_at, moof) = child(seg, b"moof").unwrap();
+    let (_, traf) = child(&moof[8..], b"traf").unwrap();
+    let traf = &traf[8..];
+    let (_, trun) = child(traf, b"trun").unwrap();
+    let count = u32_at(trun, 12) as usize;
+    let flags = u32_at(trun, 8) & 0xff_ffff;
+    let per = [0x100, 0x200, 0x400, 0x800]
+        .iter()
+        .filter(|f| flags & **f != 0)
+        .count()
+        * 4;
+    let first = 20 + if flags & 4 != 0 { 4 } else { 0 };
+    let sizes: Vec<usize> = (0..count)
+        .map(|i| u32_at(trun, first + i * per + 4) as usize)
+        .collect();
+    let mut payload = seg[moof_at + u32_at(trun, 16) as usize..].to_vec();
+    let mut p = 0;
+    match child(traf, b"senc") {
+        None => {
+            assert!(child(traf, b"saiz").is_none() && child(traf, b"saio").is_none());
+            assert_eq!(pattern, (0, 0), "whole blocks without subsamples");
+            for size in &sizes {
+                cbcs_decrypt_range(key, &iv, pattern, &mut payload[p..p + size]);
+                p += size;
+            }
+        }
+        Some((_, _)) => {
+            assert_eq!(pattern, (1, 9));
+            let (_, saio) = child(traf, b"saio").unwrap();
+            assert!(child(traf, b"saiz").is_some());
+            let mut at = moof_at + u32_at(saio, 16) as usize;
+            for size in &sizes {
+                let n = u16::from_be_bytes(seg[at..at + 2].try_into().unwrap());
+                at += 2;
+                let mut q = p;
+                for _ in 0..n {
+                    let clear =
+                        usize::from(u16::from_be_bytes(seg[at..at + 2].try_into().unwrap()));
+                    let protected = u32_at(seg, at + 2) as usize;
+                    assert_eq!(protected % 16, 0, "whole blocks");
+                    at += 6;
+                    q += clear;
+                    cbcs_decrypt_range(key, &iv, pattern, &mut payload[q..q + protected]);
+                    q += protected;
+                }
+                assert_eq!(q - p, *size, "the map covers the sample");
+                p += size;
+            }
+        }
+    }
+    assert_eq!(p, payload.len());
+    payload
+}
+
+#[test]
+fn cbcs_hls_and_dash_segments_decrypt_to_the_clear_ones() {
+    for asset in ["avc_bframes.mp4", "hevc.mp4", "mixed_audio.mp4"] {
+        let key = key_of(asset);
+        let master = String::from_utf8(
+            get(&format!(
+                "/{asset}/manifest(format=m3u8-cmaf,encryption=cbcs-aapl).m3u8"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let uris: Vec<String> = master
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(str::to_string)
+            .chain(master.lines().filter_map(|l| {
+                l.split("URI=\"")
+                    .nth(1)
+                    .map(|r| r.split('"').next().unwrap().to_string())
+            }))
+            .collect();
+        let mut checked = 0;
+        for uri in uris {
+            let playlist_url = format!("/{asset}/{uri}");
+            let dir = &playlist_url[..playlist_url.rfind('/').unwrap() + 1];
+            let playlist = String::from_utf8(get(&playlist_url).unwrap()).unwrap();
+            assert!(playlist.contains(
+                "\n#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"Key(encryption=cbcs-aapl)\",KEYFORMAT=\"identity\"\n"
+            ), "{playlist}");
+            assert!(playlist.find("#EXT-X-MAP") < playlist.find("#EXT-X-KEY"));
+            assert_eq!(
+                get(&format!("{dir}Key(encryption=cbcs-aapl)")).unwrap(),
+                key
+            );
+            let map = playlist[playlist.find("#EXT-X-MAP").unwrap()..]
+                .split('"')
+                .nth(1)
+                .unwrap();
+            let init = get(&format!("{dir}{map}")).unwrap();
+            for seg in playlist
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.is_empty())
+            {
+                let enc = get(&format!("{dir}{seg}")).unwrap();
+                let clear = get(&format!(
+                    "{dir}{}",
+                    seg.replace(",encryption=cbcs-aapl", "")
+                ))
+                .unwrap();
+                assert_ne!(clear_payload(&enc), clear_payload(&clear));
+                assert_eq!(
+                    decrypt_cbcs_segment(&enc, &init, &key),
+                    clear_payload(&clear),
+                    "{seg}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 2, "{asset}");
+    }
+    // DASH: the same segments, signalled `cbcs`.
+    let mpd = String::from_utf8(
+        get("/avc_bframes.mp4/manifest(format=mpd-time-cmaf,encryption=cbcs-aapl).mpd").unwrap(),
+    )
+    .unwrap();
+    assert!(mpd.contains(
+        "schemeIdUri=\"urn:mpeg:dash:mp4protection:2011\" value=\"cbcs\" cenc:default_KID=\""
+    ));
+    assert!(
+        mpd.contains(">License(encryption=cbcs-aapl)</dashif:Laurl>"),
+        "{mpd}"
+    );
+    assert!(mpd.contains("Fragments(video=$Time$,format=mpd-time-cmaf,encryption=cbcs-aapl).m4s"));
+}
+
+#[test]
+fn cbcs_licence_answers_the_key_and_ts_is_refused() {
+    let e = get("/avc_bframes.mp4/manifest(format=m3u8-aapl,encryption=cbcs-aapl)").unwrap_err();
+    assert_eq!(e, 400);
+    let asset = "avc_bframes.mp4";
+    let req = request(&format!("/{asset}/License(encryption=cbcs-aapl)"));
+    let k = cfg().keys.source().unwrap().content_key(&req.asset);
+    let body = format!(
+        "{{\"kids\":[\"{}\"],\"type\":\"temporary\"}}",
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, k.kid)
+    );
+    let out = crate::service::licence_output(&req, &cfg().keys, body.as_bytes()).unwrap();
+    let Output::Key { body, .. } = out else {
+        panic!()
+    };
+    let k64 = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, k.key);
+    assert!(String::from_utf8_lossy(&body).contains(&k64));
+}
+
+/// The AVC slice-header reader measures every slice of the fixtures (no
+/// fallback to the fixed lead), and the headers are short.
+#[test]
+fn every_avc_fixture_slice_header_is_measured() {
+    use crate::codec::avc_slice::{header_end, slice_header_len, ParamSets};
+    use crate::model::Codec;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small");
+    for asset in ["avc_bframes.mp4", "avc_gop40.mp4", "open_gop.mp4"] {
+        let file = std::fs::read(root.join(asset)).unwrap();
+        let mut origin = FileOrigin::new(&root);
+        let req = request(&format!("/{asset}/manifest"));
+        let set =
+            crate::service::load_set(&req.asset, &mut origin, &mut MemoryCache::default(), &cfg())
+                .unwrap();
+        let t = set
+            .tracks
+            .iter()
+            .find(|t| set.track_index(t).is_video())
+            .unwrap();
+        let idx = set.track_index(t);
+        let Codec::Avc(c) = &idx.info.codec else {
+            panic!("{asset}")
+        };
+        let ps = ParamSets::from_config(c);
+        let l = usize::from(c.nal_length_size);
+        let (mut slices, mut longest, mut cabac) = (0, 0, 0);
+        for s in idx.samples(0..idx.sample_count()).unwrap() {
+            let s = s.unwrap();
+            let data = &file[s.offset as usize..s.offset as usize + s.size as usize];
+            let mut at = 0;
+            while at + l <= data.len() {
+                let n = data[at..at + l]
+                    .iter()
+                    .fold(0usize, |a, &b| (a << 8) | usize::from(b));
+                let nal = &data[at + l..at + l + n];
+                if (1..=5).contains(&(nal[0] & 0x1f)) {
+                    let h = slice_header_len(nal, &ps).unwrap_or_else(|| panic!("{asset}"));
+                    // CABAC: the header's last byte ends in alignment
+                    // ones (H.264 §7.3.4), so the bit count is exact.
+                    let end = header_end(nal, &ps).unwrap();
+                    if end.cabac {
+                        let ones = (1u16 << end.after) - 1;
+                        assert_eq!(u16::from(end.last) & ones, ones, "{asset}: {end:?}");
+                        cabac += 1;
+                    }
+                    assert!(h >= 2 && h < nal.len(), "{asset}: {h} of {}", nal.len());
+                    longest = longest.max(h);
+                    slices += 1;
+                }
+                at += l + n;
+            }
+        }
+        assert!(
+            slices > 10 && longest <= 32,
+            "{asset}: {slices} slices, {longest}"
+        );
+        assert!(cabac == 0 || cabac == slices);
+        eprintln!("{asset}: {slices} slices ({cabac} CABAC), longest header {longest} B");
+    }
+}

@@ -195,13 +195,14 @@ fn text_refusals() {
         ),
         404
     );
+    // Smooth (no format): a TTML fragment.
     assert_eq!(
         status(
             &format!("{q}/Fragments(textstream_eng=0)"),
             &mut origin,
             &mut cache
         ),
-        501
+        200
     );
     let bad = serve(
         &format!("{q}/Fragments(textstream_deu=0,format=m3u8-cmaf).vtt"),
@@ -248,9 +249,9 @@ fn text_refusals() {
             )
         );
     }
-    // The Smooth manifest still answers, without text.
+    // The Smooth manifest lists the text streams.
     let smooth = body(serve("/t.ism/manifest", &mut origin, &mut cache).unwrap());
-    assert!(!smooth.contains("textstream"), "{smooth}");
+    assert_eq!(smooth.matches("Type=\"text\"").count(), 3, "{smooth}");
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -314,5 +315,142 @@ fn dash_text_adaptation_sets_and_wvtt_segments() {
         }
         o => panic!("{o:?}"),
     }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+const TTML: &str = r#"<?xml version="1.0"?>
+<tt xmlns="http://www.w3.org/ns/ttml" xmlns:ttp="http://www.w3.org/ns/ttml#parameter" ttp:frameRate="25">
+  <body><div begin="00:00:00:10">
+    <p begin="0s" end="600ms">first<br/>line &amp; two</p>
+    <p begin="1.1s" end="2.1s">spans 2 s</p>
+  </div></body>
+</tt>"#;
+
+fn ttml_dir(tag: &str) -> PathBuf {
+    let d = dir(tag);
+    std::fs::write(d.join("s_fra.ttml"), TTML).unwrap();
+    std::fs::write(
+        d.join("bad.dfxp"),
+        "<tt><body><p begin=\"1\">x</p></body></tt>",
+    )
+    .unwrap();
+    let ism = r#"<smil><body><switch>
+      <video src="m.mp4"/><audio src="m.mp4" systemLanguage="eng"/>
+      <textstream src="s_fra.ttml" systemLanguage="fra"><param name="role" value="caption"/></textstream>
+      <textstream src="s_eng.vtt" systemLanguage="eng"/>
+      <textstream src="bad.dfxp" systemLanguage="deu"/>
+    </switch></body></smil>"#;
+    std::fs::write(d.join("t.ism"), ism).unwrap();
+    d
+}
+
+fn bytes(out: Output) -> bytes::Bytes {
+    match out {
+        Output::Bytes { content_type, body } => {
+            assert_eq!(content_type, super::CT_MP4_TEXT);
+            body
+        }
+        o => panic!("{o:?}"),
+    }
+}
+
+#[test]
+fn ttml_sidecar_in_hls_dash_stpp_and_smooth() {
+    let d = ttml_dir("ttml");
+    let mut origin = FileOrigin::new(&d);
+    let mut cache = MemoryCache::default();
+    let q = "/t.ism/QualityLevels(1000)";
+    // HLS: WebVTT from the TTML cues (div offset 10 frames = 400 ms).
+    let vtt = body(
+        serve(
+            &format!("{q}/Fragments(textstream_fra=0,format=m3u8-cmaf).vtt"),
+            &mut origin,
+            &mut cache,
+        )
+        .unwrap(),
+    );
+    assert!(
+        vtt.contains("00:00:00.400 --> 00:00:01.000\nfirst\nline &amp; two\n"),
+        "{vtt}"
+    );
+    assert!(
+        vtt.contains("00:00:01.500 --> 00:00:02.500\nspans 2 s"),
+        "{vtt}"
+    );
+    // DASH: stpp for the TTML source, wvtt for the WebVTT one.
+    let mpd = body(
+        serve(
+            "/t.ism/manifest(format=mpd-time-cmaf)",
+            &mut origin,
+            &mut cache,
+        )
+        .unwrap(),
+    );
+    let texts: Vec<&str> = mpd
+        .split("<AdaptationSet")
+        .filter(|a| a.contains("contentType=\"text\""))
+        .collect();
+    assert_eq!(texts.len(), 3, "{mpd}");
+    assert!(texts[0].contains("codecs=\"stpp.ttml.im1t\"") && texts[0].contains("lang=\"fr\""));
+    assert!(texts[0].contains("value=\"caption\""));
+    assert!(texts[1].contains("codecs=\"wvtt\""));
+    let init = bytes(
+        serve(
+            &format!("{q}/Fragments(textstream_fra=i,format=mpd-time-cmaf)"),
+            &mut origin,
+            &mut cache,
+        )
+        .unwrap(),
+    );
+    assert!(init.windows(4).any(|w| w == b"stpp") && init.windows(4).any(|w| w == b"sthd"));
+    let seg = bytes(
+        serve(
+            &format!("{q}/Fragments(textstream_fra=0,format=mpd-time-cmaf)"),
+            &mut origin,
+            &mut cache,
+        )
+        .unwrap(),
+    );
+    assert_eq!(&seg[4..8], b"styp");
+    let doc = String::from_utf8_lossy(&seg);
+    assert!(
+        doc.contains(r#"xml:lang="fr"><body><div><p begin="00:00:00.400" end="00:00:01.000">first<br/>line &amp; two</p>"#),
+        "{doc}"
+    );
+    // Smooth: a text StreamIndex per track, TTML fragments for both kinds.
+    let ism = body(serve("/t.ism/manifest", &mut origin, &mut cache).unwrap());
+    assert!(ism.contains(r#"<StreamIndex Type="text" Subtype="CAPT" Name="textstream_fra" Language="fra" Chunks=""#), "{ism}");
+    assert!(
+        ism.contains(r#"Subtype="SUBT" Name="textstream_eng""#),
+        "{ism}"
+    );
+    assert!(
+        ism.contains(r#"FourCC="TTML" CodecPrivateData="""#),
+        "{ism}"
+    );
+    for name in ["textstream_fra", "textstream_eng"] {
+        let frag =
+            bytes(serve(&format!("{q}/Fragments({name}=0)"), &mut origin, &mut cache).unwrap());
+        assert_eq!(&frag[4..8], b"moof", "{name}");
+        let text = String::from_utf8_lossy(&frag);
+        assert!(
+            text.contains("<tt xmlns=\"http://www.w3.org/ns/ttml\""),
+            "{text}"
+        );
+        assert!(frag.windows(16).any(|w| w == crate::mux::smooth::TFXD_UUID));
+    }
+    // A bad time in a TTML sidecar: 502 naming the file and the offset.
+    let bad = serve(
+        &format!("{q}/Fragments(textstream_deu=0,format=m3u8-cmaf).vtt"),
+        &mut origin,
+        &mut cache,
+    )
+    .unwrap_err();
+    assert_eq!(bad.status(), 502);
+    assert!(
+        bad.to_string().starts_with("bad.dfxp: TTML byte ")
+            && bad.to_string().ends_with("bad begin time"),
+        "{bad}"
+    );
     let _ = std::fs::remove_dir_all(&d);
 }
