@@ -75,28 +75,7 @@ pub fn pattern_encrypt(
     data: &mut [u8],
     map: &[Subsample],
 ) -> Result<(), CencError> {
-    if map.is_empty() {
-        encrypt_range(key, iv, pattern, data);
-        return Ok(());
-    }
-    let covered: u64 = map
-        .iter()
-        .map(|s| u64::from(s.clear) + u64::from(s.protected))
-        .sum();
-    if covered != data.len() as u64 {
-        return Err(CencError::MapMismatch {
-            map: covered,
-            sample: data.len() as u64,
-        });
-    }
-    let mut at = 0usize;
-    for s in map {
-        at += usize::from(s.clear);
-        let end = at + s.protected as usize;
-        encrypt_range(key, iv, pattern, &mut data[at..end]);
-        at = end;
-    }
-    Ok(())
+    super::cenc::each_protected(data, map, |range| encrypt_range(key, iv, pattern, range))
 }
 
 /// One protected range: the pattern over its whole blocks, one CBC chain

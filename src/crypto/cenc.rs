@@ -74,8 +74,20 @@ pub fn ctr_apply(
     let mut counter = [0u8; 16];
     counter[..8].copy_from_slice(iv);
     let mut cipher = Ctr::new(key.into(), (&counter).into());
+    each_protected(data, map, |range| cipher.apply_keystream(range))
+}
+
+/// Calls `f` on each protected range of `data` under `map`, in order (the
+/// whole sample when `map` is empty), once the map is checked to cover the
+/// sample exactly: shared by every scheme, which differ only in what they
+/// do to a range.
+pub(crate) fn each_protected(
+    data: &mut [u8],
+    map: &[Subsample],
+    mut f: impl FnMut(&mut [u8]),
+) -> Result<(), CencError> {
     if map.is_empty() {
-        cipher.apply_keystream(data);
+        f(data);
         return Ok(());
     }
     let covered: u64 = map
@@ -92,7 +104,7 @@ pub fn ctr_apply(
     for s in map {
         at += usize::from(s.clear);
         let end = at + s.protected as usize;
-        cipher.apply_keystream(&mut data[at..end]);
+        f(&mut data[at..end]);
         at = end;
     }
     Ok(())
