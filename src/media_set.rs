@@ -309,7 +309,7 @@ impl MediaSet {
         Ok(segs)
     }
 
-    /// Duration of the title in seconds.
+    /// Duration of the title in seconds: its longest track's presentation.
     pub fn duration_secs(&self) -> f64 {
         if let Some(clip) = &self.clip {
             return clip.duration_secs();
@@ -317,8 +317,11 @@ impl MediaSet {
         self.tracks
             .iter()
             .map(|t| {
+                // Where the edit list ends the track (after a delay, a
+                // start trim, an end trim or cuts), not the media's length.
                 let i = self.track_index(t);
-                i.info.duration as f64 / f64::from(i.info.timescale)
+                let end = crate::timeline::presentation_end(i).max(0);
+                end as f64 / f64::from(i.info.timescale)
             })
             .fold(0.0, f64::max)
     }

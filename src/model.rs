@@ -217,6 +217,10 @@ pub struct TrackInfo {
     /// its presentation time: the edit list's media_time minus any initial
     /// empty edit, in `timescale`.
     pub presentation_offset: i64,
+    /// Presentation time where the edit list ends the track, when it ends
+    /// before the media does (ISO/IEC 14496-12 §8.6.6): manifests and the
+    /// last segment end there, not at the last sample's end.
+    pub presented_end: Option<i64>,
     /// Average bitrate in bit/s (from `btrt` when present, else computed).
     pub avg_bitrate: u64,
     /// Peak bitrate in bit/s (from `btrt`; 0 when unknown).

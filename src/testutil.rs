@@ -14,6 +14,9 @@ pub struct SynthTrack {
     pub edit: Option<i64>,
     /// A sample entry box to use instead of the default `avc1`/`mp4a`.
     pub entry: Option<Vec<u8>>,
+    /// A whole edit list, (segment_duration in the movie timescale 1000,
+    /// media_time), written instead of `edit` when not empty.
+    pub elst: Vec<(u32, i64)>,
 }
 
 impl SynthTrack {
@@ -37,6 +40,7 @@ impl SynthTrack {
             samples,
             edit: Some(512),
             entry: None,
+            elst: Vec::new(),
         }
     }
 
@@ -48,7 +52,14 @@ impl SynthTrack {
             samples: (0..frames).map(|i| (1024, 300 + i % 5, true, 0)).collect(),
             edit: Some(1024),
             entry: None,
+            elst: Vec::new(),
         }
+    }
+
+    /// This track with the edit list `elst` (see [`SynthTrack::elst`]).
+    pub fn with_elst(mut self, elst: &[(u32, i64)]) -> Self {
+        self.elst = elst.to_vec();
+        self
     }
 
     /// This track with `entry` as its sample entry.
@@ -186,7 +197,15 @@ fn write_moov(tracks: &[SynthTrack], mdat_start: u64) -> Vec<u8> {
             .u32(160 << 16)
             .u32(90 << 16)
             .end();
-        if let Some(mt) = t.edit {
+        if !t.elst.is_empty() {
+            w.start(b"edts")
+                .start_full(b"elst", 0, 0)
+                .u32(t.elst.len() as u32);
+            for &(d, mt) in &t.elst {
+                w.u32(d).u32(mt as u32).u32(0x10000);
+            }
+            w.end().end();
+        } else if let Some(mt) = t.edit {
             w.start(b"edts")
                 .start_full(b"elst", 0, 0)
                 .u32(1)
@@ -201,7 +220,13 @@ fn write_moov(tracks: &[SynthTrack], mdat_start: u64) -> Vec<u8> {
             .u32(0)
             .u32(0)
             .u32(t.timescale)
-            .u32(0)
+            .u32(
+                t.samples
+                    .iter()
+                    .map(|s| u64::from(s.0))
+                    .sum::<u64>()
+                    .min(0xFFFF_FFFE) as u32,
+            )
             .u16(0x15c7)
             .u16(0)
             .end();

@@ -481,8 +481,12 @@ pub fn check_segment(t: &TrackIndex, seg: &TrackSegment, target_ms: u32) -> Resu
     Ok(())
 }
 
-/// Presentation end of a track, in its timescale.
-fn presentation_end(t: &TrackIndex) -> i64 {
+/// Presentation end of a track, in its timescale: where its edit list
+/// ends it, else where its last sample ends.
+pub fn presentation_end(t: &TrackIndex) -> i64 {
+    if let Some(end) = t.info.presented_end {
+        return end;
+    }
     i64::try_from(t.info.duration)
         .unwrap_or(i64::MAX)
         .saturating_sub(t.info.presentation_offset)
@@ -506,11 +510,19 @@ fn segment_between(
         Some(pts) => pts,
         None => i64::try_from(p0.dts).unwrap_or(i64::MAX).saturating_sub(po),
     };
+    let mut duration = p1.dts.saturating_sub(p0.dts);
+    // A track whose edit list ends before its media: the samples that
+    // finish decoding (or the audio frame that straddles the end) run past
+    // it, but the segment ends where the edit does.
+    if let (Some(e), true) = (t.info.presented_end, end == t.sample_count()) {
+        let left = e.saturating_sub(start).max(1);
+        duration = duration.min(left.unsigned_abs());
+    }
     Some(TrackSegment {
         number: n as u32,
         samples: first..end,
         start,
-        duration: p1.dts.saturating_sub(p0.dts),
+        duration,
         payload: p1.bytes.saturating_sub(p0.bytes),
     })
 }

@@ -7,7 +7,8 @@
 //! track_count:u16, then per track:
 //!   track_id:u32 kind:u8 flags:u8 (1: composition offsets, 2: every sample
 //!   is a sync sample, the sync table is empty) timescale:u32 duration:u64 language:[u8;3]
-//!   handler:[u8;4] presentation_offset:i64 avg_bitrate:u64 max_bitrate:u64
+//!   handler:[u8;4] presentation_offset:i64 presented_end:i64 (i64::MIN: none)
+//!   avg_bitrate:u64 max_bitrate:u64
 //!   sample_count:u32 total_bytes:u64 entry_len:u32 entry (the raw sample entry box)
 //!   block_count:u32 blocks sync_count:u32 sync data_len:u32 data
 //! trailer: count:u16, then per entry: track_id:u32 channels:u16
@@ -145,6 +146,7 @@ fn read_track(r: &mut Reader) -> Result<TrackIndex> {
     let h = r.take(4)?;
     let handler = crate::model::FourCC([h[0], h[1], h[2], h[3]]);
     let presentation_offset = r.u64()? as i64;
+    let presented_end = Some(r.u64()? as i64).filter(|&e| e != i64::MIN);
     let avg_bitrate = r.u64()?;
     let max_bitrate = r.u64()?;
     let sample_count = r.u32()?;
@@ -195,6 +197,7 @@ fn read_track(r: &mut Reader) -> Result<TrackIndex> {
         channels: entry.channels,
         bits_per_sample: entry.bits_per_sample,
         presentation_offset,
+        presented_end,
         avg_bitrate,
         max_bitrate,
         sample_count,

@@ -4,11 +4,11 @@
 //! per-track encoder.
 
 use super::blob::{put_table, put_trailer, FLAG_ALL_SYNC, FLAG_CTS, MAGIC};
+use super::edits::{plan_movie, EditPlan, EditedSamples};
 use super::*;
 use crate::error::{Cap, LimitError};
 use crate::mp4::moof::parse_moof;
 use crate::mp4::moov::{parse_moov, Movie, Track};
-use crate::mp4::samples::TrackSamples;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -74,7 +74,8 @@ pub fn build_fragmented(
         attach(&mut movie, &trex, moofs, moov_offset)?;
     }
     check_tables(&movie.tracks)?;
-    let encoders = walk(&movie.tracks, file_size)?;
+    let plans = plan_movie(&movie.tracks)?;
+    let encoders = walk(&movie.tracks, &plans, file_size)?;
     let mut out = Vec::with_capacity(
         4096 + encoders
             .iter()
@@ -160,7 +161,7 @@ fn check_tables(tracks: &[Track]) -> Result<()> {
 /// One track in the merged walk: its samples, the next one waiting, and
 /// its encoder.
 struct Lane<'a> {
-    iter: TrackSamples<'a>,
+    iter: EditedSamples<'a>,
     head: Option<Sample>,
     /// Offset of the track's latest sample with data: a zero-size sample
     /// waits at it, so it never holds its track back behind the others.
@@ -235,11 +236,15 @@ impl Queue {
 /// track runs on without touching the queue while its samples come before
 /// every other track's next one (a chunk of an interleaved file, or all of
 /// a file that stores its tracks one after the other).
-fn walk<'a>(tracks: &'a [Track], file_size: u64) -> Result<Vec<TrackEncoder<'a>>> {
+fn walk<'a>(
+    tracks: &'a [Track],
+    plans: &'a [EditPlan],
+    file_size: u64,
+) -> Result<Vec<TrackEncoder<'a>>> {
     let mut lanes = Vec::with_capacity(tracks.len());
     let mut queue = Queue::new(tracks.len());
-    for (i, t) in tracks.iter().enumerate() {
-        let mut iter = t.samples();
+    for (i, (t, plan)) in tracks.iter().zip(plans).enumerate() {
+        let mut iter = EditedSamples::new(t, plan);
         let head = iter.next().transpose()?;
         if let Some(s) = &head {
             queue.put(i, if s.size == 0 { 0 } else { s.offset });
@@ -248,7 +253,7 @@ fn walk<'a>(tracks: &'a [Track], file_size: u64) -> Result<Vec<TrackEncoder<'a>>
             iter,
             head,
             last: 0,
-            enc: TrackEncoder::new(t),
+            enc: TrackEncoder::new(t, plan),
         });
     }
     // Data end of the samples taken so far (file order while `ordered`),
@@ -359,6 +364,8 @@ fn check_unordered(tracks: &[Track]) -> Result<()> {
 /// One track's index as its samples arrive in decode order.
 struct TrackEncoder<'a> {
     t: &'a Track,
+    /// What the edit list keeps (presentation offset, end).
+    plan: &'a EditPlan,
     all_sync: bool,
     data: Vec<u8>,
     blocks: Vec<u8>,
@@ -373,10 +380,11 @@ struct TrackEncoder<'a> {
 }
 
 impl<'a> TrackEncoder<'a> {
-    fn new(t: &'a Track) -> Self {
+    fn new(t: &'a Track, plan: &'a EditPlan) -> Self {
         let n = usize::try_from(t.sample_count()).unwrap_or(usize::MAX);
         TrackEncoder {
             t,
+            plan,
             all_sync: all_sync(t),
             data: Vec::with_capacity(n.saturating_mul(4).min(MAX_INDEX_BYTES)),
             blocks: Vec::new(),
@@ -461,7 +469,7 @@ impl<'a> TrackEncoder<'a> {
         }
         if t.kind == TrackKind::Video && s.sync && !self.all_sync {
             self.sync.extend_from_slice(&self.count.to_be_bytes());
-            let shift = i64::from(s.cts_offset) - t.presentation_offset;
+            let shift = i64::from(s.cts_offset) - self.plan.presentation_offset;
             let shift = i32::try_from(shift).map_err(|_| {
                 IndexError::Mp4(crate::mp4::Mp4Error::unsupported(
                     &t.path,
@@ -513,7 +521,9 @@ impl<'a> TrackEncoder<'a> {
         let lang = t.language.as_bytes();
         out.extend_from_slice(if lang.len() == 3 { lang } else { b"und" });
         out.extend_from_slice(&t.handler.0);
-        out.extend_from_slice(&t.presentation_offset.to_be_bytes());
+        out.extend_from_slice(&self.plan.presentation_offset.to_be_bytes());
+        let end = self.plan.presented_end.unwrap_or(i64::MIN);
+        out.extend_from_slice(&end.to_be_bytes());
         out.extend_from_slice(&avg.to_be_bytes());
         out.extend_from_slice(&max_bitrate.to_be_bytes());
         out.extend_from_slice(&self.count.to_be_bytes());

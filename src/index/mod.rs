@@ -14,6 +14,7 @@
 
 mod blob;
 mod build;
+pub mod edits;
 pub mod varint;
 
 use crate::model::{Sample, TrackInfo, TrackKind};
@@ -38,8 +39,10 @@ pub use build::{build, build_fragmented, MAX_FILE_SAMPLES, MAX_INDEX_BYTES, MAX_
 /// without them, and in the index key, so a v4 blob is refused and rebuilt.
 /// v6 (same layout) falls back to the SPS VUI's colour when the entry has
 /// no `colr` (or an unspecified one): v5 blobs of encoder-tagged HDR
-/// titles say SDR.
-pub const INDEX_VERSION: u32 = 6;
+/// titles say SDR. v7 applies edit lists with cuts and trims
+/// (`index::edits`): the kept samples only, and a `presented_end` after
+/// `presentation_offset`.
+pub const INDEX_VERSION: u32 = 7;
 /// Samples per block.
 pub const BLOCK_LEN: u32 = 128;
 /// Bytes per block directory entry: first dts (8), first offset (8), data

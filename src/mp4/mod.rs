@@ -8,6 +8,7 @@
 pub mod codec;
 pub mod colr;
 pub mod dts;
+pub mod elst;
 pub mod error;
 pub mod fragments;
 pub mod header;

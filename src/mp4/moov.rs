@@ -1,5 +1,6 @@
 //! `moov` → movie timescale and tracks (ISO/IEC 14496-12 §8.2–8.7).
 
+use super::elst::{parse_edts, EditList};
 use super::error::{Mp4Error, Result};
 use super::header::{BoxIter, Mp4Box};
 use super::moof::{parse_mvex, Run, Trex};
@@ -25,6 +26,13 @@ pub struct Track {
     pub tables: SampleTables,
     /// See [`crate::model::TrackInfo::presentation_offset`].
     pub presentation_offset: i64,
+    /// The whole edit list (`edts/elst`, §8.6.6); `index::edits` applies
+    /// its cuts and trims.
+    pub edits: EditList,
+    /// Media duration from `mdhd` (0 when unknown, as fragmented files
+    /// write it), in `timescale`: tells an edit that ends early from one
+    /// that runs to the end.
+    pub media_duration: u64,
     pub path: String,
     /// The runs of the track's movie fragments, in file order (empty for a
     /// progressive file); their samples follow those of `tables`.
@@ -287,10 +295,19 @@ fn parse_trak(
     let mdhd_path = format!("{mdia_path}/mdhd");
     let v1 = mdhd.payload.first() == Some(&1);
     need(&mdhd, &mdhd_path, if v1 { 34 } else { 22 })?;
-    let (timescale, lang_at) = if v1 {
-        (be32(&mdhd.payload, 20), 32)
+    let (timescale, lang_at, media_duration) = if v1 {
+        (be32(&mdhd.payload, 20), 32, be64(&mdhd.payload, 24))
     } else {
-        (be32(&mdhd.payload, 12), 20)
+        (
+            be32(&mdhd.payload, 12),
+            20,
+            u64::from(be32(&mdhd.payload, 16)),
+        )
+    };
+    // All ones: duration unknown (§8.4.2.3).
+    let media_duration = match media_duration {
+        u64::MAX | 0xFFFF_FFFF => 0,
+        d => d,
     };
     if timescale == 0 {
         return Err(Mp4Error::invalid(
@@ -320,10 +337,11 @@ fn parse_trak(
     if tables.sample_count == 0 && !fragmented {
         return Ok(TrakOutcome::Skipped(handler));
     }
-    let presentation_offset = match edts {
-        Some(e) => edit_offset(&e, &format!("{path}/edts"), movie_timescale, timescale)?,
-        None => 0,
+    let edits = match edts {
+        Some(e) => parse_edts(&e, &format!("{path}/edts"), movie_timescale, timescale)?,
+        None => EditList::default(),
     };
+    let presentation_offset = edits.presentation_offset();
     Ok(TrakOutcome::Track(Box::new(Track {
         track_id,
         kind,
@@ -334,6 +352,8 @@ fn parse_trak(
         entry,
         tables,
         presentation_offset,
+        edits,
+        media_duration,
         path: path.to_string(),
         fragments: Vec::new(),
         cts_shift: 0,
@@ -353,103 +373,9 @@ fn decode_language(v: u16) -> String {
     }
 }
 
-/// Reduces an edit list (§8.6.6) to one presentation offset.
-///
-/// Real files use two shapes: one edit whose media_time skips the encoder
-/// delay or B-frame reorder delay, optionally preceded by an empty edit that
-/// delays the track. Both map to a constant shift. Further edits (actual
-/// cuts) are ignored: dynamic packaging serves the media as stored.
-fn edit_offset(edts: &Mp4Box, path: &str, movie_ts: u32, media_ts: u32) -> Result<i64> {
-    let Some(elst) = edts.children(path).find(b"elst")? else {
-        return Ok(0);
-    };
-    let p = &elst.payload;
-    let elst_path = format!("{path}/elst");
-    need(&elst, &elst_path, 8)?;
-    let v1 = p[0] == 1;
-    let count = be32(p, 4) as usize;
-    let width = if v1 { 20 } else { 12 };
-    if count.saturating_mul(width) > p.len() - 8 {
-        return Err(Mp4Error::truncated(
-            &elst_path,
-            elst.header.offset,
-            "elst entries cut short",
-        ));
-    }
-    let mut empty: i64 = 0;
-    for i in 0..count {
-        let at = 8 + i * width;
-        let (duration, media_time) = if v1 {
-            (be64(p, at), be64(p, at + 8) as i64)
-        } else {
-            (u64::from(be32(p, at)), i64::from(be32(p, at + 4) as i32))
-        };
-        if media_time == -1 {
-            let d = i128::from(duration) * i128::from(media_ts) / i128::from(movie_ts);
-            empty = empty.saturating_add(i64::try_from(d).unwrap_or(i64::MAX));
-            continue;
-        }
-        if media_time < 0 {
-            return Err(Mp4Error::invalid(
-                &elst_path,
-                elst.header.offset,
-                "negative media_time",
-            ));
-        }
-        return Ok(media_time - empty);
-    }
-    Ok(-empty)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn edts(entries: &[(u32, i32)], v1: bool) -> Mp4Box {
-        let mut w = crate::mux::boxes::BoxWriter::default();
-        w.start(b"edts")
-            .start_full(b"elst", u8::from(v1), 0)
-            .u32(entries.len() as u32);
-        for &(d, t) in entries {
-            if v1 {
-                w.u64(u64::from(d)).u64(i64::from(t) as u64);
-            } else {
-                w.u32(d).i32(t);
-            }
-            w.u32(0x10000);
-        }
-        w.end().end();
-        BoxIter::new(Bytes::from(w.buf), 0, "")
-            .next()
-            .unwrap()
-            .unwrap()
-    }
-
-    #[test]
-    fn edit_lists_reduce_to_one_shift() {
-        // B-frame delay: media_time 1024 (media timescale 12288).
-        assert_eq!(
-            edit_offset(&edts(&[(1000, 1024)], false), "e", 1000, 12288).unwrap(),
-            1024
-        );
-        // Empty edit of 0.5 s (movie timescale 1000) then media_time 0:
-        // the track starts 6144 ticks late.
-        assert_eq!(
-            edit_offset(&edts(&[(500, -1), (9000, 0)], true), "e", 1000, 12288).unwrap(),
-            -6144
-        );
-        // Both.
-        assert_eq!(
-            edit_offset(&edts(&[(500, -1), (9000, 2048)], false), "e", 1000, 12288).unwrap(),
-            2048 - 6144
-        );
-        // Negative media_time other than -1 is invalid; a count beyond the
-        // box is truncated.
-        assert!(edit_offset(&edts(&[(5, -7)], false), "e", 1000, 12288).is_err());
-        let mut b = edts(&[(1, 1)], false);
-        b.payload = b.payload.slice(..b.payload.len() - 4);
-        assert!(edit_offset(&b, "e", 1000, 12288).is_err());
-    }
 
     #[test]
     fn language_codes() {

@@ -33,6 +33,7 @@ pub(super) fn track(id: u32, codec: Codec, timescale: u32) -> TrackInfo {
         channels: 0,
         bits_per_sample: 0,
         presentation_offset: 0,
+        presented_end: None,
         avg_bitrate: 0,
         max_bitrate: 0,
         sample_count: 0,
