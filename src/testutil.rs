@@ -456,3 +456,28 @@ mod heap {
 }
 
 pub use heap::peak as heap_peak;
+
+/// (type, payload) of the boxes in `b`.
+pub fn boxes(b: &[u8]) -> Vec<(String, &[u8])> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 8 <= b.len() {
+        let size = u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+        assert!(size >= 8 && at + size <= b.len(), "box at {at}");
+        out.push((
+            String::from_utf8_lossy(&b[at + 4..at + 8]).into_owned(),
+            &b[at + 8..at + size],
+        ));
+        at += size;
+    }
+    assert_eq!(at, b.len());
+    out
+}
+
+pub fn child<'a>(b: &'a [u8], typ: &str) -> &'a [u8] {
+    boxes(b)
+        .into_iter()
+        .find(|(t, _)| t == typ)
+        .unwrap_or_else(|| panic!("no {typ}"))
+        .1
+}

@@ -1,30 +1,6 @@
 use super::*;
 use crate::input::webvtt::parse;
-
-/// (type, payload) of the boxes in `b`.
-fn boxes(b: &[u8]) -> Vec<(String, &[u8])> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at + 8 <= b.len() {
-        let size = u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize;
-        assert!(size >= 8 && at + size <= b.len(), "box at {at}");
-        out.push((
-            String::from_utf8_lossy(&b[at + 4..at + 8]).into_owned(),
-            &b[at + 8..at + size],
-        ));
-        at += size;
-    }
-    assert_eq!(at, b.len());
-    out
-}
-
-fn child<'a>(b: &'a [u8], typ: &str) -> &'a [u8] {
-    boxes(b)
-        .into_iter()
-        .find(|(t, _)| t == typ)
-        .unwrap_or_else(|| panic!("no {typ}"))
-        .1
-}
+use crate::testutil::{boxes, child};
 
 const DOC: &str = "WEBVTT\n\n00:01.000 --> 00:03.000\n<i>one</i> &amp; <b>\"1\"</b>\nline 2\n\n00:05.000 --> 00:07.000\ntwo\n";
 

@@ -61,12 +61,9 @@ fn u32_at(d: &[u8], at: usize) -> u32 {
     u32::from_be_bytes(d[at..at + 4].try_into().unwrap())
 }
 
-/// The samples of a segment's `mdat`, decrypted per its `senc` (found
-/// through `saio`, checked against `saiz`).
-fn decrypt_segment(seg: &[u8], key: &[u8; 16]) -> (Vec<u8>, usize) {
-    let (moof_at, moof) = child(seg, b"moof").unwrap();
-    let (_, traf) = child(&moof[8..], b"traf").unwrap();
-    let traf = &traf[8..];
+/// A `traf`'s `trun` (as this crate writes it: a data offset, sample
+/// sizes): the sample sizes and the data offset from the `moof`.
+fn trun_samples(traf: &[u8]) -> (Vec<usize>, usize) {
     let (_, trun) = child(traf, b"trun").unwrap();
     let count = u32_at(trun, 12) as usize;
     let flags = u32_at(trun, 8) & 0xff_ffff;
@@ -76,10 +73,20 @@ fn decrypt_segment(seg: &[u8], key: &[u8; 16]) -> (Vec<u8>, usize) {
         .count()
         * 4;
     let first = 20 + if flags & 4 != 0 { 4 } else { 0 };
-    let sizes: Vec<usize> = (0..count)
+    let sizes = (0..count)
         .map(|i| u32_at(trun, first + i * per + 4) as usize)
         .collect();
-    let data_offset = u32_at(trun, 16) as usize;
+    (sizes, u32_at(trun, 16) as usize)
+}
+
+/// The samples of a segment's `mdat`, decrypted per its `senc` (found
+/// through `saio`, checked against `saiz`).
+fn decrypt_segment(seg: &[u8], key: &[u8; 16]) -> (Vec<u8>, usize) {
+    let (moof_at, moof) = child(seg, b"moof").unwrap();
+    let (_, traf) = child(&moof[8..], b"traf").unwrap();
+    let traf = &traf[8..];
+    let (sizes, data_offset) = trun_samples(traf);
+    let count = sizes.len();
     let (_, saiz) = child(traf, b"saiz").unwrap();
     let (_, saio) = child(traf, b"saio").unwrap();
     let (_, senc) = child(traf, b"senc").unwrap();
@@ -314,19 +321,8 @@ fn decrypt_cbcs_segment(seg: &[u8], init: &[u8], key: &[u8; 16]) -> Vec<u8> {
     let (moof_at, moof) = child(seg, b"moof").unwrap();
     let (_, traf) = child(&moof[8..], b"traf").unwrap();
     let traf = &traf[8..];
-    let (_, trun) = child(traf, b"trun").unwrap();
-    let count = u32_at(trun, 12) as usize;
-    let flags = u32_at(trun, 8) & 0xff_ffff;
-    let per = [0x100, 0x200, 0x400, 0x800]
-        .iter()
-        .filter(|f| flags & **f != 0)
-        .count()
-        * 4;
-    let first = 20 + if flags & 4 != 0 { 4 } else { 0 };
-    let sizes: Vec<usize> = (0..count)
-        .map(|i| u32_at(trun, first + i * per + 4) as usize)
-        .collect();
-    let mut payload = seg[moof_at + u32_at(trun, 16) as usize..].to_vec();
+    let (sizes, data_offset) = trun_samples(traf);
+    let mut payload = seg[moof_at + data_offset..].to_vec();
     let mut p = 0;
     match child(traf, b"senc") {
         None => {
