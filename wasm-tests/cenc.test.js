@@ -71,7 +71,14 @@ describe('encryption=cenc: Common Encryption of CMAF outputs', { skip }, () => {
       ...[...text(master).matchAll(/URI="([^"]+)"/g)].map((m) => m[1]),
     ];
     assert.ok(uris.length >= 2, text(master));
-    for (const uri of uris.slice(0, 1).concat(uris.filter((u) => /audio/i.test(u)).slice(0, 1))) {
+    // The first variant (video) and the first audio rendition: audio
+    // playlists are the URIs of `#EXT-X-MEDIA:TYPE=AUDIO` lines.
+    const audio = text(master).split('\n')
+      .filter((l) => l.startsWith('#EXT-X-MEDIA:') && l.includes('TYPE=AUDIO'))
+      .map((l) => /URI="([^"]+)"/.exec(l)?.[1])
+      .filter(Boolean);
+    assert.ok(audio.length >= 1, `an audio rendition: ${text(master)}`);
+    for (const uri of [uris[0], audio[0]]) {
       assert.match(uri, /,encryption=cenc\)/, uri);
       const plUrl = new URL(uri, masterUrl).href;
       const pl = await get(plUrl);
@@ -88,7 +95,7 @@ describe('encryption=cenc: Common Encryption of CMAF outputs', { skip }, () => {
       assert.equal(keyRes.headers.get('cache-control'), 'private, no-store');
       const mapUri = /URI="([^"]+)"/.exec(lines[mapAt])[1];
       const segs = lines.filter((l) => l && !l.startsWith('#')).slice(0, SEGMENTS);
-      const ct = /audio/i.test(uri) ? CT.audio : CT.video;
+      const ct = uri === audio[0] ? CT.audio : CT.video;
       const enc = await fetchAll([mapUri, ...segs].map((u) => new URL(u, plUrl).href), ct);
       const plain = await fetchAll([mapUri, ...segs].map((u) => new URL(u.replace(',encryption=cenc', ''), plUrl).href), ct);
       const init = await get(new URL(mapUri, plUrl).href);
