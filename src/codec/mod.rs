@@ -17,6 +17,8 @@
 //! * [`dolby_vision`] for Dolby Vision configuration and signalling
 //! * [`dts`] for DTS signalling (ETSI TS 102 114; the `ddts` parser is
 //!   [`crate::mp4::dts`])
+//! * [`av1`] for the colour description in AV1 and VP9 configuration
+//!   records (AV1 §5.5, VP codec binding §2.2)
 //! * [`other`] for AV1, VP9, Opus, FLAC and the codecs only named in
 //!   refusals
 //!
@@ -25,6 +27,7 @@
 //! family file re-exports its builder.
 
 pub mod aac;
+pub mod av1;
 pub mod avc;
 pub mod avc_slice;
 pub(crate) mod bits;

@@ -117,6 +117,49 @@ fn x265_vui_only_titles_signal_their_range() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// AV1 (SVT-AV1) and VP9 (libvpx) titles whose `colr` box is gone (renamed
+/// `free` in place, as muxers that never write one leave them): the range
+/// comes from the AV1 sequence header in `av1C` or from `vpcC`
+/// (`codec::av1`), read from a real encoder's bytes.
+#[test]
+fn av1_and_vp9_without_colr_signal_their_range() {
+    let dir = std::env::temp_dir().join(format!("edgepack-hdr-av1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for encoder in ["libsvtav1", "libvpx-vp9"] {
+        for (trc, range, transfer) in [("smpte2084", "PQ", 16), ("arib-std-b67", "HLG", 18)] {
+            let out = dir.join(format!("{encoder}-{trc}.mp4"));
+            let status = Command::new("ffmpeg")
+                .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+                .arg("testsrc=size=160x96:rate=25")
+                .args(["-t", "0.2", "-pix_fmt", "yuv420p10le", "-c:v", encoder])
+                .args(["-color_primaries", "bt2020", "-colorspace", "bt2020nc"])
+                .args(["-color_trc", trc])
+                .arg(&out)
+                .stderr(std::process::Stdio::null())
+                .status();
+            if !status.is_ok_and(|s| s.success()) {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "hdr_tests: no ffmpeg with {encoder}: skipped"
+                );
+                break;
+            }
+            let mut file = std::fs::read(&out).unwrap();
+            let at = file.windows(4).position(|w| w == b"colr").expect("a colr");
+            file[at..at + 4].copy_from_slice(b"free");
+            let file = bytes::Bytes::from(file);
+            let set = bt2020_set(&file, trc, transfer);
+            let m = super::hls::multivariant(&set, Format::HlsCmaf).unwrap();
+            assert!(
+                m.contains(&format!(",VIDEO-RANGE={range}")),
+                "{encoder}: {m}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A 2 s title of one video track whose entry (type `fourcc`, an `avc1`
 /// layout) carries `dvcC` payload `dvcc`, plus audio with `audio` entry.
 fn dolby_set(fourcc: &[u8; 4], dvcc: &[u8], audio: Option<Vec<u8>>) -> MediaSet {

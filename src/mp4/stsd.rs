@@ -194,6 +194,7 @@ fn parse_entry(entry: &Mp4Box, raw: Bytes, path: &str) -> Result<SampleEntry> {
         }
     }
     let (mut dts_esds, mut ddts_channels) = (false, None);
+    let mut config_colour = None;
     for child in children {
         let off = child.header.offset;
         let b = &child.payload;
@@ -212,11 +213,13 @@ fn parse_entry(entry: &Mp4Box, raw: Bytes, path: &str) -> Result<SampleEntry> {
                 if let Some(s) = codec::av1_codec_string(b) {
                     out.codec_string = s;
                 }
+                config_colour = crate::codec::av1::av1c_colour(b);
             }
             b"vpcC" => {
                 if let Some(s) = codec::vp9_codec_string(b) {
                     out.codec_string = s;
                 }
+                config_colour = crate::codec::av1::vpcc_colour(b);
             }
             b"esds" => {
                 let e = codec::parse_esds(b, off)?;
@@ -303,9 +306,11 @@ fn parse_entry(entry: &Mp4Box, raw: Bytes, path: &str) -> Result<SampleEntry> {
     }
     // No `colr`, or one that leaves the transfer unspecified (2): the SPS
     // VUI's colour description, where encoder-only colour settings land
-    // (see `codec::vui`).
+    // (see `codec::vui`), or for AV1 and VP9 the configuration record's
+    // (`codec::av1`).
     if out.colour.is_none_or(|c| c.transfer == UNSPECIFIED) {
-        if let Some(c) = sps_colour(&out.codec).filter(|c| c.transfer != UNSPECIFIED) {
+        let bitstream = sps_colour(&out.codec).or(config_colour);
+        if let Some(c) = bitstream.filter(|c| c.transfer != UNSPECIFIED) {
             out.colour = Some(c);
         }
     }
