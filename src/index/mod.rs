@@ -41,8 +41,9 @@ pub use build::{build, build_fragmented, MAX_FILE_SAMPLES, MAX_INDEX_BYTES, MAX_
 /// no `colr` (or an unspecified one): v5 blobs of encoder-tagged HDR
 /// titles say SDR. v7 applies edit lists with cuts and trims
 /// (`index::edits`): the kept samples only, and a `presented_end` after
-/// `presentation_offset`.
-pub const INDEX_VERSION: u32 = 7;
+/// `presentation_offset`. v8 (same layout) reads AV1 and VP9 colour from
+/// `av1C`/`vpcC` when the entry has no `colr` (`codec::av1`).
+pub const INDEX_VERSION: u32 = 8;
 /// Samples per block.
 pub const BLOCK_LEN: u32 = 128;
 /// Bytes per block directory entry: first dts (8), first offset (8), data
