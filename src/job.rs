@@ -100,6 +100,9 @@ pub struct Job {
     /// The request body: a licence request (`Resource::Licence`), read by
     /// the adapter up to [`crate::crypto::clearkey::MAX_REQUEST_BYTES`].
     body: Option<bytes::Bytes>,
+    /// The URL time of the next media segment of the same track, once a
+    /// media segment is answered ([`service::next_fragment_time`]).
+    next: Option<u64>,
 }
 
 impl Job {
@@ -113,6 +116,7 @@ impl Job {
             record_versions: false,
             filters: None,
             body: None,
+            next: None,
         }
     }
 
@@ -131,6 +135,19 @@ impl Job {
         let key = crate::outputs::key(&self.req, &self.cfg, cache);
         self.record_versions |= key.is_none();
         key
+    }
+
+    /// The request this job answers.
+    pub fn request(&self) -> &StreamRequest {
+        &self.req
+    }
+
+    /// The URL time of the media segment after the one answered (same
+    /// track and options), known once a media segment is answered: what
+    /// the edge prefetches, and stores beside the output so a cache hit
+    /// knows it too ([`crate::outputs::Stored::next`]).
+    pub fn next_fragment_time(&self) -> Option<u64> {
+        self.next
     }
 
     /// The surrogate key of the request's asset (for purging one title).
@@ -422,6 +439,7 @@ impl Job {
         // Filters shape manifests only: text segments above, like media
         // segments, are the same bytes with or without them.
         let set = service::view(set, &self.req, self.filters.as_deref().unwrap_or_default())?;
+        self.next = service::next_fragment_time(&set, &self.req);
         let at = self.cfg.request_url.as_deref();
         match service::answer_at(&set, &self.req, &self.cfg.keys, at)? {
             Output::Ts(job) => {

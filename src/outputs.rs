@@ -122,6 +122,10 @@ pub struct Stored {
     pub immutable: bool,
     /// Renditions the manifest leaves out (the `Edgepack-Omitted` header).
     pub omitted: Vec<String>,
+    /// For a media segment: the URL time of the next segment of its track
+    /// ([`crate::job::Job::next_fragment_time`]), so a cache hit knows what
+    /// to prefetch without loading an index.
+    pub next: Option<u64>,
 }
 
 impl Stored {
@@ -140,11 +144,19 @@ impl Stored {
             etag,
             immutable: out.is_immutable(),
             omitted,
+            next: None,
         }
     }
 
-    /// Lines: content type, ETag, `immutable` or `manifest`, then the
-    /// omitted renditions.
+    /// [`Stored::of`] with the next segment's URL time.
+    pub fn with_next(mut self, next: Option<u64>) -> Stored {
+        self.next = next;
+        self
+    }
+
+    /// Lines: content type, ETag, `immutable` or `manifest` (followed by
+    /// ` next={time}` when the next segment is known), then the omitted
+    /// renditions.
     pub fn encode(&self) -> Bytes {
         let mut s = format!(
             "{}\n{}\n{}",
@@ -156,6 +168,9 @@ impl Stored {
                 "manifest"
             }
         );
+        if let Some(t) = self.next {
+            s.push_str(&format!(" next={t}"));
+        }
         for o in &self.omitted {
             s.push('\n');
             s.push_str(&o.replace('\n', " "));
@@ -168,7 +183,12 @@ impl Stored {
         let mut lines = text.split('\n');
         let content_type = lines.next()?.to_string();
         let etag = lines.next()?.to_string();
-        let immutable = match lines.next()? {
+        let third = lines.next()?;
+        let (kind, next) = match third.split_once(" next=") {
+            Some((kind, t)) => (kind, Some(t.parse().ok()?)),
+            None => (third, None),
+        };
+        let immutable = match kind {
             "immutable" => true,
             "manifest" => false,
             _ => return None,
@@ -178,6 +198,7 @@ impl Stored {
             etag,
             immutable,
             omitted: lines.map(str::to_string).collect(),
+            next,
         })
     }
 }

@@ -786,6 +786,22 @@ pub(crate) fn find_track<'a>(set: &'a MediaSet, r: &TrackRef) -> Result<&'a SetT
 /// `$Time$`, rounded as [`crate::mux::smooth::fragment_time`]) — for Smooth, the start
 /// of the first rendition of the StreamIndex, whose chunk list every
 /// aligned rendition of the same name shares (MS-SSTR §2.2.2.6).
+/// The URL time of the media segment after the one `req` asks for (same
+/// track, same options), for self-prefetch: the edge packages it into its
+/// output cache once the viewer has this one, so sequential playback finds
+/// each next segment stored. `None` when `req` is not a media segment of
+/// an audio or video track, or asks for the last one.
+pub fn next_fragment_time(set: &MediaSet, req: &StreamRequest) -> Option<u64> {
+    let Resource::Fragment { track, time } = &req.resource else {
+        return None;
+    };
+    let t = find_track(set, track).ok()?;
+    let (n, _) = segment_at(set, t, *time).ok()?;
+    let idx = set.track_index(t);
+    let next = set.timeline_of(t).track_segment(idx, n + 1).ok()??;
+    Some(crate::mux::smooth::fragment_time(idx.info.timescale, &next).start)
+}
+
 pub(crate) fn segment_at(
     set: &MediaSet,
     t: &SetTrack,

@@ -16,6 +16,7 @@
 //! | `origin_rtt_ms` | 40 | round trip of one origin request, ms (0–2000): with `origin_bandwidth`, how far segment reads merge across other tracks' bytes ([`crate::plan::ReadCost`]) |
 //! | `origin_bandwidth` | 50 | throughput of one origin read, MB/s (1–10000) |
 //! | `output_cache` | `on` | keep packaged outputs in the platform's cache (`off`: package every request) |
+//! | `prefetch` | `off` | after answering a media segment, package the next one of the same track into the output cache (`on`) |
 //! | `token_required`, `locators`, `allowed_prefixes` (and the secret `token_keys`) | | signed URLs, Azure locators, allowed prefixes: see [`crate::access`] |
 //! | `origin_auth` | `none` | how origin requests are signed: `azure-shared-key`, `azure-sas`, `s3`, `header` |
 //! | `account_filters` | `_filters` | folder of account filters (`{name}.json`) at the origin, searched after the asset's `filters/` ([`crate::source::filters`]) |
@@ -45,6 +46,9 @@ pub struct Settings {
     pub cors_origin: String,
     /// Store packaged outputs in the platform's cache ([`crate::outputs`]).
     pub output_cache: bool,
+    /// Self-prefetch: once a media segment is answered, package the next
+    /// one of its track into the output cache (needs `output_cache`).
+    pub prefetch: bool,
     /// The price of an origin read (`origin_rtt_ms`, `origin_bandwidth`),
     /// which plans segment reads ([`crate::plan::ReadCost`]).
     pub read_cost: ReadCost,
@@ -96,6 +100,10 @@ impl Settings {
             output_cache: !matches!(
                 get("output_cache").as_deref().map(str::trim),
                 Some("off" | "false" | "0" | "no")
+            ),
+            prefetch: matches!(
+                get("prefetch").as_deref().map(str::trim),
+                Some("on" | "true" | "1" | "yes")
             ),
             read_cost: ReadCost {
                 rtt_ms: num("origin_rtt_ms", plan::DEFAULT_RTT_MS).min(2000),
@@ -214,6 +222,7 @@ mod tests {
         assert_eq!(s.cors_origin, "*");
         assert_eq!(s.origin_host, None);
         assert!(s.output_cache);
+        assert!(!s.prefetch);
         assert_eq!(s.account_filters, "_filters");
         assert_eq!(s.service_config().read_cost, ReadCost::default());
         let f = |v: &'static str| {
@@ -234,6 +243,7 @@ mod tests {
             ("origin_host", ""),
             ("manifest_ttl", "junk"),
             ("output_cache", "off"),
+            ("prefetch", "on"),
             ("origin_rtt_ms", "90000"),
             ("origin_bandwidth", "0"),
         ]
@@ -245,6 +255,7 @@ mod tests {
         assert_eq!(s.origin_host, None);
         assert_eq!(s.manifest_ttl, 60);
         assert!(!s.output_cache);
+        assert!(s.prefetch);
         assert_eq!(
             s.read_cost,
             ReadCost {

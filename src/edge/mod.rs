@@ -6,6 +6,7 @@ mod cache;
 mod config;
 mod origin;
 mod outputs;
+mod prefetch;
 mod respond;
 
 use crate::entry::{self, Entry};
@@ -56,11 +57,16 @@ pub fn main() {
     settings.if_none_match = header(fastly::http::header::IF_NONE_MATCH);
     settings.range = header(fastly::http::header::RANGE);
     settings.origin = header(fastly::http::header::ORIGIN);
-    let resp = handle(&mut req, &mut settings);
+    let mut next = None;
+    let resp = handle(&mut req, &mut settings, &mut next);
     match resp {
         Handled::Done(r) => r.send_to_client(),
         Handled::Retry(r) => r.send_to_client(),
         Handled::Streamed => {}
+    }
+    // The viewer has its answer; the next segment is packaged after it.
+    if let Some(p) = next {
+        prefetch::run(&mut settings, p);
     }
 }
 
@@ -92,7 +98,10 @@ pub(crate) enum Handled {
     Streamed,
 }
 
-fn handle(req: &mut Request, s: &mut Settings) -> Handled {
+/// Answers one client request. A media segment answered through the
+/// output cache (a hit, or a miss stored) leaves in `next` the segment to
+/// prefetch when the setting `prefetch` is on.
+fn handle(req: &mut Request, s: &mut Settings, next: &mut Option<prefetch::Prefetch>) -> Handled {
     let head = req.get_method() == Method::HEAD;
     let stream = match entry::entry(
         req.get_method_str(),
@@ -147,7 +156,13 @@ fn handle(req: &mut Request, s: &mut Settings) -> Handled {
         if let Some(key) = job.output_key(&mut c) {
             match outputs::lookup(&key) {
                 Lookup::Hit(found, stored) => {
-                    return outputs::respond(s, &found, &stored, head, "hit", t0)
+                    if s.prefetch {
+                        *next = stored
+                            .next
+                            .and_then(|t| job.request().fragment_at(t))
+                            .map(|request| prefetch::Prefetch { request, used: 0 });
+                    }
+                    return outputs::respond(s, &found, &stored, head, "hit", t0);
                 }
                 Lookup::Miss(t) => tx = Some((key, t)),
                 Lookup::Off => {}
@@ -187,7 +202,7 @@ fn handle(req: &mut Request, s: &mut Settings) -> Handled {
                 // Stored when the answer carries a body (not for HEAD, a
                 // 304 or a 416, which cost no payload read).
                 let stored = if s.output_cache {
-                    storable(s, &out, head)
+                    storable(s, &out, head).map(|st| st.with_next(job.next_fragment_time()))
                 } else {
                     None
                 };
@@ -207,9 +222,20 @@ fn handle(req: &mut Request, s: &mut Settings) -> Handled {
                         },
                     };
                     if let Some((key, t)) = t {
+                        let following = stored.next;
                         let h = outputs::store(
                             s, &key, t, out, stored, &mut o, &mut c, &budget, &surrogate, head, t0,
                         );
+                        if s.prefetch
+                            && matches!(&h, Handled::Done(r) if r.get_status().is_success())
+                        {
+                            *next = following.and_then(|t| job.request().fragment_at(t)).map(
+                                |request| prefetch::Prefetch {
+                                    request,
+                                    used: o.sent,
+                                },
+                            );
+                        }
                         match h {
                             Handled::Retry(r) => {
                                 if !job.restart() {

@@ -133,7 +133,7 @@ pub fn store(
     s: &Settings,
     key: &str,
     tx: Transaction,
-    mut out: Output,
+    out: Output,
     stored: Stored,
     origin: &mut FastlyOrigin,
     cache: &mut EdgeCache,
@@ -142,6 +142,27 @@ pub fn store(
     head: bool,
     t0: Instant,
 ) -> Handled {
+    match package(s, key, tx, out, &stored, origin, cache, cfg, surrogate) {
+        Ok(found) => respond(s, &found, &stored, head, "miss", t0),
+        Err(h) => h,
+    }
+}
+
+/// Packages `out` whole into the cache under `tx` (the storing half of
+/// [`store`], also what a prefetch does): the stored copy, or the answer
+/// to give instead (the insert cancelled or shadowed, never left short).
+#[allow(clippy::too_many_arguments)]
+pub fn package(
+    s: &Settings,
+    key: &str,
+    tx: Transaction,
+    mut out: Output,
+    stored: &Stored,
+    origin: &mut FastlyOrigin,
+    cache: &mut EdgeCache,
+    cfg: &service::Config,
+    surrogate: &str,
+) -> Result<Found, Handled> {
     let len = out.len();
     // Segment payload: every read checked before anything is stored.
     let segment = match &out {
@@ -157,24 +178,24 @@ pub fn store(
                 Ok(sources) => Some((plan, sources)),
                 Err(e) => {
                     let _ = tx.cancel_insert_or_update();
-                    return origin::fail(origin::origin_failure(s, cache, path, &e));
+                    return Err(origin::fail(origin::origin_failure(s, cache, path, &e)));
                 }
             }
         }
         _ => None,
     };
     let insert = tx
-        .insert(ttl(s, &stored))
+        .insert(ttl(s, stored))
         .known_length(len)
         .user_metadata(stored.encode())
         .surrogate_keys([surrogate])
         .execute_and_stream_back();
     let Ok((mut writer, found)) = insert else {
-        return done(respond::error(
+        return Err(done(respond::error(
             s,
             StatusCode::BAD_GATEWAY,
             "output cache refused the insert",
-        ));
+        )));
     };
     let written = match (&mut out, segment) {
         (Output::Text { body, .. }, _) => writer.write_all(body.as_bytes()).is_ok(),
@@ -193,18 +214,18 @@ pub fn store(
         // entry without metadata replaces it (read as "not stored").
         drop(writer);
         tombstone(key);
-        return done(respond::error(
+        return Err(done(respond::error(
             s,
             StatusCode::BAD_GATEWAY,
             "origin body ended early while packaging",
-        ));
+        )));
     }
     if writer.finish().is_err() {
-        return done(respond::error(
+        return Err(done(respond::error(
             s,
             StatusCode::BAD_GATEWAY,
             "output cache insert failed",
-        ));
+        )));
     }
-    respond(s, &found, &stored, head, "miss", t0)
+    Ok(found)
 }

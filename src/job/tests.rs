@@ -157,3 +157,61 @@ fn backend_budget() {
     job.reads = 30;
     assert_eq!(job.payload_budget(), 2);
 }
+
+/// Self-prefetch follows the media playlist: each media segment's job
+/// names the next segment's URL time, the last names none, and
+/// non-segments name nothing.
+#[test]
+fn next_fragment_times_follow_the_playlist() {
+    let mut origin = small();
+    let mut cache = MemoryCache::default();
+    let cfg = Config {
+        segment_ms: 1000,
+        ..Config::default()
+    };
+    let mut answered = |req: StreamRequest| {
+        let mut job = Job::new(req, cfg.clone());
+        let mut results = Vec::new();
+        loop {
+            match job.step(&mut cache, results) {
+                Step::Read(reads) => results = origin.read(&reads),
+                Step::Answer(a) => return (job, a.unwrap()),
+            }
+        }
+    };
+    let base = "/muxed_moov_end.mp4/QualityLevels(1)";
+    let (job, pl) = answered(request(&format!("{base}/Manifest(video,format=m3u8-cmaf)")));
+    assert_eq!(job.next_fragment_time(), None);
+    assert!(job.request().fragment_at(0).is_none());
+    let Output::Text { body, .. } = pl else {
+        panic!("a playlist")
+    };
+    let times: Vec<u64> = body
+        .lines()
+        .filter_map(|l| {
+            l.split_once("Fragments(video=")?
+                .1
+                .split_once(',')?
+                .0
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert!(times.len() > 2, "{body}");
+    for (i, t) in times.iter().enumerate() {
+        let req = request(&format!("{base}/Fragments(video={t},format=m3u8-cmaf)"));
+        let (job, _) = answered(req.clone());
+        assert_eq!(
+            job.next_fragment_time(),
+            times.get(i + 1).copied(),
+            "after {t}"
+        );
+        if let Some(n) = job.next_fragment_time() {
+            let next = req.fragment_at(n).unwrap();
+            assert!(
+                matches!(next.resource, crate::url::Resource::Fragment { time, .. } if time == n)
+            );
+            assert_eq!(next.options, req.options);
+        }
+    }
+}

@@ -78,6 +78,7 @@ fn stored_facts_round_trip() {
         etag: "\"0123456789abcdef\"".into(),
         immutable: false,
         omitted: vec!["hev1 in TS".into(), "two\nlines".into()],
+        next: None,
     };
     let back = Stored::decode(&s.encode()).unwrap();
     assert_eq!(
@@ -88,6 +89,17 @@ fn stored_facts_round_trip() {
         (back.content_type, back.etag, back.immutable),
         (s.content_type, s.etag, false)
     );
+    assert_eq!(back.next, None);
+    // A segment's record names the next segment's time (self-prefetch).
+    let seg = Stored {
+        content_type: "video/mp4".into(),
+        etag: "\"e\"".into(),
+        immutable: true,
+        omitted: Vec::new(),
+        next: Some(120_000_000),
+    };
+    assert_eq!(Stored::decode(&seg.encode()), Some(seg));
+    assert_eq!(Stored::decode(b"a\nb\nimmutable next=x"), None);
     assert_eq!(Stored::decode(b"a\nb\nsometimes"), None);
     assert_eq!(Stored::decode(b""), None);
 }

@@ -120,6 +120,24 @@ pub struct StreamRequest {
     pub options: Options,
 }
 
+impl StreamRequest {
+    /// The same media segment request at another URL time (same asset,
+    /// track and options): how the edge names the segment it prefetches.
+    /// `None` for anything but a media segment.
+    pub fn fragment_at(&self, time: u64) -> Option<StreamRequest> {
+        let Resource::Fragment { track, .. } = &self.resource else {
+            return None;
+        };
+        Some(StreamRequest {
+            resource: Resource::Fragment {
+                track: track.clone(),
+                time,
+            },
+            ..self.clone()
+        })
+    }
+}
+
 /// The origin objects a stream request is built from. Paths are relative to
 /// the origin root, decoded, without a leading slash (see the module docs).
 #[derive(Clone, Debug, PartialEq, Eq)]
