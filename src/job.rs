@@ -31,6 +31,7 @@ use crate::media_set::TextTrack;
 use crate::service::text::SegmentRequest;
 use crate::service::{self, ts::TsJob, Config, Output, ServeError};
 use crate::source::filters::FilterLoad;
+use crate::source::freshness;
 use crate::source::{self, Cache, IndexLoad, OriginError, ReadRequest, ReadResponse, SourceError};
 use crate::url::{Asset, StreamRequest};
 
@@ -54,6 +55,14 @@ enum Stage {
     Filters {
         load: FilterLoad,
         ism: Option<String>,
+    },
+    /// Waiting for one byte of each cached media file whose version is
+    /// due for a check ([`crate::source::freshness`]).
+    Revalidate {
+        paths: Vec<String>,
+        sels: Option<Vec<crate::media_set::Selection>>,
+        texts: Vec<TextTrack>,
+        checks: Vec<freshness::Check>,
     },
     /// Waiting for the `.ism`.
     Ism {
@@ -264,7 +273,7 @@ impl Job {
                         // The `.ism` does not depend on the filters: read
                         // it in the same round.
                         let ism = match &self.req.asset {
-                            Asset::Ism { path } if source::cached_ism(path, cache).is_none() => {
+                            Asset::Ism { path } if self.cached_ism(path, cache).is_none() => {
                                 pending.push(source::ism_read(path));
                                 Some(path.clone())
                             }
@@ -286,6 +295,7 @@ impl Job {
                     Some((path, resp)) => {
                         let resp = one(resp.into_iter().collect())?;
                         let manifest = source::ism_from_read(&path, resp, cache)?;
+                        freshness::ism_read_now(&path, cache, self.cfg.clock);
                         self.with_manifest(Some(&manifest), cache)
                     }
                     None => self.start_asset(cache),
@@ -294,7 +304,25 @@ impl Job {
             Stage::Ism { path } => {
                 let resp = one(results)?;
                 let manifest = source::ism_from_read(&path, resp, cache)?;
+                freshness::ism_read_now(&path, cache, self.cfg.clock);
                 self.with_manifest(Some(&manifest), cache)
+            }
+            Stage::Revalidate {
+                paths,
+                sels,
+                texts,
+                checks,
+            } => {
+                if results.len() != checks.len() {
+                    return Err(
+                        SourceError::from(OriginError::Bad("missing read results".into())).into(),
+                    );
+                }
+                for (check, result) in checks.iter().zip(results) {
+                    check.settle(result, cache, self.cfg.clock)?;
+                }
+                let load = IndexLoad::new(&paths, cache);
+                self.indexes(paths, sels, texts, load, cache)
             }
             Stage::Indexes {
                 paths,
@@ -355,7 +383,7 @@ impl Job {
     /// Reads (or finds cached) the `.ism`, then the indexes.
     fn start_asset(&mut self, cache: &mut dyn Cache) -> Result<Option<Step>, ServeError> {
         match &self.req.asset {
-            Asset::Ism { path } => match source::cached_ism(path, cache) {
+            Asset::Ism { path } => match self.cached_ism(path, cache) {
                 Some(manifest) => self.with_manifest(Some(&manifest?), cache),
                 None => {
                     let read = source::ism_read(path);
@@ -374,8 +402,34 @@ impl Job {
     ) -> Result<Option<Step>, ServeError> {
         let (paths, sels) = service::selections(&self.req.asset, manifest)?;
         let texts = service::text::text_tracks(&self.req.asset, manifest)?;
+        // Cached indexes whose version is due for a check: one byte of
+        // each, read together, before any is used.
+        let checks = freshness::stale(&paths, cache, self.cfg.clock);
+        if !checks.is_empty() && self.reads + checks.len() <= self.cfg.max_backend_requests {
+            let reads = checks.iter().map(freshness::Check::read).collect();
+            self.stage = Stage::Revalidate {
+                paths,
+                sels,
+                texts,
+                checks,
+            };
+            return Ok(Some(Step::Read(reads)));
+        }
         let load = IndexLoad::new(&paths, cache);
         self.indexes(paths, sels, texts, load, cache)
+    }
+
+    /// The cached `.ism` at `path`, unless it is due to be read again
+    /// ([`freshness::ism_fresh`]).
+    fn cached_ism(
+        &self,
+        path: &str,
+        cache: &mut dyn Cache,
+    ) -> Option<Result<ServerManifest, SourceError>> {
+        if !freshness::ism_fresh(path, cache, self.cfg.clock) {
+            return None;
+        }
+        source::cached_ism(path, cache)
     }
 
     /// Reads more index bytes, or builds the media set and answers.
@@ -415,7 +469,9 @@ impl Job {
             // output gets a key. Adapters without an output cache never
             // ask, and their caches hold indexes only.
             for (p, idx) in paths.iter().zip(&indexes) {
-                cache.put(&crate::outputs::tag_key(p), source::version_tag(idx));
+                let record =
+                    freshness::Record::encode(&source::version_tag(idx), self.cfg.clock.now);
+                cache.put(&crate::outputs::tag_key(p), record);
             }
         }
         let mut set = service::set_from(paths, sels, indexes, &self.cfg)?;

@@ -77,6 +77,9 @@ pub fn key(req: &StreamRequest, cfg: &Config, cache: &mut dyn Cache) -> Option<S
     }
     let manifest = match &req.asset {
         Asset::Ism { path } => {
+            if !source::freshness::ism_fresh(path, cache, cfg.clock) {
+                return None;
+            }
             let bytes = cache.get(&source::ism_key(path))?;
             key.push_str(&format!("/ism:{}", etag::of_body(&bytes)));
             Some(source::cached_ism(path, cache)?.ok()?)
@@ -104,9 +107,14 @@ pub fn key(req: &StreamRequest, cfg: &Config, cache: &mut dyn Cache) -> Option<S
         );
     }
     for p in &paths {
-        let tag = cache.get(&tag_key(p))?;
+        // A version not confirmed at the origin for `revalidate_after`
+        // names no output: the request checks it first.
+        let record = source::freshness::Record::decode(&cache.get(&tag_key(p))?);
+        if !record.is_fresh(cfg.clock) {
+            return None;
+        }
         key.push('/');
-        key.push_str(&String::from_utf8_lossy(&tag));
+        key.push_str(&record.version);
     }
     (key.len() <= MAX_KEY_LEN).then_some(key)
 }

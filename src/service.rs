@@ -78,6 +78,11 @@ pub struct Config {
     /// (`dashif:Laurl`) must be absolute, as players use it as is, and
     /// sits next to the MPD (token prefix included). `None`: relative.
     pub request_url: Option<String>,
+    /// The time and the interval (setting `revalidate_after`) by which
+    /// cached source versions are confirmed at the origin
+    /// ([`crate::source::freshness`]); the adapter sets `now`, and without
+    /// it nothing is revalidated.
+    pub clock: crate::source::freshness::Clock,
 }
 
 impl Config {
@@ -104,6 +109,7 @@ impl Default for Config {
             keys: KeySetting::Unset,
             account_filters: DEFAULT_ACCOUNT_FILTERS.to_string(),
             request_url: None,
+            clock: crate::source::freshness::Clock::default(),
         }
     }
 }

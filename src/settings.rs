@@ -16,6 +16,7 @@
 //! | `origin_rtt_ms` | 40 | round trip of one origin request, ms (0–2000): with `origin_bandwidth`, how far segment reads merge across other tracks' bytes ([`crate::plan::ReadCost`]) |
 //! | `origin_bandwidth` | 50 | throughput of one origin read, MB/s (1–10000) |
 //! | `output_cache` | `on` | keep packaged outputs in the platform's cache (`off`: package every request) |
+//! | `revalidate_after` | 60 | seconds a cached source version (index, `.ism`) is used before the origin confirms it ([`crate::source::freshness`]; 0: never) |
 //! | `prefetch` | `off` | after answering a media segment, package the next one of the same track into the output cache (`on`) |
 //! | `token_required`, `locators`, `allowed_prefixes` (and the secret `token_keys`) | | signed URLs, Azure locators, allowed prefixes: see [`crate::access`] |
 //! | `origin_auth` | `none` | how origin requests are signed: `azure-shared-key`, `azure-sas`, `s3`, `header` |
@@ -46,6 +47,9 @@ pub struct Settings {
     pub cors_origin: String,
     /// Store packaged outputs in the platform's cache ([`crate::outputs`]).
     pub output_cache: bool,
+    /// Seconds a cached source version is trusted before the origin
+    /// confirms it ([`crate::source::freshness`]); 0: never revalidated.
+    pub revalidate_after: u32,
     /// Self-prefetch: once a media segment is answered, package the next
     /// one of its track into the output cache (needs `output_cache`).
     pub prefetch: bool,
@@ -101,6 +105,7 @@ impl Settings {
                 get("output_cache").as_deref().map(str::trim),
                 Some("off" | "false" | "0" | "no")
             ),
+            revalidate_after: num("revalidate_after", 60),
             prefetch: matches!(
                 get("prefetch").as_deref().map(str::trim),
                 Some("on" | "true" | "1" | "yes")
@@ -145,6 +150,10 @@ impl Settings {
             keys: self.keys.clone(),
             account_filters: self.account_filters.clone(),
             read_cost: self.read_cost,
+            clock: crate::source::freshness::Clock {
+                now: 0,
+                max_age: u64::from(self.revalidate_after),
+            },
             ..Config::default()
         }
     }
@@ -223,6 +232,7 @@ mod tests {
         assert_eq!(s.origin_host, None);
         assert!(s.output_cache);
         assert!(!s.prefetch);
+        assert_eq!(s.service_config().clock.max_age, 60);
         assert_eq!(s.account_filters, "_filters");
         assert_eq!(s.service_config().read_cost, ReadCost::default());
         let f = |v: &'static str| {

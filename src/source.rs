@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 pub mod filters;
+pub mod freshness;
 pub mod request;
 pub mod response;
 pub mod text;

@@ -127,6 +127,7 @@ fn handle(req: &mut Request, s: &mut Settings, next: &mut Option<prefetch::Prefe
     let t0 = Instant::now();
     let mut c = cache::EdgeCache::new(s);
     let mut cfg = s.service_config();
+    cfg.clock.now = now_unix();
     // The URL as received (no query): an encrypted MPD's licence URL is
     // made absolute from it.
     let url = req.get_url_str();

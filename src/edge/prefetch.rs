@@ -32,6 +32,7 @@ pub struct Prefetch {
 /// Packages `p.request` into the output cache unless it is stored already.
 pub fn run(s: &mut Settings, p: Prefetch) {
     let mut cfg = s.service_config();
+    cfg.clock.now = super::now_unix();
     cfg.max_backend_requests = cfg.max_backend_requests.saturating_sub(p.used);
     if cfg.max_backend_requests == 0 {
         return;
