@@ -199,6 +199,7 @@ pub fn apply(
         ));
     }
     order = modifiers.apply(&set, order)?;
+    modifiers.default_text(&mut set)?;
     // The last filter with a first quality wins, as a later filter's
     // selections act last.
     if let Some(q) = filters.iter().rev().find_map(|f| f.first_quality) {

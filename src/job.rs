@@ -79,6 +79,11 @@ enum Stage {
     Text {
         seg: SegmentRequest,
     },
+    /// Waiting for the samples of an MP4 text track's segment.
+    TextSamples {
+        seg: Box<SegmentRequest>,
+        reads: Vec<ReadRequest>,
+    },
     /// Waiting for the samples of a TS segment.
     Samples {
         job: TsJob,
@@ -338,6 +343,15 @@ impl Job {
                 let cues = source::text::cues_from_read(&seg.path, resp, cache)?;
                 Ok(Some(self.finish(seg.output(&cues))))
             }
+            Stage::TextSamples { seg, reads } => {
+                let responses = results
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(SourceError::from)?;
+                Ok(Some(
+                    self.finish(text_samples_output(&seg, &reads, responses)),
+                ))
+            }
             Stage::Samples { job, reads } => {
                 let responses = results
                     .into_iter()
@@ -476,7 +490,32 @@ impl Job {
         }
         let mut set = service::set_from(paths, sels, indexes, &self.cfg)?;
         set.texts = texts;
+        service::text::add_embedded(&mut set);
         if let Some(seg) = service::text::segment_request(&set, &self.req)? {
+            if let Some(e) = &seg.embedded {
+                // An MP4 text track: the segment's samples, ranged reads of
+                // the file within the payload budget (none when no cue
+                // shows in the segment).
+                if e.samples.is_empty() {
+                    return Ok(Some(self.finish(seg.output(&Default::default()))));
+                }
+                let runs: Vec<_> = e.samples.iter().map(|(r, _)| *r).collect();
+                let plan = crate::plan::plan_reads(&runs, self.payload_limits());
+                let reads = source::payload_reads(&seg.path, &e.etag, &plan);
+                if self.reads + reads.len() > self.cfg.max_backend_requests {
+                    return Err(ServeError::Source(SourceError::Origin(OriginError::Bad(
+                        format!(
+                            "reading the text samples of {} needs more origin requests than allowed",
+                            seg.path
+                        ),
+                    ))));
+                }
+                self.stage = Stage::TextSamples {
+                    seg: Box::new(seg),
+                    reads: reads.clone(),
+                };
+                return Ok(Some(Step::Read(reads)));
+            }
             if let Some(cues) = source::text::cached_cues(&seg.path, cache) {
                 return Ok(Some(self.finish(seg.output(&cues))));
             }
@@ -517,6 +556,38 @@ impl Job {
             out => Ok(Some(self.finish(Ok(out)))),
         }
     }
+}
+
+/// An MP4 text track's segment from the responses to its sample reads
+/// (same order as `reads`): each sample a slice of a response.
+fn text_samples_output(
+    seg: &SegmentRequest,
+    reads: &[ReadRequest],
+    responses: Vec<ReadResponse>,
+) -> Result<Output, ServeError> {
+    let Some(e) = &seg.embedded else {
+        return Err(ServeError::Media("text samples of a sidecar".into()));
+    };
+    let got: Vec<(crate::mux::ByteRun, bytes::Bytes)> = reads
+        .iter()
+        .zip(responses)
+        .map(|(q, r)| {
+            let run = crate::mux::ByteRun {
+                offset: q.start,
+                len: q.end - q.start,
+            };
+            (run, r.data)
+        })
+        .collect();
+    let runs: Vec<_> = e.samples.iter().map(|(r, _)| *r).collect();
+    let data = crate::plan::assemble(&runs, &got).map_err(|err| {
+        ServeError::Source(SourceError::Origin(OriginError::Bad(format!(
+            "{}: {err}",
+            seg.path
+        ))))
+    })?;
+    let cues = e.cues(&seg.path, &data)?;
+    seg.output(&cues)
 }
 
 /// The filters a load found, parsed (502 naming the filter when one is

@@ -35,13 +35,16 @@ pub struct SetTrack {
     pub language: String,
 }
 
-/// A text track: a sidecar (`.vtt`, `.ttml`) an `.ism` `<textstream>` lists, cut
-/// on the shared timeline like every aligned track. Everything here comes
-/// from the `.ism` alone (no read of the sidecar), so manifests and output
-/// keys never need the cues; only a text segment reads them.
+/// A text track: a sidecar (`.vtt`, `.ttml`) an `.ism` `<textstream>` lists,
+/// or a text track of one of the set's MP4 files (`tx3g`, `wvtt`, `stpp`;
+/// [`TextTrack::embedded`]), cut on the shared timeline like every aligned
+/// track. Everything here comes from the `.ism` and the indexes (no read of
+/// a sidecar or of a text sample), so manifests and output keys never need
+/// the cues; only a text segment reads them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TextTrack {
-    /// Object path of the sidecar at the origin.
+    /// Object path of the sidecar (or of the MP4 file holding the track)
+    /// at the origin.
     pub path: String,
     /// Name in sub-resource URLs: the `trackName`, or `textstream_{lang}`
     /// (Azure's own naming), made unique.
@@ -54,8 +57,25 @@ pub struct TextTrack {
     /// Subtitles for the deaf and hard of hearing.
     pub sdh: bool,
     /// The sidecar's format: TTML sources are offered as IMSC1 (`stpp`)
-    /// in DASH, WebVTT sources as `wvtt`.
+    /// in DASH, WebVTT sources as `wvtt`. An MP4 text track counts as
+    /// TTML when it is `stpp`, as WebVTT when `tx3g` or `wvtt`.
     pub format: crate::input::ism::SidecarFormat,
+    /// `Some` for a text track of an MP4 file of the set (`path` is then
+    /// that file's): its samples are read from the file by the index.
+    pub embedded: Option<EmbeddedText>,
+    /// The default text track (`default_subtitles_lang`): HLS
+    /// `DEFAULT=YES`, DASH `Role` `main`.
+    pub default: bool,
+}
+
+/// Where an MP4 text track is: a track of a file of the set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EmbeddedText {
+    /// Index into [`MediaSet::files`].
+    pub file: usize,
+    /// Index into that file's `tracks`.
+    pub track: usize,
+    pub format: crate::mp4::text::TextFormat,
 }
 
 impl TextTrack {

@@ -382,7 +382,9 @@ pub fn load_set(
     };
     let (paths, sels) = selections(asset, manifest.as_ref())?;
     let (indexes, _) = load_indexes(&paths, origin, cache)?;
-    set_from(paths, sels, indexes, cfg)
+    let mut set = set_from(paths, sels, indexes, cfg)?;
+    text::add_embedded(&mut set);
+    Ok(set)
 }
 
 /// AES-128 over whole MPEG-TS segments (RFC 8216 §4.3.2.4), as Azure's

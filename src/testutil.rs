@@ -17,6 +17,12 @@ pub struct SynthTrack {
     /// A whole edit list, (segment_duration in the movie timescale 1000,
     /// media_time), written instead of `edit` when not empty.
     pub elst: Vec<(u32, i64)>,
+    /// Handler type instead of `vide`/`soun` (text tracks).
+    pub handler: Option<[u8; 4]>,
+    /// Sample payloads (sizes must match `samples`); empty: zero-filled.
+    pub payloads: Vec<Vec<u8>>,
+    /// `mdhd` packed language (ISO 639-2/T, §8.4.2.3); `eng` by default.
+    pub language: u16,
 }
 
 impl SynthTrack {
@@ -41,6 +47,9 @@ impl SynthTrack {
             edit: Some(512),
             entry: None,
             elst: Vec::new(),
+            handler: None,
+            payloads: Vec::new(),
+            language: 0x15c7,
         }
     }
 
@@ -53,7 +62,39 @@ impl SynthTrack {
             edit: Some(1024),
             entry: None,
             elst: Vec::new(),
+            handler: None,
+            payloads: Vec::new(),
+            language: 0x15c7,
         }
+    }
+
+    /// A text track (handler `handler`, sample entry `entry`) at timescale
+    /// 1000 whose samples are `(duration, payload)`.
+    pub fn text(handler: &[u8; 4], entry: Vec<u8>, samples: Vec<(u32, Vec<u8>)>) -> Self {
+        SynthTrack {
+            video: false,
+            timescale: 1000,
+            samples: samples
+                .iter()
+                .map(|(d, p)| (*d, p.len() as u32, true, 0))
+                .collect(),
+            edit: None,
+            entry: Some(entry),
+            elst: Vec::new(),
+            handler: Some(*handler),
+            payloads: samples.into_iter().map(|(_, p)| p).collect(),
+            language: 0x15c7,
+        }
+    }
+
+    /// This track with the packed `mdhd` language `code`.
+    pub fn with_language(mut self, code: &str) -> Self {
+        let b = code.as_bytes();
+        self.language = b
+            .iter()
+            .take(3)
+            .fold(0u16, |v, c| (v << 5) | u16::from(c - 0x60));
+        self
     }
 
     /// This track with the edit list `elst` (see [`SynthTrack::elst`]).
@@ -168,9 +209,15 @@ pub fn synth_mp4(tracks: &[SynthTrack]) -> Bytes {
     w.u32((payload + 8) as u32).bytes(b"mdat");
     for t in tracks {
         for (i, s) in t.samples.iter().enumerate() {
+            if let Some(p) = t.payloads.get(i) {
+                w.bytes(p);
+                continue;
+            }
             w.zeros(s.1 as usize);
             let at = w.len() - s.1 as usize;
-            w.buf[at] = i as u8;
+            if s.1 > 0 {
+                w.buf[at] = i as u8;
+            }
         }
     }
     Bytes::from(w.buf)
@@ -227,12 +274,15 @@ fn write_moov(tracks: &[SynthTrack], mdat_start: u64) -> Vec<u8> {
                     .sum::<u64>()
                     .min(0xFFFF_FFFE) as u32,
             )
-            .u16(0x15c7)
+            .u16(t.language)
             .u16(0)
             .end();
+        let handler = t
+            .handler
+            .unwrap_or(if t.video { *b"vide" } else { *b"soun" });
         w.start_full(b"hdlr", 0, 0)
             .u32(0)
-            .bytes(if t.video { b"vide" } else { b"soun" })
+            .bytes(&handler)
             .zeros(13)
             .end();
         w.start(b"minf").start(b"stbl");

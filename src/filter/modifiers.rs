@@ -240,13 +240,37 @@ impl Modifiers {
                 order[first..=pos].rotate_right(1);
             }
         }
-        if let Some(lang) = &self.default_subtitles_lang {
-            // The media set carries audio and video only: no subtitle
-            // track can be made the default yet.
-            return Err(FilterError::Modifier(format!(
-                "default_subtitles_lang={lang}: the title has no subtitle track"
-            )));
-        }
         Ok(order)
+    }
+
+    /// `default_subtitles_lang`: marks the first text track in that
+    /// language the default (HLS `DEFAULT=YES`, DASH `Role` `main`) and
+    /// moves it first, as `default_audio_lang` moves its audio track
+    /// first. A forced track is chosen only when the language has no
+    /// other (forced narrative is not "the subtitles"). Like
+    /// `default_audio_lang`, a language no text track has is refused (400)
+    /// rather than ignored, so a typo shows.
+    pub fn default_text(&self, set: &mut MediaSet) -> Result<(), FilterError> {
+        let Some(lang) = &self.default_subtitles_lang else {
+            return Ok(());
+        };
+        let matches = |t: &&crate::media_set::TextTrack| same_language(&t.language, lang);
+        let forced =
+            |t: &crate::media_set::TextTrack| t.role == crate::input::ism::TextRole::Forced;
+        let pos = set
+            .texts
+            .iter()
+            .position(|t| matches(&t) && !forced(t))
+            .or_else(|| set.texts.iter().position(|t| matches(&t)));
+        let Some(pos) = pos else {
+            return Err(FilterError::Modifier(format!(
+                "default_subtitles_lang={lang}: no subtitle track in that language"
+            )));
+        };
+        set.texts[..=pos].rotate_right(1);
+        for (i, t) in set.texts.iter_mut().enumerate() {
+            t.default = i == 0;
+        }
+        Ok(())
     }
 }

@@ -514,3 +514,62 @@ fn modifiers_narrow_and_reorder() {
         assert_eq!(e.status(), 400, "{bad:?}");
     }
 }
+
+#[test]
+fn default_subtitles_lang_prefers_a_non_forced_track() {
+    use crate::input::ism::{SidecarFormat, TextRole};
+    use crate::media_set::TextTrack;
+    let text = |name: &str, lang: &str, role| TextTrack {
+        path: format!("{name}.vtt"),
+        name: name.into(),
+        bitrate: 1000,
+        language: lang.into(),
+        role,
+        sdh: false,
+        format: SidecarFormat::WebVtt,
+        embedded: None,
+        default: false,
+    };
+    let with_texts = || {
+        let mut set = title();
+        set.texts = vec![
+            text("fr", "fra", TextRole::Subtitle),
+            text("en_forced", "eng", TextRole::Forced),
+            text("en", "en-GB", TextRole::Subtitle),
+        ];
+        set
+    };
+    let order = |set: &MediaSet| {
+        set.texts
+            .iter()
+            .map(|t| format!("{}{}", t.name, if t.default { "*" } else { "" }))
+            .collect::<Vec<_>>()
+    };
+    let set = apply(
+        with_texts(),
+        &[],
+        &mods(&[("default_subtitles_lang", "en")]),
+    )
+    .unwrap();
+    assert_eq!(order(&set), ["en*", "fr", "en_forced"]);
+    // A forced track only when the language has nothing else.
+    let mut only_forced = with_texts();
+    only_forced.texts.pop();
+    let set = apply(
+        only_forced,
+        &[],
+        &mods(&[("default_subtitles_lang", "eng")]),
+    )
+    .unwrap();
+    assert_eq!(order(&set), ["en_forced*", "fr"]);
+    // Without the modifier, none is the default.
+    let set = apply(with_texts(), &[], &mods(&[("max_bitrate", "5000000")])).unwrap();
+    assert_eq!(order(&set), ["fr", "en_forced", "en"]);
+    let e = apply(
+        with_texts(),
+        &[],
+        &mods(&[("default_subtitles_lang", "de")]),
+    )
+    .unwrap_err();
+    assert_eq!(e.status(), 400);
+}

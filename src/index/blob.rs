@@ -6,7 +6,7 @@
 //! "EPIX" version:u32 file_size:u64 etag_len:u16 etag
 //! track_count:u16, then per track:
 //!   track_id:u32 kind:u8 flags:u8 (1: composition offsets, 2: every sample
-//!   is a sync sample, the sync table is empty) timescale:u32 duration:u64 language:[u8;3]
+//!   is a sync sample, the sync table is empty) timescale:u32 duration:u64 language_len:u8 language
 //!   handler:[u8;4] presentation_offset:i64 presented_end:i64 (i64::MIN: none)
 //!   avg_bitrate:u64 max_bitrate:u64
 //!   sample_count:u32 total_bytes:u64 entry_len:u32 entry (the raw sample entry box)
@@ -142,7 +142,8 @@ fn read_track(r: &mut Reader) -> Result<TrackIndex> {
     let flags = r.u8()?;
     let timescale = r.u32()?;
     let duration = r.u64()?;
-    let language = String::from_utf8_lossy(&r.take(3)?).into_owned();
+    let n = usize::from(r.u8()?);
+    let language = String::from_utf8_lossy(&r.take(n)?).into_owned();
     let h = r.take(4)?;
     let handler = crate::model::FourCC([h[0], h[1], h[2], h[3]]);
     let presentation_offset = r.u64()? as i64;

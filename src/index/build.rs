@@ -518,8 +518,16 @@ impl<'a> TrackEncoder<'a> {
         out.push(flags);
         out.extend_from_slice(&t.timescale.to_be_bytes());
         out.extend_from_slice(&duration.to_be_bytes());
+        // ISO 639-2 from `mdhd`, or a text track's BCP 47 `elng` tag
+        // (at most 35 bytes, `moov::extended_language`).
         let lang = t.language.as_bytes();
-        out.extend_from_slice(if lang.len() == 3 { lang } else { b"und" });
+        let lang = if (2..=35).contains(&lang.len()) {
+            lang
+        } else {
+            b"und"
+        };
+        out.push(lang.len() as u8);
+        out.extend_from_slice(lang);
         out.extend_from_slice(&t.handler.0);
         out.extend_from_slice(&self.plan.presentation_offset.to_be_bytes());
         let end = self.plan.presented_end.unwrap_or(i64::MIN);

@@ -42,8 +42,12 @@ pub use build::{build, build_fragmented, MAX_FILE_SAMPLES, MAX_INDEX_BYTES, MAX_
 /// titles say SDR. v7 applies edit lists with cuts and trims
 /// (`index::edits`): the kept samples only, and a `presented_end` after
 /// `presentation_offset`. v8 (same layout) reads AV1 and VP9 colour from
-/// `av1C`/`vpcC` when the entry has no `colr` (`codec::av1`).
-pub const INDEX_VERSION: u32 = 8;
+/// `av1C`/`vpcC` when the entry has no `colr` (`codec::av1`). v9 indexes
+/// MP4 text tracks (`tx3g`, `wvtt`, `stpp` under a `text`, `sbtl` or
+/// `subt` handler) as tracks of kind subtitle, and stores the language as
+/// a length-prefixed string (a text track's `elng` BCP 47 tag does not fit
+/// v8's three bytes).
+pub const INDEX_VERSION: u32 = 9;
 /// Samples per block.
 pub const BLOCK_LEN: u32 = 128;
 /// Bytes per block directory entry: first dts (8), first offset (8), data

@@ -18,6 +18,7 @@ pub mod moov;
 pub mod samples;
 pub mod stbl;
 pub mod stsd;
+pub mod text;
 pub mod walk;
 
 pub use error::{Mp4Error, Mp4ErrorKind};

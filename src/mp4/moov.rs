@@ -182,7 +182,8 @@ pub fn parse_moov(moov_box: Bytes, offset: u64) -> Result<Movie> {
 impl Movie {
     /// Refuses a movie left with no track to package.
     pub fn check_has_samples(&self, offset: u64) -> Result<()> {
-        if self.tracks.iter().all(|t| t.sample_count() == 0) {
+        let av = |t: &&Track| matches!(t.kind, TrackKind::Video | TrackKind::Audio);
+        if self.tracks.iter().filter(av).all(|t| t.sample_count() == 0) {
             return Err(Mp4Error::unsupported(
                 "moov",
                 offset,
@@ -193,7 +194,8 @@ impl Movie {
     }
 
     /// Appends the runs of one `moof` (in file order) to their tracks; runs
-    /// of tracks not packaged (hint, text…) are dropped.
+    /// of tracks not packaged (hint, timecode, undecoded text…) are
+    /// dropped.
     pub fn append_runs(&mut self, runs: Vec<Run>) {
         for r in runs {
             if let Some(t) = self.tracks.iter_mut().find(|t| t.track_id == r.track_id) {
@@ -266,10 +268,11 @@ fn parse_trak(
     let display_size = (be32(tp, tp.len() - 8) >> 16, be32(tp, tp.len() - 4) >> 16);
 
     let mdia_path = format!("{path}/mdia");
-    let (mut mdhd, mut hdlr, mut minf) = (None, None, None);
+    let (mut mdhd, mut hdlr, mut minf, mut elng) = (None, None, None, None);
     for child in mdia.children(&mdia_path) {
         let c = child?;
         match &c.header.typ.0 {
+            b"elng" => elng = extended_language(&c.payload),
             b"mdhd" => mdhd = Some(c),
             b"hdlr" => hdlr = Some(c),
             b"minf" => minf = Some(c),
@@ -289,6 +292,10 @@ fn parse_trak(
     let kind = match &handler.0 {
         b"vide" => TrackKind::Video,
         b"soun" => TrackKind::Audio,
+        // Timed text (14496-12 §12.5 `text`, §12.6 `subt`; 3GPP TS 26.245
+        // and QuickTime `sbtl`): kept only when the sample entry is one
+        // [`super::text`] decodes (checked below, after `stsd`).
+        b"text" | b"sbtl" | b"subt" => TrackKind::Subtitle,
         _ => return Ok(TrakOutcome::Skipped(handler)),
     };
     let mdhd = mdhd.ok_or_else(|| missing("mdhd"))?;
@@ -320,6 +327,12 @@ fn parse_trak(
         mdhd.payload[lang_at],
         mdhd.payload[lang_at + 1],
     ]));
+    // A text track's `elng` (BCP 47, §8.4.6) overrides the packed code:
+    // only text tracks, so audio and video keep their ISO 639-2 codes.
+    let language = match elng {
+        Some(tag) if kind == TrackKind::Subtitle => tag,
+        _ => language,
+    };
 
     let minf = minf.ok_or_else(|| missing("minf"))?;
     let minf_path = format!("{mdia_path}/minf");
@@ -333,6 +346,13 @@ fn parse_trak(
         .find(b"stsd")?
         .ok_or_else(|| Mp4Error::invalid(&stbl_path, stbl.header.offset, "missing stsd"))?;
     let entry = parse_stsd(&stsd, &format!("{stbl_path}/stsd"))?;
+    if kind == TrackKind::Subtitle
+        && super::text::TextFormat::of_entry(entry.fourcc, &entry.raw).is_none()
+    {
+        // QuickTime `text`, `c608` and the like: not decoded, skipped as
+        // before rather than refused.
+        return Ok(TrakOutcome::Skipped(handler));
+    }
     let tables = SampleTables::parse(&stbl, &stbl_path)?;
     if tables.sample_count == 0 && !fragmented {
         return Ok(TrakOutcome::Skipped(handler));
@@ -360,6 +380,18 @@ fn parse_trak(
     })))
 }
 
+/// The BCP 47 tag of an `elng` box (§8.4.6: full box header, then a
+/// null-terminated string), when it is a plausible tag: ASCII letters,
+/// digits and `-`, at most 35 characters (RFC 5646 §4.4.1's practical
+/// limit). Anything else is ignored (`mdhd`'s code stays).
+fn extended_language(payload: &[u8]) -> Option<String> {
+    let s = payload.get(4..)?;
+    let s = &s[..s.iter().position(|&b| b == 0).unwrap_or(s.len())];
+    let ok =
+        !s.is_empty() && s.len() <= 35 && s.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-');
+    ok.then(|| String::from_utf8_lossy(s).into_owned())
+}
+
 /// ISO-639-2/T packed as three 5-bit letters (§8.4.2.3).
 fn decode_language(v: u16) -> String {
     let chars: String = [(v >> 10) & 0x1f, (v >> 5) & 0x1f, v & 0x1f]
@@ -382,5 +414,16 @@ mod tests {
         // 'eng' = 0x15C7 per §8.4.2.3 packing.
         assert_eq!(decode_language(0x15c7), "eng");
         assert_eq!(decode_language(0), "und");
+    }
+
+    #[test]
+    fn elng_tags() {
+        assert_eq!(
+            extended_language(b"\0\0\0\0pt-BR\0").as_deref(),
+            Some("pt-BR")
+        );
+        assert_eq!(extended_language(b"\0\0\0\0\0"), None);
+        assert_eq!(extended_language(b"\0\0"), None);
+        assert_eq!(extended_language(b"\0\0\0\0en\"x"), None);
     }
 }

@@ -1,10 +1,14 @@
-//! Text tracks (WebVTT and TTML sidecars an `.ism` lists) as requests: which ones
-//! a title has, their HLS media playlists, and their segments.
+//! Text tracks (WebVTT and TTML sidecars an `.ism` lists, and the `tx3g`,
+//! `wvtt` and `stpp` tracks of the media files of any asset) as requests:
+//! which ones a title has, their HLS media playlists, and their segments.
 //!
 //! Everything but a segment is answered from the `.ism` and the media
-//! indexes; a segment also needs the sidecar's cues, which the job reads
+//! indexes; a segment also needs cues: a sidecar's, which the job reads
 //! (one whole-file read, capped, parsed once and cached:
-//! [`crate::source::text`]). Text tracks are offered in HLS (WebVTT
+//! [`crate::source::text`]), or an MP4 text track's samples in the
+//! segment, which the index locates ([`EmbeddedSegment`]) and the job reads
+//! in ranges like a TS segment's payload, decoded by [`crate::mp4::text`]
+//! into the same cues. Text tracks are offered in HLS (WebVTT
 //! segments, whatever the source) and DASH (WebVTT in fMP4,
 //! [`crate::mux::wvtt`], for WebVTT sources; IMSC1 in fMP4,
 //! [`crate::mux::stpp`], for TTML sources) and Smooth (TTML fragments,
@@ -14,8 +18,11 @@ use super::{check_manifest_work, segment_at, text, Output, ServeError};
 use crate::input::ism::{self, IsmKind, ServerManifest, SidecarFormat};
 use crate::input::webvtt::CueList;
 use crate::manifest::hls::subtitles;
-use crate::media_set::{MediaSet, TextTrack};
+use crate::media_set::{EmbeddedText, MediaSet, TextTrack};
+use crate::model::TrackKind;
+use crate::mp4::text::{SampleTime, TextFormat};
 use crate::mux::smooth::FragmentTime;
+use crate::mux::ByteRun;
 use crate::source::SourceError;
 use crate::timeline::rescale;
 use crate::url::{Asset, Format, Resource, StreamRequest, TrackRef};
@@ -78,9 +85,73 @@ pub(crate) fn text_tracks(
             role: t.role.unwrap_or_default(),
             sdh: t.sdh,
             format: ism::sidecar_format(&t.src).unwrap_or_default(),
+            embedded: None,
+            default: false,
         });
     }
     Ok(out)
+}
+
+/// Adds the text tracks of the set's MP4 files (kept by the index:
+/// `tx3g`, `wvtt`, `stpp`) after the sidecars, for every asset kind. A
+/// track repeated in several files of an `.ism` (the same subtitles muxed
+/// into every rendition: same language, format, sample count and bytes)
+/// is offered once. Names are `text_{lang}`, with `_{n}` added where the
+/// name is taken (by an audio or video track or another text track).
+pub(crate) fn add_embedded(set: &mut MediaSet) {
+    let mut seen: Vec<(String, crate::model::FourCC, u32, u64)> = Vec::new();
+    let mut found = Vec::new();
+    for (f, file) in set.files.iter().enumerate() {
+        for (i, t) in file.index.tracks.iter().enumerate() {
+            if t.info.kind != TrackKind::Subtitle {
+                continue;
+            }
+            let Some(format) = TextFormat::of_entry(t.info.fourcc, &t.info.sample_entry) else {
+                continue;
+            };
+            let key = (
+                t.info.language.clone(),
+                t.info.fourcc,
+                t.info.sample_count,
+                t.total_bytes,
+            );
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            found.push((file.path.clone(), t.info.language.clone(), f, i, format));
+        }
+    }
+    for (path, language, file, track, format) in found {
+        let base = format!("text_{}", name_part(&language));
+        let taken = |n: &str, set: &MediaSet| {
+            set.tracks.iter().any(|t| t.name == n) || set.texts.iter().any(|t| t.name == n)
+        };
+        let mut name = base.clone();
+        let mut n = 2;
+        while taken(&name, set) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        set.texts.push(TextTrack {
+            path,
+            name,
+            bitrate: TextTrack::DEFAULT_BITRATE,
+            language,
+            role: ism::TextRole::default(),
+            sdh: false,
+            format: match format {
+                TextFormat::Stpp => SidecarFormat::Ttml,
+                TextFormat::Tx3g | TextFormat::Wvtt => SidecarFormat::WebVtt,
+            },
+            embedded: Some(EmbeddedText {
+                file,
+                track,
+                format,
+            }),
+            default: false,
+        });
+    }
 }
 
 /// A language tag as a name part (`[A-Za-z0-9-]`, 16 characters).
@@ -191,6 +262,139 @@ pub struct SegmentRequest {
     /// Smooth: the fragment's place on the manifest timeline (its `<c>`,
     /// the reference track's).
     pub smooth_time: Option<FragmentTime>,
+    /// An MP4 text track's samples in the segment (`None`: a sidecar).
+    pub embedded: Option<EmbeddedSegment>,
+}
+
+/// Most bytes of MP4 text samples one segment reads (a segment's worth of
+/// subtitles is a few hundred bytes; a TTML sample a few KB).
+pub const MAX_SEGMENT_TEXT_BYTES: u64 = 1 << 20;
+
+/// Samples a `wvtt` segment reads past either end of its range to find
+/// the rest of a cue split over samples.
+const WVTT_REACH: u32 = 16;
+
+/// The samples of an MP4 text track that show in a segment, found in the
+/// index: what to read and when each shows. Gap samples (an empty `tx3g`
+/// sample, a lone `vtte`) are left out: they hold no cue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmbeddedSegment {
+    pub format: TextFormat,
+    /// The file's version, so the reads are `If-Match`.
+    pub etag: String,
+    pub samples: Vec<(ByteRun, SampleTime)>,
+}
+
+/// The samples of `e` overlapping `[from_ms, to_ms)`: a binary search of
+/// the index for the sample nearest `from_ms`, then a walk forward to
+/// `to_ms`, at most [`crate::mux::wvtt::MAX_SEGMENT_CUES`] samples with
+/// cues and [`MAX_SEGMENT_TEXT_BYTES`] bytes.
+fn embedded_segment(
+    set: &MediaSet,
+    e: &EmbeddedText,
+    from_ms: u64,
+    to_ms: u64,
+) -> Result<EmbeddedSegment, ServeError> {
+    let file = set
+        .files
+        .get(e.file)
+        .ok_or(ServeError::Media("text track file missing".into()))?;
+    let t = file
+        .index
+        .tracks
+        .get(e.track)
+        .ok_or(ServeError::Media("text track missing".into()))?;
+    let ts = t.info.timescale;
+    let po = t.info.presentation_offset;
+    let ms = |v: i64| rescale(v, ts, 1000).max(0) as u64;
+    let media_offset_ms = rescale(po, ts, 1000);
+    let from_dts =
+        rescale(from_ms.min(i64::MAX as u64) as i64, 1000, u64::from(ts)).saturating_add(po);
+    // The sample holding `from_ms` starts at or before the one nearest it.
+    let mut first = t.nearest_sample_start(from_dts)?.saturating_sub(1);
+    // A `wvtt` cue overlapping others is split over contiguous samples
+    // (14496-30 §7.5): read up to WVTT_REACH samples on either side of
+    // the segment while no `vtte` (no cue shows) intervenes, so a cue
+    // crossing a boundary is whole, as a sidecar cue is, once
+    // `join_pieces` has joined it.
+    let reach = if e.format == TextFormat::Wvtt {
+        WVTT_REACH
+    } else {
+        0
+    };
+    if reach > 0 {
+        for i in (first.saturating_sub(reach)..first).rev() {
+            if e.format.is_gap(t.sample(i)?.size) {
+                break;
+            }
+            first = i;
+        }
+    }
+    let (mut samples, mut bytes, mut after) = (Vec::new(), 0u64, 0);
+    for s in t.samples(first..t.sample_count())? {
+        let s = s?;
+        let pts = t.pts(&s);
+        let (start_ms, end_ms) = (ms(pts), ms(pts.saturating_add(i64::from(s.duration))));
+        let gap = e.format.is_gap(s.size);
+        if start_ms >= to_ms {
+            after += 1;
+            if gap || after > reach {
+                break;
+            }
+        }
+        if gap || end_ms <= start_ms || (end_ms <= from_ms && reach == 0) {
+            continue;
+        }
+        bytes += u64::from(s.size);
+        if samples.len() >= crate::mux::wvtt::MAX_SEGMENT_CUES || bytes > MAX_SEGMENT_TEXT_BYTES {
+            return Err(ServeError::Media(format!(
+                "{}: more than {} text samples or {MAX_SEGMENT_TEXT_BYTES} bytes in one segment",
+                file.path,
+                crate::mux::wvtt::MAX_SEGMENT_CUES
+            )));
+        }
+        samples.push((
+            ByteRun {
+                offset: s.offset,
+                len: u64::from(s.size),
+            },
+            SampleTime {
+                start_ms,
+                end_ms,
+                media_offset_ms,
+            },
+        ));
+    }
+    Ok(EmbeddedSegment {
+        format: e.format,
+        etag: file.index.etag.clone(),
+        samples,
+    })
+}
+
+impl EmbeddedSegment {
+    /// The cues of the samples, from the reads' bytes (`data`, one slice
+    /// per sample in order): decoded, then pieces of one cue joined.
+    pub fn cues(&self, path: &str, data: &[Bytes]) -> Result<CueList, ServeError> {
+        let mut cues = Vec::new();
+        for ((_, time), bytes) in self.samples.iter().zip(data) {
+            crate::mp4::text::decode(self.format, bytes, *time, &mut cues).map_err(|e| {
+                ServeError::Source(SourceError::Text {
+                    path: path.to_string(),
+                    error: e.to_string(),
+                })
+            })?;
+            if cues.len() > crate::mux::wvtt::MAX_SEGMENT_CUES * 2 {
+                return Err(ServeError::Media(format!(
+                    "{path}: more than {} cues in one segment",
+                    crate::mux::wvtt::MAX_SEGMENT_CUES
+                )));
+            }
+        }
+        Ok(CueList {
+            cues: crate::mp4::text::join_pieces(cues),
+        })
+    }
 }
 
 /// The text segment `req` asks for, `None` when it asks for something else.
@@ -226,17 +430,23 @@ pub(crate) fn segment_request(
     let n = n as usize;
     let from_ms = tl.starts.get(n).map_or(0, |&s| ms(s));
     let to_ms = tl.starts.get(n + 1).map(|&s| ms(s));
+    let end_ms = to_ms.unwrap_or(ms(tl.end)).max(from_ms + 1);
+    let first_from = if n == 0 && format.is_hls() {
+        0
+    } else {
+        from_ms
+    };
+    let embedded = match &t.embedded {
+        Some(e) => Some(embedded_segment(set, e, first_from, end_ms)?),
+        None => None,
+    };
     Ok(Some(SegmentRequest {
         path: t.path.clone(),
         // HLS: the first segment takes every cue from 0; DASH samples
         // start where the segment does.
-        from_ms: if n == 0 && format.is_hls() {
-            0
-        } else {
-            from_ms
-        },
+        from_ms: first_from,
         to_ms,
-        end_ms: to_ms.unwrap_or(ms(tl.end)).max(from_ms + 1),
+        end_ms,
         number,
         format,
         source: t.format,
@@ -244,6 +454,7 @@ pub(crate) fn segment_request(
         smooth_time: format.is_smooth().then(|| {
             crate::mux::smooth::fragment_time(set.track_index(reference).info.timescale, &seg)
         }),
+        embedded,
     }))
 }
 
@@ -324,5 +535,7 @@ impl SegmentRequest {
     }
 }
 
+#[cfg(test)]
+mod mp4_tests;
 #[cfg(test)]
 mod tests;

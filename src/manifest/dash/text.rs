@@ -69,6 +69,13 @@ pub(super) fn adaptation_sets(
                     .with_attributes([("schemeIdUri", PURPOSE_SCHEME), ("value", "2")])
                     .write_empty()?;
             }
+            if t.default {
+                // `default_subtitles_lang`: the set players pick first
+                // (23009-1 §5.8.5.5 `main`), beside what it is for.
+                w.create_element("Role")
+                    .with_attributes([("schemeIdUri", ROLE_SCHEME), ("value", "main")])
+                    .write_empty()?;
+            }
             w.create_element("Role")
                 .with_attributes([("schemeIdUri", ROLE_SCHEME), ("value", role(t.role))])
                 .write_empty()?;

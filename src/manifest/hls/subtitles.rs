@@ -67,7 +67,8 @@ fn display_name(t: &TextTrack) -> String {
 }
 
 /// The `EXT-X-MEDIA:TYPE=SUBTITLES` tags of every text track, one per
-/// line. None is `DEFAULT=YES` (subtitles stay off until chosen); every
+/// line. None is `DEFAULT=YES` (subtitles stay off until chosen) unless
+/// `default_subtitles_lang` made one the default; every
 /// one is `AUTOSELECT=YES` (a player may pick it by language); forced
 /// narrative is `FORCED=YES`; SDH and captions carry the accessibility
 /// `CHARACTERISTICS`, descriptions theirs.
@@ -87,7 +88,11 @@ pub fn media_tags(set: &MediaSet, format: Format) -> String {
         if let Some(lang) = crate::manifest::lang::bcp47(&t.language) {
             let _ = write!(out, ",LANGUAGE=\"{}\"", quoted(&lang));
         }
-        out.push_str(",DEFAULT=NO,AUTOSELECT=YES");
+        out.push_str(if t.default {
+            ",DEFAULT=YES,AUTOSELECT=YES"
+        } else {
+            ",DEFAULT=NO,AUTOSELECT=YES"
+        });
         if t.role == TextRole::Forced {
             out.push_str(",FORCED=YES");
         }
