@@ -542,6 +542,22 @@ fn bench_encryption(c: &mut Criterion) {
     g.finish();
 }
 
+/// Parsing the asset's CPIX document (`key_source = cpix`), which every
+/// encrypted request does from the cached bytes: the committed fixture
+/// (one key, Widevine, PlayReady with ContentProtectionData, FairPlay).
+fn bench_cpix(c: &mut Criterion) {
+    let xml = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/cpix/abr.cpix.xml"),
+    )
+    .unwrap();
+    let mut g = c.benchmark_group("cpix");
+    g.throughput(Throughput::Bytes(xml.len() as u64));
+    g.bench_function("cpix_parse", |b| {
+        b.iter(|| edgepack::crypto::cpix::parse(black_box(&xml)).unwrap())
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = core;
     config = Criterion::default()
@@ -549,6 +565,6 @@ criterion_group! {
         .measurement_time(Duration::from_secs(2))
         .sample_size(30)
         .without_plots();
-    targets = bench_index, bench_timeline, bench_segments, bench_manifests, bench_ts, bench_encryption
+    targets = bench_index, bench_timeline, bench_segments, bench_manifests, bench_ts, bench_encryption, bench_cpix
 }
 criterion_main!(core);

@@ -5,7 +5,7 @@
 # mutations land in the moov rather than in megabytes of mdat), and index
 # blobs built from them for the index_blob target.
 #
-# The text targets (ism, url, http, locator, webvtt, filter, licence) are
+# The text targets (ism, url, http, locator, webvtt, filter, licence, cpix) are
 # seeded from the committed seeds/<target>/ files instead (the stable
 # driver reads them directly; for libFuzzer they are copied to
 # corpus/<target>/ below). seeds/url/tk-*
@@ -42,7 +42,7 @@ if ffmpeg -hide_banner -encoders 2>/dev/null | grep -q libx265; then
 fi
 # Index blobs for index_blob: the index of each seed above.
 cargo run --quiet --release --bin drive -- blobs
-for t in ism url http locator webvtt filter licence; do
+for t in ism url http locator webvtt filter licence cpix; do
   mkdir -p "corpus/$t"
   cp seeds/$t/* "corpus/$t/"
 done

@@ -15,8 +15,10 @@
 //! ```
 //!
 //! What used to be written once per adapter lives here, once: the order of
-//! reads (a filtered manifest's filter files, both places of each at once
-//! and with the server manifest, [`crate::source::filters`]; then every
+//! reads (with `key_source = cpix`, an encrypted request's CPIX document
+//! first, [`crate::source::cpix`]; a filtered manifest's filter files, both
+//! places of each at once and with the server manifest,
+//! [`crate::source::filters`]; then every
 //! file's index at once, then the samples a TS segment needs), the read
 //! budget per client request, and what happens when an object changes at the origin between reads (its
 //! cached index is dropped and the request starts over from the new
@@ -63,6 +65,10 @@ enum Stage {
         sels: Option<Vec<crate::media_set::Selection>>,
         texts: Vec<TextTrack>,
         checks: Vec<freshness::Check>,
+    },
+    /// Waiting for the asset's CPIX document (`key_source = cpix`).
+    Cpix {
+        path: String,
     },
     /// Waiting for the `.ism`.
     Ism {
@@ -254,6 +260,20 @@ impl Job {
         match std::mem::replace(&mut self.stage, Stage::Finished) {
             Stage::Start => {
                 service::check_options(&self.req, &self.cfg)?;
+                if self.wants_cpix() {
+                    // Everything encrypted needs the key first (key and
+                    // licence routes included): the document alone, in
+                    // its own round.
+                    let path = crate::crypto::cpix_path(&self.req.asset);
+                    match source::cpix::cached(&path, cache) {
+                        Some(bytes) => self.use_cpix(&path, &bytes)?,
+                        None => {
+                            let read = source::cpix::cpix_read(&path);
+                            self.stage = Stage::Cpix { path };
+                            return Ok(Some(Step::Read(vec![read])));
+                        }
+                    }
+                }
                 if self.req.resource == crate::url::Resource::Key {
                     // A key depends on the asset's paths and the key
                     // source only: no origin read.
@@ -305,6 +325,17 @@ impl Job {
                     }
                     None => self.start_asset(cache),
                 }
+            }
+            Stage::Cpix { path } => {
+                let result = results
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| Err(OriginError::Bad("no response".into())));
+                let bytes = source::cpix::from_read(&path, result)?;
+                self.use_cpix(&path, &bytes)?;
+                source::cpix::store(&path, bytes, cache);
+                self.stage = Stage::Start;
+                Ok(None)
             }
             Stage::Ism { path } => {
                 let resp = one(results)?;
@@ -392,6 +423,25 @@ impl Job {
                 "request already answered".into(),
             ))))),
         }
+    }
+
+    /// Whether this request needs the asset's CPIX document and it is not
+    /// read yet.
+    fn wants_cpix(&self) -> bool {
+        self.req.options.encryption.is_some() && self.cfg.keys == crate::crypto::KeySetting::Cpix
+    }
+
+    /// Parses the CPIX document at `path` and makes it this request's key
+    /// source (kept across a restart).
+    fn use_cpix(&mut self, path: &str, bytes: &[u8]) -> Result<(), ServeError> {
+        let doc = crate::crypto::cpix::parse(bytes).map_err(|error| ServeError::Cpix {
+            path: path.to_string(),
+            error,
+        })?;
+        self.cfg.keys = crate::crypto::KeySetting::Ready(crate::crypto::KeySource::Cpix(
+            std::sync::Arc::new(doc),
+        ));
+        Ok(())
     }
 
     /// Reads (or finds cached) the `.ism`, then the indexes.

@@ -52,7 +52,9 @@ pub fn surrogate_key(asset: &Asset) -> String {
 /// The key `req`'s output is stored under, or `None` while a source's
 /// version is unknown (its index not built yet). A key URL's answer is
 /// never stored (`None`); an encrypted output's key names the content
-/// key's id, so a new key seed never meets outputs of the old one.
+/// key's id, so a new key seed never meets outputs of the old one, or with
+/// `key_source = cpix` the digest of the asset's CPIX document (its key id
+/// and DRM signalling).
 pub fn key(req: &StreamRequest, cfg: &Config, cache: &mut dyn Cache) -> Option<String> {
     if matches!(req.resource, Resource::Key | Resource::Licence) {
         return None;
@@ -65,9 +67,25 @@ pub fn key(req: &StreamRequest, cfg: &Config, cache: &mut dyn Cache) -> Option<S
         req
     );
     if req.options.encryption.is_some() {
-        let source = cfg.keys.source().ok()?;
-        key.push_str("/kid:");
-        key.push_str(&source.content_key(&req.asset).kid_hex());
+        match &cfg.keys {
+            // Not read yet by this request: the cached document's digest
+            // (the key id and the signalling are in it).
+            crate::crypto::KeySetting::Cpix => {
+                let path = crate::crypto::cpix_path(&req.asset);
+                key.push_str("/cpix:");
+                key.push_str(&source::cpix::cached_version(&path, cache)?);
+            }
+            keys => {
+                let source = keys.source().ok()?;
+                if let Some(v) = source.version() {
+                    key.push_str("/cpix:");
+                    key.push_str(v);
+                } else {
+                    key.push_str("/kid:");
+                    key.push_str(&source.content_key(&req.asset).kid_hex());
+                }
+            }
+        }
         if req.resource == Resource::Manifest {
             // An encrypted MPD names its absolute licence URL: one copy
             // per URL it was asked at.

@@ -226,6 +226,12 @@ pub enum ServeError {
     /// Understood, but not given to this requester (a licence for a key
     /// id that is not the asset's).
     Forbidden(String),
+    /// The asset's CPIX document (`path`) cannot be used: malformed (502)
+    /// or asking for what is not supported (501).
+    Cpix {
+        path: String,
+        error: crate::crypto::cpix::CpixError,
+    },
 }
 
 impl ServeError {
@@ -240,6 +246,7 @@ impl ServeError {
             ServeError::Config(_) => 500,
             ServeError::Filter(e) => e.status(),
             ServeError::Forbidden(_) => 403,
+            ServeError::Cpix { error, .. } => error.status(),
         }
     }
 }
@@ -256,6 +263,7 @@ impl fmt::Display for ServeError {
             | ServeError::Forbidden(w) => f.write_str(w),
             ServeError::Limit(e) => e.fmt(f),
             ServeError::Filter(e) => e.fmt(f),
+            ServeError::Cpix { path, error } => write!(f, "CPIX document {path}: {error}"),
         }
     }
 }
@@ -403,7 +411,7 @@ pub(crate) fn check_options(req: &StreamRequest, cfg: &Config) -> Result<(), Ser
         if Scheme::from_option(e).is_some() {
             // Without a key source nothing of cenc/cbcs is served (501),
             // the same answer whatever the format.
-            key_source(&cfg.keys, e)?;
+            key_configured(&cfg.keys, e)?;
             let cmaf = matches!(
                 req.options.format,
                 Format::HlsCmaf | Format::DashCmaf | Format::DashCsf
@@ -435,9 +443,18 @@ pub(crate) fn check_options(req: &StreamRequest, cfg: &Config) -> Result<(), Ser
         ) {
             return Err(ServeError::NotImplemented(ts::IFRAMES_OMITTED.into()));
         }
-        key_source(&cfg.keys, CBC)?;
+        key_configured(&cfg.keys, CBC)?;
     }
     Ok(())
+}
+
+/// Whether a key source is configured (a CPIX one is read later, by the
+/// job, [`crate::source::cpix`]).
+fn key_configured(keys: &KeySetting, scheme: &str) -> Result<(), ServeError> {
+    match keys {
+        KeySetting::Cpix => Ok(()),
+        _ => key_source(keys, scheme).map(|_| ()),
+    }
 }
 
 /// Whether `req` is for a manifest or playlist that a filter or a playback
@@ -493,6 +510,9 @@ pub(crate) fn key_source<'a>(
         KeySetupError::Invalid(why) => {
             ServeError::Config(format!("{} {why}", crate::crypto::SEED_KEY))
         }
+        KeySetupError::Unloaded => ServeError::Media(format!(
+            "encryption={scheme}: the CPIX document was not read"
+        )),
     })
 }
 
@@ -605,9 +625,14 @@ pub fn answer_at(
     }
     // Fails closed: without a key source an encrypted output is an
     // error, never the clear one.
+    let mut drm: &[crate::crypto::cpix::DrmSystem] = &[];
     let protection = match req.options.encryption.as_deref() {
         Some(e) => match Scheme::from_option(e) {
-            Some(scheme) => Some((key_source(keys, e)?.content_key(&req.asset), scheme)),
+            Some(scheme) => {
+                let source = key_source(keys, e)?;
+                drm = source.drm_systems();
+                Some((source.content_key(&req.asset), scheme))
+            }
             None => {
                 return Err(ServeError::NotImplemented(format!(
                     "encryption={e} is not built for CMAF"
@@ -628,11 +653,12 @@ pub fn answer_at(
             match format {
                 Format::HlsCmaf => text(
                     CT_HLS,
-                    hls::multivariant_encrypted(
+                    hls::multivariant_protected(
                         set,
                         format,
                         req.options.audio_only == Some(true),
                         encryption.map(|e| e.0),
+                        drm,
                     )?,
                     Vec::new(),
                 ),
@@ -641,6 +667,7 @@ pub fn answer_at(
                         scheme,
                         key,
                         laurl: &laurl,
+                        drm,
                     });
                     text(
                         CT_DASH,
@@ -660,7 +687,7 @@ pub fn answer_at(
             check_manifest_work(set, std::slice::from_ref(t))?;
             text(
                 CT_HLS,
-                hls::media_playlist_with(set, t, format, encryption.map(|e| e.0))?,
+                hls::media_playlist_protected(set, t, format, encryption.map(|e| e.0), drm)?,
                 Vec::new(),
             )
         }
@@ -669,7 +696,7 @@ pub fn answer_at(
             let info = &set.track_index(t).info;
             Ok(Output::Bytes {
                 content_type: mp4_type(info.kind),
-                body: cmaf::init_segment_with(info, protection.as_ref().map(|(k, s)| (k, *s))),
+                body: cmaf::init_segment_with(info, protection.as_ref().map(|(k, s)| (k, *s, drm))),
             })
         }
         Resource::Fragment { track, time } => {
@@ -860,6 +887,8 @@ fn mp4_type(kind: TrackKind) -> &'static str {
     }
 }
 
+#[cfg(test)]
+mod cpix_tests;
 #[cfg(test)]
 mod encryption_tests;
 #[cfg(test)]

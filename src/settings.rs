@@ -21,7 +21,8 @@
 //! | `token_required`, `locators`, `allowed_prefixes` (and the secret `token_keys`) | | signed URLs, Azure locators, allowed prefixes: see [`crate::access`] |
 //! | `origin_auth` | `none` | how origin requests are signed: `azure-shared-key`, `azure-sas`, `s3`, `header` |
 //! | `account_filters` | `_filters` | folder of account filters (`{name}.json`) at the origin, searched after the asset's `filters/` ([`crate::source::filters`]) |
-//! | `encryption_key_seed` (secret) | none | base64 of ≥ 16 random bytes; the content keys of `encryption=cbc` are derived from it per asset ([`crate::crypto`]); without it `encryption=cbc` is 501 |
+//! | `encryption_key_seed` (secret) | none | base64 of ≥ 16 random bytes; the content keys of `encryption=` are derived from it per asset ([`crate::crypto`]); without it (and without `key_source = cpix`) `encryption=` is 501 |
+//! | `key_source` | `seed` | `cpix`: each asset's key and DRM signalling come from the CPIX document beside it (`{asset without extension}.cpix.xml`, [`crate::crypto::cpix`]); the seed is then not read |
 //!
 //! The settings and secrets each `origin_auth` scheme reads
 //! (`azure_account`, `azure_key`, `azure_sas`, `s3_access_key_id`,
@@ -68,6 +69,8 @@ pub struct Settings {
     /// added by the adapter ([`Settings::load_key_seed`]). `Debug` never
     /// shows it.
     pub keys: KeySetting,
+    /// `key_source = cpix`: keys from each asset's CPIX document.
+    pub cpix_keys: bool,
     /// Folder of account filters ([`crate::source::filters`]).
     pub account_filters: String,
 }
@@ -123,6 +126,8 @@ impl Settings {
             access: Access::from_config(&get),
             origin_auth: OriginAuth::from_lookup(&get, secret),
             keys: KeySetting::Unset,
+            cpix_keys: get(crate::crypto::KEY_SOURCE_SETTING)
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("cpix")),
             account_filters: match clean_prefix(&get("account_filters").unwrap_or_default()) {
                 p if p.is_empty() => crate::service::DEFAULT_ACCOUNT_FILTERS.to_string(),
                 p => p.trim_end_matches('/').to_string(),
@@ -133,8 +138,10 @@ impl Settings {
     /// Reads the content key seed with the platform's secret lookup. An
     /// adapter whose secret reads cost something calls it only for
     /// requests that ask for encryption ([`wants_encryption`]).
+    /// With `key_source = cpix` no secret is read.
     pub fn load_key_seed(&mut self, secret: impl Fn(&str) -> Option<String>) {
-        self.keys = KeySetting::from_secret(secret);
+        let source = self.cpix_keys.then_some("cpix");
+        self.keys = KeySetting::from_settings(source, secret);
     }
 
     /// What is wrong with the secrets read so far, for the adapter's log

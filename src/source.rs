@@ -12,6 +12,7 @@ use bytes::Bytes;
 use std::borrow::Cow;
 use std::fmt;
 
+pub mod cpix;
 pub mod filters;
 pub mod freshness;
 pub mod request;

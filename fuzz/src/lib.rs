@@ -14,7 +14,8 @@
 //!
 //! The text parsers (`.ism`, URLs, headers, access settings) have their
 //! checks in [`text`]: [`ism`], [`url`], [`http`], [`locator`], and those
-//! of sidecars and request bodies: [`webvtt`], [`filter`], [`licence`].
+//! of sidecars, request bodies and key documents: [`webvtt`], [`filter`],
+//! [`licence`], [`cpix`].
 
 use bytes::Bytes;
 use edgepack::index::{self, MediaIndex, TrackIndex};
@@ -28,7 +29,7 @@ use edgepack::timeline::{Timeline, TrackSegment};
 use edgepack::url::Format;
 
 pub mod text;
-pub use text::{filter, http, ism, licence, locator, url, webvtt};
+pub use text::{cpix, filter, http, ism, licence, locator, url, webvtt};
 
 /// Segments per track muxed to TS (TS copies payload, so it is the costly
 /// step; a few segments cover its code paths).

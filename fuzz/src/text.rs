@@ -451,3 +451,38 @@ pub fn licence(data: &[u8]) {
     assert!(answer.starts_with("{\"keys\":["), "{answer}");
     assert_eq!(answer.matches("\"kty\":\"oct\"").count(), kids.len(), "{answer}");
 }
+
+/// A CPIX document (origin) → [`crypto::cpix::parse`]: bounded; an
+/// accepted document has its one key, at most `MAX_DRM_SYSTEMS` systems
+/// whose PSSH data are `pssh` boxes and whose HLS lines are single tags
+/// (nothing else can reach a playlist); the error is a 501 or 502; neither
+/// the error nor `Debug` shows the key.
+pub fn cpix(data: &[u8]) {
+    use edgepack::crypto::cpix;
+    let key_hex = |k: &[u8; 16]| k.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    match cpix::parse(data) {
+        Ok(c) => {
+            assert!(data.len() <= cpix::MAX_CPIX_BYTES, "size cap");
+            assert!(c.systems.len() <= cpix::MAX_DRM_SYSTEMS, "system cap");
+            for s in &c.systems {
+                if let Some(p) = &s.pssh {
+                    assert!(p.len() >= 32 && &p[4..8] == b"pssh", "pssh boxes");
+                }
+                for l in s.hls_media.iter().chain(&s.hls_master) {
+                    assert!(l.starts_with("#EXT") && !l.contains(['\n', '\r']), "{l:?}");
+                }
+                if let Some(x) = &s.content_protection {
+                    let _ = cpix::is_whole_element(x);
+                }
+            }
+            if c.key.key != c.key.kid {
+                let debug = format!("{c:?}");
+                assert!(!debug.contains(&key_hex(&c.key.key)), "key in Debug");
+            }
+        }
+        Err(e) => {
+            assert!(matches!(e.status(), 501 | 502), "{e:?}");
+            let _ = e.to_string();
+        }
+    }
+}

@@ -7,11 +7,17 @@
 //! where `{asset}` is [`asset_id`]: the asset's object path(s) after the
 //! locator map, so the locator URL and the direct URL of one asset give one
 //! key. The key id says which key a cached output or an ETag was made with
-//! and reveals nothing of the key. Keys from a CPIX document (DASH-IF CPIX
-//! 2.3) will be another [`KeySource`].
+//! and reveals nothing of the key.
+//!
+//! With the setting `key_source = cpix` ([`KeySetting::Cpix`]) the key of
+//! an asset is instead the one of the CPIX document beside it (DASH-IF CPIX
+//! 2.3, [`super::cpix`], found at [`cpix_path`]), read through the job like
+//! a filter file; the job then answers with [`KeySource::Cpix`].
 
+use super::cpix::{Cpix, DrmSystem};
 use crate::url::Asset;
 use std::fmt;
+use std::sync::Arc;
 
 /// The secret that holds the seed: base64 (either alphabet, padding
 /// optional) of at least 16 bytes, e.g. `openssl rand -base64 32`.
@@ -21,6 +27,25 @@ pub const SEED_KEY: &str = "encryption_key_seed";
 const KEY_DOMAIN: &str = "edgepack-aes128/1";
 /// The first line of the message a key id is derived from.
 const KID_DOMAIN: &str = "edgepack-kid/1";
+
+/// The setting that chooses where keys come from: `seed` (default) or
+/// `cpix`.
+pub const KEY_SOURCE_SETTING: &str = "key_source";
+
+/// Where the CPIX document of `asset` is: beside it, its path without the
+/// extension plus `.cpix.xml` (`a/b.ism` → `a/b.cpix.xml`, `a/c.mp4` →
+/// `a/c.cpix.xml`); for a `.urlset`, beside its first member.
+pub fn cpix_path(asset: &Asset) -> String {
+    let path = match asset {
+        Asset::Ism { path } | Asset::Mp4 { path } => path.as_str(),
+        Asset::UrlSet { paths } => paths.first().map_or("", String::as_str),
+    };
+    let stem = match path.rsplit_once('.') {
+        Some((stem, ext)) if !ext.contains('/') => stem,
+        _ => path,
+    };
+    format!("{stem}.cpix.xml")
+}
 
 /// What names an asset for key derivation: its object path, or a
 /// `.urlset`'s member paths joined by `,`.
@@ -52,17 +77,27 @@ impl ContentKey {
     }
 }
 
-/// Where content keys come from: one variant now, a CPIX document later.
+/// Where the content key of one request comes from.
 #[derive(Clone, PartialEq, Eq)]
 pub enum KeySource {
     /// Keys derived from a secret seed (the module docs).
     Seed(Vec<u8>),
+    /// The asset's CPIX document, read and parsed: its one key and the
+    /// DRM systems' signalling (and, for Smooth, each system's
+    /// `SmoothStreamingProtectionHeaderData`).
+    Cpix(Arc<Cpix>),
 }
 
 impl fmt::Debug for KeySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeySource::Seed(_) => f.write_str("Seed(<redacted>)"),
+            KeySource::Cpix(c) => write!(
+                f,
+                "Cpix(kid {}, {} systems)",
+                c.key.kid_hex(),
+                c.systems.len()
+            ),
         }
     }
 }
@@ -78,6 +113,27 @@ impl KeySource {
                     key: derive(seed, KEY_DOMAIN, &id),
                 }
             }
+            // The document was found by the asset's path: its key is the
+            // asset's.
+            KeySource::Cpix(c) => c.key.clone(),
+        }
+    }
+
+    /// The DRM systems to signal besides ClearKey (none for a seed).
+    pub fn drm_systems(&self) -> &[DrmSystem] {
+        match self {
+            KeySource::Seed(_) => &[],
+            KeySource::Cpix(c) => &c.systems,
+        }
+    }
+
+    /// What, besides the key id, names the keys' version in an output
+    /// cache key: the CPIX document's digest (its signalling is in the
+    /// outputs too).
+    pub fn version(&self) -> Option<&str> {
+        match self {
+            KeySource::Seed(_) => None,
+            KeySource::Cpix(c) => Some(&c.version),
         }
     }
 }
@@ -96,6 +152,9 @@ fn derive(seed: &[u8], domain: &str, id: &str) -> [u8; 16] {
 pub enum KeySetupError {
     /// No key source is configured.
     Missing,
+    /// Keys come from the asset's CPIX document, not read yet (the job
+    /// reads it before anything needs the key).
+    Unloaded,
     /// The configured secret is unusable (what is wrong with it).
     Invalid(&'static str),
 }
@@ -106,11 +165,27 @@ pub enum KeySetting {
     #[default]
     Unset,
     Invalid(&'static str),
+    /// `key_source = cpix`: each asset's key is in its CPIX document,
+    /// which the job reads ([`cpix_path`]) and turns into
+    /// [`KeySetting::Ready`] with a [`KeySource::Cpix`].
+    Cpix,
     Ready(KeySource),
 }
 
 impl KeySetting {
     /// Reads [`SEED_KEY`] through the platform's secret lookup.
+    /// The setting `key_source` selects: `cpix`, else the seed secret
+    /// ([`KeySetting::from_secret`]; the seed is not read for `cpix`).
+    pub fn from_settings(
+        key_source: Option<&str>,
+        secret: impl Fn(&str) -> Option<String>,
+    ) -> KeySetting {
+        match key_source.map(str::trim) {
+            Some(s) if s.eq_ignore_ascii_case("cpix") => KeySetting::Cpix,
+            _ => KeySetting::from_secret(secret),
+        }
+    }
+
     pub fn from_secret(secret: impl Fn(&str) -> Option<String>) -> KeySetting {
         match secret(SEED_KEY) {
             None => KeySetting::Unset,
@@ -126,6 +201,7 @@ impl KeySetting {
         match self {
             KeySetting::Unset => Err(KeySetupError::Missing),
             KeySetting::Invalid(why) => Err(KeySetupError::Invalid(why)),
+            KeySetting::Cpix => Err(KeySetupError::Unloaded),
             KeySetting::Ready(s) => Ok(s),
         }
     }

@@ -1,7 +1,7 @@
 //! Content keys and the ciphers that use them, free of any platform.
 //!
-//! * `key`: where content keys come from ([`KeySource`]: today a secret
-//!   seed, `encryption_key_seed`; a CPIX document later, issue 14) and the
+//! * `key`: where content keys come from ([`KeySource`]: a secret seed,
+//!   `encryption_key_seed`, or the asset's CPIX document) and the
 //!   per-asset key a source gives ([`ContentKey`]);
 //! * `aes_cbc`: AES-128-CBC with PKCS#7 padding over a stream of chunks
 //!   ([`CbcStream`]), the whole-segment encryption of HLS `METHOD=AES-128`
@@ -13,7 +13,9 @@
 //!   23001-7 §10.4): AES-128-CBC with a 1:9 pattern (video) or whole
 //!   blocks (audio) under a constant IV, for `encryption=cbcs-aapl`;
 //! * `scheme`: which of the two a request asks for ([`Scheme`]);
-//! * `clearkey`: the W3C ClearKey licence request and answer (EME §9.1.4).
+//! * `clearkey`: the W3C ClearKey licence request and answer (EME §9.1.4);
+//! * `cpix`: a CPIX document (DASH-IF CPIX 2.3) parsed: the asset's key
+//!   and the DRM systems' signalling ([`cpix::Cpix`]).
 //!
 //! AES itself is RustCrypto's `aes` (constant-time, builds for every
 //! target of this crate); nothing here implements a block cipher.
@@ -22,11 +24,15 @@ mod aes_cbc;
 pub mod cbcs;
 pub mod cenc;
 pub mod clearkey;
+pub mod cpix;
 mod key;
 mod scheme;
 
 pub use aes_cbc::{padded_len, sequence_iv, CbcStream, BLOCK};
-pub use key::{asset_id, ContentKey, KeySetting, KeySetupError, KeySource, SEED_KEY};
+pub use key::{
+    asset_id, cpix_path, ContentKey, KeySetting, KeySetupError, KeySource, KEY_SOURCE_SETTING,
+    SEED_KEY,
+};
 pub use scheme::Scheme;
 
 #[cfg(test)]

@@ -122,6 +122,9 @@ pub struct Protection<'a> {
     pub key: &'a crate::crypto::ContentKey,
     /// The ClearKey licence server URL (`dashif:Laurl`).
     pub laurl: &'a str,
+    /// Other DRM systems to signal (from a CPIX document): one
+    /// `ContentProtection` each, after the ClearKey and common ones.
+    pub drm: &'a [crate::crypto::cpix::DrmSystem],
 }
 
 /// [`mpd`] for a title encrypted with `encryption={scheme}` under `key`:
@@ -380,6 +383,51 @@ fn content_protection(w: &mut Writer<Vec<u8>>, p: Protection<'_>) -> io::Result<
                 .write_text_content(quick_xml::events::BytesText::new(&pssh))?;
             Ok(())
         })?;
+    for sys in p.drm {
+        drm_system(w, sys, &kid)?;
+    }
+    Ok(())
+}
+
+/// A DRM system's `ContentProtection` (DASH-IF IOP §7.7.2: scheme
+/// `urn:uuid:{SystemID}`): the CPIX `ContentProtectionData` as given (CPIX
+/// 2.3 §5.3.6: inside the system's element, or the whole element when it
+/// is one), else a `cenc:pssh` with the system's `pssh` boxes (ISO/IEC
+/// 23001-7 §11.2.1). A system with neither (FairPlay: HLS only) is left
+/// out.
+fn drm_system(
+    w: &mut Writer<Vec<u8>>,
+    sys: &crate::crypto::cpix::DrmSystem,
+    kid: &str,
+) -> io::Result<()> {
+    use quick_xml::events::{BytesStart, BytesText};
+    let scheme = format!("urn:uuid:{}", uuid(&sys.system_id));
+    let element = || {
+        BytesStart::new("ContentProtection")
+            .with_attributes([("schemeIdUri", scheme.as_str()), ("cenc:default_KID", kid)])
+    };
+    if let Some(xml) = &sys.content_protection {
+        // Checked well-formed when the CPIX document was parsed.
+        let raw = Event::Text(BytesText::from_escaped(xml.as_str()));
+        if crate::crypto::cpix::is_whole_element(xml) {
+            return w.write_event(raw);
+        }
+        let start = element();
+        let end = start.to_end().into_owned();
+        w.write_event(Event::Start(start))?;
+        w.write_event(raw)?;
+        return w.write_event(Event::End(end));
+    }
+    if let Some(pssh) = &sys.pssh {
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pssh);
+        w.create_element("ContentProtection")
+            .with_attributes([("schemeIdUri", scheme.as_str()), ("cenc:default_KID", kid)])
+            .write_inner_content(|w| {
+                w.create_element("cenc:pssh")
+                    .write_text_content(BytesText::new(&b64))?;
+                Ok(())
+            })?;
+    }
     Ok(())
 }
 

@@ -14,6 +14,7 @@ use crate::timeline::{rescale, TimelineError, TrackSegment, HNS};
 use crate::url::{self, Format, TrackRef};
 use std::fmt::Write;
 
+mod keys;
 pub mod subtitles;
 
 /// Bits per second of each segment of a track, with its on-the-wire size.
@@ -201,15 +202,27 @@ pub fn multivariant_with(
     multivariant_encrypted(set, format, audio_only, None)
 }
 
-/// [`multivariant_with`] for a title encrypted with `encryption={e}`
-/// (`cbc`, MPEG-TS formats only): every media playlist URL keeps the
-/// option, and no I-frame playlist is listed (see [`media_playlist_with`]
-/// for why).
+/// [`multivariant_with`] for a title encrypted with `encryption={e}`:
+/// every media playlist URL keeps the option, the key is announced with
+/// `EXT-X-SESSION-KEY` ([`keys::session_keys`]), and no I-frame playlist
+/// is listed (see [`media_playlist_with`] for why).
 pub fn multivariant_encrypted(
     set: &MediaSet,
     format: Format,
     audio_only: bool,
     encryption: Option<&str>,
+) -> Result<String, TimelineError> {
+    multivariant_protected(set, format, audio_only, encryption, &[])
+}
+
+/// [`multivariant_encrypted`] with the master lines of DRM systems from
+/// a CPIX document (`HLSSignalingData playlist="master"`).
+pub fn multivariant_protected(
+    set: &MediaSet,
+    format: Format,
+    audio_only: bool,
+    encryption: Option<&str>,
+    drm: &[crate::crypto::cpix::DrmSystem],
 ) -> Result<String, TimelineError> {
     let playlist_url = |t: &SetTrack| {
         with_view(
@@ -241,6 +254,12 @@ pub fn multivariant_encrypted(
             ""
         }
     );
+    if let Some(e) = encryption {
+        // The bitrate of a media playlist listed below (video first).
+        if let Some(t) = video.first().or(audio.first()) {
+            out.push_str(&keys::session_keys(e, track_ref(t).bitrate, drm));
+        }
+    }
     out.push_str(&subtitles::media_tags(set, format));
     let subs = subtitles::stream_attr(set);
     if video.is_empty() {
@@ -495,6 +514,19 @@ pub fn media_playlist_with(
     format: Format,
     encryption: Option<&str>,
 ) -> Result<String, TimelineError> {
+    media_playlist_protected(set, t, format, encryption, &[])
+}
+
+/// [`media_playlist_with`] with the media lines of DRM systems from a
+/// CPIX document (`HLSSignalingData playlist="media"`) after the identity
+/// `EXT-X-KEY` (fMP4 only: the CPIX signalling is for sample encryption).
+pub fn media_playlist_protected(
+    set: &MediaSet,
+    t: &SetTrack,
+    format: Format,
+    encryption: Option<&str>,
+    drm: &[crate::crypto::cpix::DrmSystem],
+) -> Result<String, TimelineError> {
     let info = &set.track_index(t).info;
     let segs = set.segments(t)?;
     let ts = f64::from(info.timescale);
@@ -530,6 +562,7 @@ pub fn media_playlist_with(
                 sample_method(e),
                 quoted(&url::key_url(e))
             );
+            out.push_str(&keys::media_keys(e, drm));
         }
     }
     let key_uri = encryption

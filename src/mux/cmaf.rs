@@ -45,16 +45,23 @@ pub fn init_segment(t: &TrackInfo) -> Bytes {
     init_segment_with(t, None)
 }
 
+/// How an init segment is protected: the key, the scheme, and the DRM
+/// systems (from a CPIX document) whose `pssh` boxes it carries.
+pub type InitProtection<'a> = (
+    &'a crate::crypto::ContentKey,
+    crate::crypto::Scheme,
+    &'a [crate::crypto::cpix::DrmSystem],
+);
+
 /// [`init_segment`], protected with `key` under its scheme when given:
 /// the sample entry becomes `encv`/`enca` with a `sinf`, and the `moov`
-/// carries the common-format `pssh` (see [`super::cenc`]).
-pub fn init_segment_with(
-    t: &TrackInfo,
-    protection: Option<(&crate::crypto::ContentKey, crate::crypto::Scheme)>,
-) -> Bytes {
+/// carries the common-format `pssh` (see [`super::cenc`]), then each DRM
+/// system's `pssh` boxes as the CPIX document gives them (ISO/IEC 23001-7
+/// §8.1: one per system, in the `moov`).
+pub fn init_segment_with(t: &TrackInfo, protection: Option<InitProtection<'_>>) -> Bytes {
     let key = protection.map(|p| p.0);
     let entry = match protection {
-        Some((k, scheme)) => {
+        Some((k, scheme, _)) => {
             super::cenc::protected_entry(&t.sample_entry, k, scheme, t.kind == TrackKind::Audio)
         }
         None => t.sample_entry.to_vec(),
@@ -139,6 +146,11 @@ pub fn init_segment_with(
     w.end(); // mvex
     if let Some(k) = key {
         w.bytes(&super::cenc::pssh_common(&k.kid));
+    }
+    for sys in protection.map_or(&[][..], |p| p.2) {
+        if let Some(pssh) = &sys.pssh {
+            w.bytes(pssh);
+        }
     }
     w.end(); // moov
     Bytes::from(w.buf)

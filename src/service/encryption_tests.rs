@@ -230,7 +230,7 @@ fn the_key_is_the_assets_and_needs_no_origin_read() {
     let KeySetting::Ready(src) = &env.cfg.keys else {
         panic!()
     };
-    let KeySource::Seed(_) = src;
+    assert!(matches!(src, KeySource::Seed(_)));
     let want = src.content_key(&crate::url::Asset::Ism {
         path: "abr/abr.ism".into(),
     });

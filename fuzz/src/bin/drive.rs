@@ -8,7 +8,7 @@
 //! ```
 //!
 //! TARGET is `parse_index_segment` (default), `index_blob`, `ism`, `url`,
-//! `http`, `locator`, `webvtt`, `filter` or `licence`. Seeds are `../fixtures/small/*.mp4` (the MP4
+//! `http`, `locator`, `webvtt`, `filter`, `licence` or `cpix`. Seeds are `../fixtures/small/*.mp4` (the MP4
 //! targets) or the committed `seeds/<target>/` (the text targets), plus
 //! `corpus/<target>/`; each iteration mutates a seed (bit flips,
 //! interesting integers, splices, truncation; mostly inside the `moov`,
@@ -117,6 +117,16 @@ fn dictionary(target: &str) -> &'static [&'static [u8]] {
             b"{", b"}", b"[", b"]", b"\"", b":", b",", b"\"kids\"", b"\"type\"", b"\"temporary\"",
             b"\"AAAAAAAAAAAAAAAAAAAAAA\"", b"\"AAAAAAAAAAAAAAAAAAAAAA==\"", b"-", b"_", b"=",
         ],
+        "cpix" => &[
+            b"<", b">", b"/>", b"</", b"\"", b"=", b"cpix:", b"pskc:", b"CPIX", b"ContentKey",
+            b"ContentKeyList", b"DRMSystem", b"DRMSystemList", b"PlainValue", b"EncryptedValue",
+            b"Data", b"Secret", b"PSSH", b"ContentProtectionData", b"HLSSignalingData",
+            b"SmoothStreamingProtectionHeaderData", b" kid=\"5b1a2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d\"",
+            b" systemId=\"edef8ba9-79d6-4ace-a3c8-27dcd51d21ed\"", b" playlist=\"master\"",
+            b"AAAAAAAAAAAAAAAAAAAAAA==", b"AAAAIHBzc2gAAAAA7e+LqXnWSs6jyCfc1R0h7QAAAAA=",
+            b"I0VYVC1YLUtFWTpNRVRIT0Q9U0FNUExFLUFFUw==", b"PGEvPg==", b"&amp;", b"&#0;", b"<![CDATA[",
+            b"]]>", b"<!--", b"-->",
+        ],
         _ => &[],
     }
 }
@@ -202,7 +212,9 @@ fn load_seeds(dirs: &[PathBuf]) -> Vec<Vec<u8>> {
 }
 
 /// The targets with text input, seeded from `seeds/<target>/`.
-const TEXT_TARGETS: [&str; 7] = ["ism", "url", "http", "locator", "webvtt", "filter", "licence"];
+const TEXT_TARGETS: [&str; 8] = [
+    "ism", "url", "http", "locator", "webvtt", "filter", "licence", "cpix",
+];
 
 fn target_fn(name: &str) -> fn(&[u8]) {
     match name {
@@ -214,6 +226,7 @@ fn target_fn(name: &str) -> fn(&[u8]) {
         "webvtt" => edgepack_fuzz::webvtt,
         "filter" => edgepack_fuzz::filter,
         "licence" => edgepack_fuzz::licence,
+        "cpix" => edgepack_fuzz::cpix,
         _ => edgepack_fuzz::parse_index_segment,
     }
 }

@@ -235,11 +235,15 @@ fn encrypted_playlists_keep_the_option_and_announce_the_key() {
         .lines()
         .filter(|l| !l.starts_with('#'))
         .map(str::to_string)
-        .chain(m.lines().filter_map(|l| {
-            l.split("URI=\"")
-                .nth(1)
-                .map(|u| u.trim_end_matches('"').to_string())
-        }))
+        .chain(
+            m.lines()
+                .filter(|l| !l.starts_with("#EXT-X-SESSION-KEY:"))
+                .filter_map(|l| {
+                    l.split("URI=\"")
+                        .nth(1)
+                        .map(|u| u.trim_end_matches('"').to_string())
+                }),
+        )
     {
         assert!(uri.contains(",encryption=cbc)"), "{uri}");
         assert!(matches!(
@@ -249,6 +253,23 @@ fn encrypted_playlists_keep_the_option_and_announce_the_key() {
         playlists += 1;
     }
     assert!(playlists >= 2);
+    // RFC 8216 §4.3.4.5: the key announced once in the master, at a URI
+    // that is a key URL under a listed variant's QualityLevels.
+    let session: Vec<&str> = m
+        .lines()
+        .filter(|l| l.starts_with("#EXT-X-SESSION-KEY:"))
+        .collect();
+    assert_eq!(session.len(), 1, "{m}");
+    let uri = session[0]
+        .strip_prefix("#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"")
+        .and_then(|u| u.strip_suffix('"'))
+        .unwrap();
+    assert_eq!(resolve(base, uri), Resource::Key);
+    let levels = &uri[..uri.find('/').unwrap()];
+    assert!(m.contains(&format!("\n{levels}/Manifest(")), "{m}");
+    // A clear master has none.
+    let clear = multivariant_with(&set, Format::HlsTs, false).unwrap();
+    assert!(!clear.contains("SESSION-KEY"), "{clear}");
     let t = set.of_kind(TrackKind::Video).next().unwrap();
     let p = media_playlist_with(&set, t, Format::HlsTs, Some("cbc")).unwrap();
     let key_line = "#EXT-X-KEY:METHOD=AES-128,URI=\"Key(encryption=cbc)\"";

@@ -160,11 +160,16 @@ fn check_hls(asset: &str) -> usize {
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .map(str::to_string)
-        .chain(master.lines().filter_map(|l| {
-            l.split("URI=\"")
-                .nth(1)
-                .map(|r| r.split('"').next().unwrap().to_string())
-        }))
+        .chain(
+            master
+                .lines()
+                .filter(|l| !l.starts_with("#EXT-X-SESSION-KEY:"))
+                .filter_map(|l| {
+                    l.split("URI=\"")
+                        .nth(1)
+                        .map(|r| r.split('"').next().unwrap().to_string())
+                }),
+        )
         .collect();
     for uri in uris {
         let playlist_url = format!("/{asset}/{uri}");
@@ -376,11 +381,16 @@ fn cbcs_hls_and_dash_segments_decrypt_to_the_clear_ones() {
             .lines()
             .filter(|l| !l.starts_with('#') && !l.is_empty())
             .map(str::to_string)
-            .chain(master.lines().filter_map(|l| {
-                l.split("URI=\"")
-                    .nth(1)
-                    .map(|r| r.split('"').next().unwrap().to_string())
-            }))
+            .chain(
+                master
+                    .lines()
+                    .filter(|l| !l.starts_with("#EXT-X-SESSION-KEY:"))
+                    .filter_map(|l| {
+                        l.split("URI=\"")
+                            .nth(1)
+                            .map(|r| r.split('"').next().unwrap().to_string())
+                    }),
+            )
             .collect();
         let mut checked = 0;
         for uri in uris {
