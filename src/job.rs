@@ -585,8 +585,7 @@ impl Job {
         // segments, are the same bytes with or without them.
         let set = service::view(set, &self.req, self.filters.as_deref().unwrap_or_default())?;
         self.next = service::next_fragment_time(&set, &self.req);
-        let at = self.cfg.request_url.as_deref();
-        match service::answer_at(&set, &self.req, &self.cfg.keys, at)? {
+        match service::answer_in(&set, &self.req, &self.cfg)? {
             Output::Ts(job) => {
                 let reads = job.reads(self.payload_limits());
                 self.stage = Stage::Samples {

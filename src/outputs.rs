@@ -91,6 +91,11 @@ pub fn key(req: &StreamRequest, cfg: &Config, cache: &mut dyn Cache) -> Option<S
             // per URL it was asked at.
             key.push_str("/at:");
             key.push_str(cfg.request_url.as_deref().unwrap_or(""));
+            // A PIFF Smooth manifest names the PlayReady licence server.
+            if req.options.encryption.as_deref() == Some(service::PIFF) {
+                key.push_str("/la:");
+                key.push_str(cfg.playready_la_url.as_deref().unwrap_or(""));
+            }
         }
     }
     let manifest = match &req.asset {

@@ -3,7 +3,7 @@
 //! [`crate::url`], call [`serve`] with their [`Origin`] and [`Cache`], and
 //! deliver the [`Output`] — for segments, by reading the listed source runs.
 
-use crate::crypto::{KeySetting, KeySetupError, Scheme};
+use crate::crypto::{playready, ContentKey, KeySetting, KeySetupError, Scheme};
 use crate::error::{Cap, LimitError};
 use crate::filter::{Filter, FilterError};
 use crate::index::{IndexError, MediaIndex};
@@ -83,6 +83,11 @@ pub struct Config {
     /// ([`crate::source::freshness`]); the adapter sets `now`, and without
     /// it nothing is revalidated.
     pub clock: crate::source::freshness::Clock,
+    /// The PlayReady licence server of `encryption=piff` (setting
+    /// `playready_la_url`): the `LA_URL` of the Smooth manifest's
+    /// PlayReady header. `None`: no `LA_URL`, the player is configured
+    /// with one.
+    pub playready_la_url: Option<String>,
 }
 
 impl Config {
@@ -110,6 +115,7 @@ impl Default for Config {
             account_filters: DEFAULT_ACCOUNT_FILTERS.to_string(),
             request_url: None,
             clock: crate::source::freshness::Clock::default(),
+            playready_la_url: None,
         }
     }
 }
@@ -404,6 +410,12 @@ pub const CBC: &str = "cbc";
 /// `encryption=cbcs-aapl` is its `cbcs` sibling ([`Scheme`]).
 pub const CENC: &str = "cenc";
 
+/// PIFF 1.1 sample encryption of Smooth Streaming fragments (`cenc`
+/// samples, AES-128-CTR) with a PlayReady `ProtectionHeader`, as Azure's
+/// `encryption=piff` was ([`crate::mux::piff`],
+/// [`crate::crypto::playready`]).
+pub const PIFF: &str = "piff";
+
 /// Options that are valid but not built yet, or that this request or
 /// deployment cannot honour: refused before any read.
 pub(crate) fn check_options(req: &StreamRequest, cfg: &Config) -> Result<(), ServeError> {
@@ -420,6 +432,22 @@ pub(crate) fn check_options(req: &StreamRequest, cfg: &Config) -> Result<(), Ser
                 return Err(ServeError::BadRequest(format!(
                     "encryption={e} is Common Encryption of CMAF samples: it needs format=m3u8-cmaf, mpd-time-cmaf or mpd-time-csf"
                 )));
+            }
+            return Ok(());
+        }
+        if e == PIFF {
+            // PlayReady licences come from the customer's licence server:
+            // the edge never hands out a PIFF content key.
+            if matches!(req.resource, Resource::Key | Resource::Licence) {
+                return Err(ServeError::BadRequest(
+                    "encryption=piff keys are delivered by the PlayReady licence server (playready_la_url), not by a Key or License URL".into(),
+                ));
+            }
+            key_source(&cfg.keys, e)?;
+            if !req.options.format.is_smooth() {
+                return Err(ServeError::BadRequest(
+                    "encryption=piff is PIFF sample encryption of Smooth Streaming: it needs the Smooth manifest (no format, or format=fmp4-v20)".into(),
+                ));
             }
             return Ok(());
         }
@@ -609,6 +637,22 @@ pub fn answer_at(
     keys: &KeySetting,
     request_url: Option<&str>,
 ) -> Result<Output, ServeError> {
+    answer_in(
+        set,
+        req,
+        &Config {
+            keys: keys.clone(),
+            request_url: request_url.map(str::to_string),
+            ..Config::default()
+        },
+    )
+}
+
+/// The answer to `req` under `cfg`'s keys, request URL and PlayReady
+/// licence server: what the job ([`crate::job`]) calls.
+pub fn answer_in(set: &MediaSet, req: &StreamRequest, cfg: &Config) -> Result<Output, ServeError> {
+    let keys = &cfg.keys;
+    let request_url = cfg.request_url.as_deref();
     let format = req.options.format;
     let find = |r: &TrackRef| find_track(set, r);
     if req.resource == Resource::Key {
@@ -618,7 +662,17 @@ pub fn answer_at(
         return Ok(out);
     }
     if format.is_smooth() {
-        return serve_smooth(set, &req.resource, format);
+        let piff = match req.options.encryption.as_deref() {
+            None => None,
+            // Fails closed, as below.
+            Some(PIFF) => Some(key_source(keys, PIFF)?.content_key(&req.asset)),
+            Some(e) => {
+                return Err(ServeError::BadRequest(format!(
+                    "encryption={e} is not built for Smooth Streaming (encryption=piff is)"
+                )))
+            }
+        };
+        return serve_smooth(set, &req.resource, format, piff.map(|k| (k, cfg)));
     }
     if matches!(format, Format::HlsTs | Format::HlsTsV3) {
         return ts::serve(set, req, keys);
@@ -724,17 +778,33 @@ pub fn answer_at(
 
 /// Smooth Streaming (MS-SSTR): client manifest and `moof`+`mdat`
 /// fragments with `tfxd`, in 100 ns units; no init segment (the client
-/// builds it from the manifest).
-fn serve_smooth(set: &MediaSet, resource: &Resource, format: Format) -> Result<Output, ServeError> {
+/// builds it from the manifest). With `piff` (`encryption=piff`: the
+/// content key, and the config naming the PlayReady licence server) the
+/// manifest carries the PlayReady `ProtectionHeader` and fragments are
+/// PIFF-encrypted.
+fn serve_smooth(
+    set: &MediaSet,
+    resource: &Resource,
+    format: Format,
+    piff: Option<(ContentKey, &Config)>,
+) -> Result<Output, ServeError> {
     match resource {
         Resource::Manifest => {
             carry::SMOOTH
                 .title(set)
                 .map_err(ServeError::NotImplemented)?;
             check_manifest_work(set, &set.tracks)?;
+            let header = piff.as_ref().map(|(key, cfg)| {
+                playready::header_object_base64(&key.kid, cfg.playready_la_url.as_deref())
+            });
+            let protection = header.as_deref().map(|header| smooth::Protection {
+                system_id: playready::SYSTEM_ID_GUID,
+                header,
+                encryption: PIFF,
+            });
             text(
                 CT_SMOOTH,
-                smooth::client_manifest(set, format)?,
+                smooth::client_manifest_with(set, format, protection)?,
                 smooth_omitted(set),
             )
         }
@@ -750,7 +820,13 @@ fn serve_smooth(set: &MediaSet, resource: &Resource, format: Format) -> Result<O
                 )));
             }
             let idx = set.track_index(t);
-            let (_, seg) = segment_at(set, t, *time)?;
+            let (n, seg) = segment_at(set, t, *time)?;
+            if let Some((key, _)) = piff {
+                let ct = mp4_type(idx.info.kind);
+                return Ok(Output::Cenc(Box::new(cenc::CencJob::piff(
+                    set, t, n, &seg, key, ct,
+                )?)));
+            }
             let frag = crate::mux::smooth::fragment(idx, &seg)?;
             Ok(segment_output(set, t, frag))
         }
@@ -895,6 +971,8 @@ mod encryption_tests;
 mod filter_tests;
 #[cfg(test)]
 mod hostile_tests;
+#[cfg(test)]
+mod piff_tests;
 #[cfg(test)]
 mod tests;
 

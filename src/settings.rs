@@ -23,6 +23,7 @@
 //! | `account_filters` | `_filters` | folder of account filters (`{name}.json`) at the origin, searched after the asset's `filters/` ([`crate::source::filters`]) |
 //! | `encryption_key_seed` (secret) | none | base64 of ≥ 16 random bytes; the content keys of `encryption=` are derived from it per asset ([`crate::crypto`]); without it (and without `key_source = cpix`) `encryption=` is 501 |
 //! | `key_source` | `seed` | `cpix`: each asset's key and DRM signalling come from the CPIX document beside it (`{asset without extension}.cpix.xml`, [`crate::crypto::cpix`]); the seed is then not read |
+//! | `playready_la_url` | none | PlayReady licence server of `encryption=piff`: the `LA_URL` of the Smooth manifest's PlayReady header (an `http(s)://` URL of at most 2048 bytes; anything else is ignored). Without it the header has no `LA_URL` and players must be configured with one |
 //!
 //! The settings and secrets each `origin_auth` scheme reads
 //! (`azure_account`, `azure_key`, `azure_sas`, `s3_access_key_id`,
@@ -73,6 +74,9 @@ pub struct Settings {
     pub cpix_keys: bool,
     /// Folder of account filters ([`crate::source::filters`]).
     pub account_filters: String,
+    /// The PlayReady licence server of `encryption=piff`
+    /// ([`Config::playready_la_url`]).
+    pub playready_la_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -132,6 +136,7 @@ impl Settings {
                 p if p.is_empty() => crate::service::DEFAULT_ACCOUNT_FILTERS.to_string(),
                 p => p.trim_end_matches('/').to_string(),
             },
+            playready_la_url: get("playready_la_url").and_then(|u| la_url(&u)),
         }
     }
 
@@ -161,6 +166,7 @@ impl Settings {
                 now: 0,
                 max_age: u64::from(self.revalidate_after),
             },
+            playready_la_url: self.playready_la_url.clone(),
             ..Config::default()
         }
     }
@@ -188,6 +194,17 @@ impl Settings {
     pub fn object_path(&self, object: &str) -> String {
         format!("{}{object}", self.origin_prefix)
     }
+}
+
+/// A usable PlayReady `LA_URL`: an absolute `http(s)` URL, printable
+/// ASCII, at most [`crate::crypto::playready::MAX_LA_URL_LEN`] bytes.
+fn la_url(v: &str) -> Option<String> {
+    let v = v.trim();
+    let lower = v.to_ascii_lowercase();
+    let ok = (lower.starts_with("https://") || lower.starts_with("http://"))
+        && v.len() <= crate::crypto::playready::MAX_LA_URL_LEN
+        && v.bytes().all(|b| b.is_ascii_graphic());
+    ok.then(|| v.to_string())
 }
 
 /// Whether a request's path or query mentions `encryption=` (any case),
@@ -230,6 +247,31 @@ pub fn encode_path(p: &str) -> String {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn playready_la_url_must_be_an_http_url() {
+        let la = |v: &str| {
+            let v = v.to_string();
+            Settings::from_lookup(move |k| (k == "playready_la_url").then(|| v.clone()))
+                .service_config()
+                .playready_la_url
+        };
+        assert_eq!(Settings::default().playready_la_url, None);
+        let u = "https://pr.example.com/rightsmanager.asmx?x=1&y=2";
+        assert_eq!(la(u).as_deref(), Some(u));
+        assert_eq!(la(&format!(" {u}\n")).as_deref(), Some(u));
+        assert_eq!(la("HTTP://pr/").as_deref(), Some("HTTP://pr/"));
+        for bad in [
+            "",
+            "pr.example.com/x",
+            "ftp://x/",
+            "https://a b/",
+            "https://x/\u{e9}",
+        ] {
+            assert_eq!(la(bad), None, "{bad:?}");
+        }
+        assert_eq!(la(&format!("https://x/{}", "a".repeat(2048))), None);
+    }
 
     #[test]
     fn defaults_and_bounds() {

@@ -12,7 +12,8 @@
 // - a segment decrypts (node's OpenSSL, IV per RFC 8216 §5.2) to the clear
 //   segment byte for byte; its Content-Length is the padded length, its ETag
 //   is not the clear one's, and a Range is a slice of the encrypted body;
-// - cbc with a non-TS format is 400, the other schemes 501, no seed 501;
+// - cbc with a non-TS format is 400 (as are cbcs-aapl with TS and piff
+//   with anything but Smooth), no seed 501;
 // - with `token_required: 'on'` the key URL without a token is 403 and with
 //   the manifest's token (carried by the relative URI) it is 200;
 // - hls.js plays the encrypted stream in headless Chromium (when a browser
@@ -219,7 +220,7 @@ describe('encryption=cbc: AES-128 HLS TS with the key at the edge', { skip }, ()
     });
   }
 
-  test('refusals: cbc needs MPEG-TS, cbcs-aapl CMAF (400); piff and I-frames are 501', async () => {
+  test('refusals: cbc needs MPEG-TS, cbcs-aapl CMAF, piff Smooth (400); I-frames are 501', async () => {
     for (const p of [
       '/abr/abr.ism/manifest(format=m3u8-cmaf,encryption=cbc)',
       '/abr/abr.ism/manifest(format=mpd-time-cmaf,encryption=cbc)',
@@ -229,7 +230,8 @@ describe('encryption=cbc: AES-128 HLS TS with the key at the edge', { skip }, ()
     }
     // cbcs-aapl is built for the CMAF formats (cbcs.test.js), not for TS.
     assertError(await get(`${E}/abr/abr.ism/manifest(format=m3u8-aapl,encryption=cbcs-aapl)`), 400);
-    assertError(await get(`${E}/abr/abr.ism/manifest(format=mpd-time-cmaf,encryption=piff)`), 501, /encryption=piff is not supported yet/);
+    // piff is built for Smooth Streaming (piff.test.js), not for DASH/HLS.
+    assertError(await get(`${E}/abr/abr.ism/manifest(format=mpd-time-cmaf,encryption=piff)`), 400, /encryption=piff is PIFF sample encryption of Smooth Streaming/);
     assertError(
       await get(`${E}/abr/abr.ism/QualityLevels(1)/Manifest(video,format=m3u8-aapl,type=keyframes,encryption=cbc)`),
       501,

@@ -13,6 +13,10 @@
 //!   23001-7 §10.4): AES-128-CBC with a 1:9 pattern (video) or whole
 //!   blocks (audio) under a constant IV, for `encryption=cbcs-aapl`;
 //! * `scheme`: which of the two a request asks for ([`Scheme`]);
+//! * `playready`: the PlayReady Header Object of a key id (Smooth
+//!   `ProtectionHeader`, `encryption=piff`);
+//!   PIFF 1.1 sample encryption itself is `cenc`'s cipher, its boxes in
+//!   [`crate::mux::piff`];
 //! * `clearkey`: the W3C ClearKey licence request and answer (EME §9.1.4);
 //! * `cpix`: a CPIX document (DASH-IF CPIX 2.3) parsed: the asset's key
 //!   and the DRM systems' signalling ([`cpix::Cpix`]).
@@ -26,6 +30,7 @@ pub mod cenc;
 pub mod clearkey;
 pub mod cpix;
 mod key;
+pub mod playready;
 mod scheme;
 
 pub use aes_cbc::{padded_len, sequence_iv, CbcStream, BLOCK};

@@ -149,6 +149,34 @@ struct Stream<'a> {
 /// The client manifest: Smooth 2.0 for `Format::SmoothV20`, Smooth 2.2 for
 /// anything else.
 pub fn client_manifest(set: &MediaSet, format: Format) -> Result<String, TimelineError> {
+    client_manifest_with(set, format, None)
+}
+
+/// A `Protection` element (MS-SSTR §2.2.2.2): one `ProtectionHeader` of
+/// a DRM system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Protection<'a> {
+    /// `SystemID`, the GUID text (PlayReady:
+    /// [`crate::crypto::playready::SYSTEM_ID_GUID`]).
+    pub system_id: &'a str,
+    /// The header's content: for PlayReady, base64 of the PlayReady Header
+    /// Object ([`crate::crypto::playready::header_object_base64`]).
+    pub header: &'a str,
+    /// The `encryption=` value the audio and video fragment URLs carry
+    /// (`piff`), so the fragments a client fetches are the protected ones.
+    /// Text fragments stay clear (as Azure served them).
+    pub encryption: &'a str,
+}
+
+/// [`client_manifest`] of protected content (`encryption=piff`): the
+/// `Protection` element comes first in `SmoothStreamingMedia`, before the
+/// StreamIndexes (MS-SSTR §2.2.2.1 syntax: `ProtectionElement?
+/// StreamElement+`).
+pub fn client_manifest_with(
+    set: &MediaSet,
+    format: Format,
+    protection: Option<Protection<'_>>,
+) -> Result<String, TimelineError> {
     let format = if format == Format::SmoothV20 {
         format
     } else {
@@ -220,8 +248,16 @@ pub fn client_manifest(set: &MediaSet, format: Format) -> Result<String, Timelin
                 ("Duration", duration.to_string().as_str()),
             ])
             .write_inner_content(|w| {
+                if let Some(p) = protection {
+                    w.create_element("Protection").write_inner_content(|w| {
+                        w.create_element("ProtectionHeader")
+                            .with_attribute(("SystemID", p.system_id))
+                            .write_text_content(quick_xml::events::BytesText::new(p.header))?;
+                        Ok(())
+                    })?;
+                }
                 for s in &streams {
-                    stream_index(w, set, format, s)?;
+                    stream_index(w, set, format, s, protection.map(|p| p.encryption))?;
                 }
                 if !text_times.is_empty() {
                     for t in &set.texts {
@@ -242,12 +278,13 @@ fn stream_index(
     set: &MediaSet,
     format: Format,
     s: &Stream<'_>,
+    encryption: Option<&str>,
 ) -> io::Result<()> {
     let video = s.kind == TrackKind::Video;
     let entries = chunks(&s.times, format != Format::SmoothV20);
     let count = s.times.len().to_string();
     let levels = s.tracks.len().to_string();
-    let url = url::fragment_url_template(s.name, format);
+    let url = url::fragment_url_template_with(s.name, format, encryption);
     let mut el = w.create_element("StreamIndex").with_attributes([
         ("Type", if video { "video" } else { "audio" }),
         ("Name", s.name),

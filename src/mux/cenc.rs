@@ -144,63 +144,99 @@ pub fn add_aux(
     aux: &[SampleAux],
     with_subsamples: bool,
 ) -> Result<(), usize> {
-    let count = aux.len() as u32;
-    let sizes: Vec<usize> = aux.iter().map(|a| a.len(with_subsamples)).collect();
-    if sizes.iter().all(|&s| s == 0) {
+    let Some(saiz) = saiz_box(aux, with_subsamples)? else {
         // Constant IV and no subsamples (`cbcs` audio): the sample
         // auxiliary information is empty and is omitted, `tenc` says it
         // all (ISO/IEC 23001-7 §7.1, as shaka-packager reads it; Chromium
         // and ffmpeg then take the constant IV of `tenc`).
         return Ok(());
+    };
+    let senc_at = frag.moof_len() + saiz.len() as u64 + SAIO_LEN;
+    // senc header (8), version/flags (4), sample_count (4).
+    let saio = saio_box(senc_at + 16);
+    let mut senc = BoxWriter::with_capacity(16 + aux_len(aux, with_subsamples));
+    senc.start_full(b"senc", 0, senc_flags(with_subsamples));
+    write_entries(&mut senc, aux, with_subsamples);
+    senc.end();
+    frag.traf_boxes.push(saiz);
+    frag.traf_boxes.push(saio);
+    frag.traf_boxes.push(senc.buf);
+    Ok(())
+}
+
+/// Size of the `saio` [`saio_box`] writes.
+pub(crate) const SAIO_LEN: u64 = 20;
+
+/// The `senc` flags (ISO/IEC 23001-7 §7.2.1; the same bit in PIFF 1.1
+/// §5.3.2.1).
+pub(crate) fn senc_flags(with_subsamples: bool) -> u32 {
+    if with_subsamples {
+        SENC_USE_SUBSAMPLES
+    } else {
+        0
+    }
+}
+
+/// Bytes of every sample's auxiliary information.
+pub(crate) fn aux_len(aux: &[SampleAux], with_subsamples: bool) -> usize {
+    aux.iter().map(|a| a.len(with_subsamples)).sum()
+}
+
+/// The `saiz` box (ISO/IEC 14496-12 §8.7.8) of `aux`, `None` when every
+/// entry is empty; `Err` with the size of an entry over 255 bytes.
+pub(crate) fn saiz_box(aux: &[SampleAux], with_subsamples: bool) -> Result<Option<Vec<u8>>, usize> {
+    let sizes: Vec<usize> = aux.iter().map(|a| a.len(with_subsamples)).collect();
+    if sizes.iter().all(|&s| s == 0) {
+        return Ok(None);
     }
     if let Some(&big) = sizes.iter().find(|&&s| s > 255) {
         return Err(big);
     }
     let uniform = sizes.windows(2).all(|w| w[0] == w[1]);
     let default = match (uniform, sizes.first()) {
-        (true, Some(&s)) if s <= 255 => s as u8,
+        (true, Some(&s)) => s as u8,
         _ => 0,
     };
     let mut saiz = BoxWriter::with_capacity(17 + sizes.len());
-    saiz.start_full(b"saiz", 0, 0).u8(default).u32(count);
+    saiz.start_full(b"saiz", 0, 0)
+        .u8(default)
+        .u32(aux.len() as u32);
     if default == 0 {
         for s in &sizes {
             saiz.u8(*s as u8);
         }
     }
     saiz.end();
-    let saio_len = 20u64;
-    let senc_at = frag.moof_len() + saiz.len() as u64 + saio_len;
-    let mut saio = BoxWriter::with_capacity(saio_len as usize);
+    Ok(Some(saiz.buf))
+}
+
+/// The `saio` box (§8.7.9): one offset, of the first sample's auxiliary
+/// information, relative to the `moof` (the `traf`'s base).
+pub(crate) fn saio_box(offset: u64) -> Vec<u8> {
+    let mut saio = BoxWriter::with_capacity(SAIO_LEN as usize);
+    // A segment is at most MAX_SEGMENT_BYTES: its moof is far under 4 GB.
     saio.start_full(b"saio", 0, 0)
         .u32(1)
-        // senc header (8), version/flags (4), sample_count (4).
-        .u32((senc_at + 16) as u32)
+        .u32(offset as u32)
         .end();
-    let flags = if with_subsamples {
-        SENC_USE_SUBSAMPLES
-    } else {
-        0
-    };
-    let total: usize = sizes.iter().sum();
-    let mut senc = BoxWriter::with_capacity(16 + total);
-    senc.start_full(b"senc", 0, flags).u32(count);
+    saio.buf
+}
+
+/// `sample_count` and the per-sample entries of a `senc` (or of PIFF's
+/// SampleEncryptionBox, whose entries are the same, PIFF 1.1 §5.3.2.1).
+pub(crate) fn write_entries(w: &mut BoxWriter, aux: &[SampleAux], with_subsamples: bool) {
+    w.u32(aux.len() as u32);
     for a in aux {
         if let Some(iv) = &a.iv {
-            senc.bytes(iv);
+            w.bytes(iv);
         }
         if with_subsamples {
-            senc.u16(a.subsamples.len() as u16);
+            w.u16(a.subsamples.len() as u16);
             for s in &a.subsamples {
-                senc.u16(s.clear).u32(s.protected);
+                w.u16(s.clear).u32(s.protected);
             }
         }
     }
-    senc.end();
-    frag.traf_boxes.push(saiz.buf);
-    frag.traf_boxes.push(saio.buf);
-    frag.traf_boxes.push(senc.buf);
-    Ok(())
 }
 
 #[cfg(test)]

@@ -57,6 +57,7 @@ pub mod boxes;
 pub mod cenc;
 pub mod cmaf;
 pub mod fragment;
+pub mod piff;
 pub mod smooth;
 pub mod stpp;
 pub mod ts;

@@ -102,6 +102,15 @@ struct Entry {
 /// Builds the Smooth fragment for segment `seg` of `track` as header bytes
 /// plus source runs. `mfhd` carries `seg.number + 1`.
 pub fn fragment(track: &TrackIndex, seg: &TrackSegment) -> Result<MediaSegment, IndexError> {
+    let frag = track_fragment(track, seg)?;
+    let w = BoxWriter::with_capacity(frag.header_len() as usize);
+    frag.write(w)
+}
+
+/// The track fragment of [`fragment`] before it is written: its `trun`,
+/// `tfxd` and source runs (`encryption=piff` adds its boxes, see
+/// [`super::piff`]).
+pub fn track_fragment(track: &TrackIndex, seg: &TrackSegment) -> Result<TrackFragment, IndexError> {
     let info = &track.info;
     let ts = info.timescale;
     let time = fragment_time(ts, seg);
@@ -179,8 +188,7 @@ pub fn fragment(track: &TrackIndex, seg: &TrackSegment) -> Result<MediaSegment, 
             composition_offset: cts,
         });
     }
-    let w = BoxWriter::with_capacity(frag.header_len() as usize);
-    frag.write(w)
+    Ok(frag)
 }
 
 /// A text fragment (MS-SSTR §2.2.4, a `StreamIndex Type="text"` with

@@ -2,7 +2,10 @@
 //! 23001-7 `cenc` and `cbcs`) for the CMAF formats (DASH
 //! `mpd-time-cmaf`/`mpd-time-csf`, HLS `m3u8-cmaf`). The two schemes share
 //! everything but the cipher, the IVs and where the slice's protected
-//! range starts ([`Scheme`]).
+//! range starts ([`Scheme`]). `encryption=piff` Smooth fragments are
+//! `cenc` samples too: only the fragment (Smooth's, with `tfxd`) and the
+//! box that lists the IVs (PIFF's `uuid` SampleEncryptionBox,
+//! [`crate::mux::piff`]) differ ([`Container`]).
 //!
 //! A `senc`'s size depends on each video sample's NAL layout (one
 //! subsample per slice NAL unit), so the `moof` cannot be sized before the
@@ -23,6 +26,7 @@ use crate::model::Codec;
 use crate::mux::cenc::{add_aux, SampleAux};
 use crate::mux::cmaf::{self, ByteRun, FragmentOptions};
 use crate::mux::fragment::TrackFragment;
+use crate::mux::piff;
 use crate::plan;
 use crate::source::{OriginError, ReadRequest, ReadResponse, SourceError};
 use crate::timeline::TrackSegment;
@@ -37,14 +41,25 @@ enum Layout {
     Whole,
 }
 
-/// A CMAF segment to encrypt once its samples are read.
+/// Which fragment the encrypted samples go in, and which box lists their
+/// IVs and subsamples.
+#[derive(Clone, Copy, Debug)]
+enum Container {
+    /// A CMAF segment (`styp`, `tfdt`) with `senc`, `saiz`, `saio`.
+    Cmaf(FragmentOptions),
+    /// A Smooth fragment (`tfxd`) with PIFF 1.1's SampleEncryptionBox,
+    /// `saiz`, `saio` (`encryption=piff`).
+    Smooth,
+}
+
+/// A CMAF segment or Smooth fragment to encrypt once its samples are read.
 #[derive(Clone, Debug)]
 pub struct CencJob {
     path: String,
     etag: String,
     content_type: &'static str,
     frag: TrackFragment,
-    opts: FragmentOptions,
+    container: Container,
     /// Where each sample is, in order.
     samples: Vec<ByteRun>,
     layout: Layout,
@@ -65,16 +80,55 @@ impl CencJob {
         t: &SetTrack,
         n: u32,
         seg: &TrackSegment,
+        protection: (ContentKey, Scheme),
+        content_type: &'static str,
+    ) -> Result<CencJob, ServeError> {
+        let opts = FragmentOptions {
+            sequence: n + 1,
+            styp: true,
+        };
+        let frag = cmaf::fragment(set.track_index(t), seg, opts)?;
+        Self::with(
+            set,
+            t,
+            (n, seg),
+            (frag, Container::Cmaf(opts)),
+            protection,
+            content_type,
+        )
+    }
+
+    /// Smooth fragment `n` (`seg`) of `t` under `encryption=piff`: PIFF 1.1
+    /// sample encryption, i.e. `cenc` samples with `key`.
+    pub fn piff(
+        set: &MediaSet,
+        t: &SetTrack,
+        n: u32,
+        seg: &TrackSegment,
+        key: ContentKey,
+        content_type: &'static str,
+    ) -> Result<CencJob, ServeError> {
+        let frag = crate::mux::smooth::track_fragment(set.track_index(t), seg)?;
+        Self::with(
+            set,
+            t,
+            (n, seg),
+            (frag, Container::Smooth),
+            (key, Scheme::Cenc),
+            content_type,
+        )
+    }
+
+    fn with(
+        set: &MediaSet,
+        t: &SetTrack,
+        (n, seg): (u32, &TrackSegment),
+        (frag, container): (TrackFragment, Container),
         (key, scheme): (ContentKey, Scheme),
         content_type: &'static str,
     ) -> Result<CencJob, ServeError> {
         let idx = set.track_index(t);
         let layout = layout(&idx.info, scheme)?;
-        let opts = FragmentOptions {
-            sequence: n + 1,
-            styp: true,
-        };
-        let frag = cmaf::fragment(idx, seg, opts)?;
         let mut samples = Vec::with_capacity(frag.trun.samples.len());
         for s in idx.samples(seg.samples.clone())? {
             let s = s?;
@@ -101,7 +155,7 @@ impl CencJob {
             etag: file.index.etag.clone(),
             content_type,
             frag,
-            opts,
+            container,
             samples,
             layout,
             key,
@@ -153,7 +207,7 @@ impl CencJob {
         })?;
         let body = encrypt_segment(
             self.frag,
-            self.opts,
+            self.container,
             &data,
             self.layout,
             (&self.key, self.scheme, self.avc.as_ref()),
@@ -184,7 +238,7 @@ fn layout(info: &crate::model::TrackInfo, scheme: Scheme) -> Result<Layout, Serv
 /// the samples `data` (in order) encrypted.
 fn encrypt_segment(
     mut frag: TrackFragment,
-    opts: FragmentOptions,
+    container: Container,
     data: &[Bytes],
     layout: Layout,
     (key, scheme, avc): (&ContentKey, Scheme, Option<&ParamSets>),
@@ -232,12 +286,23 @@ fn encrypt_segment(
         };
         aux.push(SampleAux { iv, subsamples });
     }
-    add_aux(&mut frag, &aux, matches!(layout, Layout::Nal(..))).map_err(|n| {
+    let with_subsamples = matches!(layout, Layout::Nal(..));
+    match container {
+        Container::Cmaf(_) => add_aux(&mut frag, &aux, with_subsamples),
+        Container::Smooth => piff::add_sample_encryption(&mut frag, &aux, with_subsamples),
+    }
+    .map_err(|n| {
         ServeError::Media(format!(
             "a sample's encryption entry of {n} bytes: saiz sizes at most 255 (41 subsamples)"
         ))
     })?;
-    let seg = cmaf::write_segment(frag, opts)?;
+    let seg = match container {
+        Container::Cmaf(opts) => cmaf::write_segment(frag, opts)?,
+        Container::Smooth => {
+            let w = crate::mux::boxes::BoxWriter::with_capacity(frag.header_len() as usize);
+            frag.write(w)?
+        }
+    };
     let mut out = Vec::with_capacity(seg.header.len() + payload.len());
     out.extend_from_slice(&seg.header);
     out.extend_from_slice(&payload);

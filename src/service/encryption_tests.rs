@@ -259,14 +259,15 @@ fn refusals() {
         assert_eq!(e.status(), 400, "{m}");
         assert!(e.to_string().contains("m3u8-aapl"), "{e}");
     }
-    // piff is not built yet (cenc and cbcs-aapl are: src/service/cenc).
+    // piff is Smooth Streaming only (src/service/piff_tests.rs): 400
+    // with another format, before any read.
     let err = env
         .serve(&format!(
             "{a}/manifest(format=mpd-time-cmaf,encryption=piff)"
         ))
         .unwrap_err();
-    assert_eq!(err.status(), 501);
-    assert_eq!(err.to_string(), "encryption=piff is not supported yet");
+    assert_eq!(err.status(), 400);
+    assert!(err.to_string().contains("Smooth"), "{err}");
     // cbcs-aapl, like cenc, is CMAF only: 400 before any read.
     let err = env
         .serve(&format!(
@@ -378,4 +379,40 @@ fn encrypted_segments_have_their_own_etag_cache_key_and_ranges() {
     // Streamed chunk by chunk, the same bytes.
     let streamed: Vec<u8> = segment.clone().flatten().collect();
     assert_eq!(streamed, whole);
+}
+
+#[test]
+fn piff_output_keys_name_the_key_id_and_the_licence_server() {
+    let mut env = Env::new(seeded());
+    let kid = env
+        .cfg
+        .keys
+        .source()
+        .unwrap()
+        .content_key(&crate::url::Asset::Mp4 {
+            path: "avc_bframes.mp4".into(),
+        })
+        .kid_hex();
+    let la = |u: Option<&str>| Config {
+        playready_la_url: u.map(str::to_string),
+        ..seeded()
+    };
+    let m = "/avc_bframes.mp4/manifest(encryption=piff)";
+    let a = output_key(&mut env, m, &la(Some("https://a.example/pr")));
+    let b = output_key(&mut env, m, &la(Some("https://b.example/pr")));
+    let none = output_key(&mut env, m, &la(None));
+    assert!(a.contains(&format!("/kid:{kid}")), "{a}");
+    assert!(a.contains("/la:https://a.example/pr"), "{a}");
+    assert_ne!(a, b);
+    assert_ne!(a, none);
+    assert_ne!(
+        a,
+        output_key(&mut env, "/avc_bframes.mp4/manifest", &seeded())
+    );
+    // A fragment (answered through the job, as at the edge) names the key
+    // id too, and not the licence server, which is not in its bytes.
+    let f = "/avc_bframes.mp4/QualityLevels(1)/Fragments(video=0,encryption=piff)";
+    let fa = output_key(&mut env, f, &la(Some("https://a.example/pr")));
+    assert!(fa.contains(&format!("/kid:{kid}")), "{fa}");
+    assert_eq!(fa, output_key(&mut env, f, &la(None)));
 }
