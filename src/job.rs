@@ -18,8 +18,9 @@
 //! reads (with `key_source = cpix`, an encrypted request's CPIX document
 //! first, [`crate::source::cpix`]; a filtered manifest's filter files, both
 //! places of each at once and with the server manifest,
-//! [`crate::source::filters`]; then every
-//! file's index at once, then the samples a TS segment needs), the read
+//! [`crate::source::filters`]; then every file's index at once, then the
+//! moofs of a segment of a fragment-level track
+//! ([`crate::service::moofs`]), then the samples a TS segment needs), the read
 //! budget per client request, and what happens when an object changes at the origin between reads (its
 //! cached index is dropped and the request starts over from the new
 //! version, once). CMAF and Smooth segments answer with source byte runs
@@ -29,9 +30,9 @@
 use crate::filter::Filter;
 use crate::index::MediaIndex;
 use crate::input::ism::ServerManifest;
-use crate::media_set::TextTrack;
+use crate::media_set::{MediaSet, TextTrack};
 use crate::service::text::SegmentRequest;
-use crate::service::{self, ts::TsJob, Config, Output, ServeError};
+use crate::service::{self, moofs::MoofJob, ts::TsJob, Config, Output, ServeError};
 use crate::source::filters::FilterLoad;
 use crate::source::freshness;
 use crate::source::{self, Cache, IndexLoad, OriginError, ReadRequest, ReadResponse, SourceError};
@@ -89,6 +90,11 @@ enum Stage {
     TextSamples {
         seg: Box<SegmentRequest>,
         reads: Vec<ReadRequest>,
+    },
+    /// Waiting for the moofs of a segment of fragment-level tracks.
+    Moofs {
+        set: Box<MediaSet>,
+        job: MoofJob,
     },
     /// Waiting for the samples of a TS segment.
     Samples {
@@ -357,7 +363,7 @@ impl Job {
                 for (check, result) in checks.iter().zip(results) {
                     check.settle(result, cache, self.cfg.clock)?;
                 }
-                let load = IndexLoad::new(&paths, cache);
+                let load = IndexLoad::new(&paths, cache).with_tables(self.cfg.fragment_tables);
                 self.indexes(paths, sels, texts, load, cache)
             }
             Stage::Indexes {
@@ -382,6 +388,13 @@ impl Job {
                 Ok(Some(
                     self.finish(text_samples_output(&seg, &reads, responses)),
                 ))
+            }
+            Stage::Moofs { set, job } => {
+                let responses = results
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(SourceError::from)?;
+                self.moofs(set, job, responses)
             }
             Stage::Samples { job, reads } => {
                 let responses = results
@@ -479,7 +492,7 @@ impl Job {
             };
             return Ok(Some(Step::Read(reads)));
         }
-        let load = IndexLoad::new(&paths, cache);
+        let load = IndexLoad::new(&paths, cache).with_tables(self.cfg.fragment_tables);
         self.indexes(paths, sels, texts, load, cache)
     }
 
@@ -585,7 +598,39 @@ impl Job {
         // segments, are the same bytes with or without them.
         let set = service::view(set, &self.req, self.filters.as_deref().unwrap_or_default())?;
         self.next = service::next_fragment_time(&set, &self.req);
-        match service::answer_in(&set, &self.req, &self.cfg)? {
+        if let Some(job) = MoofJob::new(&set, &self.req) {
+            return self.moofs(Box::new(set), job, Vec::new());
+        }
+        self.answer(&set)
+    }
+
+    /// Reads the moofs of a segment of fragment-level tracks, round by
+    /// round, then answers with their real samples.
+    fn moofs(
+        &mut self,
+        mut set: Box<MediaSet>,
+        mut job: MoofJob,
+        results: Vec<ReadResponse>,
+    ) -> Result<Option<Step>, ServeError> {
+        if !results.is_empty() {
+            job.feed(&set, results)?;
+        }
+        match job.reads(&set, self.payload_limits())? {
+            Some(reads) => {
+                self.stage = Stage::Moofs { set, job };
+                Ok(Some(Step::Read(reads)))
+            }
+            None => {
+                set.expanded = job.finish(&set)?;
+                self.answer(&set)
+            }
+        }
+    }
+
+    /// The answer from the media set: a manifest, or a segment (whose
+    /// payload TS and CENC segments still read).
+    fn answer(&mut self, set: &MediaSet) -> Result<Option<Step>, ServeError> {
+        match service::answer_in(set, &self.req, &self.cfg)? {
             Output::Ts(job) => {
                 let reads = job.reads(self.payload_limits());
                 self.stage = Stage::Samples {

@@ -144,6 +144,20 @@ pub struct MediaSet {
     pub child_options: String,
     /// Text tracks (sidecars), on the shared timeline.
     pub texts: Vec<TextTrack>,
+    /// Segments of fragment-level tracks with their real samples, read from
+    /// their moofs for this request ([`crate::service::moofs`]).
+    pub expanded: Vec<Expanded>,
+}
+
+/// One segment of a fragment-level track (see
+/// [`crate::index::build_fragment_level`]) with the real samples of its
+/// fragments: an index of just those, and the segment over all of them.
+#[derive(Clone, Debug)]
+pub struct Expanded {
+    pub file: usize,
+    pub track: usize,
+    pub segment: TrackSegment,
+    pub index: TrackIndex,
 }
 
 impl MediaSet {
@@ -241,6 +255,7 @@ impl MediaSet {
             clip: None,
             child_options: String::new(),
             texts: Vec::new(),
+            expanded: Vec::new(),
         })
     }
 
@@ -276,6 +291,25 @@ impl MediaSet {
 
     pub fn track_index(&self, t: &SetTrack) -> &TrackIndex {
         &self.files[t.file].index.tracks[t.track]
+    }
+
+    /// What segment `seg` of `t` is muxed from: the track's index and the
+    /// segment, or for a fragment-level track the real samples its moofs
+    /// gave ([`MediaSet::expanded`]). `None` when those were not read: a
+    /// muxer must never take a fragment's pseudo-sample for a frame.
+    pub fn segment_source(
+        &self,
+        t: &SetTrack,
+        seg: &TrackSegment,
+    ) -> Option<(&TrackIndex, TrackSegment)> {
+        let idx = self.track_index(t);
+        if !idx.fragment_level {
+            return Some((idx, seg.clone()));
+        }
+        self.expanded
+            .iter()
+            .find(|e| e.file == t.file && e.track == t.track && e.segment.number == seg.number)
+            .map(|e| (&e.index, e.segment.clone()))
     }
 
     /// The track a sub-resource URL addresses: name and bitrate must match;

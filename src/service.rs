@@ -49,6 +49,7 @@ pub const MAX_MANIFEST_BYTES: u64 = 8 << 20;
 
 mod carry;
 pub mod cenc;
+pub mod moofs;
 pub mod text;
 pub mod ts;
 
@@ -88,6 +89,10 @@ pub struct Config {
     /// PlayReady header. `None`: no `LA_URL`, the player is configured
     /// with one.
     pub playready_la_url: Option<String>,
+    /// When a fragmented file is indexed from its `sidx`/`mfra` at
+    /// fragment level (setting `fragment_index`,
+    /// [`crate::mp4::fragtable`]).
+    pub fragment_tables: crate::mp4::fragments::TablePolicy,
 }
 
 impl Config {
@@ -116,6 +121,7 @@ impl Default for Config {
             request_url: None,
             clock: crate::source::freshness::Clock::default(),
             playready_la_url: None,
+            fragment_tables: crate::mp4::fragments::TablePolicy::OverBudget,
         }
     }
 }
@@ -763,6 +769,7 @@ pub fn answer_in(set: &MediaSet, req: &StreamRequest, cfg: &Config) -> Result<Ou
                     set, t, n, &seg, p, ct,
                 )?)));
             }
+            let (idx, seg) = segment_source(set, t, &seg)?;
             let ms = cmaf::media_segment(
                 idx,
                 &seg,
@@ -819,14 +826,14 @@ fn serve_smooth(
                     t.name
                 )));
             }
-            let idx = set.track_index(t);
             let (n, seg) = segment_at(set, t, *time)?;
             if let Some((key, _)) = piff {
-                let ct = mp4_type(idx.info.kind);
+                let ct = mp4_type(set.track_index(t).info.kind);
                 return Ok(Output::Cenc(Box::new(cenc::CencJob::piff(
                     set, t, n, &seg, key, ct,
                 )?)));
             }
+            let (idx, seg) = segment_source(set, t, &seg)?;
             let frag = crate::mux::smooth::fragment(idx, &seg)?;
             Ok(segment_output(set, t, frag))
         }
@@ -942,6 +949,21 @@ pub(crate) fn segment_at(
         return Err(missing());
     }
     Ok((n, seg))
+}
+
+/// What segment `seg` of `t` is muxed from ([`MediaSet::segment_source`]):
+/// for a fragment-level track, the real samples read from its moofs.
+pub(crate) fn segment_source<'a>(
+    set: &'a MediaSet,
+    t: &SetTrack,
+    seg: &TrackSegment,
+) -> Result<(&'a crate::index::TrackIndex, TrackSegment), ServeError> {
+    set.segment_source(t, seg).ok_or_else(|| {
+        ServeError::Media(format!(
+            "{}: segment {} of a fragment-level track without its moofs",
+            t.name, seg.number
+        ))
+    })
 }
 
 /// A fragment of `t` (CMAF or Smooth) as an output that reads its runs.

@@ -24,6 +24,7 @@
 //! | `encryption_key_seed` (secret) | none | base64 of ≥ 16 random bytes; the content keys of `encryption=` are derived from it per asset ([`crate::crypto`]); without it (and without `key_source = cpix`) `encryption=` is 501 |
 //! | `key_source` | `seed` | `cpix`: each asset's key and DRM signalling come from the CPIX document beside it (`{asset without extension}.cpix.xml`, [`crate::crypto::cpix`]); the seed is then not read |
 //! | `playready_la_url` | none | PlayReady licence server of `encryption=piff`: the `LA_URL` of the Smooth manifest's PlayReady header (an `http(s)://` URL of at most 2048 bytes; anything else is ignored). Without it the header has no `LA_URL` and players must be configured with one |
+//! | `fragment_index` | `auto` | fragmented files with a `sidx` or `mfra`: `auto` indexes them per fragment (moofs read per segment) when walking their moofs would exceed the read budget, `table` whenever they have one ([`crate::mp4::fragtable`]); changing it needs the cached indexes purged |
 //!
 //! The settings and secrets each `origin_auth` scheme reads
 //! (`azure_account`, `azure_key`, `azure_sas`, `s3_access_key_id`,
@@ -77,6 +78,8 @@ pub struct Settings {
     /// The PlayReady licence server of `encryption=piff`
     /// ([`Config::playready_la_url`]).
     pub playready_la_url: Option<String>,
+    /// When fragmented files are indexed per fragment (`fragment_index`).
+    pub fragment_tables: crate::mp4::fragments::TablePolicy,
 }
 
 impl Default for Settings {
@@ -137,6 +140,10 @@ impl Settings {
                 p => p.trim_end_matches('/').to_string(),
             },
             playready_la_url: get("playready_la_url").and_then(|u| la_url(&u)),
+            fragment_tables: match get("fragment_index").as_deref().map(str::trim) {
+                Some("table") => crate::mp4::fragments::TablePolicy::Always,
+                _ => crate::mp4::fragments::TablePolicy::OverBudget,
+            },
         }
     }
 
@@ -167,6 +174,7 @@ impl Settings {
                 max_age: u64::from(self.revalidate_after),
             },
             playready_la_url: self.playready_la_url.clone(),
+            fragment_tables: self.fragment_tables,
             ..Config::default()
         }
     }

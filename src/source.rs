@@ -5,7 +5,7 @@
 
 use crate::index::{self, FrameProbe, MediaIndex, INDEX_VERSION};
 use crate::input::ism::{self, ServerManifest};
-use crate::mp4::fragments::{FragmentScan, Next};
+use crate::mp4::fragments::{FragmentScan, Next, TablePolicy, Tables};
 use crate::mp4::walk::{locate_moov, Probe, HEAD_PROBE_LEN};
 use crate::mp4::Mp4Error;
 use bytes::Bytes;
@@ -312,6 +312,8 @@ struct FileProbe {
     /// walk goes on: it usually holds the first frames [`FrameProbe`]s
     /// want. Later windows are not kept (a tail can be 16 MB).
     head: Option<Bytes>,
+    /// When a fragmented file is indexed from its `sidx`/`mfra`.
+    tables: TablePolicy,
 }
 
 /// The bytes `p` asks for, if `windows` hold them: a slice of one window,
@@ -556,12 +558,28 @@ impl FileProbe {
     ) -> Result<(), SourceError> {
         let len = moov.len() as u64;
         if crate::mp4::moov::has_mvex(&moov, offset) {
+            let keys = crate::mp4::moov::parse_moov(moov.clone(), offset)
+                .map(|m| {
+                    m.tracks
+                        .iter()
+                        .map(|t| crate::mp4::fragtable::TrackKey {
+                            track_id: t.track_id,
+                            timescale: t.timescale,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             self.state = Probing::Fragments {
                 // A copy of the moov (not of media payload): the window
                 // holding it may be a 16 MB tail.
                 moov: Bytes::copy_from_slice(&moov),
                 moov_offset: offset,
-                scan: Box::new(FragmentScan::new(offset + len, size)),
+                scan: Box::new(FragmentScan::with_tables(
+                    offset + len,
+                    size,
+                    self.tables,
+                    keys,
+                )),
             };
             return self.fragments(window.0, window.1);
         }
@@ -590,8 +608,11 @@ impl FileProbe {
         }
         let etag = self.etag.clone().unwrap_or_default();
         let size = self.size.unwrap_or_default();
-        let idx = index::build_fragmented(moov.clone(), *moov_offset, size, &etag, &scan.moofs)
-            .map_err(|e| media_error(&self.path, e))?;
+        let idx = match scan.tables() {
+            Some(tables) => table_index(moov, *moov_offset, size, &etag, tables, &scan.moofs),
+            None => index::build_fragmented(moov.clone(), *moov_offset, size, &etag, &scan.moofs),
+        }
+        .map_err(|e| media_error(&self.path, e))?;
         self.built(idx, (at, data))
     }
 
@@ -639,6 +660,43 @@ impl FileProbe {
         self.state = Probing::Done(idx);
         self.head = None;
     }
+}
+
+/// The fragment-level index of a fragmented file from the table its scan
+/// settled on (`moofs`: each track's last moof, for a `tfra` table).
+fn table_index(
+    moov: &Bytes,
+    moov_offset: u64,
+    size: u64,
+    etag: &str,
+    tables: Tables,
+    moofs: &[(u64, Bytes)],
+) -> Result<MediaIndex, index::IndexError> {
+    use crate::mp4::fragtable;
+    let movie = crate::mp4::moov::parse_moov(moov.clone(), moov_offset)?;
+    let keys: Vec<fragtable::TrackKey> = movie
+        .tracks
+        .iter()
+        .map(|t| fragtable::TrackKey {
+            track_id: t.track_id,
+            timescale: t.timescale,
+        })
+        .collect();
+    let unusable = |why: &str| {
+        index::IndexError::Mp4(Mp4Error::unsupported("mfra", moov_offset, why.to_string()))
+    };
+    let trex = movie.trex.clone().unwrap_or_default();
+    let mut runs = Vec::with_capacity(moofs.len());
+    for (at, moof) in moofs {
+        runs.push((*at, crate::mp4::moof::parse_moof(moof.clone(), *at, &trex)?));
+    }
+    let mut tables = match tables {
+        Tables::Sidx(t) => t.to_vec(),
+        Tables::Tfra { tfras, data_end } => fragtable::from_tfra(tfras, &keys, &runs, data_end)?
+            .ok_or_else(|| unusable("the tfra boxes do not list every track's fragments"))?,
+    };
+    fragtable::set_first_cts(&mut tables, &runs);
+    index::build_fragment_level(moov.clone(), moov_offset, size, etag, &tables)
 }
 
 /// `idx` with the first frames `probes` asked for, taken from `windows`.
@@ -695,10 +753,20 @@ impl IndexLoad {
                     size: None,
                     reads: 0,
                     head: None,
+                    tables: TablePolicy::default(),
                 }
             })
             .collect();
         IndexLoad { probes, reads: 0 }
+    }
+
+    /// Indexes fragmented files from their `sidx`/`mfra` as `policy` says
+    /// (setting `fragment_index`).
+    pub fn with_tables(mut self, policy: TablePolicy) -> IndexLoad {
+        for p in &mut self.probes {
+            p.tables = policy;
+        }
+        self
     }
 
     /// The reads still needed, one per unfinished file; empty when every

@@ -493,6 +493,33 @@ pub fn presentation_end(t: &TrackIndex) -> i64 {
 }
 
 /// The segment from cut `a` to cut `b` (sample, position), if not empty.
+/// The samples of `t` from `first` on as segment `n`: a segment rebuilt
+/// from the real samples of a fragment-level track's fragments
+/// ([`crate::service::moofs`]), with the start and duration rules of any
+/// other segment.
+pub fn tail_segment(t: &TrackIndex, n: u32, first: u32) -> Result<Option<TrackSegment>> {
+    let end = t.sample_count();
+    if first >= end {
+        return Ok(None);
+    }
+    let Some(last) = end.checked_sub(1) else {
+        return Ok(None);
+    };
+    // Not `position(end)`: that is the track's duration, and this track
+    // starts where its fragments do, not at 0.
+    let (p, s) = (t.position(last)?, t.sample(last)?);
+    let b = crate::index::Position {
+        dts: p.dts.saturating_add(u64::from(s.duration)),
+        bytes: p.bytes.saturating_add(u64::from(s.size)),
+    };
+    Ok(segment_between(
+        t,
+        n as usize,
+        (first, t.position(first)?),
+        (end, b),
+    ))
+}
+
 fn segment_between(
     t: &TrackIndex,
     n: usize,

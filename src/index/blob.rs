@@ -4,9 +4,10 @@
 //! Layout (big-endian), version [`INDEX_VERSION`]:
 //! ```text
 //! "EPIX" version:u32 file_size:u64 etag_len:u16 etag
+//! moov_len:u32, then when not 0: moov_offset:u64 moov (a fragment-level index)
 //! track_count:u16, then per track:
 //!   track_id:u32 kind:u8 flags:u8 (1: composition offsets, 2: every sample
-//!   is a sync sample, the sync table is empty) timescale:u32 duration:u64 language_len:u8 language
+//!   is a sync sample, the sync table is empty, 4: a sample is a fragment) timescale:u32 duration:u64 language_len:u8 language
 //!   handler:[u8;4] presentation_offset:i64 presented_end:i64 (i64::MIN: none)
 //!   avg_bitrate:u64 max_bitrate:u64
 //!   sample_count:u32 total_bytes:u64 entry_len:u32 entry (the raw sample entry box)
@@ -28,6 +29,9 @@ pub(super) const FLAG_CTS: u8 = 1;
 /// Track flag: every sample is a sync sample (a video track without
 /// `stss`); the sync table is empty rather than an entry per sample.
 pub(super) const FLAG_ALL_SYNC: u8 = 2;
+/// Track flag: a sample stands for a whole fragment (a fragment-level
+/// index, `build_fragment_level`); its real samples are in the moofs.
+pub(super) const FLAG_FRAGMENTS: u8 = 4;
 
 /// Appends the trailer: channel counts read from the stream, per track ID.
 pub(super) fn put_trailer(out: &mut Vec<u8>, counts: &[(u32, u16)]) -> Result<()> {
@@ -103,6 +107,13 @@ impl MediaIndex {
         let file_size = r.u64()?;
         let n = usize::from(r.u16()?);
         let etag = String::from_utf8_lossy(&r.take(n)?).into_owned();
+        let moov_len = r.u32()? as usize;
+        let moov = if moov_len > 0 {
+            let offset = r.u64()?;
+            Some((offset, r.take(moov_len)?))
+        } else {
+            None
+        };
         let track_count = r.u16()?;
         let mut tracks = Vec::with_capacity(usize::from(track_count).min(64));
         for _ in 0..track_count {
@@ -122,6 +133,7 @@ impl MediaIndex {
             tracks,
             blob,
             trailer_at,
+            moov,
         })
     }
 
@@ -209,6 +221,7 @@ fn read_track(r: &mut Reader) -> Result<TrackIndex> {
     Ok(TrackIndex {
         info,
         has_cts: flags & FLAG_CTS != 0,
+        fragment_level: flags & FLAG_FRAGMENTS != 0,
         all_sync,
         total_bytes,
         channels_in_stream,

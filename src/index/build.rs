@@ -3,7 +3,7 @@
 //! (which is where overlapping and missing sample data show), and the
 //! per-track encoder.
 
-use super::blob::{put_table, put_trailer, FLAG_ALL_SYNC, FLAG_CTS, MAGIC};
+use super::blob::{put_table, put_trailer, FLAG_ALL_SYNC, FLAG_CTS, FLAG_FRAGMENTS, MAGIC};
 use super::edits::{plan_movie, EditPlan, EditedSamples};
 use super::*;
 use crate::error::{Cap, LimitError};
@@ -75,12 +75,106 @@ pub fn build_fragmented(
     }
     check_tables(&movie.tracks)?;
     let plans = plan_movie(&movie.tracks)?;
-    let encoders = walk(&movie.tracks, &plans, file_size)?;
+    let encoders = walk(&movie.tracks, &plans, file_size, false)?;
+    write_blob(&encoders, file_size, etag, None)
+}
+
+/// The index of a fragmented file at fragment granularity (see
+/// [`crate::mp4::fragtable`]): each track gets one pseudo-sample per
+/// fragment of its table (decode time = the fragment's presentation time
+/// plus the edit shift, so its presentation time is the table's; duration
+/// to the next fragment; the fragment's bytes; sync when it starts with a
+/// SAP), and is flagged fragment-level so no muxer takes those for frames:
+/// a segment's real samples come from its moofs, read when the segment is
+/// asked for. The moov is kept in the blob to parse them. Tracks of an
+/// interleaved file share each fragment's bytes (their pseudo-samples
+/// overlap, so the overlap check is skipped; the moofs' real runs are
+/// checked when a segment is built).
+pub fn build_fragment_level(
+    moov: Bytes,
+    moov_offset: u64,
+    file_size: u64,
+    etag: &str,
+    tables: &[crate::mp4::fragtable::TrackTable],
+) -> Result<MediaIndex> {
+    use crate::mp4::moof::Run;
+    let mut movie = parse_moov(moov.clone(), moov_offset)?;
+    let unsupported = |t: &Track, why: String| {
+        IndexError::Mp4(crate::mp4::Mp4Error::unsupported(&t.path, 0, why))
+    };
+    for t in &mut movie.tracks {
+        let Some(table) = tables.iter().find(|x| x.track_id == t.track_id) else {
+            continue;
+        };
+        if t.tables.sample_count > 0 || t.edits.has_cuts() || t.edits.media.len() > 1 {
+            return Err(unsupported(
+                t,
+                "a fragment table with samples or cuts in the moov".into(),
+            ));
+        }
+        // Table times are presentation times after the edit list (ffmpeg's
+        // sidx and tfra): decode time = time + the edit shift, so that the
+        // pseudo-sample's presentation time is the table's. A table whose
+        // first time is the first sample's composition time before the
+        // edit list (the first moof says so) is taken as such.
+        let po = u64::try_from(t.presentation_offset.max(0)).unwrap_or(0);
+        let pre_edit = table
+            .fragments
+            .first()
+            .zip(table.first_cts)
+            .is_some_and(|(f, cts)| {
+                // After the edit list it would be `cts - po` (0 when that is
+                // negative: ffmpeg clamps AAC priming), so only a time of at
+                // least `po` can tell.
+                po > 0 && cts >= po && f.time == cts
+            });
+        let shift = if pre_edit { 0 } else { po };
+        LimitError::check(
+            Cap::TrackSamples,
+            table.fragments.len() as u64,
+            u64::from(MAX_TRACK_SAMPLES),
+        )?;
+        t.fragments.reserve(table.fragments.len());
+        for f in &table.fragments {
+            let dts = f.time.saturating_add(shift);
+            let duration = f.duration;
+            let (Ok(duration), Ok(size)) = (u32::try_from(duration), u32::try_from(f.size)) else {
+                return Err(unsupported(
+                    t,
+                    format!("fragment at byte {} over 4 GB or 2^32 ticks", f.offset),
+                ));
+            };
+            t.fragments.push(Run::fragment(
+                t.track_id, dts, duration, f.offset, size, f.sync,
+            ));
+        }
+    }
+    movie.drop_empty_tracks()?;
+    movie.check_has_samples(moov_offset)?;
+    check_tables(&movie.tracks)?;
+    let plans = plan_movie(&movie.tracks)?;
+    let mut encoders = walk(&movie.tracks, &plans, file_size, true)?;
+    for e in &mut encoders {
+        e.fragment_level = true;
+    }
+    write_blob(&encoders, file_size, etag, Some((moov_offset, &moov)))
+}
+
+/// Serializes the encoded tracks; `moov` (with its offset) is kept for a
+/// fragment-level index.
+fn write_blob(
+    encoders: &[TrackEncoder],
+    file_size: u64,
+    etag: &str,
+    moov: Option<(u64, &Bytes)>,
+) -> Result<MediaIndex> {
+    let moov_len = moov.map_or(0, |(_, m)| m.len());
     let mut out = Vec::with_capacity(
-        4096 + encoders
-            .iter()
-            .map(TrackEncoder::table_bytes)
-            .sum::<usize>(),
+        4096 + moov_len
+            + encoders
+                .iter()
+                .map(TrackEncoder::table_bytes)
+                .sum::<usize>(),
     );
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&INDEX_VERSION.to_be_bytes());
@@ -89,8 +183,14 @@ pub fn build_fragmented(
     let etag = &etag[..etag.len().min(1024)];
     out.extend_from_slice(&(etag.len() as u16).to_be_bytes());
     out.extend_from_slice(etag);
-    out.extend_from_slice(&(movie.tracks.len() as u16).to_be_bytes());
-    for e in &encoders {
+    let moov_len = u32::try_from(moov_len).map_err(|_| IndexError::Corrupt("moov too large"))?;
+    out.extend_from_slice(&moov_len.to_be_bytes());
+    if let Some((offset, m)) = moov {
+        out.extend_from_slice(&offset.to_be_bytes());
+        out.extend_from_slice(m);
+    }
+    out.extend_from_slice(&(encoders.len() as u16).to_be_bytes());
+    for e in encoders {
         e.write(&mut out)?;
     }
     put_trailer(&mut out, &[])?;
@@ -240,6 +340,7 @@ fn walk<'a>(
     tracks: &'a [Track],
     plans: &'a [EditPlan],
     file_size: u64,
+    shared_bytes: bool,
 ) -> Result<Vec<TrackEncoder<'a>>> {
     let mut lanes = Vec::with_capacity(tracks.len());
     let mut queue = Queue::new(tracks.len());
@@ -273,7 +374,7 @@ fn walk<'a>(
                     // no longer sees the file in order: sorted check below.
                     ordered = false;
                 }
-                if ordered && s.offset < data_end {
+                if ordered && s.offset < data_end && !shared_bytes {
                     return Err(overlap(lane.enc.t, s.offset, data_end));
                 }
                 lane.last = s.offset;
@@ -303,7 +404,7 @@ fn walk<'a>(
             of: needed,
         });
     }
-    if !ordered {
+    if !ordered && !shared_bytes {
         check_unordered(tracks)?;
     }
     Ok(lanes.into_iter().map(|l| l.enc).collect())
@@ -377,6 +478,8 @@ struct TrackEncoder<'a> {
     bytes: u64,
     /// Some sample has a composition offset (fragments have no `ctts`).
     cts: bool,
+    /// Samples stand for whole fragments ([`build_fragment_level`]).
+    fragment_level: bool,
 }
 
 impl<'a> TrackEncoder<'a> {
@@ -395,6 +498,7 @@ impl<'a> TrackEncoder<'a> {
             duration: 0,
             bytes: 0,
             cts: false,
+            fragment_level: false,
         }
     }
 
@@ -514,6 +618,9 @@ impl<'a> TrackEncoder<'a> {
         }
         if self.all_sync {
             flags |= FLAG_ALL_SYNC;
+        }
+        if self.fragment_level {
+            flags |= FLAG_FRAGMENTS;
         }
         out.push(flags);
         out.extend_from_slice(&t.timescale.to_be_bytes());

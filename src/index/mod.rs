@@ -23,7 +23,10 @@ use bytes::Bytes;
 use std::fmt;
 use std::ops::Range;
 
-pub use build::{build, build_fragmented, MAX_FILE_SAMPLES, MAX_INDEX_BYTES, MAX_TRACK_SAMPLES};
+pub use build::{
+    build, build_fragment_level, build_fragmented, MAX_FILE_SAMPLES, MAX_INDEX_BYTES,
+    MAX_TRACK_SAMPLES,
+};
 
 /// Bumped whenever the blob layout or its meaning changes; part of the edge
 /// cache key so old entries are never misread. v3 adds the trailer of
@@ -46,8 +49,10 @@ pub use build::{build, build_fragmented, MAX_FILE_SAMPLES, MAX_INDEX_BYTES, MAX_
 /// MP4 text tracks (`tx3g`, `wvtt`, `stpp` under a `text`, `sbtl` or
 /// `subt` handler) as tracks of kind subtitle, and stores the language as
 /// a length-prefixed string (a text track's `elng` BCP 47 tag does not fit
-/// v8's three bytes).
-pub const INDEX_VERSION: u32 = 9;
+/// v8's three bytes). v10 adds the moov of a fragment-level index after
+/// the ETag (`moov_len`, 0 for every other file) and the track flag 4 (a
+/// sample stands for a fragment, `build_fragment_level`).
+pub const INDEX_VERSION: u32 = 10;
 /// Samples per block.
 pub const BLOCK_LEN: u32 = 128;
 /// Bytes per block directory entry: first dts (8), first offset (8), data
@@ -140,6 +145,9 @@ pub struct MediaIndex {
     pub blob: Bytes,
     /// Where the trailer (channel counts read from the stream) starts.
     trailer_at: usize,
+    /// The moov (its file offset and bytes) of a fragment-level index: its
+    /// `trex` defaults and edit lists parse the moofs a segment reads.
+    pub moov: Option<(u64, Bytes)>,
 }
 
 /// The start of a track's first sample, which the index wants because its
@@ -161,6 +169,9 @@ pub struct TrackIndex {
     pub info: TrackInfo,
     /// True when composition offsets differ from zero (B-frames).
     pub has_cts: bool,
+    /// Each sample stands for a whole fragment (a fragment-level index):
+    /// the real samples of a segment are read from its moofs.
+    pub fragment_level: bool,
     /// A video track whose every sample is a sync sample (no `stss`,
     /// ISO/IEC 14496-12 §8.6.2): its sync table is empty instead of an
     /// entry per sample, and it can be cut at any sample.
@@ -507,7 +518,8 @@ impl MediaIndex {
     pub fn frame_probes(&self) -> Vec<FrameProbe> {
         self.tracks
             .iter()
-            .filter(|t| t.channels_in_stream && t.stream_channels.is_none())
+            // A fragment-level track's first "sample" starts with a moof.
+            .filter(|t| t.channels_in_stream && t.stream_channels.is_none() && !t.fragment_level)
             .filter_map(|t| {
                 let s = t.sample(0).ok()?;
                 Some(FrameProbe {

@@ -357,7 +357,9 @@ pub fn multivariant_protected(
         }
     }
     if format == Format::HlsTs && encryption.is_none() {
-        for v in &video {
+        // A fragment-level track's index knows its fragments, not its
+        // keyframes' byte ranges: no I-frame playlist (see `service::ts`).
+        for v in video.iter().filter(|v| !set.track_index(v).fragment_level) {
             let info = &set.track_index(v).info;
             let peak = iframe_entries(set, v)?
                 .iter()

@@ -10,14 +10,21 @@
 //! moof when the fragments are big. A round trip costs far more than bytes,
 //! and the edge allows a fixed number of origin requests, so the reads of
 //! one file are capped ([`MAX_FRAGMENT_READS`]); a file that needs more is
-//! refused with the count, never indexed short.
+//! refused with the count, never indexed short — unless it carries a
+//! fragment table (`sidx` before the first moof, or the `mfra`): then the
+//! scan stops there and the file is indexed per fragment
+//! ([`super::fragtable`], [`TablePolicy`]), reading only the moofs of its
+//! first and (for `tfra`) last fragments.
 
+mod table;
 #[cfg(test)]
 mod tests;
 
 use super::error::{Mp4Error, Result};
+use super::fragtable::{self, TrackKey, TrackTable};
 use super::header::parse_header;
-use super::mfra;
+use super::mfra::{self, Tfra};
+use super::sidx::{self, Sidx};
 use bytes::Bytes;
 
 /// Most origin reads one file's fragments may take (after the head and
@@ -59,6 +66,48 @@ enum Mfra {
     Settled,
 }
 
+/// When a fragment table (`sidx`, `mfra`) replaces the moof walk (see
+/// [`super::fragtable`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TablePolicy {
+    /// When the walk would need more than [`MAX_FRAGMENT_READS`] reads:
+    /// files that fit keep their sample-level index.
+    #[default]
+    OverBudget,
+    /// Whenever the file has a usable table (setting `fragment_index`).
+    Always,
+}
+
+/// What the scan learnt from the file's tables, once it decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Table {
+    /// Not decided yet: the tail (mfra) or the first moof not seen.
+    Undecided,
+    /// The moofs are walked.
+    Walk,
+    /// The `sidx` boxes list every track's fragments.
+    Sidx(Vec<TrackTable>),
+    /// The `tfra`s do.
+    Tfra(Vec<Tfra>),
+}
+
+/// A finished table scan: what to build a fragment-level index from, with
+/// the moofs of each track's first fragment (its decode time and first
+/// composition offset) and, for `tfra`, last fragment (its duration), in
+/// [`FragmentScan::moofs`].
+pub enum Tables<'a> {
+    Sidx(&'a [TrackTable]),
+    /// `tfra`s, and where the mfra starts (the end of the last fragment).
+    Tfra {
+        tfras: &'a [Tfra],
+        data_end: u64,
+    },
+}
+
+/// Most boxes stepped over before a fragment's moof (`styp`, `sidx`,
+/// `prft`, `emsg`…).
+const MAX_LEADING_BOXES: usize = 16;
+
 /// Where the search for a file's moofs stands.
 pub struct FragmentScan {
     file_size: u64,
@@ -79,13 +128,44 @@ pub struct FragmentScan {
     pub moofs: Vec<(u64, Bytes)>,
     /// Reads fed so far.
     pub reads: usize,
+    policy: TablePolicy,
+    /// The moov's tracks, which a table must cover.
+    keys: Vec<TrackKey>,
+    table: Table,
+    /// `sidx` boxes met before the first moof; `None` once one could not
+    /// be used (a hierarchy whose children are not in the window).
+    sidxs: Option<Vec<Sidx>>,
+    tfras: Vec<Tfra>,
+    /// Where the mfra starts (the file's end without one).
+    mfra_at: u64,
+    /// A top-level moof has been met.
+    saw_moof: bool,
+    /// In table mode: the fragments (start offsets) whose moofs are
+    /// wanted, those held, and the read of the one being found.
+    need: Vec<u64>,
+    held: Vec<u64>,
+    reading: Option<(u64, u64)>,
 }
 
 impl FragmentScan {
     /// A scan from the first byte after the moov (`cursor`).
     pub fn new(cursor: u64, file_size: u64) -> Self {
-        // A short rest is one window anyway: no mfra needed.
-        let mfra = if file_size.saturating_sub(cursor) > WINDOW_LEN {
+        FragmentScan::with_tables(cursor, file_size, TablePolicy::OverBudget, Vec::new())
+    }
+
+    /// [`FragmentScan::new`] that may list the fragments of the tracks
+    /// `keys` from the file's `sidx` or `mfra` instead of walking the moofs
+    /// ([`super::fragtable`]), as `policy` says.
+    pub fn with_tables(
+        cursor: u64,
+        file_size: u64,
+        policy: TablePolicy,
+        keys: Vec<TrackKey>,
+    ) -> Self {
+        // A short rest is one window anyway: no mfra needed (unless a
+        // table is wanted whatever the cost).
+        let always = policy == TablePolicy::Always && !keys.is_empty();
+        let mfra = if always || file_size.saturating_sub(cursor) > WINDOW_LEN {
             Mfra::Unknown
         } else {
             Mfra::Settled
@@ -101,11 +181,41 @@ impl FragmentScan {
             moof_bytes: 0,
             moofs: Vec::new(),
             reads: 0,
+            policy,
+            table: if keys.is_empty() {
+                Table::Walk
+            } else {
+                Table::Undecided
+            },
+            keys,
+            sidxs: Some(Vec::new()),
+            tfras: Vec::new(),
+            mfra_at: file_size,
+            saw_moof: false,
+            need: Vec::new(),
+            held: Vec::new(),
+            reading: None,
+        }
+    }
+
+    /// The fragment table the scan settled on, once [`Self::next`] is
+    /// done; `None` when the moofs were walked ([`Self::moofs`]).
+    pub fn tables(&self) -> Option<Tables<'_>> {
+        match &self.table {
+            Table::Sidx(t) => Some(Tables::Sidx(t)),
+            Table::Tfra(tfras) => Some(Tables::Tfra {
+                tfras,
+                data_end: self.mfra_at,
+            }),
+            Table::Undecided | Table::Walk => None,
         }
     }
 
     /// Bytes the scan wants next.
     pub fn next(&self) -> Next {
+        if matches!(self.table, Table::Sidx(_) | Table::Tfra(_)) {
+            return self.next_table_read();
+        }
         if self.cursor >= self.file_size {
             return Next::Done;
         }
@@ -148,12 +258,17 @@ impl FragmentScan {
     /// Takes the bytes `data` at file offset `at`: the read [`Self::next`]
     /// asked for, or any window of the file (the one that held the moov).
     pub fn feed(&mut self, at: u64, data: &[u8]) -> Result<()> {
+        if matches!(self.table, Table::Sidx(_) | Table::Tfra(_)) {
+            self.feed_table_read(at, data)?;
+            return self.check_budget();
+        }
         match self.mfra {
             Mfra::Unknown | Mfra::Fetch { .. }
                 if at.saturating_add(data.len() as u64) == self.file_size && at > self.cursor =>
             {
                 self.reads += 1;
                 self.read_mfra(at, data)?;
+                self.decide();
                 return self.check_budget();
             }
             _ => {}
@@ -162,6 +277,7 @@ impl FragmentScan {
             self.reads += 1;
         }
         self.walk(at, data)?;
+        self.decide();
         self.check_budget()
     }
 
@@ -203,10 +319,14 @@ impl FragmentScan {
             ));
         }
         let offset = self.file_size - size;
+        self.mfra_at = offset;
         match offset.checked_sub(at) {
             Some(rel) => {
                 let rel = rel as usize;
                 let mfra = Bytes::copy_from_slice(&data[rel..]);
+                if self.table == Table::Undecided {
+                    self.tfras = mfra::tfra_tables(mfra.clone(), offset)?;
+                }
                 self.hints = mfra::moof_offsets(mfra, offset)?;
             }
             None => {
@@ -246,6 +366,17 @@ impl FragmentScan {
             if &h.typ.0 == b"moov" {
                 return Err(Mp4Error::invalid("moov", self.cursor, "a second moov"));
             }
+            if &h.typ.0 == b"sidx" && !self.saw_moof && self.table == Table::Undecided {
+                let parsed = match &self.sidxs {
+                    Some(_) => sidx::parse(data, at, self.cursor)?,
+                    None => None,
+                };
+                match (parsed, &mut self.sidxs) {
+                    (Some(s), Some(list)) => list.push(s),
+                    _ => self.sidxs = None,
+                }
+            }
+            self.saw_moof |= &h.typ.0 == b"moof";
             // Any other box (mdat, sidx, styp, free, uuid, mfra…) is
             // stepped over by its size.
             if &h.typ.0 == b"moof" && !self.take_moof(size, rel, data)? {

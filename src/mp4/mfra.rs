@@ -2,7 +2,8 @@
 //! `mfro`, the last 16 bytes of the file, gives the size of the `mfra` that
 //! ends there; its `tfra` boxes list the offsets of the `moof` boxes. Read
 //! first, they let the fragment reader plan its reads instead of following
-//! box sizes from one fragment to the next.
+//! box sizes from one fragment to the next, or list a long title's
+//! fragments without reading them ([`tfra_tables`], `fragtable`).
 
 use super::error::{Mp4Error, Result};
 use super::header::BoxIter;
@@ -27,6 +28,43 @@ pub fn mfra_size(tail16: &[u8]) -> Option<u64> {
 /// The distinct `moof` offsets every `tfra` of `mfra` (the complete box at
 /// file offset `offset`) lists, sorted.
 pub fn moof_offsets(mfra: Bytes, offset: u64) -> Result<Vec<u64>> {
+    let mut out: Vec<u64> = tfra_tables(mfra, offset)?
+        .into_iter()
+        .flat_map(|t| t.entries.into_iter().map(|e| e.moof_offset))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// One `tfra` entry (§8.8.10): a random access point of a track.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TfraEntry {
+    /// Presentation time of the sync sample, track timescale.
+    pub time: u64,
+    pub moof_offset: u64,
+    /// 1-based `traf`, `trun` and sample numbers within that moof.
+    pub traf: u32,
+    pub trun: u32,
+    pub sample: u32,
+}
+
+/// One track's `tfra`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tfra {
+    pub track_id: u32,
+    pub entries: Vec<TfraEntry>,
+}
+
+/// Reads a big-endian unsigned field of `n` (1–8) bytes.
+fn be_n(b: &[u8], n: usize) -> u64 {
+    b[..n].iter().fold(0u64, |a, &x| (a << 8) | u64::from(x))
+}
+
+/// Every `tfra` of `mfra` (the complete box at file offset `offset`), its
+/// entries in file order as written. Entry counts are checked against the
+/// box's bytes and [`MAX_TFRA_ENTRIES`] before any is read.
+pub fn tfra_tables(mfra: Bytes, offset: u64) -> Result<Vec<Tfra>> {
     let mfra = BoxIter::new(mfra, offset, "")
         .next()
         .ok_or_else(|| Mp4Error::truncated("mfra", offset, "mfra cut short"))??;
@@ -37,7 +75,8 @@ pub fn moof_offsets(mfra: Bytes, offset: u64) -> Result<Vec<u64>> {
             "mfro does not point at an mfra",
         ));
     }
-    let mut out = Vec::new();
+    let mut out: Vec<Tfra> = Vec::new();
+    let mut total = 0u64;
     for child in mfra.children("mfra") {
         let c = child?;
         if &c.header.typ.0 != b"tfra" {
@@ -47,14 +86,17 @@ pub fn moof_offsets(mfra: Bytes, offset: u64) -> Result<Vec<u64>> {
         let short = || Mp4Error::truncated("mfra/tfra", c.header.offset, "tfra cut short");
         let head = p.get(..16).ok_or_else(short)?;
         let v1 = head[0] == 1;
+        let track_id = u32::from_be_bytes([head[4], head[5], head[6], head[7]]);
         let lens = u32::from_be_bytes([head[8], head[9], head[10], head[11]]);
         let count = u64::from(u32::from_be_bytes([head[12], head[13], head[14], head[15]]));
         // length_size_of_traf_num, _trun_num, _sample_num: 2 bits each,
         // the field is that + 1 bytes.
-        let tail: u64 = (0..3).map(|i| u64::from((lens >> (2 * i)) & 3) + 1).sum();
+        let widths: [usize; 3] = [4, 2, 0].map(|s| ((lens >> s) & 3) as usize + 1);
+        let tail: u64 = widths.iter().map(|&w| w as u64).sum();
         let width = if v1 { 16 } else { 8 } + tail;
         let left = (p.len() - 16) as u64;
-        if count > MAX_TFRA_ENTRIES || count.saturating_mul(width) > left {
+        total = total.saturating_add(count);
+        if total > MAX_TFRA_ENTRIES || count.saturating_mul(width) > left {
             return Err(Mp4Error::truncated(
                 "mfra/tfra",
                 c.header.offset,
@@ -63,25 +105,29 @@ pub fn moof_offsets(mfra: Bytes, offset: u64) -> Result<Vec<u64>> {
         }
         // Both fit: checked against the payload just above.
         let (count, width) = (count as usize, width as usize);
+        let mut entries = Vec::with_capacity(count);
         for i in 0..count {
-            let at = 16 + i * width + if v1 { 8 } else { 4 };
-            let b = &p[at..];
-            let off = if v1 {
-                u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+            let b = &p[16 + i * width..16 + (i + 1) * width];
+            let (time, moof_offset, mut at) = if v1 {
+                (be_n(b, 8), be_n(&b[8..], 8), 16)
             } else {
-                u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                (be_n(b, 4), be_n(&b[4..], 4), 8)
             };
-            out.push(off);
+            let mut num = |w: usize| {
+                let v = be_n(&b[at..], w) as u32;
+                at += w;
+                v
+            };
+            let (traf, trun, sample) = (num(widths[0]), num(widths[1]), num(widths[2]));
+            entries.push(TfraEntry {
+                time,
+                moof_offset,
+                traf,
+                trun,
+                sample,
+            });
         }
-        if out.len() as u64 > MAX_TFRA_ENTRIES {
-            return Err(Mp4Error::unsupported(
-                "mfra",
-                offset,
-                "too many tfra entries",
-            ));
-        }
+        out.push(Tfra { track_id, entries });
     }
-    out.sort_unstable();
-    out.dedup();
     Ok(out)
 }

@@ -151,8 +151,41 @@ impl Run {
         }
     }
 
+    /// Sum of the run's sample durations.
+    pub fn duration(&self) -> u64 {
+        (0..self.count)
+            .map(|i| u64::from(self.sample(i, 0, 0).duration))
+            .sum()
+    }
+
+    /// A run of one pseudo-sample standing for a whole fragment (a
+    /// fragment-level index, see [`super::fragtable`]): it starts at
+    /// `start_dts`, lasts `duration`, covers `size` bytes at `offset`.
+    pub fn fragment(
+        track_id: u32,
+        start_dts: u64,
+        duration: u32,
+        offset: u64,
+        size: u32,
+        sync: bool,
+    ) -> Run {
+        let flags = if sync { 0 } else { NON_SYNC };
+        Run {
+            track_id,
+            entries: Bytes::new(),
+            count: 1,
+            flags: 0,
+            data_offset: offset,
+            start_dts: Some(start_dts),
+            duration,
+            size,
+            sample_flags: flags,
+            first_flags: None,
+        }
+    }
+
     /// Bytes of sample data the run covers.
-    fn data_len(&self) -> u64 {
+    pub fn data_len(&self) -> u64 {
         if self.flags & TRUN_SIZE == 0 {
             return u64::from(self.count) * u64::from(self.size);
         }

@@ -83,15 +83,16 @@ impl CencJob {
         protection: (ContentKey, Scheme),
         content_type: &'static str,
     ) -> Result<CencJob, ServeError> {
+        let (idx, seg) = super::segment_source(set, t, seg)?;
         let opts = FragmentOptions {
             sequence: n + 1,
             styp: true,
         };
-        let frag = cmaf::fragment(set.track_index(t), seg, opts)?;
+        let frag = cmaf::fragment(idx, &seg, opts)?;
         Self::with(
             set,
-            t,
-            (n, seg),
+            (t, idx),
+            (n, &seg),
             (frag, Container::Cmaf(opts)),
             protection,
             content_type,
@@ -108,26 +109,29 @@ impl CencJob {
         key: ContentKey,
         content_type: &'static str,
     ) -> Result<CencJob, ServeError> {
-        let frag = crate::mux::smooth::track_fragment(set.track_index(t), seg)?;
+        let (idx, seg) = super::segment_source(set, t, seg)?;
+        let frag = crate::mux::smooth::track_fragment(idx, &seg)?;
         Self::with(
             set,
-            t,
-            (n, seg),
+            (t, idx),
+            (n, &seg),
             (frag, Container::Smooth),
             (key, Scheme::Cenc),
             content_type,
         )
     }
 
+    /// `idx` is where the segment's samples are: the track's index, or
+    /// for a fragment-level track the index of the moofs read for it
+    /// ([`super::segment_source`]).
     fn with(
         set: &MediaSet,
-        t: &SetTrack,
+        (t, idx): (&SetTrack, &crate::index::TrackIndex),
         (n, seg): (u32, &TrackSegment),
         (frag, container): (TrackFragment, Container),
         (key, scheme): (ContentKey, Scheme),
         content_type: &'static str,
     ) -> Result<CencJob, ServeError> {
-        let idx = set.track_index(t);
         let layout = layout(&idx.info, scheme)?;
         let mut samples = Vec::with_capacity(frag.trun.samples.len());
         for s in idx.samples(seg.samples.clone())? {

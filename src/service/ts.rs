@@ -26,6 +26,10 @@ use crate::url::{Format, Resource, StreamRequest, TrackRef};
 use bytes::Bytes;
 use std::fmt;
 
+/// Why a fragment-level track (a long fragmented title indexed from its
+/// `sidx`/`mfra`, [`crate::mp4::fragtable`]) has no I-frame playlist.
+pub const IFRAMES_FRAGMENT_LEVEL: &str = "I-frame playlists: not offered for a fragmented title indexed per fragment (its keyframes' byte ranges are in moofs not read for the manifest)";
+
 /// Why an encrypted title's multivariant playlist lists no I-frame
 /// playlist (the `Edgepack-Omitted` header).
 pub const IFRAMES_OMITTED: &str = "I-frame playlists: not offered with encryption=cbc (an I-frame byte range ends inside an AES-128 segment, short of its padding)";
@@ -97,10 +101,10 @@ impl TsJob {
         };
         let timeline = set.timeline_of(first);
         for t in tracks {
-            let idx = set.track_index(t);
-            let Some(seg) = timeline.track_segment(idx, n)? else {
+            let Some(seg) = timeline.track_segment(set.track_index(t), n)? else {
                 continue;
             };
+            let (idx, seg) = super::segment_source(set, t, &seg)?;
             let shift = idx.info.presentation_offset;
             let pid = if idx.is_video() {
                 VIDEO_PID
@@ -363,6 +367,25 @@ impl Iterator for TsBody {
 /// playlists (clear titles only), and segments as [`Output::Ts`] jobs
 /// that still need their samples read; encrypted with the asset's key
 /// under `encryption=cbc`, which `keys` must then provide.
+/// The tracks a TS segment of `t` muxes: `t`, and for a v3 video variant
+/// the default (first) audio track.
+pub(super) fn segment_tracks<'a>(
+    set: &'a MediaSet,
+    t: &'a SetTrack,
+    format: Format,
+) -> Vec<&'a SetTrack> {
+    let mut tracks = vec![t];
+    if format == Format::HlsTsV3 && set.track_index(t).is_video() {
+        if let Some(a) = set
+            .of_kind(TrackKind::Audio)
+            .find(|a| hls::ts_capable(&set.track_index(a).info))
+        {
+            tracks.push(a);
+        }
+    }
+    tracks
+}
+
 pub(super) fn serve(
     set: &MediaSet,
     req: &StreamRequest,
@@ -392,6 +415,13 @@ pub(super) fn serve(
             let mut omitted = carry::TS.omitted(set);
             let has_iframes =
                 format == Format::HlsTs && set.of_kind(TrackKind::Video).next().is_some();
+            if has_iframes
+                && set
+                    .of_kind(TrackKind::Video)
+                    .any(|v| set.track_index(v).fragment_level)
+            {
+                omitted.push(IFRAMES_FRAGMENT_LEVEL.to_string());
+            }
             if encryption.is_some() && has_iframes {
                 omitted.push(IFRAMES_OMITTED.to_string());
             }
@@ -408,6 +438,9 @@ pub(super) fn serve(
                 (false, _) => hls::media_playlist_with(set, t, format, encryption)?,
                 (true, _) if encryption.is_some() => {
                     return Err(ServeError::NotImplemented(IFRAMES_OMITTED.into()))
+                }
+                (true, Format::HlsTs) if set.track_index(t).fragment_level => {
+                    return Err(ServeError::NotImplemented(IFRAMES_FRAGMENT_LEVEL.into()))
                 }
                 (true, Format::HlsTs) if set.track_index(t).is_video() => {
                     hls::iframe_playlist(set, t)?
@@ -430,16 +463,7 @@ pub(super) fn serve(
         Resource::Fragment { track, time } => {
             let t = find(track)?;
             let (n, _) = segment_at(set, t, *time)?;
-            let mut tracks = vec![t];
-            if format == Format::HlsTsV3 && set.track_index(t).is_video() {
-                // v3 variants carry the default (first) audio track muxed.
-                if let Some(a) = set
-                    .of_kind(TrackKind::Audio)
-                    .find(|a| hls::ts_capable(&set.track_index(a).info))
-                {
-                    tracks.push(a);
-                }
-            }
+            let tracks = segment_tracks(set, t, format);
             let job = TsJob::new(set, &tracks, n)?.ok_or_else(|| {
                 ServeError::NotFound(format!("no segment of {} at time {time}", t.name))
             })?;

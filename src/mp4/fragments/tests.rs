@@ -307,3 +307,42 @@ fn hostile_layouts_are_errors() {
     v.size += 100;
     assert!(scan(&v).is_err());
 }
+
+/// A file whose moofs are too far apart for the walk's budget (30
+/// fragments 5 MB apart, sparse: only the head is built) is indexed from
+/// its sidx under the default policy; one that fits keeps the walk.
+#[test]
+fn a_sidx_replaces_the_walk_when_it_would_exceed_the_budget() {
+    use crate::mp4::fragtable::TrackKey;
+    use crate::mp4::sidx::tests::sidx;
+    let keys = vec![TrackKey {
+        track_id: 1,
+        timescale: 1000,
+    }];
+    for (fragments, table) in [(30u32, true), (3, false)] {
+        let refs: Vec<_> = (0..fragments)
+            .map(|_| (0u8, 5u32 << 20, 2000u32, true, 1u8))
+            .collect();
+        let mut head = sidx(false, 1, 1000, 0, 0, &refs);
+        // The first fragment's moof (its size is all the scan reads of it).
+        head.extend(16u32.to_be_bytes());
+        head.extend(b"moof");
+        head.extend([0u8; 8]);
+        let size = head.len() as u64 - 16 + u64::from(fragments) * (5 << 20);
+        let mut scan = FragmentScan::with_tables(0, size, TablePolicy::OverBudget, keys.clone());
+        scan.feed(0, &head).unwrap();
+        match scan.tables() {
+            Some(Tables::Sidx(t)) => {
+                assert!(table, "{fragments} fragments: table");
+                assert_eq!(t[0].fragments.len(), fragments as usize);
+                assert_eq!(scan.next(), Next::Done, "the head held the first moof");
+                assert_eq!(scan.moofs.len(), 1);
+            }
+            Some(Tables::Tfra { .. }) => panic!("tfra"),
+            None => {
+                assert!(!table, "{fragments} fragments: walk");
+                assert_ne!(scan.next(), Next::Done);
+            }
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! Segments of fragment-level tracks against the same file indexed from
+//! all its moofs: every URL the manifests list answers; video segments are
+//! byte for byte the same (their boundaries are the same keyframes), and
+//! audio, cut at its own fragment boundaries, carries the same samples in
+//! all.
+
+use super::*;
+use crate::job::{run, Job};
+use crate::mp4::fragments::TablePolicy;
+use crate::service::{materialize, Config};
+use crate::source::{FileOrigin, MemoryCache, Origin, ReadResponse};
+use crate::url::{parse, Route};
+
+fn request(path: &str) -> StreamRequest {
+    match parse(path, None).unwrap_or_else(|e| panic!("{path}: {e}")) {
+        Route::Stream(s) => s,
+        r => panic!("{r:?}"),
+    }
+}
+
+fn cfg(tables: TablePolicy) -> Config {
+    Config {
+        fragment_tables: tables,
+        ..Config::default()
+    }
+}
+
+/// The body `path` answers, and the origin reads it took.
+fn get(
+    path: &str,
+    origin: &mut FileOrigin,
+    cache: &mut MemoryCache,
+    cfg: &Config,
+) -> Result<(Vec<bytes::Bytes>, usize), ServeError> {
+    let before = origin.log.len();
+    let out = run(Job::new(request(path), cfg.clone()), origin, cache)?;
+    let body = materialize(&out, origin, cfg)?;
+    Ok((body, origin.log.len() - before))
+}
+
+fn text(body: &[bytes::Bytes]) -> String {
+    String::from_utf8(body.concat()).unwrap()
+}
+
+/// The URIs of an HLS playlist's segments (or variants).
+fn uris(playlist: &str) -> Vec<String> {
+    playlist
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn frag_root() -> Option<std::path::PathBuf> {
+    crate::testutil::media_or_skip("moofs", "frag/muxed_sidx.mp4").map(|r| r.join("frag"))
+}
+
+/// HLS fMP4 and TS: every segment of the fragment-level index answers; a
+/// video segment is the full index's, byte for byte; the audio segments
+/// together carry the same samples.
+#[test]
+fn segments_match_the_full_index() {
+    let Some(root) = frag_root() else { return };
+    for name in [
+        "muxed_sidx.mp4",
+        "muxed_kf.mp4",
+        "muxed_cmaf.mp4",
+        "video_360_kf.mp4",
+        "video_360_sidx.mp4",
+    ] {
+        if !root.join(name).exists() {
+            // Added to fixtures/generate.sh with this test.
+            let _ = crate::testutil::media_or_skip("moofs", &format!("frag/{name}"));
+            continue;
+        }
+        for format in ["m3u8-cmaf", "m3u8-aapl"] {
+            let table = cfg(TablePolicy::Always);
+            let full = cfg(TablePolicy::OverBudget);
+            let mut origin = FileOrigin::new(&root);
+            let (mut tc, mut fc) = (MemoryCache::default(), MemoryCache::default());
+            let master = format!("/{name}/manifest(format={format})");
+            let (body, reads) = get(&master, &mut origin, &mut tc, &table).unwrap();
+            let master_text = text(&body);
+            // The head read holds moov and sidx; an mfra costs the tail and
+            // the last moof.
+            let want = if name.ends_with("sidx.mp4") { 1 } else { 3 };
+            assert_eq!(reads, want, "{name}: cold manifest reads");
+            assert!(!master_text.contains("I-FRAME"), "{master_text}");
+            let idx =
+                tc.0.keys()
+                    .find(|k| k.starts_with("idx/"))
+                    .cloned()
+                    .unwrap();
+            let idx = crate::index::MediaIndex::from_blob(tc.0[&idx].clone()).unwrap();
+            assert!(idx.tracks.iter().all(|t| t.fragment_level), "{name}");
+            let mut variants = uris(&master_text);
+            variants.extend(
+                master_text
+                    .lines()
+                    .filter(|l| l.starts_with("#EXT-X-MEDIA:TYPE=AUDIO"))
+                    .filter_map(|l| Some(l.split("URI=\"").nth(1)?.split('"').next()?.to_string())),
+            );
+            for variant in variants {
+                let dir = variant.rsplit_once('/').map_or("", |(d, _)| d);
+                if variant.contains("audio") {
+                    // Audio is cut at its own fragment boundaries: the
+                    // segments differ, the samples they carry in all do not.
+                    let mut payload = Vec::new();
+                    for (c, cache) in [(&table, &mut tc), (&full, &mut fc)] {
+                        let (pl, _) = get(&format!("/{name}/{variant}"), &mut origin, cache, c)
+                            .unwrap_or_else(|e| panic!("{name} {variant}: {e}"));
+                        let mut all = Vec::new();
+                        for seg in uris(&text(&pl)) {
+                            let url = format!("/{name}/{dir}/{seg}");
+                            let (a, reads) = get(&url, &mut origin, cache, c)
+                                .unwrap_or_else(|e| panic!("{url}: {e}"));
+                            assert!(reads <= 4, "{url}: {reads} reads");
+                            if format == "m3u8-cmaf" {
+                                all.extend(a[1..].concat());
+                            }
+                        }
+                        payload.push(all);
+                    }
+                    let first = payload[0].iter().zip(&payload[1]).position(|(a, b)| a != b);
+                    assert!(
+                        payload[0] == payload[1],
+                        "{name} {variant}: audio samples differ: {} / {} bytes, first at {first:?}",
+                        payload[0].len(),
+                        payload[1].len()
+                    );
+                    continue;
+                }
+                let (pl, _) = get(&format!("/{name}/{variant}"), &mut origin, &mut tc, &table)
+                    .unwrap_or_else(|e| panic!("{name} {variant}: {e}"));
+                let mut n = 0;
+                for seg in uris(&text(&pl)) {
+                    let url = format!("/{name}/{dir}/{seg}");
+                    let (a, reads) = get(&url, &mut origin, &mut tc, &table)
+                        .unwrap_or_else(|e| panic!("{url}: {e}"));
+                    assert!(reads <= 4, "{url}: {reads} reads");
+                    let (b, _) = get(&url, &mut origin, &mut fc, &full)
+                        .unwrap_or_else(|e| panic!("full {url}: {e}"));
+                    assert!(a.concat() == b.concat(), "{url} differs");
+                    n += 1;
+                }
+                assert!(n > 0, "{name} {variant}: no segments");
+            }
+        }
+    }
+}
+
+/// DASH and Smooth of a fragment-level title: every DASH segment (the
+/// HLS fMP4 segments under their own URLs) and the first Smooth fragment.
+#[test]
+fn dash_and_smooth_segments_resolve() {
+    let Some(root) = frag_root() else { return };
+    let table = cfg(TablePolicy::Always);
+    let mut origin = FileOrigin::new(&root);
+    let mut cache = MemoryCache::default();
+    let asset = "/muxed_kf.mp4";
+    let (body, _) = get(
+        &format!("{asset}/manifest(format=mpd-time-cmaf)"),
+        &mut origin,
+        &mut cache,
+        &table,
+    )
+    .unwrap();
+    let mpd = text(&body);
+    assert!(mpd.contains("SegmentTimeline"), "{mpd}");
+    // Each AdaptationSet's template, and the times of its timeline.
+    let mut n = 0;
+    for set in mpd.split("<AdaptationSet").skip(1) {
+        let media = set
+            .split("media=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let id = set
+            .split("<Representation id=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let bw = set
+            .split("bandwidth=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let mut t = 0u64;
+        for s in set.split("<S ").skip(1) {
+            let attr = |k: &str| {
+                s.split(&format!("{k}=\""))
+                    .nth(1)?
+                    .split('"')
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            };
+            t = attr("t").unwrap_or(t);
+            for _ in 0..=attr("r").unwrap_or(0) {
+                let url = media
+                    .replace("$RepresentationID$", id)
+                    .replace("$Bandwidth$", bw)
+                    .replace("$Time$", &t.to_string());
+                get(&format!("{asset}/{url}"), &mut origin, &mut cache, &table)
+                    .unwrap_or_else(|e| panic!("{url}: {e}"));
+                t += attr("d").unwrap();
+                n += 1;
+            }
+        }
+    }
+    assert!(n >= 10, "{n} DASH segments");
+    let (seg, _) = get(
+        &format!("{asset}/QualityLevels(1)/Fragments(video=0)"),
+        &mut origin,
+        &mut cache,
+        &table,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(seg.concat().len() > 1000);
+}
+
+/// A moof that disagrees with the table is a 502 naming it, never other
+/// content: the origin answers the first fragment's moof with another's.
+#[test]
+fn a_moof_that_disagrees_with_the_table_is_502() {
+    let Some(root) = frag_root() else { return };
+    struct Swap(FileOrigin);
+    impl Origin for Swap {
+        fn read(
+            &mut self,
+            reqs: &[ReadRequest],
+        ) -> Vec<Result<ReadResponse, crate::source::OriginError>> {
+            // Reads at the first moof (1789) come from the second (280285).
+            let moved: Vec<ReadRequest> = reqs
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    if r.start == 1789 {
+                        r.end = 280285 + (r.end - r.start);
+                        r.start = 280285;
+                    }
+                    r
+                })
+                .collect();
+            self.0.read(&moved)
+        }
+    }
+    let table = cfg(TablePolicy::Always);
+    let mut origin = Swap(FileOrigin::new(&root));
+    let mut cache = MemoryCache::default();
+    let out = run(
+        Job::new(
+            request("/muxed_sidx.mp4/manifest(format=m3u8-cmaf)"),
+            table.clone(),
+        ),
+        &mut origin,
+        &mut cache,
+    );
+    assert!(out.is_ok());
+    let err = run(
+        Job::new(
+            request("/muxed_sidx.mp4/QualityLevels(1)/Fragments(video=0,format=m3u8-cmaf)"),
+            table,
+        ),
+        &mut origin,
+        &mut cache,
+    )
+    .unwrap_err();
+    assert_eq!(err.status(), 502, "{err}");
+    assert!(err.to_string().starts_with("muxed_sidx.mp4: "), "{err}");
+}
+
+/// A file without a table (muxed_kf.mp4 without its mfra) keeps the moof
+/// walk under the `table` policy; one with an mfra is fragment-level, and
+/// the default policy keeps a small file's walk.
+#[test]
+fn the_policy_and_files_without_a_table() {
+    let Some(root) = frag_root() else { return };
+    let dir = std::env::temp_dir().join(format!("edgepack-moofs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = std::fs::read(root.join("muxed_kf.mp4")).unwrap();
+    let mfra = u32::from_be_bytes(file[file.len() - 4..].try_into().unwrap()) as usize;
+    std::fs::write(dir.join("nomfra.mp4"), &file[..file.len() - mfra]).unwrap();
+    std::fs::write(dir.join("kf.mp4"), &file).unwrap();
+    let levels = |name: &str, c: &Config| {
+        let mut origin = FileOrigin::new(&dir);
+        let mut cache = MemoryCache::default();
+        get(
+            &format!("/{name}/manifest(format=m3u8-cmaf)"),
+            &mut origin,
+            &mut cache,
+            c,
+        )
+        .unwrap();
+        let key = cache
+            .0
+            .keys()
+            .find(|k| k.starts_with("idx/"))
+            .cloned()
+            .unwrap();
+        let idx = crate::index::MediaIndex::from_blob(cache.0[&key].clone()).unwrap();
+        (
+            idx.tracks
+                .iter()
+                .map(|t| t.fragment_level)
+                .collect::<Vec<_>>(),
+            idx.moov.is_some(),
+        )
+    };
+    let table = cfg(TablePolicy::Always);
+    assert_eq!(levels("nomfra.mp4", &table), (vec![false, false], false));
+    assert_eq!(levels("kf.mp4", &table), (vec![true, true], true));
+    assert_eq!(
+        levels("kf.mp4", &Config::default()),
+        (vec![false, false], false)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Opt-in measurement (`EDGEPACK_FRAG_LONG_DIR` = a directory holding
+/// fragmented copies of `long_2h.mp4`, see FRAGLONG_DOC.md): cold manifest
+/// and segment reads per layout and policy.
+#[test]
+fn long_title_reads() {
+    let Ok(dir) = std::env::var("EDGEPACK_FRAG_LONG_DIR") else {
+        return;
+    };
+    for name in ["long_sidx.mp4", "long_kf.mp4", "long_nomfra.mp4"] {
+        for (label, policy) in [
+            ("auto", TablePolicy::OverBudget),
+            ("table", TablePolicy::Always),
+        ] {
+            let c = cfg(policy);
+            let mut origin = FileOrigin::new(&dir);
+            let mut cache = MemoryCache::default();
+            let t0 = std::time::Instant::now();
+            let res = get(
+                &format!("/{name}/manifest(format=m3u8-cmaf)"),
+                &mut origin,
+                &mut cache,
+                &c,
+            );
+            let ms = t0.elapsed().as_millis();
+            let bytes: u64 = origin.log.iter().map(|r| r.end - r.start).sum();
+            let (reads, status) = match &res {
+                Ok((_, reads)) => (*reads, "200".to_string()),
+                Err(e) => (origin.log.len(), format!("{} {e}", e.status())),
+            };
+            eprintln!("{name} [{label}]: cold manifest {reads} reads, {bytes} bytes asked, {ms} ms: {status}");
+            if res.is_err() {
+                continue;
+            }
+            let (pl, _) = get(
+                &format!("/{name}/QualityLevels(1)/Manifest(video,format=m3u8-cmaf)"),
+                &mut origin,
+                &mut cache,
+                &c,
+            )
+            .unwrap();
+            let segs = uris(&text(&pl));
+            let mid = &segs[segs.len() / 2];
+            let before = origin.log.len();
+            let (body, reads) = get(
+                &format!("/{name}/QualityLevels(1)/{mid}"),
+                &mut origin,
+                &mut cache,
+                &c,
+            )
+            .unwrap();
+            let asked: u64 = origin.log[before..].iter().map(|r| r.end - r.start).sum();
+            eprintln!(
+                "{name} [{label}]: warm segment {mid}: {reads} reads, {asked} bytes asked, {} bytes out",
+                body.concat().len()
+            );
+        }
+    }
+}
