@@ -129,6 +129,8 @@ pub struct Job {
     /// The URL time of the next media segment of the same track, once a
     /// media segment is answered ([`service::next_fragment_time`]).
     next: Option<u64>,
+    /// The captions the title declares (its `.ism`, else the setting).
+    captions: Option<crate::input::captions::Captions>,
 }
 
 impl Job {
@@ -143,6 +145,7 @@ impl Job {
             filters: None,
             body: None,
             next: None,
+            captions: None,
         }
     }
 
@@ -477,6 +480,9 @@ impl Job {
         manifest: Option<&ServerManifest>,
         cache: &mut dyn Cache,
     ) -> Result<Option<Step>, ServeError> {
+        self.captions = manifest
+            .and_then(|m| m.captions.clone())
+            .or_else(|| self.cfg.closed_captions.clone());
         let (paths, sels) = service::selections(&self.req.asset, manifest)?;
         let texts = service::text::text_tracks(&self.req.asset, manifest)?;
         // Cached indexes whose version is due for a check: one byte of
@@ -553,6 +559,7 @@ impl Job {
         }
         let mut set = service::set_from(paths, sels, indexes, &self.cfg)?;
         set.texts = texts;
+        set.captions = self.captions.clone();
         service::text::add_embedded(&mut set);
         if let Some(seg) = service::text::segment_request(&set, &self.req)? {
             if let Some(e) = &seg.embedded {

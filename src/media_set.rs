@@ -144,6 +144,9 @@ pub struct MediaSet {
     pub child_options: String,
     /// Text tracks (sidecars), on the shared timeline.
     pub texts: Vec<TextTrack>,
+    /// CEA-608/708 captions the video carries, as declared (the `.ism`,
+    /// else the setting `closed_captions`); `None`: not declared.
+    pub captions: Option<crate::input::captions::Captions>,
     /// Segments of fragment-level tracks with their real samples, read from
     /// their moofs for this request ([`crate::service::moofs`]).
     pub expanded: Vec<Expanded>,
@@ -255,6 +258,7 @@ impl MediaSet {
             clip: None,
             child_options: String::new(),
             texts: Vec::new(),
+            captions: None,
             expanded: Vec::new(),
         })
     }

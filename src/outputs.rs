@@ -66,6 +66,11 @@ pub fn key(req: &StreamRequest, cfg: &Config, cache: &mut dyn Cache) -> Option<S
         cfg.segment_ms,
         req
     );
+    if let Some(cc) = &cfg.closed_captions {
+        // The setting changes manifests (an `.ism` declaration is in its
+        // bytes, named below).
+        key.push_str(&format!("/cc:{cc:?}"));
+    }
     if req.options.encryption.is_some() {
         match &cfg.keys {
             // Not read yet by this request: the cached document's digest

@@ -84,6 +84,9 @@ pub struct Config {
     /// ([`crate::source::freshness`]); the adapter sets `now`, and without
     /// it nothing is revalidated.
     pub clock: crate::source::freshness::Clock,
+    /// Captions in every title's video unless its `.ism` declares its own
+    /// (setting `closed_captions`).
+    pub closed_captions: Option<crate::input::captions::Captions>,
     /// The PlayReady licence server of `encryption=piff` (setting
     /// `playready_la_url`): the `LA_URL` of the Smooth manifest's
     /// PlayReady header. `None`: no `LA_URL`, the player is configured
@@ -120,6 +123,7 @@ impl Default for Config {
             account_filters: DEFAULT_ACCOUNT_FILTERS.to_string(),
             request_url: None,
             clock: crate::source::freshness::Clock::default(),
+            closed_captions: None,
             playready_la_url: None,
             fragment_tables: crate::mp4::fragments::TablePolicy::OverBudget,
         }

@@ -17,6 +17,7 @@
 //! | `origin_bandwidth` | 50 | throughput of one origin read, MB/s (1–10000) |
 //! | `output_cache` | `on` | keep packaged outputs in the platform's cache (`off`: package every request) |
 //! | `revalidate_after` | 60 | seconds a cached source version (index, `.ism`) is used before the origin confirms it ([`crate::source::freshness`]; 0: never) |
+//! | `closed_captions` | none | CEA-608/708 captions every title's video carries, unless its `.ism` declares its own: `none`, or e.g. `CC1=en:English;SERVICE1=fr` ([`crate::input::captions`]); an invalid value is ignored |
 //! | `prefetch` | `off` | after answering a media segment, package the next one of the same track into the output cache (`on`) |
 //! | `token_required`, `locators`, `allowed_prefixes` (and the secret `token_keys`) | | signed URLs, Azure locators, allowed prefixes: see [`crate::access`] |
 //! | `origin_auth` | `none` | how origin requests are signed: `azure-shared-key`, `azure-sas`, `s3`, `header` |
@@ -50,6 +51,9 @@ pub struct Settings {
     pub cors_origin: String,
     /// Store packaged outputs in the platform's cache ([`crate::outputs`]).
     pub output_cache: bool,
+    /// Captions in every title's video, unless its `.ism` says otherwise
+    /// (`closed_captions`; an invalid value is ignored).
+    pub closed_captions: Option<crate::input::captions::Captions>,
     /// Seconds a cached source version is trusted before the origin
     /// confirms it ([`crate::source::freshness`]); 0: never revalidated.
     pub revalidate_after: u32,
@@ -116,6 +120,8 @@ impl Settings {
                 Some("off" | "false" | "0" | "no")
             ),
             revalidate_after: num("revalidate_after", 60),
+            closed_captions: get("closed_captions")
+                .and_then(|v| crate::input::captions::parse(&v).ok()),
             prefetch: matches!(
                 get("prefetch").as_deref().map(str::trim),
                 Some("on" | "true" | "1" | "yes")
@@ -169,6 +175,7 @@ impl Settings {
             keys: self.keys.clone(),
             account_filters: self.account_filters.clone(),
             read_cost: self.read_cost,
+            closed_captions: self.closed_captions.clone(),
             clock: crate::source::freshness::Clock {
                 now: 0,
                 max_age: u64::from(self.revalidate_after),

@@ -142,6 +142,9 @@ impl TextRole {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServerManifest {
     pub tracks: Vec<IsmTrack>,
+    /// CEA-608/708 captions in the video, as `<meta name="closedCaptions"
+    /// content="…"/>` in `<head>` declares them ([`super::captions`]).
+    pub captions: Option<super::captions::Captions>,
 }
 
 /// Why an `.ism` was rejected. `pos` is the byte offset in the document of
@@ -299,6 +302,7 @@ struct State {
     /// The media element being read and its depth.
     open_track: Option<(IsmTrack, usize, u64)>,
     tracks: Vec<IsmTrack>,
+    captions: Option<super::captions::Captions>,
 }
 
 impl State {
@@ -329,6 +333,8 @@ impl State {
             } else {
                 self.open_track = Some((track, depth, pos));
             }
+        } else if name == b"meta" && !self.in_body() {
+            self.meta(e, pos)?;
         } else if name == b"param" {
             if let Some((track, track_depth, _)) = &mut self.open_track {
                 if depth == *track_depth + 1 {
@@ -360,6 +366,32 @@ impl State {
             return Err(IsmError::NotSmil { pos });
         }
         self.seen_root = true;
+        Ok(())
+    }
+
+    /// A `<head>` `<meta>`: only `closedCaptions` is read (the `.ismc`
+    /// pointer and others are ignored).
+    fn meta(&mut self, e: &BytesStart<'_>, pos: u64) -> Result<(), IsmError> {
+        let (mut name, mut content) = (None, None);
+        for a in e.attributes().flatten() {
+            let value = a.unescape_value().map(|v| v.into_owned()).ok();
+            match a.key.local_name().as_ref() {
+                b"name" => name = value,
+                b"content" => content = value,
+                _ => {}
+            }
+        }
+        if name.as_deref() == Some("closedCaptions") {
+            let content = content.unwrap_or_default();
+            self.captions =
+                Some(
+                    super::captions::parse(&content).map_err(|_| IsmError::InvalidValue {
+                        pos,
+                        name: "closedCaptions",
+                        value: content.chars().take(64).collect(),
+                    })?,
+                );
+        }
         Ok(())
     }
 
@@ -413,6 +445,7 @@ impl State {
         }
         Ok(ServerManifest {
             tracks: self.tracks,
+            captions: self.captions,
         })
     }
 }

@@ -4,6 +4,7 @@
 //! CPIX key documents are expected to join them.
 //! Every input comes from the origin and is parsed as hostile.
 
+pub mod captions;
 pub mod ism;
 pub mod ttml;
 pub mod webvtt;

@@ -291,6 +291,13 @@ fn adaptation_set(
         if let Some(p) = protection {
             content_protection(w, p)?;
         }
+        if kind == TrackKind::Video {
+            for (scheme, value) in caption_descriptors(set) {
+                w.create_element("Accessibility")
+                    .with_attributes([("schemeIdUri", scheme), ("value", value.as_str())])
+                    .write_empty()?;
+            }
+        }
         if kind == TrackKind::Audio {
             let role = if main { "main" } else { "alternate" };
             w.create_element("Role")
@@ -303,6 +310,44 @@ fn adaptation_set(
         Ok(())
     })?;
     Ok(())
+}
+
+/// `Accessibility` descriptors of the captions a title's video carries
+/// (SCTE 214-1, DASH-IF IOP §6.4.3): CEA-608 as
+/// `urn:scte:dash:cc:cea-608:2015` with `CC1=eng;CC3=spa`, CEA-708 as
+/// `urn:scte:dash:cc:cea-708:2015` with `1=lang:eng;2=lang:spa`
+/// (three-letter ISO 639-2 codes where known; a channel without a
+/// language is listed bare).
+fn caption_descriptors(set: &MediaSet) -> Vec<(&'static str, String)> {
+    use crate::input::captions::{Captions, Instream};
+    let Some(Captions::Channels(list)) = &set.captions else {
+        return Vec::new();
+    };
+    let code = |l: &Option<String>| l.as_deref().map(super::lang::iso639_2);
+    let cc: Vec<String> = list
+        .iter()
+        .filter_map(|c| match (c.instream, code(&c.language)) {
+            (Instream::Cc(n), Some(l)) => Some(format!("CC{n}={l}")),
+            (Instream::Cc(n), None) => Some(format!("CC{n}")),
+            _ => None,
+        })
+        .collect();
+    let services: Vec<String> = list
+        .iter()
+        .filter_map(|c| match (c.instream, code(&c.language)) {
+            (Instream::Service(n), Some(l)) => Some(format!("{n}=lang:{l}")),
+            (Instream::Service(n), None) => Some(n.to_string()),
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::new();
+    if !cc.is_empty() {
+        out.push(("urn:scte:dash:cc:cea-608:2015", cc.join(";")));
+    }
+    if !services.is_empty() {
+        out.push(("urn:scte:dash:cc:cea-708:2015", services.join(";")));
+    }
+    out
 }
 
 /// CICP descriptors of an HDR video rendition: the

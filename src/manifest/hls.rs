@@ -14,6 +14,7 @@ use crate::timeline::{rescale, TimelineError, TrackSegment, HNS};
 use crate::url::{self, Format, TrackRef};
 use std::fmt::Write;
 
+pub mod captions;
 mod keys;
 pub mod subtitles;
 
@@ -262,6 +263,13 @@ pub fn multivariant_protected(
     }
     out.push_str(&subtitles::media_tags(set, format));
     let subs = subtitles::stream_attr(set);
+    // Captions in the video: video variants only.
+    let cc = if video.is_empty() {
+        String::new()
+    } else {
+        out.push_str(&captions::media_tags(set, version(format)));
+        captions::stream_attr(set, version(format))
+    };
     if video.is_empty() {
         // Audio-only title: each audio rendition is a variant.
         for a in &audio {
@@ -341,14 +349,20 @@ pub fn multivariant_protected(
                 let _ = write!(out, ",FRAME-RATE={:.3}", n as f64 / d as f64);
             }
             out.push_str(&video_range_attr(info, any_hdr));
-            let _ = write!(out, "{audio_attr}{subs}\n{}\n", playlist_url(v));
+            let _ = write!(out, "{audio_attr}{subs}{cc}\n{}\n", playlist_url(v));
         }
     }
+    // RFC 8216 §4.3.4.2: once one variant says NONE, every one does.
+    let cc_none = if cc.ends_with("=NONE") {
+        cc.as_str()
+    } else {
+        ""
+    };
     if audio_only && format != Format::HlsTsV3 {
         for (g, (codec, members)) in groups.iter().enumerate() {
             let _ = write!(
                 out,
-                "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\",AUDIO=\"audio{g}\"{subs}\n{}\n",
+                "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\",AUDIO=\"audio{g}\"{subs}{cc_none}\n{}\n",
                 group_rates[g].peak.max(1),
                 group_rates[g].average.max(1),
                 quoted(codec),

@@ -50,6 +50,14 @@ pub fn bcp47(code: &str) -> Option<String> {
     Some(lookup(c).map_or_else(|| c.to_string(), |l| l.2.to_string()))
 }
 
+/// The ISO 639-2/T code of a language tag's primary subtag where known
+/// (`en`, `en-US`, `eng`, `ger` → `eng`, `deu`), else the primary subtag
+/// as given: what SCTE 214-1 caption descriptors name.
+pub fn iso639_2(code: &str) -> String {
+    let primary = code.trim().split('-').next().unwrap_or("");
+    lookup(primary).map_or_else(|| primary.to_ascii_lowercase(), |l| l.0.to_string())
+}
+
 /// A human name for the language, for HLS `NAME`.
 pub fn display_name(code: &str) -> String {
     match lookup(code) {
