@@ -69,7 +69,7 @@ pub fn key(req: &StreamRequest, cfg: &Config, cache: &mut dyn Cache) -> Option<S
     if let Some(cc) = &cfg.closed_captions {
         // The setting changes manifests (an `.ism` declaration is in its
         // bytes, named below).
-        key.push_str(&format!("/cc:{cc:?}"));
+        key.push_str(&format!("/cc:{cc}"));
     }
     if req.options.encryption.is_some() {
         match &cfg.keys {

@@ -61,6 +61,31 @@ pub enum Captions {
     Channels(Vec<ClosedCaption>),
 }
 
+/// The canonical form of a declaration, in the module docs' grammar:
+/// `none`, or `CC1=en:English;SERVICE1=fr`. Parsing it gives the same
+/// declaration back, so it can name a declaration in cache keys.
+impl fmt::Display for Captions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = match self {
+            Captions::None => return f.write_str("none"),
+            Captions::Channels(list) => list,
+        };
+        for (i, c) in list.iter().enumerate() {
+            if i > 0 {
+                f.write_str(";")?;
+            }
+            write!(f, "{}", c.instream)?;
+            if c.language.is_some() || c.name.is_some() {
+                write!(f, "={}", c.language.as_deref().unwrap_or(""))?;
+            }
+            if let Some(name) = &c.name {
+                write!(f, ":{name}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Why a declaration was refused: the part at fault, quoted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CaptionsError(pub String);
@@ -186,6 +211,23 @@ mod tests {
         assert_eq!(list[3].instream.to_string(), "SERVICE63");
         assert_eq!(list[3].language, None);
         assert_eq!(parse("NONE").unwrap(), Captions::None);
+    }
+
+    #[test]
+    fn the_canonical_form_parses_back_to_the_same_declaration() {
+        for text in [
+            "none",
+            "CC1",
+            "CC1=en",
+            "CC1=:Main",
+            "CC1=en:English;CC3=es-419:Español: latino;SERVICE1=fr;SERVICE63",
+        ] {
+            let c = parse(text).unwrap();
+            assert_eq!(c.to_string(), text);
+            assert_eq!(parse(&c.to_string()).unwrap(), c);
+        }
+        assert!(parse(" cc1 = en ; NONE ").is_err());
+        assert_eq!(parse(" cc1=en ").unwrap().to_string(), "CC1=en");
     }
 
     #[test]

@@ -353,11 +353,7 @@ pub fn multivariant_protected(
         }
     }
     // RFC 8216 §4.3.4.2: once one variant says NONE, every one does.
-    let cc_none = if cc.ends_with("=NONE") {
-        cc.as_str()
-    } else {
-        ""
-    };
+    let cc_none = captions::audio_only_attr(set);
     if audio_only && format != Format::HlsTsV3 {
         for (g, (codec, members)) in groups.iter().enumerate() {
             let _ = write!(

@@ -60,6 +60,17 @@ pub fn stream_attr(set: &MediaSet, version: u8) -> String {
     }
 }
 
+/// The attribute for a variant without video (an audio-only variant):
+/// `,CLOSED-CAPTIONS=NONE` when the title declares none, because RFC 8216
+/// §4.3.4.2 wants NONE on every variant once one says it; nothing otherwise
+/// (a rendition group names captions carried in video only).
+pub fn audio_only_attr(set: &MediaSet) -> &'static str {
+    match &set.captions {
+        Some(Captions::None) => ",CLOSED-CAPTIONS=NONE",
+        _ => "",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::input::captions::parse;
