@@ -241,27 +241,7 @@ describe('mp4text: mov_text tracks inside the MP4 in HLS, DASH and Smooth', { sk
       await P.load(page, { player: 'shaka', path: `${MP4}/manifest(format=mpd-time-cmaf).mpd` });
       const tracks = await page.evaluate(() => window.edgepack.state.player.getTextTracks().map((t) => [t.language, t.roles.join(',')]));
       assert.deepEqual(tracks, [['en', 'subtitle'], ['fr', 'subtitle']]);
-      const cue = await page.evaluate(async () => {
-        const player = window.edgepack.state.player;
-        const v = window.edgepack.video;
-        // Seek, let the player settle, then pick the track (as in
-        // subtitles.test.js: Shaka 4.16 may stop streaming text otherwise).
-        v.currentTime = 13.5;
-        await new Promise((r) => setTimeout(r, 1500));
-        player.selectTextTrack(player.getTextTracks()[0]);
-        player.setTextTrackVisibility(true);
-        v.muted = true;
-        v.play().catch(() => {});
-        const deadline = Date.now() + 25_000;
-        while (Date.now() < deadline) {
-          for (const tt of v.textTracks) {
-            const c = [...(tt.cues || [])].find((x) => x.text.includes('Third cue'));
-            if (c) return { start: c.startTime, end: c.endTime };
-          }
-          await new Promise((r) => setTimeout(r, 200));
-        }
-        return { tracks: [...v.textTracks].map((t) => `${t.label}:${t.mode}:${t.cues?.length}`) };
-      });
+      const cue = await P.shakaCue(page, { at: 13.5, text: 'Third cue' });
       assert.ok(cue.start !== undefined, `no cue found: ${JSON.stringify(cue)}`);
       assert.ok(Math.abs(cue.start - 13.25) < 0.01 && Math.abs(cue.end - 15.75) < 0.01, JSON.stringify(cue));
       await P.assertNoPlayerErrors(page, 'Shaka with MP4 text tracks');

@@ -278,29 +278,7 @@ describe('subtitles: WebVTT and TTML sidecars in HLS, DASH and Smooth', { skip }
         await P.load(page, { player: 'shaka', path: `${ASSET}/manifest(format=mpd-time-cmaf).mpd` });
         const tracks = await page.evaluate(() => window.edgepack.state.player.getTextTracks().map((t) => [t.language, t.roles.join(','), !!t.forced]));
         assert.deepEqual(tracks, [['en', 'caption', false], ['fr', 'subtitle', false], ['en', 'forced-subtitle', true]]);
-        const cue = await page.evaluate(async () => {
-          const player = window.edgepack.state.player;
-          const v = window.edgepack.video;
-          // Seek first, then pick the track: Shaka 4.16 whose text stream
-          // is switched on and then seeked at once may stop streaming text
-          // after one segment (seen in about half the runs); a viewer picks
-          // subtitles on a settled player.
-          v.currentTime = 13.5;
-          await new Promise((r) => setTimeout(r, 1500));
-          player.selectTextTrack(player.getTextTracks()[0]);
-          player.setTextTrackVisibility(true);
-          v.muted = true;
-          v.play().catch(() => {});
-          const deadline = Date.now() + 25_000;
-          while (Date.now() < deadline) {
-            for (const tt of v.textTracks) {
-              const c = [...(tt.cues || [])].find((x) => x.text.includes('Third cue'));
-              if (c) return { start: c.startTime, end: c.endTime };
-            }
-            await new Promise((r) => setTimeout(r, 200));
-          }
-          return { tracks: [...v.textTracks].map((t) => `${t.label}:${t.mode}:${t.cues?.length}`) };
-        });
+        const cue = await P.shakaCue(page, { at: 13.5, text: 'Third cue' });
         assert.ok(cue.start !== undefined, `no cue found: ${JSON.stringify(cue)}`);
         assert.ok(Math.abs(cue.start - 13.25) < 0.01 && Math.abs(cue.end - 15.75) < 0.01, JSON.stringify(cue));
         await P.assertNoPlayerErrors(page, 'Shaka with DASH subtitles');
@@ -468,25 +446,7 @@ describe('subtitles: WebVTT and TTML sidecars in HLS, DASH and Smooth', { skip }
         ['es', 'subtitle', false, 'application/mp4', 'stpp.ttml.im1t'],
         ['en', 'forced-subtitle', true, 'application/mp4', 'stpp.ttml.im1t'],
       ]);
-      const cue = await page.evaluate(async () => {
-        const player = window.edgepack.state.player;
-        const v = window.edgepack.video;
-        v.currentTime = 13.5;
-        await new Promise((r) => setTimeout(r, 1500));
-        player.selectTextTrack(player.getTextTracks()[0]);
-        player.setTextTrackVisibility(true);
-        v.muted = true;
-        v.play().catch(() => {});
-        const deadline = Date.now() + 25_000;
-        while (Date.now() < deadline) {
-          for (const tt of v.textTracks) {
-            const c = [...(tt.cues || [])].find((x) => x.text.includes('Third cue'));
-            if (c) return { start: c.startTime, end: c.endTime, text: c.text };
-          }
-          await new Promise((r) => setTimeout(r, 200));
-        }
-        return { tracks: [...v.textTracks].map((t) => `${t.label}:${t.mode}:${t.cues?.length}`) };
-      });
+      const cue = await P.shakaCue(page, { at: 13.5, text: 'Third cue' });
       assert.ok(cue.start !== undefined, `no cue found: ${JSON.stringify(cue)}`);
       assert.ok(Math.abs(cue.start - 13.24) < 0.01 && Math.abs(cue.end - 15.76) < 0.01, JSON.stringify(cue));
       assert.equal(cue.text, 'Third cue & more');

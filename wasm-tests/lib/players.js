@@ -253,6 +253,39 @@ async function checkAudioSwitch(page, lang, { seconds = 2, timeoutMs = 30_000 } 
   }, { time: before.currentTime, seconds }, timeoutMs);
 }
 
+/**
+ * Shaka: seeks to `at`, lets the player settle, then shows its first text
+ * track and waits (up to 25 s) for a cue whose text includes `text`.
+ * Returns `{ start, end, text }` of that cue, or `{ tracks }` describing
+ * what the video element holds when none came.
+ *
+ * Seek first, then pick the track: Shaka 4.16 whose text stream is switched
+ * on and then seeked at once may stop streaming text after one segment
+ * (seen in about half the runs); a viewer picks subtitles on a settled
+ * player.
+ */
+async function shakaCue(page, { at, text }) {
+  return page.evaluate(async ({ at, text }) => {
+    const player = window.edgepack.state.player;
+    const v = window.edgepack.video;
+    v.currentTime = at;
+    await new Promise((r) => setTimeout(r, 1500));
+    player.selectTextTrack(player.getTextTracks()[0]);
+    player.setTextTrackVisibility(true);
+    v.muted = true;
+    v.play().catch(() => {});
+    const deadline = Date.now() + 25_000;
+    while (Date.now() < deadline) {
+      for (const tt of v.textTracks) {
+        const c = [...(tt.cues || [])].find((x) => x.text.includes(text));
+        if (c) return { start: c.startTime, end: c.endTime, text: c.text };
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return { tracks: [...v.textTracks].map((t) => `${t.label}:${t.mode}:${t.cues?.length}`) };
+  }, { at, text });
+}
+
 module.exports = {
   PROTOCOLS,
   assertNoPlayerErrors,
@@ -266,6 +299,7 @@ module.exports = {
   load,
   openPlayerPage,
   play,
+  shakaCue,
   snapshot,
   waitFor,
 };
