@@ -317,6 +317,22 @@ describe('subtitles: WebVTT and TTML sidecars in HLS, DASH and Smooth', { skip }
     }
   };
 
+  test('dash.js lists the DASH text tracks and shows the cue at 13.25 s', { skip: browserSkip || false }, async () => {
+    const browser = await sharedBrowser();
+    const page = await P.openPlayerPage(browser, `${origin.url}/_player/index.html?edge=${encodeURIComponent(E)}`);
+    try {
+      await P.load(page, { player: 'dash.js', path: `${ASSET}/manifest(format=mpd-time-cmaf).mpd` });
+      const tracks = await page.evaluate(() => window.edgepack.state.player.getTracksFor('text').map((t) => [t.lang, (t.roles || []).join(',')]));
+      assert.deepEqual(tracks, [['en', 'caption'], ['fr', 'subtitle'], ['en', 'forced-subtitle']]);
+      const cue = await P.dashjsCue(page, { at: 13.5, text: 'Third cue' });
+      assert.ok(cue.start !== undefined, `no cue found: ${JSON.stringify(cue)}`);
+      assert.ok(Math.abs(cue.start - 13.25) < 0.01 && Math.abs(cue.end - 15.75) < 0.01, JSON.stringify(cue));
+      await P.assertNoPlayerErrors(page, 'dash.js with DASH subtitles');
+    } finally {
+      await page.closeAll();
+    }
+  });
+
   test('TTML: HLS lists the tracks; WebVTT segments carry the source cue times', async () => {
     const url = `${E}${TTML}/manifest(format=m3u8-cmaf).m3u8`;
     const pl = parseHls((await get(url)).body.toString('utf8'), url);
@@ -451,6 +467,22 @@ describe('subtitles: WebVTT and TTML sidecars in HLS, DASH and Smooth', { skip }
       assert.ok(Math.abs(cue.start - 13.24) < 0.01 && Math.abs(cue.end - 15.76) < 0.01, JSON.stringify(cue));
       assert.equal(cue.text, 'Third cue & more');
       await P.assertNoPlayerErrors(page, 'Shaka with IMSC1 subtitles');
+    } finally {
+      await page.closeAll();
+    }
+  });
+
+  test('TTML: dash.js lists the IMSC1 tracks and shows the cue at 13.24 s', { skip: browserSkip || false }, async () => {
+    const browser = await sharedBrowser();
+    const page = await P.openPlayerPage(browser, `${origin.url}/_player/index.html?edge=${encodeURIComponent(E)}`);
+    try {
+      await P.load(page, { player: 'dash.js', path: `${TTML}/manifest(format=mpd-time-cmaf).mpd` });
+      const tracks = await page.evaluate(() => window.edgepack.state.player.getTracksFor('text').map((t) => [t.lang, (t.roles || []).join(','), t.codec]));
+      assert.deepEqual(tracks.map(([l, r]) => [l, r]), [['en', 'caption'], ['es', 'subtitle'], ['en', 'forced-subtitle']]);
+      const cue = await P.dashjsCue(page, { at: 13.5, text: 'Third cue' });
+      assert.ok(cue.start !== undefined, `no cue found: ${JSON.stringify(cue)}`);
+      assert.ok(Math.abs(cue.start - 13.24) < 0.01 && Math.abs(cue.end - 15.76) < 0.01, JSON.stringify(cue));
+      await P.assertNoPlayerErrors(page, 'dash.js with IMSC1 subtitles');
     } finally {
       await page.closeAll();
     }

@@ -286,6 +286,36 @@ async function shakaCue(page, { at, text }) {
   }, { at, text });
 }
 
+/**
+ * dash.js 4: shows text track `track` (in `getTracksFor('text')` order),
+ * seeks to `at` and waits (up to 25 s) for a cue whose text includes
+ * `text` in the video element's text tracks, where dash.js puts the cues
+ * it parses (WebVTT in fMP4 and IMSC1 in fMP4 alike; IMSC1 needs the page's
+ * TTML rendering div). Same answer shape as `shakaCue`.
+ */
+async function dashjsCue(page, { at, text, track = 0 }) {
+  return page.evaluate(async ({ at, text, track }) => {
+    const player = window.edgepack.state.player;
+    const v = window.edgepack.video;
+    player.enableText(true);
+    player.setTextTrack(track);
+    v.currentTime = at;
+    v.muted = true;
+    v.play().catch(() => {});
+    const deadline = Date.now() + 25_000;
+    while (Date.now() < deadline) {
+      for (const tt of v.textTracks) {
+        // IMSC1 cues carry no text: their words are in the intermediate
+        // synchronic document (`isd`) dash.js renders into its TTML div.
+        const c = [...(tt.cues || [])].find((x) => x.text.includes(text) || (x.isd && JSON.stringify(x.isd).includes(text)));
+        if (c) return { start: c.startTime, end: c.endTime, text: c.text };
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return { tracks: [...v.textTracks].map((t) => `${t.label}:${t.mode}:${t.cues?.length}`) };
+  }, { at, text, track });
+}
+
 module.exports = {
   PROTOCOLS,
   assertNoPlayerErrors,
@@ -294,6 +324,7 @@ module.exports = {
   checkPlays,
   checkRendition,
   checkSeek,
+  dashjsCue,
   fetchManifest,
   languages,
   load,
