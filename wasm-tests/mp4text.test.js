@@ -249,4 +249,20 @@ describe('mp4text: mov_text tracks inside the MP4 in HLS, DASH and Smooth', { sk
       await page.closeAll();
     }
   });
+
+  test('dash.js lists the DASH text tracks of the MP4 and shows the cue at 13.25 s', { skip: browserSkip || false }, async () => {
+    const browser = await sharedBrowser();
+    const page = await P.openPlayerPage(browser, `${origin.url}/_player/index.html?edge=${encodeURIComponent(E)}`);
+    try {
+      await P.load(page, { player: 'dash.js', path: `${MP4}/manifest(format=mpd-time-cmaf).mpd` });
+      const tracks = await page.evaluate(() => window.edgepack.state.player.getTracksFor('text').map((t) => [t.lang, (t.roles || []).join(',')]));
+      assert.deepEqual(tracks, [['en', 'subtitle'], ['fr', 'subtitle']]);
+      const cue = await P.dashjsCue(page, { at: 13.5, text: 'Third cue' });
+      assert.ok(cue.start !== undefined, `no cue found: ${JSON.stringify(cue)}`);
+      assert.ok(Math.abs(cue.start - 13.25) < 0.01 && Math.abs(cue.end - 15.75) < 0.01, JSON.stringify(cue));
+      await P.assertNoPlayerErrors(page, 'dash.js with MP4 text tracks');
+    } finally {
+      await page.closeAll();
+    }
+  });
 });
