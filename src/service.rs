@@ -773,16 +773,24 @@ pub fn answer_in(set: &MediaSet, req: &StreamRequest, cfg: &Config) -> Result<Ou
                     set, t, n, &seg, p, ct,
                 )?)));
             }
-            let (idx, seg) = segment_source(set, t, &seg)?;
-            let ms = cmaf::media_segment(
-                idx,
-                &seg,
-                FragmentOptions {
-                    sequence: n + 1,
-                    styp: true,
-                },
-            )?;
-            Ok(segment_output(set, t, ms))
+            let (idx, src) = segment_source(set, t, &seg)?;
+            let opts = FragmentOptions {
+                sequence: n + 1,
+                styp: true,
+            };
+            let frag = cmaf::fragment(idx, &src, opts)?;
+            if !frag.zero_copy() {
+                let ct = mp4_type(idx.info.kind);
+                return Ok(Output::Cenc(Box::new(cenc::CencJob::clear(
+                    set,
+                    t,
+                    (n, &seg),
+                    frag,
+                    false,
+                    ct,
+                )?)));
+            }
+            Ok(segment_output(set, t, cmaf::write_segment(frag, opts)?))
         }
     }
 }
@@ -837,9 +845,21 @@ fn serve_smooth(
                     set, t, n, &seg, key, ct,
                 )?)));
             }
-            let (idx, seg) = segment_source(set, t, &seg)?;
-            let frag = crate::mux::smooth::fragment(idx, &seg)?;
-            Ok(segment_output(set, t, frag))
+            let (idx, src) = segment_source(set, t, &seg)?;
+            let frag = crate::mux::smooth::track_fragment(idx, &src)?;
+            if !frag.zero_copy() {
+                let ct = mp4_type(idx.info.kind);
+                return Ok(Output::Cenc(Box::new(cenc::CencJob::clear(
+                    set,
+                    t,
+                    (n, &seg),
+                    frag,
+                    true,
+                    ct,
+                )?)));
+            }
+            let w = crate::mux::boxes::BoxWriter::with_capacity(frag.header_len() as usize);
+            Ok(segment_output(set, t, frag.write(w)?))
         }
         Resource::Init { .. } => Err(ServeError::NotFound(
             "Smooth Streaming has no init segment".into(),

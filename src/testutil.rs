@@ -23,6 +23,9 @@ pub struct SynthTrack {
     pub payloads: Vec<Vec<u8>>,
     /// `mdhd` packed language (ISO 639-2/T, §8.4.2.3); `eng` by default.
     pub language: u16,
+    /// More `stsd` entries, each with the sample where `stsc` switches to
+    /// it (several sample descriptions, `mp4::descriptions`).
+    pub more_entries: Vec<(u32, Vec<u8>)>,
 }
 
 impl SynthTrack {
@@ -50,6 +53,7 @@ impl SynthTrack {
             handler: None,
             payloads: Vec::new(),
             language: 0x15c7,
+            more_entries: Vec::new(),
         }
     }
 
@@ -65,6 +69,7 @@ impl SynthTrack {
             handler: None,
             payloads: Vec::new(),
             language: 0x15c7,
+            more_entries: Vec::new(),
         }
     }
 
@@ -84,6 +89,7 @@ impl SynthTrack {
             handler: Some(*handler),
             payloads: samples.into_iter().map(|(_, p)| p).collect(),
             language: 0x15c7,
+            more_entries: Vec::new(),
         }
     }
 
@@ -156,6 +162,33 @@ const AVC1_ENTRY: &[u8] = &[
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // pre_defined/reserved
     0, 160, 0, 90, 0, 0x48, 0, 0, 0, 0x48, 0, 0, 0, 0, 0, 0, 0, 1, // size, res, frame_count
 ];
+
+/// A `fourcc` video entry of `width`x`height` whose `avcC` holds
+/// `sps`/`pps` (profile, compatibility and level from the SPS), NAL
+/// length size 4.
+pub fn avc_entry(fourcc: &[u8; 4], (width, height): (u16, u16), sps: &[u8], pps: &[u8]) -> Vec<u8> {
+    let mut w = BoxWriter::default();
+    w.start(fourcc)
+        .zeros(6)
+        .u16(1)
+        .zeros(16)
+        .u16(width)
+        .u16(height)
+        .bytes(&[0, 0x48, 0, 0, 0, 0x48, 0, 0, 0, 0, 0, 0, 0, 1])
+        .zeros(32)
+        .u16(0x18)
+        .u16(0xffff);
+    w.start(b"avcC")
+        .bytes(&[1, sps[1], sps[2], sps[3], 0xff, 0xe1])
+        .u16(sps.len() as u16)
+        .bytes(sps)
+        .u8(1)
+        .u16(pps.len() as u16)
+        .bytes(pps)
+        .end();
+    w.end();
+    w.buf
+}
 
 /// Opens the default `avc1` entry and writes its `avcC`.
 fn sample_entry_open(w: &mut BoxWriter) {
@@ -286,12 +319,16 @@ fn write_moov(tracks: &[SynthTrack], mdat_start: u64) -> Vec<u8> {
             .zeros(13)
             .end();
         w.start(b"minf").start(b"stbl");
-        w.start_full(b"stsd", 0, 0).u32(1);
+        w.start_full(b"stsd", 0, 0)
+            .u32(1 + t.more_entries.len() as u32);
         match &t.entry {
             Some(e) => {
                 w.bytes(e);
             }
             None => sample_entry(&mut w, t.video),
+        }
+        for (_, e) in &t.more_entries {
+            w.bytes(e);
         }
         w.end();
         w.start_full(b"stts", 0, 0).u32(t.samples.len() as u32);
@@ -324,12 +361,16 @@ fn write_moov(tracks: &[SynthTrack], mdat_start: u64) -> Vec<u8> {
             w.u32(s.1);
         }
         w.end();
+        // One chunk per sample: a switch at sample i is chunk i + 1.
         w.start_full(b"stsc", 0, 0)
+            .u32(1 + t.more_entries.len() as u32)
             .u32(1)
             .u32(1)
-            .u32(1)
-            .u32(1)
-            .end();
+            .u32(1);
+        for (k, (at, _)) in t.more_entries.iter().enumerate() {
+            w.u32(at + 1).u32(1).u32(k as u32 + 2);
+        }
+        w.end();
         w.start_full(b"co64", 0, 0).u32(t.samples.len() as u32);
         for s in &t.samples {
             w.u64(offset);

@@ -11,6 +11,9 @@
 //!   handler:[u8;4] presentation_offset:i64 presented_end:i64 (i64::MIN: none)
 //!   avg_bitrate:u64 max_bitrate:u64
 //!   sample_count:u32 total_bytes:u64 entry_len:u32 entry (the raw sample entry box)
+//!   when flags & 8 (several descriptions, the entry their `avc3`/`hev1` form):
+//!     desc_count:u8, per description entry_len:u32 entry,
+//!     switch_count:u32, per switch first_sample:u32 description:u32
 //!   block_count:u32 blocks sync_count:u32 sync data_len:u32 data
 //! trailer: count:u16, then per entry: track_id:u32 channels:u16
 //! ```
@@ -32,6 +35,11 @@ pub(super) const FLAG_ALL_SYNC: u8 = 2;
 /// Track flag: a sample stands for a whole fragment (a fragment-level
 /// index, `build_fragment_level`); its real samples are in the moofs.
 pub(super) const FLAG_FRAGMENTS: u8 = 4;
+
+/// Track flag: several sample descriptions, packaged with in-band
+/// parameter sets ([`crate::mp4::descriptions`]): the entry is followed by
+/// the descriptions and the switch table.
+pub(super) const FLAG_DESCRIPTIONS: u8 = 8;
 
 /// Appends the trailer: channel counts read from the stream, per track ID.
 pub(super) fn put_trailer(out: &mut Vec<u8>, counts: &[(u32, u16)]) -> Result<()> {
@@ -165,6 +173,11 @@ fn read_track(r: &mut Reader) -> Result<TrackIndex> {
     let sample_count = r.u32()?;
     let total_bytes = r.u64()?;
     let raw_entry = r.table(1)?;
+    let in_band = if flags & FLAG_DESCRIPTIONS != 0 {
+        Some(read_descriptions(r, sample_count)?)
+    } else {
+        None
+    };
     let blocks = r.table(BLOCK_ENTRY)?;
     let sync = r.table(SYNC_ENTRY)?;
     let data = r.table(1)?;
@@ -226,8 +239,43 @@ fn read_track(r: &mut Reader) -> Result<TrackIndex> {
         total_bytes,
         channels_in_stream,
         stream_channels: None,
+        in_band,
         blocks,
         sync,
         data,
     })
+}
+
+/// The descriptions and switch table of a track with several sample
+/// descriptions (flag [`FLAG_DESCRIPTIONS`]).
+fn read_descriptions(r: &mut Reader, sample_count: u32) -> Result<InBand> {
+    let n = r.u8()?;
+    if n < 2 || u32::from(n) > crate::mp4::stsd::MAX_SAMPLE_ENTRIES {
+        return Err(IndexError::Corrupt("description count"));
+    }
+    let mut prefixes = Vec::with_capacity(usize::from(n));
+    for _ in 0..n {
+        let e = parse_sample_entry(r.table(1)?, "index/descriptions")?;
+        prefixes.push(
+            crate::mp4::descriptions::parameter_set_prefix(&e)
+                .ok_or(IndexError::Corrupt("description without parameter sets"))?,
+        );
+    }
+    let switches = r.table(SWITCH_ENTRY)?;
+    let mut prev = None;
+    for e in switches.chunks_exact(SWITCH_ENTRY) {
+        let (at, desc) = (be_u32(e, 0), be_u32(e, 4));
+        let ordered = match prev {
+            None => at == 0,
+            Some(p) => at > p && at < sample_count,
+        };
+        if !ordered || desc >= u32::from(n) {
+            return Err(IndexError::Corrupt("description switch table"));
+        }
+        prev = Some(at);
+    }
+    if switches.is_empty() {
+        return Err(IndexError::Corrupt("description switch table"));
+    }
+    Ok(InBand { prefixes, switches })
 }

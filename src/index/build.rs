@@ -3,7 +3,9 @@
 //! (which is where overlapping and missing sample data show), and the
 //! per-track encoder.
 
-use super::blob::{put_table, put_trailer, FLAG_ALL_SYNC, FLAG_CTS, FLAG_FRAGMENTS, MAGIC};
+use super::blob::{
+    put_table, put_trailer, FLAG_ALL_SYNC, FLAG_CTS, FLAG_DESCRIPTIONS, FLAG_FRAGMENTS, MAGIC,
+};
 use super::edits::{plan_movie, EditPlan, EditedSamples};
 use super::*;
 use crate::error::{Cap, LimitError};
@@ -246,6 +248,7 @@ fn least_bytes(t: &Track) -> u64 {
 fn check_tables(tracks: &[Track]) -> Result<()> {
     let limit = |cap, v: u64, max: u64| LimitError::check(cap, v, max).map_err(IndexError::Limit);
     for t in tracks {
+        check_descriptions(t)?;
         limit(
             Cap::TrackSamples,
             t.sample_count(),
@@ -256,6 +259,35 @@ fn check_tables(tracks: &[Track]) -> Result<()> {
     limit(Cap::FileSamples, samples, MAX_FILE_SAMPLES)?;
     let bytes: u64 = tracks.iter().map(least_bytes).sum();
     limit(Cap::IndexBytes, bytes, MAX_INDEX_BYTES as u64)
+}
+
+/// Most description switches one track may have (8 bytes each in the
+/// index): a track that alternates more often is not one title joined
+/// from a few sources but noise.
+pub const MAX_DESCRIPTION_SWITCHES: usize = 4096;
+
+/// A track with several sample descriptions ([`crate::mp4::descriptions`])
+/// is indexed sample for sample, so its switches (numbered in file
+/// samples) stay true: an edit list that cuts samples out would renumber
+/// them.
+fn check_descriptions(t: &Track) -> Result<()> {
+    let Some((_, switches)) = &t.descriptions else {
+        return Ok(());
+    };
+    let refuse = |why: String| IndexError::Mp4(crate::mp4::Mp4Error::unsupported(&t.path, 0, why));
+    if t.edits.has_cuts() {
+        return Err(refuse(
+            "edit lists with cuts on a track with several sample descriptions are not supported"
+                .into(),
+        ));
+    }
+    if switches.len() > MAX_DESCRIPTION_SWITCHES {
+        return Err(refuse(format!(
+            "{} sample description switches (at most {MAX_DESCRIPTION_SWITCHES})",
+            switches.len()
+        )));
+    }
+    Ok(())
 }
 
 /// One track in the merged walk: its samples, the next one waiting, and
@@ -480,6 +512,8 @@ struct TrackEncoder<'a> {
     cts: bool,
     /// Samples stand for whole fragments ([`build_fragment_level`]).
     fragment_level: bool,
+    /// The next description switch to check ([`Track::descriptions`]).
+    next_switch: usize,
 }
 
 impl<'a> TrackEncoder<'a> {
@@ -499,6 +533,7 @@ impl<'a> TrackEncoder<'a> {
             bytes: 0,
             cts: false,
             fragment_level: false,
+            next_switch: 0,
         }
     }
 
@@ -557,6 +592,26 @@ impl<'a> TrackEncoder<'a> {
         }
         if flags & F_SAME_SIZE == 0 {
             varint::put_u64(data, u64::from(s.size));
+        }
+        if let Some((_, switches)) = &t.descriptions {
+            while let Some(&(at, _)) = switches.get(self.next_switch) {
+                if at > self.count {
+                    break;
+                }
+                if at == self.count && at > 0 && !s.sync {
+                    // The new description's parameter sets cannot apply to
+                    // a picture that references the old ones' pictures.
+                    return Err(IndexError::Mp4(crate::mp4::Mp4Error::invalid(
+                        format!("{}/stsc", t.path),
+                        0,
+                        format!(
+                            "the sample description changes at sample {}, which is not a sync sample",
+                            at + 1
+                        ),
+                    )));
+                }
+                self.next_switch += 1;
+            }
         }
         if self.all_sync && !s.sync {
             // One stss entry per sample that does not list every sample:
@@ -622,6 +677,9 @@ impl<'a> TrackEncoder<'a> {
         if self.fragment_level {
             flags |= FLAG_FRAGMENTS;
         }
+        if t.descriptions.is_some() {
+            flags |= FLAG_DESCRIPTIONS;
+        }
         out.push(flags);
         out.extend_from_slice(&t.timescale.to_be_bytes());
         out.extend_from_slice(&duration.to_be_bytes());
@@ -644,6 +702,19 @@ impl<'a> TrackEncoder<'a> {
         out.extend_from_slice(&self.count.to_be_bytes());
         out.extend_from_slice(&bytes.to_be_bytes());
         put_table(out, &t.entry.raw, 1)?;
+        if let Some((d, switches)) = &t.descriptions {
+            // At most `MAX_SAMPLE_ENTRIES` (16).
+            out.push(d.entries.len() as u8);
+            for e in &d.entries {
+                put_table(out, &e.raw, 1)?;
+            }
+            let mut table = Vec::with_capacity(switches.len() * 8);
+            for (at, desc) in switches {
+                table.extend_from_slice(&at.to_be_bytes());
+                table.extend_from_slice(&desc.to_be_bytes());
+            }
+            put_table(out, &table, SWITCH_ENTRY)?;
+        }
         put_table(out, &self.blocks, BLOCK_ENTRY)?;
         put_table(out, &self.sync, SYNC_ENTRY)?;
         put_table(out, &self.data, 1)?;

@@ -52,7 +52,10 @@ pub use build::{
 /// v8's three bytes). v10 adds the moov of a fragment-level index after
 /// the ETag (`moov_len`, 0 for every other file) and the track flag 4 (a
 /// sample stands for a fragment, `build_fragment_level`).
-pub const INDEX_VERSION: u32 = 10;
+/// v11 indexes tracks with several sample descriptions (track flag 8: the
+/// descriptions and where the samples switch between them follow the
+/// entry, which is their in-band `avc3`/`hev1` form; v10 refused them).
+pub const INDEX_VERSION: u32 = 11;
 /// Samples per block.
 pub const BLOCK_LEN: u32 = 128;
 /// Bytes per block directory entry: first dts (8), first offset (8), data
@@ -63,6 +66,8 @@ const BLOCK_ENTRY: usize = 28;
 /// these a video segment's duration and size are two table lookups, not a
 /// sample walk.
 const SYNC_ENTRY: usize = 24;
+/// Bytes per description switch: first sample (4), description (4).
+const SWITCH_ENTRY: usize = 8;
 
 /// (sample, pts, dts, bytes before) of a sync table entry.
 fn sync_fields(e: &[u8]) -> (u32, i64, u64, u64) {
@@ -182,9 +187,20 @@ pub struct TrackIndex {
     channels_in_stream: bool,
     /// The channel count read from the stream (the blob's trailer).
     stream_channels: Option<u16>,
+    /// Several sample descriptions sent with in-band parameter sets.
+    in_band: Option<InBand>,
     blocks: Bytes,
     sync: Bytes,
     data: Bytes,
+}
+
+/// A track with several sample descriptions ([`crate::mp4::descriptions`]):
+/// each description's parameter sets as length-prefixed NAL units, and the
+/// switch table ([`SWITCH_ENTRY`] bytes per switch, the first at sample 0).
+#[derive(Clone, Debug)]
+struct InBand {
+    prefixes: Vec<Bytes>,
+    switches: Bytes,
 }
 
 fn be_u32(b: &[u8], at: usize) -> u32 {
@@ -199,6 +215,76 @@ fn be_u64(b: &[u8], at: usize) -> u64 {
 impl TrackIndex {
     pub fn sample_count(&self) -> u32 {
         self.info.sample_count
+    }
+
+    /// True for a track with several sample descriptions, whose sync
+    /// samples are sent with their own description's parameter sets
+    /// ([`TrackIndex::param_prefix`]).
+    pub fn has_in_band_parameter_sets(&self) -> bool {
+        self.in_band.is_some()
+    }
+
+    /// The 0-based description sample `sample` uses (0 for a track with
+    /// one description).
+    pub fn description_of(&self, sample: u32) -> u32 {
+        let Some(b) = &self.in_band else { return 0 };
+        let n = b.switches.len() / SWITCH_ENTRY;
+        // Last switch at or before `sample` (the table is sorted, the first
+        // at 0: checked when the blob was read).
+        let (mut lo, mut hi) = (0usize, n);
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if be_u32(&b.switches, mid * SWITCH_ENTRY) <= sample {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        be_u32(&b.switches, lo * SWITCH_ENTRY + 4)
+    }
+
+    /// Bytes of in-band parameter sets the sync samples of `range` are
+    /// sent with ([`TrackIndex::param_prefix`]): 0 for a track with one
+    /// description.
+    pub fn lead_bytes(&self, range: Range<u32>) -> u64 {
+        let Some(b) = &self.in_band else { return 0 };
+        let len = |i: u32| {
+            b.prefixes
+                .get(self.description_of(i) as usize)
+                .map_or(0, |p| p.len() as u64)
+        };
+        if self.all_sync {
+            return range.map(len).sum();
+        }
+        let n = self.sync_count();
+        let entry = |k: usize| be_u32(&self.sync, k * SYNC_ENTRY);
+        // First sync entry at or after `range.start` (the table is sorted).
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if entry(mid) < range.start {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        (lo..n)
+            .map(entry)
+            .take_while(|&i| i < range.end)
+            .map(len)
+            .sum()
+    }
+
+    /// The bytes sent before sync sample `sample`'s own NAL units: its
+    /// description's parameter sets, length-prefixed like the sample's NAL
+    /// units (ISO/IEC 14496-15 §5.3.2), which an `avc3`/`hev1` track may
+    /// carry in-band (§5.4.2, §8.4.1). `None` for other samples and for
+    /// tracks with one description.
+    pub fn param_prefix(&self, sample: u32, sync: bool) -> Option<Bytes> {
+        let b = self.in_band.as_ref().filter(|_| sync)?;
+        b.prefixes
+            .get(self.description_of(sample) as usize)
+            .cloned()
     }
 
     fn block(&self, b: u32) -> (u64, u64, usize) {

@@ -332,7 +332,7 @@ fn colour_reaches_the_index_and_old_blobs_are_refused() {
     assert_eq!(idx.tracks[1].info.colour, None);
     let again = MediaIndex::from_blob(idx.blob.clone()).unwrap();
     assert_eq!(again.tracks[0].info, idx.tracks[0].info);
-    assert_eq!(INDEX_VERSION, 10);
+    assert_eq!(INDEX_VERSION, 11);
     let mut old = idx.blob.to_vec();
     old[4..8].copy_from_slice(&7u32.to_be_bytes());
     assert_eq!(

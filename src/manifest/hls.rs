@@ -55,7 +55,9 @@ pub fn segment_size(idx: &TrackIndex, s: &TrackSegment, format: Format) -> u64 {
                 }
                 _ => 0,
             };
-            let raw = s.payload + n * per_sample + params * 2;
+            // A track with several descriptions sends each sync sample's
+            // own parameter sets instead.
+            let raw = s.payload + n * per_sample + params * 2 + idx.lead_bytes(s.samples.clone());
             // Every PES starts a packet and pads its last one: count a whole
             // packet per PES so BANDWIDTH is never below the measured peak
             // (RFC 8216 §4.3.4.2). Video has one PES per frame, audio one
@@ -75,7 +77,11 @@ pub fn segment_size(idx: &TrackIndex, s: &TrackSegment, format: Format) -> u64 {
                 + (raw.div_ceil(184) + pes + 15) * 188
                 + crate::crypto::BLOCK as u64
         }
-        _ => s.payload + cmaf::header_len(n as u32, idx.has_cts || idx.is_video(), true),
+        _ => {
+            s.payload
+                + cmaf::header_len(n as u32, idx.has_cts || idx.is_video(), true)
+                + idx.lead_bytes(s.samples.clone())
+        }
     }
 }
 
@@ -415,8 +421,14 @@ fn iframe_entries(set: &MediaSet, t: &SetTrack) -> Result<Vec<IFrame>, TimelineE
     let mut out = Vec::new();
     for s in set.segments(t)? {
         let key = idx.sample(s.samples.start)?;
-        let Some(bytes) =
-            crate::mux::ts::keyframe_prefix_len(&idx.info, key.size, key.cts_offset != 0)
+        // A track with several descriptions: the keyframe is sent with its
+        // own description's parameter sets, counted as part of it (at
+        // worst the range then also counts the first description's).
+        let lead = idx.lead_bytes(s.samples.start..s.samples.start + 1);
+        let size = key
+            .size
+            .saturating_add(u32::try_from(lead).unwrap_or(u32::MAX));
+        let Some(bytes) = crate::mux::ts::keyframe_prefix_len(&idx.info, size, key.cts_offset != 0)
         else {
             continue;
         };

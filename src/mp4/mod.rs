@@ -7,6 +7,7 @@
 
 pub mod codec;
 pub mod colr;
+pub mod descriptions;
 pub mod dts;
 pub mod elst;
 pub mod error;

@@ -40,6 +40,10 @@ pub struct Track {
     /// Added to every sample's composition offset (and to
     /// `presentation_offset`): see [`Movie::drop_empty_tracks`].
     pub cts_shift: i32,
+    /// Several distinct sample descriptions (`entry` is then their
+    /// in-band `avc3`/`hev1` form, [`super::descriptions`]) and where the
+    /// samples switch between them: (first sample, 0-based, description).
+    pub descriptions: Option<(super::descriptions::Descriptions, Vec<(u32, u32)>)>,
 }
 
 impl Track {
@@ -345,7 +349,19 @@ fn parse_trak(
         .children(&stbl_path)
         .find(b"stsd")?
         .ok_or_else(|| Mp4Error::invalid(&stbl_path, stbl.header.offset, "missing stsd"))?;
-    let entry = parse_stsd(&stsd, &format!("{stbl_path}/stsd"))?;
+    let stsd_path = format!("{stbl_path}/stsd");
+    let entries = parse_stsd(&stsd, &stsd_path)?;
+    let (entry, descriptions) =
+        super::descriptions::combine(entries, &stsd_path, stsd.header.offset)?;
+    if descriptions.is_some() && fragmented {
+        // `tfhd`/`trex` sample_description_index would pick the entry per
+        // fragment (§8.8.7); not walked yet.
+        return Err(Mp4Error::unsupported(
+            &stsd_path,
+            stsd.header.offset,
+            "fragmented tracks with several sample descriptions are not supported",
+        ));
+    }
     if kind == TrackKind::Subtitle
         && super::text::TextFormat::of_entry(entry.fourcc, &entry.raw).is_none()
     {
@@ -354,6 +370,13 @@ fn parse_trak(
         return Ok(TrakOutcome::Skipped(handler));
     }
     let tables = SampleTables::parse(&stbl, &stbl_path)?;
+    let descriptions = match descriptions {
+        Some(d) => {
+            let switches = tables.description_switches(&d.map, &stbl_path)?;
+            Some((d, switches))
+        }
+        None => None,
+    };
     if tables.sample_count == 0 && !fragmented {
         return Ok(TrakOutcome::Skipped(handler));
     }
@@ -377,6 +400,7 @@ fn parse_trak(
         path: path.to_string(),
         fragments: Vec::new(),
         cts_shift: 0,
+        descriptions,
     })))
 }
 

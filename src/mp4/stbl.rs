@@ -185,6 +185,46 @@ impl SampleTables {
             .is_some_and(|t| (0..t.count).any(|i| t.u32_at(i, 1) != 0))
     }
 
+    /// Where the samples switch sample description: (first sample, 0-based,
+    /// description) from `stsc`'s `sample_description_index` per chunk run
+    /// (§8.7.4), mapped through `map` (the `stsd` entry → distinct
+    /// description, [`super::descriptions::Descriptions::map`]). The first
+    /// element is always for sample 0. One pass over `stsc` (bounded by its
+    /// box size); an index naming no entry is invalid.
+    pub fn description_switches(&self, map: &[u8], path: &str) -> Result<Vec<(u32, u32)>> {
+        let t = &self.stsc;
+        let mut out: Vec<(u32, u32)> = Vec::new();
+        let mut sample = 0u64;
+        for i in 0..t.count {
+            if sample >= u64::from(self.sample_count) {
+                break;
+            }
+            let sdi = t.u32_at(i, 2);
+            let desc = sdi
+                .checked_sub(1)
+                .and_then(|d| map.get(d as usize))
+                .ok_or_else(|| {
+                    Mp4Error::invalid(
+                        format!("{path}/stsc"),
+                        0,
+                        format!("sample_description_index {sdi} names no stsd entry"),
+                    )
+                })?;
+            let desc = u32::from(*desc);
+            if out.last().is_none_or(|&(_, d)| d != desc) {
+                out.push((sample as u32, desc));
+            }
+            if i + 1 < t.count {
+                let chunks = t.u32_at(i + 1, 0).saturating_sub(t.u32_at(i, 0));
+                sample += u64::from(chunks) * u64::from(t.u32_at(i, 1));
+            }
+        }
+        if out.is_empty() {
+            out.push((0, 0));
+        }
+        Ok(out)
+    }
+
     /// Walks every sample in decode order.
     pub fn samples(&self, path: &str) -> SampleIter<'_> {
         SampleIter {

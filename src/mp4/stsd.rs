@@ -47,10 +47,15 @@ const AUDIO: &[&[u8; 4]] = &[
     b"ac-4", b".mp3", b"dtsx", b"dtsy",
 ];
 
-/// Parses the first entry of an `stsd` payload. Tracks that switch sample
-/// entries mid-stream are rare and would need one init segment per entry;
-/// we refuse them rather than produce a stream that mis-decodes.
-pub fn parse_stsd(stsd: &Mp4Box, path: &str) -> Result<SampleEntry> {
+/// Most sample entries one `stsd` may hold: real files have one, a few
+/// joined ones two or three; more would only multiply the entries each
+/// init segment and index carries.
+pub const MAX_SAMPLE_ENTRIES: u32 = 16;
+
+/// Parses every entry of an `stsd` payload (§8.5.2), in order: a track's
+/// `stsc` names them by 1-based index. [`super::descriptions`] decides
+/// whether the track can be packaged with them.
+pub fn parse_stsd(stsd: &Mp4Box, path: &str) -> Result<Vec<SampleEntry>> {
     let p = &stsd.payload;
     if p.len() < 8 {
         return Err(Mp4Error::truncated(
@@ -68,21 +73,29 @@ pub fn parse_stsd(stsd: &Mp4Box, path: &str) -> Result<SampleEntry> {
         ));
     }
     let base = stsd.payload_offset() + 8;
-    let mut entries = BoxIter::new(p.slice(8..), base, path);
-    let entry = entries
-        .next()
-        .ok_or_else(|| Mp4Error::truncated(path, base, "sample entry missing"))??;
-    if count > 1 && entries.next().is_some() {
+    if count > MAX_SAMPLE_ENTRIES {
         return Err(Mp4Error::unsupported(
             path,
             base,
-            "tracks with several sample descriptions are not supported",
+            format!("{count} sample descriptions (at most {MAX_SAMPLE_ENTRIES})"),
         ));
     }
-    let start = (entry.header.offset - stsd.payload_offset()) as usize;
-    let end = start + entry.header.header_len as usize + entry.payload.len();
-    let raw = p.slice(start..end);
-    parse_entry(&entry, raw, &format!("{path}/{}", entry.header.typ))
+    let mut out = Vec::with_capacity(count as usize);
+    for entry in BoxIter::new(p.slice(8..), base, path).take(count as usize) {
+        let entry = entry?;
+        let start = (entry.header.offset - stsd.payload_offset()) as usize;
+        let end = start + entry.header.header_len as usize + entry.payload.len();
+        let raw = p.slice(start..end);
+        out.push(parse_entry(
+            &entry,
+            raw,
+            &format!("{path}/{}", entry.header.typ),
+        )?);
+    }
+    if out.is_empty() {
+        return Err(Mp4Error::truncated(path, base, "sample entry missing"));
+    }
+    Ok(out)
 }
 
 /// Parses a sample entry box stored on its own (as the index keeps it).

@@ -138,6 +138,7 @@ pub fn track_fragment(track: &TrackIndex, seg: &TrackSegment) -> Result<TrackFra
         },
         traf_boxes: vec![tfxd(time)],
         runs: Vec::new(),
+        inserts: Vec::new(),
     };
     // Checks the range against the track before it sizes anything.
     let samples = track.samples(seg.samples.clone())?;
@@ -145,20 +146,29 @@ pub fn track_fragment(track: &TrackIndex, seg: &TrackSegment) -> Result<TrackFra
     // Source decode time + shift = manifest decode time (track timescale):
     // the first sample decodes at the segment's start.
     let mut shift = None;
-    for s in samples {
+    let mut leads = Vec::new();
+    for (i, s) in (seg.samples.start..).zip(samples) {
         let s = s?;
+        // In-band parameter sets of a track with several descriptions,
+        // as in CMAF (`super::cmaf::fragment`).
+        let lead = track.param_prefix(i, s.sync);
+        let size = super::cmaf::lead_size(s.size, lead.as_ref())?;
+        if let Some(l) = lead {
+            leads.push((entries.len(), l));
+        }
         let dts = i64::try_from(s.dts).map_err(|_| {
             IndexError::OutOfRange(format!("decode time {} of track {}", s.dts, info.track_id))
         })?;
         let shift = *shift.get_or_insert(seg.start.saturating_sub(dts));
         entries.push(Entry {
             decode: to_hns(dts.saturating_add(shift), ts).clamp(start, end),
-            size: s.size,
+            size,
             sync: s.sync,
             pts: to_hns(track.pts(&s), ts),
         });
         frag.push_payload(s.offset, s.size);
     }
+    frag.inserts = leads;
     // A duration is the distance to the next sample's boundary, so the
     // durations add up to the fragment's exactly.
     for (i, e) in entries.iter().enumerate() {

@@ -53,6 +53,12 @@ struct Pending {
     duration: u32,
     sync: bool,
     run: ByteRun,
+    /// A sync sample's own description's parameter sets, when the track
+    /// has several ([`crate::index::TrackIndex::param_prefix`]): the
+    /// Annex B conversion then sends them and not the first
+    /// description's ([`crate::mux::annexb::AnnexBConfig::convert`] keeps
+    /// an access unit's own SPS).
+    lead: Option<Bytes>,
 }
 
 #[derive(Clone, Debug)]
@@ -113,7 +119,7 @@ impl TsJob {
                 audio_pid - 1
             };
             let mut samples = Vec::with_capacity((seg.samples.end - seg.samples.start) as usize);
-            for s in idx.samples(seg.samples.clone())? {
+            for (i, s) in (seg.samples.start..).zip(idx.samples(seg.samples.clone())?) {
                 let s = s?;
                 // Presentation timeline: both times minus the edit shift;
                 // leading B-frames get a negative DTS, which the TS muxer's
@@ -127,6 +133,7 @@ impl TsJob {
                         offset: s.offset,
                         len: u64::from(s.size),
                     },
+                    lead: idx.param_prefix(i, s.sync),
                 });
             }
             let file = &set.files[t.file];
@@ -227,7 +234,18 @@ impl TsJob {
                         pts: s.pts,
                         duration: s.duration,
                         sync: s.sync,
-                        data,
+                        data: match &s.lead {
+                            // A sync sample with its parameter sets: one
+                            // copy of it (the muxer splits it into NAL
+                            // units either way).
+                            Some(lead) => {
+                                let mut v = Vec::with_capacity(lead.len() + data.len());
+                                v.extend_from_slice(lead);
+                                v.extend_from_slice(&data);
+                                Bytes::from(v)
+                            }
+                            None => data,
+                        },
                     })
                     .collect(),
             );
