@@ -32,7 +32,12 @@ use crate::index::MediaIndex;
 use crate::input::ism::ServerManifest;
 use crate::media_set::{MediaSet, TextTrack};
 use crate::service::text::SegmentRequest;
-use crate::service::{self, moofs::MoofJob, ts::TsJob, Config, Output, ServeError};
+use crate::service::{
+    self,
+    moofs::{Held, MoofJob},
+    ts::TsJob,
+    Config, Output, ServeError,
+};
 use crate::source::filters::FilterLoad;
 use crate::source::freshness;
 use crate::source::{self, Cache, IndexLoad, OriginError, ReadRequest, ReadResponse, SourceError};
@@ -131,6 +136,12 @@ pub struct Job {
     next: Option<u64>,
     /// The captions the title declares (its `.ism`, else the setting).
     captions: Option<crate::input::captions::Captions>,
+    /// Source bytes a segment's moof round read ([`service::moofs::Held`]):
+    /// its payload reads inside them are answered from them.
+    held: Vec<Held>,
+    /// The reads of the last [`Step::Read`] answered from `held` (`Some`,
+    /// by position); the origin answers the others, in order.
+    pending: Vec<Option<ReadResponse>>,
 }
 
 impl Job {
@@ -146,6 +157,8 @@ impl Job {
             body: None,
             next: None,
             captions: None,
+            held: Vec::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -214,14 +227,18 @@ impl Job {
     ) -> Step {
         let mut results = Some(results);
         loop {
-            let fed = results.take().unwrap_or_default();
+            let fed = self.with_held(results.take().unwrap_or_default());
             match self.advance(cache, fed) {
-                Ok(Some(step)) => {
-                    if let Step::Read(reads) = &step {
-                        self.reads += reads.len();
+                Ok(Some(Step::Read(reads))) => {
+                    let reads = self.answer_held(reads);
+                    if reads.is_empty() {
+                        results = Some(Vec::new());
+                        continue;
                     }
-                    return step;
+                    self.reads += reads.len();
+                    return Step::Read(reads);
                 }
+                Ok(Some(step)) => return step,
                 Ok(None) => continue,
                 Err(ServeError::Source(SourceError::Origin(OriginError::Changed(path)))) => {
                     if !self.source_changed(&path, cache) {
@@ -233,6 +250,49 @@ impl Job {
                 Err(e) => return self.finish(Err(e)),
             }
         }
+    }
+
+    /// The reads of `reads` the bytes in hand do not hold (those they do
+    /// are kept in `pending`, answered by [`Job::with_held`]): a segment's
+    /// payload inside its moof reads is not read twice.
+    fn answer_held(&mut self, reads: Vec<ReadRequest>) -> Vec<ReadRequest> {
+        self.pending.clear();
+        if self.held.is_empty() {
+            return reads;
+        }
+        let mut rest = Vec::with_capacity(reads.len());
+        for r in reads {
+            let got = self.held.iter().find_map(|h| h.answer(&r));
+            if got.is_none() {
+                rest.push(r);
+            }
+            self.pending.push(got);
+        }
+        if self.pending.iter().all(Option::is_none) {
+            self.pending.clear();
+        }
+        rest
+    }
+
+    /// `results` (the origin's answers to the reads [`Job::answer_held`]
+    /// left) with the held answers put back in their places.
+    fn with_held(
+        &mut self,
+        results: Vec<Result<ReadResponse, OriginError>>,
+    ) -> Vec<Result<ReadResponse, OriginError>> {
+        if self.pending.is_empty() {
+            return results;
+        }
+        let mut results = results.into_iter();
+        let mut out = Vec::with_capacity(self.pending.len());
+        for p in std::mem::take(&mut self.pending) {
+            match p {
+                Some(held) => out.push(Ok(held)),
+                None => out.extend(results.next()),
+            }
+        }
+        out.extend(results);
+        out
     }
 
     /// An object changed at the origin (an `If-Match` read failed, here or
@@ -251,6 +311,9 @@ impl Job {
         }
         self.restarts += 1;
         self.stage = Stage::Start;
+        // Bytes of the version that changed.
+        self.held.clear();
+        self.pending.clear();
         true
     }
 
@@ -628,7 +691,9 @@ impl Job {
                 Ok(Some(Step::Read(reads)))
             }
             None => {
-                set.expanded = job.finish(&set)?;
+                let (expanded, held) = job.finish(&set)?;
+                set.expanded = expanded;
+                self.held = held;
                 self.answer(&set)
             }
         }
@@ -653,6 +718,43 @@ impl Job {
                     reads: reads.clone(),
                 };
                 Ok(Some(Step::Read(reads)))
+            }
+            Output::Segment {
+                content_type,
+                header,
+                runs,
+                path,
+                etag,
+            } => {
+                // A segment whose payload the moof round read whole (small
+                // fragments) is sent from those bytes: one copy, no read.
+                let held = &self.held;
+                let slices: Option<Vec<bytes::Bytes>> = runs
+                    .iter()
+                    .map(|r| held.iter().find_map(|h| h.slice(&path, *r)))
+                    .collect();
+                let out = match slices {
+                    Some(slices) if !held.is_empty() => {
+                        let len = header.len() + slices.iter().map(|b| b.len()).sum::<usize>();
+                        let mut body = Vec::with_capacity(len);
+                        body.extend_from_slice(&header);
+                        for s in &slices {
+                            body.extend_from_slice(s);
+                        }
+                        Output::Bytes {
+                            content_type,
+                            body: bytes::Bytes::from(body),
+                        }
+                    }
+                    _ => Output::Segment {
+                        content_type,
+                        header,
+                        runs,
+                        path,
+                        etag,
+                    },
+                };
+                Ok(Some(self.finish(Ok(out))))
             }
             out => Ok(Some(self.finish(Ok(out)))),
         }

@@ -498,7 +498,14 @@ pub fn presentation_end(t: &TrackIndex) -> i64 {
 /// ([`crate::service::moofs`]), with the start and duration rules of any
 /// other segment.
 pub fn tail_segment(t: &TrackIndex, n: u32, first: u32) -> Result<Option<TrackSegment>> {
-    let end = t.sample_count();
+    span_segment(t, n, first, t.sample_count())
+}
+
+/// Segment `n` of `t` over its samples `first..end` (decode order): a
+/// segment that starts or ends at a SAP inside a fragment
+/// ([`crate::service::moofs`]).
+pub fn span_segment(t: &TrackIndex, n: u32, first: u32, end: u32) -> Result<Option<TrackSegment>> {
+    let end = end.min(t.sample_count());
     if first >= end {
         return Ok(None);
     }

@@ -213,6 +213,17 @@ fn be_u64(b: &[u8], at: usize) -> u64 {
 }
 
 impl TrackIndex {
+    /// Nominal frame rate ([`crate::model::TrackInfo::frame_rate`]);
+    /// `None` for a fragment-level track, whose samples are fragments
+    /// (its frames are only in the moofs): FRAME-RATE and `@frameRate` are
+    /// optional, a wrong one is not (HLS §4.4.6.2: "SHOULD be included").
+    pub fn frame_rate(&self) -> Option<(u64, u64)> {
+        if self.fragment_level {
+            return None;
+        }
+        self.info.frame_rate()
+    }
+
     pub fn sample_count(&self) -> u32 {
         self.info.sample_count
     }

@@ -520,7 +520,7 @@ fn representation(
         info.sample_rate.to_string(),
         format!("{}:{}", info.par.0, info.par.1),
     );
-    let frame_rate = info.frame_rate().map(|(n, d)| {
+    let frame_rate = set.track_index(r.track).frame_rate().map(|(n, d)| {
         let g = gcd(n, d).max(1);
         if d / g == 1 {
             (n / g).to_string()

@@ -34,6 +34,90 @@ pub fn track_rates(set: &MediaSet, t: &SetTrack, format: Format) -> Result<Rates
     }))
 }
 
+/// Bits a second added to a variant whose audio shares its video's
+/// fragments ([`shared_fragment_overhead`]).
+const VIDEO_HEADER_CUSHION: u64 = 16 * 8 * 120;
+
+/// What an audio group adds to the rates of fragment-level video `v` when
+/// every member's fragments are `v`'s (an interleaved file with a table
+/// per track, ffmpeg's `global_sidx`): each fragment-level track's sizes
+/// are whole fragments (moof + mdat of every track), so `v`'s already
+/// count the audio's bytes, and the variant's real segments (video plus
+/// audio of the same fragments) are bounded by `v`'s plus the audio
+/// segments' own headers; adding the audio's fragment sizes again would
+/// double the BANDWIDTH (RFC 8216bis §4.4.6.2 wants it not under the
+/// peak, players pick renditions by it). `None` when the audio is cut on
+/// other fragments than the video, segment for segment.
+fn shared_fragment_overhead(
+    set: &MediaSet,
+    v: &SetTrack,
+    members: &[&SetTrack],
+    format: Format,
+) -> Result<Option<Rates>, TimelineError> {
+    let vi = set.track_index(v);
+    if !vi.fragment_level {
+        return Ok(None);
+    }
+    let first_offsets = |t: &SetTrack| -> Result<Option<Vec<u64>>, TimelineError> {
+        let idx = set.track_index(t);
+        let mut out = Vec::new();
+        for s in set.segments(t)? {
+            let Ok(Some(first)) = idx.samples(s.samples.clone()).map(|mut i| i.next()) else {
+                return Ok(None);
+            };
+            let Ok(first) = first else {
+                return Ok(None);
+            };
+            out.push(first.offset);
+        }
+        Ok(Some(out))
+    };
+    let Some(video) = first_offsets(v)? else {
+        return Ok(None);
+    };
+    let mut best = Rates::default();
+    for a in members {
+        let ai = set.track_index(a);
+        if a.file != v.file || !ai.fragment_level || first_offsets(a)?.as_ref() != Some(&video) {
+            return Ok(None);
+        }
+        // The audio segments' headers grow with their real samples, which
+        // only the moofs list: for AAC (1 024 samples a frame, at most
+        // one frame per 1 024 ticks when the timescale is the sample rate,
+        // as in every AAC track ffmpeg and packagers write) a segment
+        // holds at most `duration / 1024 + 1`; other codecs: no bound, so
+        // the group's own (doubled) rates stay.
+        let crate::model::Codec::Aac(c) = &ai.info.codec else {
+            return Ok(None);
+        };
+        if ai.info.timescale < c.sample_rate {
+            return Ok(None);
+        }
+        let segs: Vec<TrackSegment> = set
+            .segments(a)?
+            .into_iter()
+            .map(|s| {
+                let n = u32::try_from(s.duration / 1024 + 1).unwrap_or(u32::MAX);
+                TrackSegment {
+                    samples: s.samples.start..s.samples.start.saturating_add(n),
+                    ..s
+                }
+            })
+            .collect();
+        let r = rates(&segs, ai.info.timescale, |s| {
+            segment_size(ai, s, format).saturating_sub(s.payload)
+        });
+        best.peak = best.peak.max(r.peak);
+        best.average = best.average.max(r.average);
+    }
+    // The video's header bytes grow with its real frames, which its
+    // pseudo-samples do not count (the source's moofs, inside the
+    // fragment sizes, pay for most): 16 bytes of `trun` a frame at up to
+    // 120 frames a second on top.
+    best.peak = best.peak.saturating_add(VIDEO_HEADER_CUSHION);
+    Ok(Some(best))
+}
+
 /// Bytes of a segment in `format`: exact for CMAF; for MPEG-TS (clear or
 /// AES-128 encrypted) an upper estimate from the packetization rules of `mux::ts` (the exact size
 /// depends on NAL units and in-band parameter sets, known only once the
@@ -331,10 +415,17 @@ pub fn multivariant_protected(
             (0..groups.len()).map(Some).collect()
         };
         for g in group_list {
+            let added = match g {
+                Some(g) => match shared_fragment_overhead(set, v, &groups[g].1, format)? {
+                    Some(overhead) => overhead,
+                    None => group_rates[g].clone(),
+                },
+                None => Rates::default(),
+            };
             let (peak, avg, codecs, audio_attr) = match g {
                 Some(g) => (
-                    r.peak + group_rates[g].peak,
-                    r.average + group_rates[g].average,
+                    r.peak + added.peak,
+                    r.average + added.average,
                     format!("{},{}", info.codec_string, groups[g].0),
                     if format == Format::HlsTsV3 {
                         String::new()
@@ -351,7 +442,7 @@ pub fn multivariant_protected(
                 info.width,
                 info.height
             );
-            if let Some((n, d)) = info.frame_rate() {
+            if let Some((n, d)) = set.track_index(v).frame_rate() {
                 let _ = write!(out, ",FRAME-RATE={:.3}", n as f64 / d as f64);
             }
             out.push_str(&video_range_attr(info, any_hdr));

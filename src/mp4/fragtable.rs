@@ -56,17 +56,10 @@ pub fn from_sidx(sidxs: &[Sidx], tracks: &[TrackKey]) -> Option<Vec<TrackTable>>
             if s.timescale != k.timescale || s.subsegments.is_empty() {
                 return None;
             }
-            let fragments = s
-                .subsegments
-                .iter()
-                .map(|r| Fragment {
-                    time: r.time,
-                    duration: r.duration,
-                    offset: r.offset,
-                    size: r.size,
-                    sync: r.sap,
-                })
-                .collect();
+            let mut fragments = Vec::with_capacity(s.subsegments.len());
+            for r in &s.subsegments {
+                fragments.extend_from_slice(&split_at_sap(r));
+            }
             Some(TrackTable {
                 track_id: k.track_id,
                 fragments,
@@ -74,6 +67,51 @@ pub fn from_sidx(sidxs: &[Sidx], tracks: &[TrackKey]) -> Option<Vec<TrackTable>>
             })
         })
         .collect()
+}
+
+/// The fragments of subsegment `r`: itself, or, when a SAP lies inside it
+/// (`starts_with_SAP` 0 with a type 1/2 `SAP_delta_time`, §8.16.3.3), the
+/// part before the SAP (not sync: it ends the segment before) and the part
+/// from it (sync: a segment may start there). Both keep the subsegment's
+/// offset, which is where its moof is (`service::moofs` reads it once for
+/// both and takes each part's samples by time); its bytes are shared
+/// between them in proportion to their durations, so the track's total
+/// and its bitrates stay those of the file.
+fn split_at_sap(r: &super::sidx::Subsegment) -> Vec<Fragment> {
+    let whole = Fragment {
+        time: r.time,
+        duration: r.duration,
+        offset: r.offset,
+        size: r.size,
+        sync: r.sap,
+    };
+    match r.rap {
+        Some(0) => vec![Fragment {
+            sync: true,
+            ..whole
+        }],
+        Some(d) if !r.sap && d < r.duration => {
+            let head = u64::try_from(u128::from(r.size) * u128::from(d) / u128::from(r.duration))
+                .unwrap_or(r.size)
+                .clamp(1, r.size.saturating_sub(1).max(1));
+            vec![
+                Fragment {
+                    duration: d,
+                    size: head,
+                    sync: false,
+                    ..whole
+                },
+                Fragment {
+                    time: r.time.saturating_add(d),
+                    duration: r.duration - d,
+                    size: r.size.saturating_sub(head),
+                    sync: true,
+                    ..whole
+                },
+            ]
+        }
+        _ => vec![whole],
+    }
 }
 
 /// Moof offsets whose moof must be read to finish a table built from

@@ -26,6 +26,12 @@ pub struct Subsegment {
     /// Starts with a stream access point of type 1 or 2 (closed GOP), or
     /// of unknown type 0 (ffmpeg writes `starts_with_SAP` = 1, type 0).
     pub sap: bool,
+    /// When it does not start with one: `SAP_delta_time` of the type 1 or
+    /// 2 SAP inside it (§8.16.3.3: its presentation time minus `time`),
+    /// where a segment can start mid-fragment (`fragtable::from_sidx`).
+    /// `None` with `sap` false: no usable SAP (none, unknown, or open GOP
+    /// types 3–6), so the subsegment continues the segment before it.
+    pub rap: Option<u64>,
 }
 
 /// A parsed `sidx`: its track and timescale and its media subsegments
@@ -152,7 +158,11 @@ fn parse_into(
         let (hier, size) = (word >> 31 == 1, u64::from(word & 0x7fff_ffff));
         let duration = u64::from(be32(r, 4));
         let sap_word = be32(r, 8);
-        let sap = sap_word >> 31 == 1 && matches!((sap_word >> 28) & 7, 0..=2);
+        let sap_type = (sap_word >> 28) & 7;
+        let sap = sap_word >> 31 == 1 && matches!(sap_type, 0..=2);
+        let rap = (sap_word >> 31 == 0 && matches!(sap_type, 1 | 2))
+            .then_some(u64::from(sap_word & 0x0fff_ffff))
+            .filter(|&d| d < duration);
         if hier {
             if depth + 1 >= MAX_DEPTH {
                 return Ok(None);
@@ -167,6 +177,7 @@ fn parse_into(
                 offset,
                 size,
                 sap,
+                rap,
             });
         }
         offset = offset.saturating_add(size);

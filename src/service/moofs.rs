@@ -66,6 +66,56 @@ pub struct MoofJob {
     /// planned reads (in the order of [`MoofJob::reads`]).
     round: Vec<(usize, Vec<ByteRun>, Vec<ByteRun>)>,
     rounds: usize,
+    /// Every read of every round with its bytes: small fragments are read
+    /// whole with their moofs, and the segment's payload reads are
+    /// answered from these ([`Held`]).
+    held: Vec<Held>,
+}
+
+/// Bytes of a source file already read (a moof round's read): a later
+/// read inside them is answered from them, a slice, not read again
+/// ([`crate::job::Job`]).
+#[derive(Clone, Debug)]
+pub struct Held {
+    pub path: String,
+    pub offset: u64,
+    pub response: ReadResponse,
+}
+
+impl Held {
+    /// The answer to `req` from these bytes, when they hold all of it.
+    pub fn answer(&self, req: &ReadRequest) -> Option<ReadResponse> {
+        let end = self.offset.checked_add(self.response.data.len() as u64)?;
+        if req.path != self.path || req.start < self.offset || req.end > end || req.start > req.end
+        {
+            return None;
+        }
+        let etag_ok = req
+            .if_match
+            .as_deref()
+            .is_none_or(|e| e == self.response.etag || self.response.etag.is_empty());
+        if !etag_ok {
+            return None;
+        }
+        let (a, b) = (
+            (req.start - self.offset) as usize,
+            (req.end - self.offset) as usize,
+        );
+        Some(ReadResponse {
+            data: self.response.data.slice(a..b),
+            ..self.response.clone()
+        })
+    }
+
+    /// The bytes `run` of `path`, when these hold all of them.
+    pub fn slice(&self, path: &str, run: ByteRun) -> Option<Bytes> {
+        let end = self.offset.checked_add(self.response.data.len() as u64)?;
+        if path != self.path || run.offset < self.offset || run.end() > end {
+            return None;
+        }
+        let a = (run.offset - self.offset) as usize;
+        Some(self.response.data.slice(a..a + run.len as usize))
+    }
 }
 
 impl MoofJob {
@@ -101,15 +151,38 @@ impl MoofJob {
             let Ok(Some(segment)) = timeline.track_segment(idx, n) else {
                 continue;
             };
-            let mut frags = Vec::new();
+            // A fragment split at a SAP inside it is two pseudo-samples at
+            // its offset (`fragtable::split_at_sap`), one of which may
+            // belong to the neighbouring segment: both are looked at so
+            // the whole fragment is read.
+            let (a, b) = (segment.samples.start, segment.samples.end);
+            let around = a.saturating_sub(1)..b.saturating_add(1).min(idx.sample_count());
+            let mut frags: Vec<ByteRun> = Vec::new();
+            let mut before: Option<ByteRun> = None;
             let mut sync = false;
-            for (i, s) in idx.samples(segment.samples.clone()).ok()?.enumerate() {
+            for (i, s) in (around.start..).zip(idx.samples(around).ok()?) {
                 let s = s.ok()?;
-                sync |= i == 0 && s.sync;
-                frags.push(ByteRun {
+                let run = ByteRun {
                     offset: s.offset,
                     len: u64::from(s.size),
-                });
+                };
+                if i < a {
+                    before = Some(run);
+                    continue;
+                }
+                sync |= i == a && s.sync;
+                match frags.last_mut() {
+                    Some(f) if f.offset == run.offset => f.len += run.len,
+                    Some(_) if i < b => frags.push(run),
+                    None => match before.filter(|p| p.offset == run.offset) {
+                        Some(p) => frags.push(ByteRun {
+                            offset: run.offset,
+                            len: p.len + run.len,
+                        }),
+                        None => frags.push(run),
+                    },
+                    Some(_) => {}
+                }
             }
             needs.push(Need {
                 file: u.file,
@@ -144,6 +217,7 @@ impl MoofJob {
             frags,
             round: Vec::new(),
             rounds: 0,
+            held: Vec::new(),
         })
     }
 
@@ -212,13 +286,18 @@ impl MoofJob {
         for (file, runs, plan) in std::mem::take(&mut self.round) {
             let mut reads = Vec::with_capacity(plan.len());
             for r in &plan {
-                let data = results
+                let response = results
                     .next()
-                    .ok_or_else(|| media(set, file, "missing read results"))?
-                    .data;
+                    .ok_or_else(|| media(set, file, "missing read results"))?;
+                let data = response.data.clone();
                 if (data.len() as u64) < r.len {
                     return Err(media(set, file, "short read"));
                 }
+                self.held.push(Held {
+                    path: set.files[file].path.clone(),
+                    offset: r.offset,
+                    response,
+                });
                 reads.push((*r, data));
             }
             let bodies =
@@ -240,7 +319,7 @@ impl MoofJob {
 
     /// The segments with their real samples, once every moof is held:
     /// each checked against what the index says of it.
-    pub fn finish(self, set: &MediaSet) -> Result<Vec<Expanded>, ServeError> {
+    pub fn finish(self, set: &MediaSet) -> Result<(Vec<Expanded>, Vec<Held>), ServeError> {
         let mut out = Vec::with_capacity(self.needs.len());
         for need in &self.needs {
             let mut moofs: Vec<(u64, Bytes)> = Vec::with_capacity(need.frags.len());
@@ -262,7 +341,7 @@ impl MoofJob {
             }
             out.push(expand(set, need, &moofs)?);
         }
-        Ok(out)
+        Ok((out, self.held))
     }
 }
 
@@ -371,19 +450,41 @@ fn expand(set: &MediaSet, need: &Need, moofs: &[(u64, Bytes)]) -> Result<Expande
     // Samples presented before the segment lead the first fragment: AAC
     // priming the edit list skips (the index's first pseudo-sample starts
     // where the edit does; a sample-level index cuts audio there too).
-    let mut lead = 0u32;
-    for s in real
-        .samples(0..real.sample_count())
-        .map_err(|e| ServeError::Media(e.to_string()))?
-    {
+    // Video starts at its first SAP from the segment's time on: the
+    // samples before it (a fragment split at a SAP inside it,
+    // `fragtable::split_at_sap`) end the segment before, which stops at
+    // the first SAP from its end time on.
+    let slack = TIME_SLACK as i64;
+    let end_time = want
+        .start
+        .saturating_add(i64::try_from(want.duration).unwrap_or(i64::MAX));
+    let mut lead = None;
+    let mut cut = real.sample_count();
+    for (i, s) in (0u32..).zip(
+        real.samples(0..real.sample_count())
+            .map_err(|e| ServeError::Media(e.to_string()))?,
+    ) {
         let s = s.map_err(|e| ServeError::Media(e.to_string()))?;
-        if real.pts(&s) >= want.start.saturating_sub(TIME_SLACK as i64) || s.sync && real.is_video()
+        let pts = real.pts(&s);
+        if lead.is_none() && pts >= want.start.saturating_sub(slack) {
+            if real.is_video() && need.sync && !s.sync {
+                return Err(bad(format!(
+                    "moof at byte {first}: the fragment table says track {id} has a SAP at {}, its sample there is not a sync sample",
+                    want.start
+                )));
+            }
+            lead = Some(i);
+        } else if lead.is_some()
+            && real.is_video()
+            && s.sync
+            && pts >= end_time.saturating_sub(slack)
         {
+            cut = i;
             break;
         }
-        lead += 1;
     }
-    let segment = crate::timeline::tail_segment(real, need.segment.number, lead)
+    let lead = lead.unwrap_or(real.sample_count());
+    let segment = crate::timeline::span_segment(real, need.segment.number, lead, cut)
         .map_err(|e| ServeError::Media(e.to_string()))?
         .ok_or_else(|| bad(format!("moof at byte {first} has no samples of track {id}")))?;
     let mut segment = segment;

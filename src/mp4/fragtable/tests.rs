@@ -22,6 +22,7 @@ fn sub(time: u64, duration: u64, offset: u64, size: u64) -> Subsegment {
         offset,
         size,
         sap: true,
+        rap: None,
     }
 }
 
@@ -133,4 +134,44 @@ fn walk_reads_estimate() {
     let big: Vec<u64> = (0..30).map(|i| i * (5 << 20)).collect();
     assert_eq!(walk_reads(&big), 30);
     assert_eq!(walk_reads(&[]), 0);
+}
+
+/// A subsegment with a SAP inside is two fragments at its offset: the part
+/// before the SAP (not sync) and the part from it (sync), its bytes shared
+/// by duration; a delta of 0 is a SAP at the start.
+#[test]
+fn a_sap_inside_a_subsegment_splits_it() {
+    let mut inside = sub(9000, 9000, 500, 900);
+    inside.sap = false;
+    inside.rap = Some(3000);
+    let mut at_start = sub(18000, 9000, 1400, 90);
+    at_start.sap = false;
+    at_start.rap = Some(0);
+    let mut none = sub(27000, 9000, 1490, 90);
+    none.sap = false;
+    let s = Sidx {
+        reference_id: 1,
+        timescale: 12288,
+        subsegments: vec![sub(0, 9000, 100, 400), inside, at_start, none],
+    };
+    let keys = [TrackKey {
+        track_id: 1,
+        timescale: 12288,
+    }];
+    let t = from_sidx(&[s], &keys).unwrap();
+    let f: Vec<(u64, u64, u64, u64, bool)> = t[0]
+        .fragments
+        .iter()
+        .map(|f| (f.time, f.duration, f.offset, f.size, f.sync))
+        .collect();
+    assert_eq!(
+        f,
+        [
+            (0, 9000, 100, 400, true),
+            (9000, 3000, 500, 300, false),
+            (12000, 6000, 500, 600, true),
+            (18000, 9000, 1400, 90, true),
+            (27000, 9000, 1490, 90, false),
+        ]
+    );
 }

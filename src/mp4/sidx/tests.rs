@@ -55,14 +55,16 @@ fn versions_0_and_1_list_subsegments_from_the_box_end() {
                     duration: 96000,
                     offset: end,
                     size: 100,
-                    sap: true
+                    sap: true,
+                    rap: None
                 },
                 Subsegment {
                     time: 97000,
                     duration: 95000,
                     offset: end + 100,
                     size: 200,
-                    sap: false
+                    sap: false,
+                    rap: None
                 },
             ]
         );
@@ -122,21 +124,24 @@ fn hierarchical_references_are_followed_within_the_window() {
                 duration: 500,
                 offset: a_media,
                 size: 40,
-                sap: true
+                sap: true,
+                rap: None
             },
             Subsegment {
                 time: 5500,
                 duration: 500,
                 offset: a_media + 40,
                 size: 60,
-                sap: false
+                sap: false,
+                rap: None
             },
             Subsegment {
                 time: 6000,
                 duration: 1000,
                 offset: b_media,
                 size: 70,
-                sap: true
+                sap: true,
+                rap: None
             },
         ]
     );
@@ -179,4 +184,38 @@ fn hostile_counts_and_boxes_are_errors() {
     // A box that does not fit the bytes at hand: not usable, not an error.
     let b = sidx(false, 1, 1000, 0, 0, &[(0, 1, 1, true, 1)]);
     assert_eq!(parse(&b[..b.len() - 1], 0, 0).unwrap(), None);
+}
+
+/// §8.16.3.3: `starts_with_SAP` 0 with a type 1/2 SAP gives its
+/// `SAP_delta_time`; open-GOP types, unknown type 0 and a delta past the
+/// subsegment give none.
+#[test]
+fn a_sap_inside_a_subsegment_gives_its_delta() {
+    let refs = [
+        (0, 100, 1000, false, 1),
+        (0, 100, 1000, false, 2),
+        (0, 100, 1000, false, 3),
+        (0, 100, 1000, false, 0),
+        (0, 100, 1000, false, 1),
+        (0, 100, 1000, true, 1),
+    ];
+    let mut b = sidx(false, 1, 1000, 0, 0, &refs);
+    for (i, delta) in [400u32, 250, 300, 0, 1000, 0].into_iter().enumerate() {
+        let at = 8 + 24 + 12 * i + 8;
+        let word = u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) | delta;
+        b[at..at + 4].copy_from_slice(&word.to_be_bytes());
+    }
+    let s = parse(&b, 0, 0).unwrap().unwrap();
+    let got: Vec<(bool, Option<u64>)> = s.subsegments.iter().map(|r| (r.sap, r.rap)).collect();
+    assert_eq!(
+        got,
+        [
+            (false, Some(400)),
+            (false, Some(250)),
+            (false, None),
+            (false, None),
+            (false, None),
+            (true, None)
+        ]
+    );
 }

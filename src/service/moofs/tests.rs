@@ -67,6 +67,8 @@ fn segments_match_the_full_index() {
         "muxed_cmaf.mp4",
         "video_360_kf.mp4",
         "video_360_sidx.mp4",
+        // SAPs inside fragments (sidx SAP_delta_time): segments start there.
+        "video_360_sap.mp4",
     ] {
         if !root.join(name).exists() {
             // Added to fixtures/generate.sh with this test.
@@ -83,7 +85,11 @@ fn segments_match_the_full_index() {
             let master_text = text(&body);
             // The head read holds moov and sidx; an mfra costs the tail and
             // the last moof.
-            let want = if name.ends_with("sidx.mp4") { 1 } else { 3 };
+            let want = if name.ends_with("sidx.mp4") || name.ends_with("sap.mp4") {
+                1
+            } else {
+                3
+            };
             assert_eq!(reads, want, "{name}: cold manifest reads");
             assert!(!master_text.contains("I-FRAME"), "{master_text}");
             let idx =
@@ -379,5 +385,175 @@ fn long_title_reads() {
                 body.concat().len()
             );
         }
+    }
+}
+
+/// `video_360_sap.mp4` (fragments every 0.75 s, keyframes every 2 s, the
+/// sidx's SAP fields true): the ten subsegments with a keyframe inside are
+/// split there, so every keyframe is a sync pseudo-sample and segments
+/// start at them (byte for byte the walked index's segments:
+/// `segments_match_the_full_index`). The same file with ffmpeg's own SAP
+/// fields (every subsegment "starts with a SAP" of type 0) is 502 naming
+/// the fragment whose first sample is not one.
+#[test]
+fn segments_start_at_saps_inside_fragments() {
+    let Some(root) = frag_root() else { return };
+    if !root.join("video_360_sap.mp4").exists() {
+        let _ = crate::testutil::media_or_skip("moofs", "frag/video_360_sap.mp4");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("edgepack-saps-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut file = std::fs::read(root.join("video_360_sap.mp4")).unwrap();
+    std::fs::write(dir.join("sap.mp4"), &file).unwrap();
+    let at = file.windows(4).position(|w| w == b"sidx").unwrap() - 4;
+    let refs = if file[at + 8] == 1 { at + 40 } else { at + 32 };
+    let count = u16::from_be_bytes([file[refs - 2], file[refs - 1]]) as usize;
+    assert_eq!(count, 40);
+    for i in 0..count {
+        let w = refs + 12 * i + 8;
+        file[w..w + 4].copy_from_slice(&0x8000_0000u32.to_be_bytes());
+    }
+    std::fs::write(dir.join("ffmpeg.mp4"), &file).unwrap();
+    let table = cfg(TablePolicy::Always);
+    let mut origin = FileOrigin::new(&dir);
+    let mut cache = MemoryCache::default();
+    let (pl, _) = get(
+        "/sap.mp4/manifest(format=m3u8-cmaf)",
+        &mut origin,
+        &mut cache,
+        &table,
+    )
+    .unwrap();
+    let key = cache.0.keys().find(|k| k.starts_with("idx/")).cloned();
+    let idx = crate::index::MediaIndex::from_blob(cache.0[&key.unwrap()].clone()).unwrap();
+    let t = &idx.tracks[0];
+    assert!(t.fragment_level);
+    let sync = t
+        .samples(0..t.sample_count())
+        .unwrap()
+        .filter(|s| s.as_ref().unwrap().sync)
+        .count();
+    assert_eq!((t.sample_count(), sync), (50, 15));
+    // Its pseudo-samples are fragments: no frame rate from their count.
+    assert!(!text(&pl).contains("FRAME-RATE"), "{}", text(&pl));
+    let variant = uris(&text(&pl)).remove(0);
+    let dir_of = variant.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+    let (media, _) = get(
+        &format!("/sap.mp4/{variant}"),
+        &mut origin,
+        &mut cache,
+        &table,
+    )
+    .unwrap();
+    let segs = uris(&text(&media));
+    assert!(segs.len() >= 4, "{segs:?}");
+    // A segment costs its moof round only: its fragments (< 64 KB) are
+    // read whole with their moofs, and its payload is sent from those
+    // bytes (`Held`), not read again.
+    for seg in &segs {
+        let url = format!("/sap.mp4/{dir_of}/{seg}");
+        let before = origin.log.len();
+        let (_, reads) = get(&url, &mut origin, &mut cache, &table).unwrap();
+        assert_eq!(reads, 1, "{url}: {:?}", &origin.log[before..]);
+        // TS reads its samples through the job: answered from them too.
+        let ts = url.replace("m3u8-cmaf", "m3u8-aapl").replace(".m4s", ".ts");
+        let (body, reads) = get(&ts, &mut origin, &mut cache, &table).unwrap();
+        assert_eq!(reads, 1, "{ts}");
+        assert_eq!(body.concat()[0], 0x47, "{ts}");
+    }
+    // 3 s segments: 6 s ones happen to start at keyframes in both.
+    let table = Config {
+        segment_ms: 3000,
+        ..table
+    };
+    let mut cache = MemoryCache::default();
+    let (media, _) = get(
+        &format!("/ffmpeg.mp4/{variant}"),
+        &mut origin,
+        &mut cache,
+        &table,
+    )
+    .unwrap();
+    let errors: Vec<ServeError> = uris(&text(&media))
+        .iter()
+        .filter_map(|seg| {
+            let url = format!("/ffmpeg.mp4/{dir_of}/{seg}");
+            get(&url, &mut origin, &mut cache, &table).err()
+        })
+        .collect();
+    assert!(errors
+        .iter()
+        .all(|e| matches!(e, ServeError::Source(SourceError::Media { .. }))));
+    assert!(
+        errors.iter().any(|e| e
+            .to_string()
+            .contains("its sample there is not a sync sample")),
+        "{errors:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An interleaved file with a sidx per track (`muxed_sidx.mp4`): each
+/// track's fragments are the whole moof + mdat, so the variant's
+/// BANDWIDTH counts them once, not once per track: at least the real
+/// peak (video plus audio segment bytes over the segment's duration) and
+/// within 1.5× of it, in HLS fMP4 and TS.
+#[test]
+fn interleaved_bandwidth_counts_each_fragment_once() {
+    let Some(root) = frag_root() else { return };
+    let table = cfg(TablePolicy::Always);
+    for format in ["m3u8-cmaf", "m3u8-aapl"] {
+        let mut origin = FileOrigin::new(&root);
+        let mut cache = MemoryCache::default();
+        let mut fetch = |p: &str| {
+            get(
+                &format!("/muxed_sidx.mp4/{p}"),
+                &mut origin,
+                &mut cache,
+                &table,
+            )
+        };
+        let (master, _) = fetch(&format!("manifest(format={format})")).unwrap();
+        let master = text(&master);
+        let bandwidth: f64 = master
+            .split("BANDWIDTH=")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        let video = uris(&master).remove(0);
+        let audio = master
+            .lines()
+            .find(|l| l.starts_with("#EXT-X-MEDIA:TYPE=AUDIO"))
+            .and_then(|l| Some(l.split("URI=\"").nth(1)?.split('"').next()?.to_string()))
+            .unwrap();
+        let mut sizes = |list: &str| {
+            let dir = list.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+            let (pl, _) = fetch(list).unwrap();
+            let pl = text(&pl);
+            let durations: Vec<f64> = pl
+                .lines()
+                .filter_map(|l| l.strip_prefix("#EXTINF:"))
+                .map(|l| l.trim_end_matches(',').parse().unwrap())
+                .collect();
+            let bytes: Vec<usize> = uris(&pl)
+                .iter()
+                .map(|s| fetch(&format!("{dir}/{s}")).unwrap().0.concat().len())
+                .collect();
+            (durations, bytes)
+        };
+        let (vd, vb) = sizes(&video);
+        let (_, ab) = sizes(&audio);
+        assert_eq!(vb.len(), ab.len());
+        let peak = (0..vb.len())
+            .map(|i| (vb[i] + ab[i]) as f64 * 8.0 / vd[i].max(1.0))
+            .fold(0.0, f64::max);
+        eprintln!("muxed_sidx.mp4 {format}: BANDWIDTH {bandwidth}, real peak {peak:.0}");
+        assert!(
+            bandwidth >= peak && bandwidth <= 1.5 * peak,
+            "{format}: BANDWIDTH {bandwidth}, real peak {peak}"
+        );
     }
 }
