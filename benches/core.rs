@@ -542,8 +542,9 @@ fn bench_encryption(c: &mut Criterion) {
     g.finish();
 }
 
-/// Parsing the asset's CPIX document (`key_source = cpix`), which every
-/// encrypted request does from the cached bytes: the committed fixture
+/// Parsing the asset's CPIX document (`key_source = cpix`, or a key
+/// provider's answer), once per cache fill, and decoding its cached
+/// compact form, which every warm encrypted request does: the committed fixture
 /// (one key, Widevine, PlayReady with ContentProtectionData, FairPlay).
 fn bench_cpix(c: &mut Criterion) {
     let xml = std::fs::read(
@@ -554,6 +555,12 @@ fn bench_cpix(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(xml.len() as u64));
     g.bench_function("cpix_parse", |b| {
         b.iter(|| edgepack::crypto::cpix::parse(black_box(&xml)).unwrap())
+    });
+    // What a warm request does now: decode the cached compact form.
+    let doc = edgepack::crypto::cpix::parse(&xml).unwrap();
+    let cached = edgepack::crypto::cpix::encoding::encode(&doc);
+    g.bench_function("cpix_decode_cached", |b| {
+        b.iter(|| edgepack::crypto::cpix::encoding::decode(black_box(&cached)).unwrap())
     });
     g.finish();
 }

@@ -16,7 +16,8 @@
 //!
 //! What used to be written once per adapter lives here, once: the order of
 //! reads (with `key_source = cpix`, an encrypted request's CPIX document
-//! first, [`crate::source::cpix`]; a filtered manifest's filter files, both
+//! first, with `key_source = provider` the key provider's answer to a
+//! CPIX request, [`crate::source::cpix`]; a filtered manifest's filter files, both
 //! places of each at once and with the server manifest,
 //! [`crate::source::filters`]; then every file's index at once, then the
 //! moofs of a segment of a fragment-level track
@@ -72,9 +73,10 @@ enum Stage {
         texts: Vec<TextTrack>,
         checks: Vec<freshness::Check>,
     },
-    /// Waiting for the asset's CPIX document (`key_source = cpix`).
+    /// Waiting for the asset's CPIX document (`key_source = cpix`) or
+    /// the key provider's answer (`key_source = provider`).
     Cpix {
-        path: String,
+        doc: source::cpix::KeyDoc,
     },
     /// Waiting for the `.ism`.
     Ism {
@@ -332,16 +334,16 @@ impl Job {
         match std::mem::replace(&mut self.stage, Stage::Finished) {
             Stage::Start => {
                 service::check_options(&self.req, &self.cfg)?;
-                if self.wants_cpix() {
+                if let Some(doc) = source::cpix::KeyDoc::of(&self.req, &self.cfg.keys) {
                     // Everything encrypted needs the key first (key and
                     // licence routes included): the document alone, in
-                    // its own round.
-                    let path = crate::crypto::cpix_path(&self.req.asset);
-                    match source::cpix::cached(&path, cache) {
-                        Some(bytes) => self.use_cpix(&path, &bytes)?,
+                    // its own round (the CPIX file, or the key
+                    // provider's answer).
+                    match doc.cached(cache) {
+                        Some(parsed) => self.use_cpix(parsed),
                         None => {
-                            let read = source::cpix::cpix_read(&path);
-                            self.stage = Stage::Cpix { path };
+                            let read = doc.read();
+                            self.stage = Stage::Cpix { doc };
                             return Ok(Some(Step::Read(vec![read])));
                         }
                     }
@@ -398,14 +400,14 @@ impl Job {
                     None => self.start_asset(cache),
                 }
             }
-            Stage::Cpix { path } => {
+            Stage::Cpix { doc } => {
                 let result = results
                     .into_iter()
                     .next()
                     .unwrap_or_else(|| Err(OriginError::Bad("no response".into())));
-                let bytes = source::cpix::from_read(&path, result)?;
-                self.use_cpix(&path, &bytes)?;
-                source::cpix::store(&path, bytes, cache);
+                let parsed = doc.from_read(result)?;
+                doc.store(&parsed, cache);
+                self.use_cpix(parsed);
                 self.stage = Stage::Start;
                 Ok(None)
             }
@@ -504,23 +506,12 @@ impl Job {
         }
     }
 
-    /// Whether this request needs the asset's CPIX document and it is not
-    /// read yet.
-    fn wants_cpix(&self) -> bool {
-        self.req.options.encryption.is_some() && self.cfg.keys == crate::crypto::KeySetting::Cpix
-    }
-
-    /// Parses the CPIX document at `path` and makes it this request's key
-    /// source (kept across a restart).
-    fn use_cpix(&mut self, path: &str, bytes: &[u8]) -> Result<(), ServeError> {
-        let doc = crate::crypto::cpix::parse(bytes).map_err(|error| ServeError::Cpix {
-            path: path.to_string(),
-            error,
-        })?;
+    /// Makes a parsed CPIX document this request's key source (kept
+    /// across a restart).
+    fn use_cpix(&mut self, doc: crate::crypto::cpix::Cpix) {
         self.cfg.keys = crate::crypto::KeySetting::Ready(crate::crypto::KeySource::Cpix(
             std::sync::Arc::new(doc),
         ));
-        Ok(())
     }
 
     /// Reads (or finds cached) the `.ism`, then the indexes.

@@ -75,10 +75,9 @@ pub fn key(req: &StreamRequest, cfg: &Config, cache: &mut dyn Cache) -> Option<S
         match &cfg.keys {
             // Not read yet by this request: the cached document's digest
             // (the key id and the signalling are in it).
-            crate::crypto::KeySetting::Cpix => {
-                let path = crate::crypto::cpix_path(&req.asset);
+            k @ (crate::crypto::KeySetting::Cpix | crate::crypto::KeySetting::Provider(_)) => {
                 key.push_str("/cpix:");
-                key.push_str(&source::cpix::cached_version(&path, cache)?);
+                key.push_str(&source::cpix::cached_version(req, k, cache)?);
             }
             keys => {
                 let source = keys.source().ok()?;

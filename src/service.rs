@@ -490,7 +490,7 @@ pub(crate) fn check_options(req: &StreamRequest, cfg: &Config) -> Result<(), Ser
 /// job, [`crate::source::cpix`]).
 fn key_configured(keys: &KeySetting, scheme: &str) -> Result<(), ServeError> {
     match keys {
-        KeySetting::Cpix => Ok(()),
+        KeySetting::Cpix | KeySetting::Provider(_) => Ok(()),
         _ => key_source(keys, scheme).map(|_| ()),
     }
 }
@@ -551,6 +551,7 @@ pub(crate) fn key_source<'a>(
         KeySetupError::Unloaded => ServeError::Media(format!(
             "encryption={scheme}: the CPIX document was not read"
         )),
+        KeySetupError::Misconfigured(why) => ServeError::Config(why.to_string()),
     })
 }
 
@@ -1017,6 +1018,8 @@ mod encryption_tests;
 mod filter_tests;
 #[cfg(test)]
 mod hostile_tests;
+#[cfg(test)]
+mod keyprovider_tests;
 #[cfg(test)]
 mod piff_tests;
 #[cfg(test)]

@@ -23,7 +23,10 @@
 //! | `origin_auth` | `none` | how origin requests are signed: `azure-shared-key`, `azure-sas`, `s3`, `header` |
 //! | `account_filters` | `_filters` | folder of account filters (`{name}.json`) at the origin, searched after the asset's `filters/` ([`crate::source::filters`]) |
 //! | `encryption_key_seed` (secret) | none | base64 of ≥ 16 random bytes; the content keys of `encryption=` are derived from it per asset ([`crate::crypto`]); without it (and without `key_source = cpix`) `encryption=` is 501 |
-//! | `key_source` | `seed` | `cpix`: each asset's key and DRM signalling come from the CPIX document beside it (`{asset without extension}.cpix.xml`, [`crate::crypto::cpix`]); the seed is then not read |
+//! | `key_source` | `seed` | `cpix`: each asset's key and DRM signalling come from the CPIX document beside it (`{asset without extension}.cpix.xml`, [`crate::crypto::cpix`]); `provider`: they are asked of the key provider at `key_provider_url` with a CPIX request ([`crate::crypto::provider`]); the seed is then not read |
+//! | `key_provider_url` | none | `http(s)://host[:port]/path` of the key provider (`key_source = provider`); on Fastly requests go through the backend `key_provider` |
+//! | `key_provider_auth` (secret) | none | the `Authorization` header value sent to the key provider (e.g. `Bearer …`) |
+//! | `key_provider_systems` | none | DRM system ids (UUIDs, `,`-separated) whose signalling the key provider is asked for |
 //! | `playready_la_url` | none | PlayReady licence server of `encryption=piff`: the `LA_URL` of the Smooth manifest's PlayReady header (an `http(s)://` URL of at most 2048 bytes; anything else is ignored). Without it the header has no `LA_URL` and players must be configured with one |
 //! | `fragment_index` | `auto` | fragmented files with a `sidx` or `mfra`: `auto` indexes them per fragment (moofs read per segment) when walking their moofs would exceed the read budget, `table` whenever they have one ([`crate::mp4::fragtable`]); changing it needs the cached indexes purged |
 //!
@@ -75,8 +78,9 @@ pub struct Settings {
     /// added by the adapter ([`Settings::load_key_seed`]). `Debug` never
     /// shows it.
     pub keys: KeySetting,
-    /// `key_source = cpix`: keys from each asset's CPIX document.
-    pub cpix_keys: bool,
+    /// `key_source = cpix` or `provider`: keys from each asset's CPIX
+    /// document or from the key provider; `None` for the seed.
+    pub configured_keys: Option<KeySetting>,
     /// Folder of account filters ([`crate::source::filters`]).
     pub account_filters: String,
     /// The PlayReady licence server of `encryption=piff`
@@ -139,8 +143,10 @@ impl Settings {
             access: Access::from_config(&get),
             origin_auth: OriginAuth::from_lookup(&get, secret),
             keys: KeySetting::Unset,
-            cpix_keys: get(crate::crypto::KEY_SOURCE_SETTING)
-                .is_some_and(|v| v.trim().eq_ignore_ascii_case("cpix")),
+            configured_keys: KeySetting::configured(
+                get(crate::crypto::KEY_SOURCE_SETTING).as_deref(),
+                &get,
+            ),
             account_filters: match clean_prefix(&get("account_filters").unwrap_or_default()) {
                 p if p.is_empty() => crate::service::DEFAULT_ACCOUNT_FILTERS.to_string(),
                 p => p.trim_end_matches('/').to_string(),
@@ -156,10 +162,20 @@ impl Settings {
     /// Reads the content key seed with the platform's secret lookup. An
     /// adapter whose secret reads cost something calls it only for
     /// requests that ask for encryption ([`wants_encryption`]).
-    /// With `key_source = cpix` no secret is read.
+    /// With `key_source = cpix` or `provider` no secret is read.
     pub fn load_key_seed(&mut self, secret: impl Fn(&str) -> Option<String>) {
-        let source = self.cpix_keys.then_some("cpix");
-        self.keys = KeySetting::from_settings(source, secret);
+        self.keys = match &self.configured_keys {
+            // The provider's credentials, when configured.
+            Some(KeySetting::Provider(p)) => match secret(crate::crypto::provider::AUTH_SECRET) {
+                None => KeySetting::Provider(p.clone()),
+                Some(v) => match (**p).clone().with_authorization(&v) {
+                    Ok(p) => KeySetting::Provider(std::sync::Arc::new(p)),
+                    Err(why) => KeySetting::Misconfigured(why),
+                },
+            },
+            Some(k) => k.clone(),
+            None => KeySetting::from_secret(secret),
+        };
     }
 
     /// What is wrong with the secrets read so far, for the adapter's log

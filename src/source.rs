@@ -15,6 +15,7 @@ use std::fmt;
 pub mod cpix;
 pub mod filters;
 pub mod freshness;
+pub mod keyprovider;
 pub mod request;
 pub mod response;
 pub mod text;
@@ -42,6 +43,28 @@ pub struct ReadRequest {
     /// ([`ReadRequest::if_match_header`]), and compared with the answer's
     /// ETag in every case ([`response::check`]).
     pub if_match: Option<String>,
+    /// Where the read goes: the origin (a ranged `GET` of `path`), or the
+    /// key provider (a `POST` of a CPIX request, [`ReadTarget::KeyProvider`]).
+    pub target: ReadTarget,
+}
+
+/// Whom a [`ReadRequest`] asks. The job decides every outgoing request,
+/// the key provider's included, so the adapters stay byte movers: they
+/// only pick the backend and the method from this.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ReadTarget {
+    /// The origin: a `GET` of `path`, ranged `start..end`.
+    #[default]
+    Origin,
+    /// The key provider `provider` (`key_provider_url`): a `POST` of
+    /// `body`, a CPIX request document (`Content-Type: application/xml`,
+    /// SPEKE v2.0 / DASH-IF CPIX 2.3 §4), whose answer is read whole up to
+    /// `end` bytes ([`crate::source::keyprovider::answer`] decides what a
+    /// status means); `path` names the request in errors (the asset).
+    KeyProvider {
+        provider: std::sync::Arc<crate::crypto::provider::KeyProvider>,
+        body: Bytes,
+    },
 }
 
 impl ReadRequest {
@@ -83,6 +106,12 @@ pub enum OriginError {
     Empty(String),
     /// A status or a body we cannot use (5xx, short body, bad range).
     Bad(String),
+    /// The key provider failed (down, 4xx, 5xx, an answer too large):
+    /// 502, or 504 when it timed out.
+    KeyProvider {
+        timeout: bool,
+        why: String,
+    },
 }
 
 impl OriginError {
@@ -90,6 +119,7 @@ impl OriginError {
         match self {
             OriginError::NotFound(_) => 404,
             OriginError::Timeout(_) => 504,
+            OriginError::KeyProvider { timeout: true, .. } => 504,
             _ => 502,
         }
     }
@@ -106,6 +136,7 @@ impl fmt::Display for OriginError {
             OriginError::Timeout(p) => write!(f, "origin timed out reading {p}"),
             OriginError::Empty(p) => write!(f, "empty object: {p}"),
             OriginError::Bad(w) => write!(f, "bad origin response: {w}"),
+            OriginError::KeyProvider { why, .. } => write!(f, "key provider: {why}"),
         }
     }
 }
@@ -124,6 +155,7 @@ pub fn payload_reads(
             start: r.offset,
             end: r.end(),
             if_match: (!etag.is_empty()).then(|| etag.to_string()),
+            target: crate::source::ReadTarget::Origin,
         })
         .collect()
 }
@@ -361,6 +393,7 @@ impl FileProbe {
             start: range.0,
             end: range.1,
             if_match: self.etag.clone(),
+            target: crate::source::ReadTarget::Origin,
         })
     }
 
@@ -846,6 +879,7 @@ pub fn ism_read(path: &str) -> ReadRequest {
         start: 0,
         end: MAX_ISM_LEN + 1,
         if_match: None,
+        target: crate::source::ReadTarget::Origin,
     }
 }
 
@@ -917,6 +951,14 @@ impl FileOrigin {
 
     fn read_one(&self, r: &ReadRequest) -> Result<ReadResponse, OriginError> {
         use std::io::{Read, Seek, SeekFrom};
+        if let ReadTarget::KeyProvider { .. } = r.target {
+            // Files only: never read the asset as if it were the answer.
+            return Err(keyprovider::unreachable(
+                r,
+                false,
+                "a file origin has no key provider",
+            ));
+        }
         let path = self.root.join(&r.path);
         let mut f =
             std::fs::File::open(&path).map_err(|_| OriginError::NotFound(r.path.clone()))?;

@@ -268,6 +268,7 @@ fn origin_answer(lines: &[&str]) {
         start: number(line(lines, 9)).unwrap_or(0),
         end: number(line(lines, 10)).unwrap_or(100),
         if_match: line(lines, 11).map(str::to_string),
+        target: edgepack::source::ReadTarget::Origin,
     };
     let _ = r.if_match_header();
     let _ = h.version(h.content_length);
@@ -402,7 +403,11 @@ pub fn webvtt(data: &[u8]) {
     }
     let blob = list.to_blob("v1");
     let back: Option<(String, CueList)> = CueList::from_blob(&blob);
-    assert_eq!(back, Some(("v1".to_string(), list)), "cue record reads back");
+    assert_eq!(
+        back,
+        Some(("v1".to_string(), list)),
+        "cue record reads back"
+    );
 }
 
 /// Filter JSON (origin: an asset's or the account's `filters/*.json`) →
@@ -418,7 +423,10 @@ pub fn filter(data: &[u8]) {
         }
         Ok(f) => {
             assert!(data.len() as u64 <= filter::MAX_FILTER_BYTES, "size cap");
-            assert!(f.selections.len() <= filter::MAX_SELECTIONS, "selection cap");
+            assert!(
+                f.selections.len() <= filter::MAX_SELECTIONS,
+                "selection cap"
+            );
             for sel in &f.selections {
                 assert!(sel.len() <= filter::MAX_CONDITIONS, "condition cap");
                 for c in sel {
@@ -449,19 +457,32 @@ pub fn licence(data: &[u8]) {
     let keys: Vec<([u8; 16], [u8; 16])> = kids.iter().map(|k| (*k, [7; 16])).collect();
     let answer = clearkey::licence(&keys);
     assert!(answer.starts_with("{\"keys\":["), "{answer}");
-    assert_eq!(answer.matches("\"kty\":\"oct\"").count(), kids.len(), "{answer}");
+    assert_eq!(
+        answer.matches("\"kty\":\"oct\"").count(),
+        kids.len(),
+        "{answer}"
+    );
 }
 
 /// A CPIX document (origin) → [`crypto::cpix::parse`]: bounded; an
 /// accepted document has its one key, at most `MAX_DRM_SYSTEMS` systems
 /// whose PSSH data are `pssh` boxes and whose HLS lines are single tags
 /// (nothing else can reach a playlist); the error is a 501 or 502; neither
-/// the error nor `Debug` shows the key.
+/// the error nor `Debug` shows the key. The same bytes as a cached entry
+/// ([`crypto::cpix::encoding::decode`]) never panic, and an accepted
+/// document's cached form decodes to it.
 pub fn cpix(data: &[u8]) {
     use edgepack::crypto::cpix;
     let key_hex = |k: &[u8; 16]| k.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let _ = cpix::encoding::decode(data);
     match cpix::parse(data) {
         Ok(c) => {
+            let cached = cpix::encoding::encode(&c);
+            assert_eq!(
+                cpix::encoding::decode(&cached).as_ref(),
+                Some(&c),
+                "cache round trip"
+            );
             assert!(data.len() <= cpix::MAX_CPIX_BYTES, "size cap");
             assert!(c.systems.len() <= cpix::MAX_DRM_SYSTEMS, "system cap");
             for s in &c.systems {

@@ -276,6 +276,7 @@ fn every_scheme_signs_through_the_request_builder() {
         start: 0,
         end: 10,
         if_match: None,
+        target: crate::source::ReadTarget::Origin,
     };
     let azure = OriginRequests {
         host: "127.0.0.1:10000".into(),

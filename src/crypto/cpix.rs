@@ -496,5 +496,8 @@ pub fn is_whole_element(fragment: &str) -> bool {
     }
 }
 
+pub mod encoding;
+pub mod request;
+
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,10 @@
 //! With the setting `key_source = cpix` ([`KeySetting::Cpix`]) the key of
 //! an asset is instead the one of the CPIX document beside it (DASH-IF CPIX
 //! 2.3, [`super::cpix`], found at [`cpix_path`]), read through the job like
-//! a filter file; the job then answers with [`KeySource::Cpix`].
+//! a filter file; the job then answers with [`KeySource::Cpix`]. With
+//! `key_source = provider` ([`KeySetting::Provider`]) the document is the
+//! key provider's answer to a CPIX request ([`super::provider`]), asked
+//! through the job too, and used the same way.
 
 use super::cpix::{Cpix, DrmSystem};
 use crate::url::Asset;
@@ -28,8 +31,8 @@ const KEY_DOMAIN: &str = "edgepack-aes128/1";
 /// The first line of the message a key id is derived from.
 const KID_DOMAIN: &str = "edgepack-kid/1";
 
-/// The setting that chooses where keys come from: `seed` (default) or
-/// `cpix`.
+/// The setting that chooses where keys come from: `seed` (default),
+/// `cpix` or `provider`.
 pub const KEY_SOURCE_SETTING: &str = "key_source";
 
 /// Where the CPIX document of `asset` is: beside it, its path without the
@@ -157,6 +160,8 @@ pub enum KeySetupError {
     Unloaded,
     /// The configured secret is unusable (what is wrong with it).
     Invalid(&'static str),
+    /// A key setting other than the secret is unusable (the whole reason).
+    Misconfigured(&'static str),
 }
 
 /// The deployment's key source as configured: absent, unusable, or ready.
@@ -169,6 +174,13 @@ pub enum KeySetting {
     /// which the job reads ([`cpix_path`]) and turns into
     /// [`KeySetting::Ready`] with a [`KeySource::Cpix`].
     Cpix,
+    /// `key_source = provider`: each asset's keys are asked of the key
+    /// provider ([`super::provider`]), which the job does, turning this
+    /// into [`KeySetting::Ready`] with a [`KeySource::Cpix`] of the answer.
+    Provider(Arc<super::provider::KeyProvider>),
+    /// `key_source = provider` with an unusable `key_provider_url` or
+    /// `key_provider_systems` (the reason, never the URL).
+    Misconfigured(&'static str),
     Ready(KeySource),
 }
 
@@ -180,9 +192,30 @@ impl KeySetting {
         key_source: Option<&str>,
         secret: impl Fn(&str) -> Option<String>,
     ) -> KeySetting {
+        match KeySetting::configured(key_source, |_| None) {
+            Some(k) => k,
+            None => KeySetting::from_secret(secret),
+        }
+    }
+
+    /// The setting `key_source` chooses when it needs no secret: `cpix`,
+    /// or `provider` with `key_provider_url` and `key_provider_systems`
+    /// read through `get`; `None` for the seed.
+    pub fn configured(
+        key_source: Option<&str>,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Option<KeySetting> {
+        use super::provider::{KeyProvider, SYSTEMS_SETTING, URL_SETTING};
         match key_source.map(str::trim) {
-            Some(s) if s.eq_ignore_ascii_case("cpix") => KeySetting::Cpix,
-            _ => KeySetting::from_secret(secret),
+            Some(s) if s.eq_ignore_ascii_case("cpix") => Some(KeySetting::Cpix),
+            Some(s) if s.eq_ignore_ascii_case("provider") => Some(match get(URL_SETTING) {
+                None => KeySetting::Misconfigured("key_source = provider needs key_provider_url"),
+                Some(url) => match KeyProvider::parse(&url, get(SYSTEMS_SETTING).as_deref()) {
+                    Ok(p) => KeySetting::Provider(Arc::new(p)),
+                    Err(why) => KeySetting::Misconfigured(why),
+                },
+            }),
+            _ => None,
         }
     }
 
@@ -201,7 +234,8 @@ impl KeySetting {
         match self {
             KeySetting::Unset => Err(KeySetupError::Missing),
             KeySetting::Invalid(why) => Err(KeySetupError::Invalid(why)),
-            KeySetting::Cpix => Err(KeySetupError::Unloaded),
+            KeySetting::Cpix | KeySetting::Provider(_) => Err(KeySetupError::Unloaded),
+            KeySetting::Misconfigured(why) => Err(KeySetupError::Misconfigured(why)),
             KeySetting::Ready(s) => Ok(s),
         }
     }
@@ -211,6 +245,7 @@ impl KeySetting {
     pub fn problem(&self) -> Option<String> {
         match self {
             KeySetting::Invalid(why) => Some(format!("{SEED_KEY} {why}")),
+            KeySetting::Misconfigured(why) => Some((*why).to_string()),
             _ => None,
         }
     }

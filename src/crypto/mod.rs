@@ -19,7 +19,11 @@
 //!   [`crate::mux::piff`];
 //! * `clearkey`: the W3C ClearKey licence request and answer (EME §9.1.4);
 //! * `cpix`: a CPIX document (DASH-IF CPIX 2.3) parsed: the asset's key
-//!   and the DRM systems' signalling ([`cpix::Cpix`]).
+//!   and the DRM systems' signalling ([`cpix::Cpix`]), the request
+//!   document a key provider is asked with ([`cpix::request`]) and the
+//!   compact form parsed documents are cached in ([`cpix::encoding`]);
+//! * `provider`: a key provider asked over HTTP (`key_source = provider`,
+//!   [`provider::KeyProvider`]).
 //!
 //! AES itself is RustCrypto's `aes` (constant-time, builds for every
 //! target of this crate); nothing here implements a block cipher.
@@ -31,6 +35,7 @@ pub mod clearkey;
 pub mod cpix;
 mod key;
 pub mod playready;
+pub mod provider;
 mod scheme;
 
 pub use aes_cbc::{padded_len, sequence_iv, CbcStream, BLOCK};

@@ -9,12 +9,14 @@ use super::config::{Settings, BACKEND};
 use super::respond;
 use super::{done, Handled};
 use crate::auth::AuthConfigError;
+use crate::crypto::provider::{KeyProvider, BACKEND as KEY_BACKEND};
 use crate::deliver::{self, SegmentBody};
 use crate::service::ts::TsBody;
 use crate::service::{self, Output};
+use crate::source::keyprovider;
 use crate::source::request::{OriginRequests, OutgoingRead};
 use crate::source::response::{self, Head};
-use crate::source::{Origin, OriginError, ReadRequest, ReadResponse};
+use crate::source::{Origin, OriginError, ReadRequest, ReadResponse, ReadTarget};
 use fastly::http::body::StreamingBody;
 use fastly::http::request::{PendingRequest, SendErrorCause};
 use fastly::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -71,6 +73,9 @@ impl FastlyOrigin {
 
     fn send(&mut self, r: &ReadRequest) -> Result<PendingRequest, OriginError> {
         self.sent += 1;
+        if let ReadTarget::KeyProvider { provider, body } = &r.target {
+            return send_key_request(r, provider, body);
+        }
         let out = self.requests.read(r, now_unix());
         self.request(&r.path, &out)?
             .send_async(BACKEND)
@@ -112,7 +117,44 @@ fn head_of(resp: &Response) -> Head<'_> {
 
 fn into_read(r: &ReadRequest, mut resp: Response) -> Result<ReadResponse, OriginError> {
     let body = resp.take_body();
+    if matches!(r.target, ReadTarget::KeyProvider { .. }) {
+        return keyprovider::answer(r, resp.get_status().as_u16(), body);
+    }
     response::into_read(r, &head_of(&resp), body)
+}
+
+/// The key provider's `POST` (a CPIX request, [`crate::source::cpix`]),
+/// through the backend [`KEY_BACKEND`] to the configured URL; never
+/// cached by Fastly (`pass`).
+fn send_key_request(
+    r: &ReadRequest,
+    provider: &KeyProvider,
+    body: &bytes::Bytes,
+) -> Result<PendingRequest, OriginError> {
+    let mut req = Request::post(provider.url.as_str())
+        .with_pass(true)
+        .with_header(header::CONTENT_TYPE, keyprovider::CONTENT_TYPE)
+        .with_body(body.to_vec());
+    if let Some(auth) = &provider.authorization {
+        // Checked when read (`with_authorization`); still never the SDK's
+        // panic, and never echoed.
+        let value = HeaderValue::from_str(auth)
+            .map_err(|_| keyprovider::unreachable(r, false, "invalid key_provider_auth"))?;
+        req.set_header(header::AUTHORIZATION, value);
+    }
+    req.send_async(KEY_BACKEND)
+        .map_err(|e| key_error(r, e.root_cause()))
+}
+
+/// A failed key provider request: 504 on a timeout, else 502.
+fn key_error(r: &ReadRequest, cause: &SendErrorCause) -> OriginError {
+    let timeout = matches!(
+        cause,
+        SendErrorCause::DnsTimeout
+            | SendErrorCause::ConnectionTimeout
+            | SendErrorCause::HttpResponseTimeout
+    );
+    keyprovider::unreachable(r, timeout, cause)
 }
 
 impl Origin for FastlyOrigin {
@@ -123,7 +165,10 @@ impl Origin for FastlyOrigin {
         reqs.iter()
             .zip(pending)
             .map(|(r, p)| {
-                let resp = p?.wait().map_err(|e| send_error(&r.path, e.root_cause()))?;
+                let resp = p?.wait().map_err(|e| match r.target {
+                    ReadTarget::KeyProvider { .. } => key_error(r, e.root_cause()),
+                    ReadTarget::Origin => send_error(&r.path, e.root_cause()),
+                })?;
                 into_read(r, resp)
             })
             .collect()

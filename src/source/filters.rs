@@ -49,6 +49,7 @@ fn read(path: String) -> ReadRequest {
         start: 0,
         end: MAX_FILTER_BYTES + 1,
         if_match: None,
+        target: crate::source::ReadTarget::Origin,
     }
 }
 

@@ -106,6 +106,7 @@ impl Check {
             start: 0,
             end: 1,
             if_match: None,
+            target: crate::source::ReadTarget::Origin,
         }
     }
 

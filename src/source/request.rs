@@ -142,6 +142,7 @@ mod tests {
             start: 100,
             end: 200,
             if_match: if_match.map(str::to_string),
+            target: crate::source::ReadTarget::Origin,
         }
     }
 

@@ -237,6 +237,7 @@ mod tests {
             start,
             end,
             if_match: None,
+            target: crate::source::ReadTarget::Origin,
         }
     }
 

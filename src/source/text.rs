@@ -22,6 +22,7 @@ pub fn text_read(path: &str) -> ReadRequest {
         start: 0,
         end: MAX_VTT_BYTES as u64 + 1,
         if_match: None,
+        target: crate::source::ReadTarget::Origin,
     }
 }
 

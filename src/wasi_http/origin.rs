@@ -4,15 +4,17 @@
 //! [`crate::source::request`], what a response means is decided by
 //! [`crate::source::response`]; this file only moves requests and bodies.
 
+use crate::crypto::provider::KeyProvider;
 use crate::settings::Settings;
+use crate::source::keyprovider;
 use crate::source::request::{OriginRequests, OutgoingRead};
 use crate::source::response::{self, Head};
-use crate::source::{Origin, OriginError, ReadRequest, ReadResponse};
+use crate::source::{Origin, OriginError, ReadRequest, ReadResponse, ReadTarget};
 use std::io;
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
     ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingResponse, Method,
-    OutgoingRequest, Scheme,
+    OutgoingBody, OutgoingRequest, Scheme,
 };
 use wasip2::io::streams::{InputStream, StreamError};
 
@@ -89,11 +91,70 @@ impl WasiOrigin {
         self.start(object, &out)
     }
 
-    /// Starts the read `r`: `Range`, and `If-Match` on payload reads.
+    /// Starts the read `r`: `Range`, and `If-Match` on payload reads; or
+    /// the key provider's `POST`.
     pub fn send(&mut self, r: &ReadRequest) -> Result<FutureIncomingResponse, OriginError> {
+        if let ReadTarget::KeyProvider { provider, body } = &r.target {
+            self.sent += 1;
+            return send_key_request(r, provider, body);
+        }
         let out = self.requests.read(r, now_unix());
         self.start(&r.path, &out)
     }
+}
+
+/// The key provider's `POST` of the CPIX request `body` to the configured
+/// URL (its authority is also the `Host`).
+fn send_key_request(
+    r: &ReadRequest,
+    provider: &KeyProvider,
+    body: &[u8],
+) -> Result<FutureIncomingResponse, OriginError> {
+    let bad = |what: &str| keyprovider::unreachable(r, false, what);
+    let mut headers = vec![(
+        "content-type".to_string(),
+        keyprovider::CONTENT_TYPE.as_bytes().to_vec(),
+    )];
+    if let Some(auth) = &provider.authorization {
+        headers.push(("authorization".to_string(), auth.as_bytes().to_vec()));
+    }
+    let fields = Fields::from_list(&headers).map_err(|_| bad("invalid request header"))?;
+    let req = OutgoingRequest::new(fields);
+    let scheme = if provider.https {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
+    req.set_method(&Method::Post)
+        .and(req.set_scheme(Some(&scheme)))
+        .and(req.set_authority(Some(&provider.authority)))
+        .and(req.set_path_with_query(Some(&provider.path_and_query)))
+        .map_err(|()| bad("invalid request"))?;
+    let out = req.body().map_err(|()| bad("no request body"))?;
+    // Sent first, then the body written: a body larger than the host's
+    // buffer would otherwise wait for a reader that is not there yet.
+    let fut = outgoing_handler::handle(req, None).map_err(|e| {
+        let timeout = matches!(
+            e,
+            ErrorCode::DnsTimeout
+                | ErrorCode::ConnectionTimeout
+                | ErrorCode::ConnectionReadTimeout
+                | ErrorCode::ConnectionWriteTimeout
+                | ErrorCode::HttpResponseTimeout
+        );
+        keyprovider::unreachable(r, timeout, format!("{e:?}"))
+    })?;
+    {
+        let stream = out.write().map_err(|()| bad("no request body stream"))?;
+        // In chunks: a stream takes at most 4096 bytes per call.
+        for chunk in body.chunks(4096) {
+            stream
+                .blocking_write_and_flush(chunk)
+                .map_err(|_| bad("writing the request body"))?;
+        }
+    }
+    OutgoingBody::finish(out, None).map_err(|_| bad("finishing the request body"))?;
+    Ok(fut)
 }
 
 /// Maps a wasi:http error to the origin error the core turns into a status.
@@ -209,6 +270,13 @@ impl Origin for WasiOrigin {
         reqs.iter()
             .zip(started)
             .map(|(r, fut)| {
+                if matches!(r.target, ReadTarget::KeyProvider { .. }) {
+                    let f = wait(&r.path, fut?).map_err(|e| match e {
+                        OriginError::Timeout(_) => keyprovider::unreachable(r, true, ""),
+                        other => keyprovider::unreachable(r, false, other),
+                    })?;
+                    return keyprovider::answer(r, f.status, f.body);
+                }
                 let f = wait(&r.path, fut?)?;
                 let head = f.head();
                 let acc = response::check(r, &head)?;

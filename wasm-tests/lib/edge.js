@@ -144,10 +144,12 @@ function envOf(map) {
  * 200. Options: originUrl (required unless EDGEPACK_EDGE_URL is set), port
  * (default: a free one), timeoutMs, settings (config store keys overriding
  * fastly.toml's, e.g. { output_cache: 'off' }), secrets (Secret Store keys,
- * e.g. { azure_key: '…' }). Resolves { url, port, configFile (null
+ * e.g. { azure_key: '…' }), backends (Viceroy only: other fastly.toml
+ * backends' URLs, e.g. { key_provider: url }; under wasi:http requests go
+ * to the URL a setting names). Resolves { url, port, configFile (null
  * for wasi-http), service, external, stop() }.
  */
-async function startEdge({ originUrl, port, timeoutMs = 30_000, settings = {}, secrets = {} } = {}) {
+async function startEdge({ originUrl, port, timeoutMs = 30_000, settings = {}, secrets = {}, backends = {} } = {}) {
   const external = process.env.EDGEPACK_EDGE_URL;
   if (external) {
     const url = external.replace(/\/+$/, '');
@@ -163,7 +165,10 @@ async function startEdge({ originUrl, port, timeoutMs = 30_000, settings = {}, s
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgepack-edge-'));
     configFile = path.join(dir, 'fastly.toml');
     // 0600: it may hold origin credentials.
-    fs.writeFileSync(configFile, edgeConfig(originUrl, { settings, secrets }), { mode: 0o600 });
+    let config = edgeConfig(originUrl, { settings, secrets });
+    // Other backends (e.g. { key_provider: url }): their url lines too.
+    for (const [backend, url] of Object.entries(backends)) config = edgeConfig(url, { source: config, backend });
+    fs.writeFileSync(configFile, config, { mode: 0o600 });
   }
   const removeDir = () => dir && fs.rmSync(dir, { recursive: true, force: true });
   // Neither runtime can take port 0; a port freed a moment ago could be taken
