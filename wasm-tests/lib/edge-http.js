@@ -172,15 +172,19 @@ function parseXml(body) {
   while ((m = re.exec(body))) {
     if (!m[2]) continue;
     const [, closing, name, attrText, selfClosing] = m;
+    // Nodes are named without their prefix (`cenc:pssh` → `pssh`): closing
+    // tags are matched the same way, or a prefixed element would unwind
+    // the stack to the root and lose everything after it.
+    const local = name.replace(/^.*:/, '');
     if (closing) {
-      while (stack.length > 1 && stack.pop().name !== name);
+      while (stack.length > 1 && stack.pop().name !== local);
       continue;
     }
     const attrs = {};
     const ar = /([\w.:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
     let a;
     while ((a = ar.exec(attrText))) attrs[a[1]] = (a[2] ?? a[3]).replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"');
-    const node = { name: name.replace(/^.*:/, ''), attrs, children: [] };
+    const node = { name: local, attrs, children: [] };
     stack[stack.length - 1].children.push(node);
     if (!selfClosing) stack.push(node);
   }
