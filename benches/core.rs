@@ -21,7 +21,8 @@ use edgepack::mux::cmaf::{self, FragmentOptions};
 use edgepack::mux::ts::{TsSegment, TsTrack, FIRST_AUDIO_PID, VIDEO_PID};
 use edgepack::mux::MuxSample;
 use edgepack::service::{self, Config};
-use edgepack::source::{FileOrigin, MemoryCache};
+use edgepack::source::{Cache, FileOrigin, MemoryCache};
+use edgepack::summary;
 use edgepack::timeline::{rescale, Timeline, TrackSegment, HNS};
 use edgepack::url::{Asset, Format, Options, Resource, StreamRequest, TrackRef};
 use std::path::{Path, PathBuf};
@@ -60,6 +61,24 @@ fn index_of(path: &str) -> (Bytes, MediaIndex) {
     let file = read(path);
     let idx = index::index_whole_file(&file, "\"bench\"").expect("index");
     (file, idx)
+}
+
+/// A cache that never has a set summary: warm requests from the indexes.
+struct NoSummary(MemoryCache);
+
+impl Cache for NoSummary {
+    fn get(&mut self, key: &str) -> Option<Bytes> {
+        if key.starts_with("sum/") {
+            return None;
+        }
+        self.0.get(key)
+    }
+    fn put(&mut self, key: &str, value: Bytes) {
+        self.0.put(key, value)
+    }
+    fn forget(&mut self, key: &str) {
+        self.0.forget(key)
+    }
 }
 
 fn set_of(files: Vec<(&str, MediaIndex)>) -> MediaSet {
@@ -324,8 +343,37 @@ fn bench_manifests(c: &mut Criterion) {
     }
     g.finish();
 
+    // The same manifests written from the set summary (`edgepack::summary`):
+    // decoding it (header-only indexes, timelines, segments) and writing.
+    let mut g = c.benchmark_group("manifest_from_summary");
+    for (name, set) in [("long_2h", &long), ("abr", &abr)] {
+        let bytes = Bytes::from(summary::encode(set).expect("summary"));
+        println!("{name}: set summary {} B", bytes.len());
+        let from = summary::decode(bytes.clone()).expect("decodes");
+        let video = from
+            .tracks
+            .iter()
+            .find(|t| from.track_index(t).is_video())
+            .unwrap();
+        g.bench_function(format!("decode summary {name}"), |b| {
+            b.iter(|| summary::decode(black_box(bytes.clone())).unwrap())
+        });
+        g.bench_function(format!("hls multivariant {name} from the summary"), |b| {
+            b.iter(|| hls::multivariant(black_box(&from), Format::HlsCmaf).unwrap())
+        });
+        g.bench_function(
+            format!("hls media playlist {name} video from the summary"),
+            |b| b.iter(|| hls::media_playlist(black_box(&from), video, Format::HlsCmaf).unwrap()),
+        );
+        g.bench_function(format!("dash mpd {name} from the summary"), |b| {
+            b.iter(|| dash::mpd(black_box(&from), Format::DashCmaf).unwrap())
+        });
+    }
+    g.finish();
+
     // Whole manifest requests: cold (empty cache: head probe, moov read,
-    // index build) and warm (index from the cache, set, timeline, manifest).
+    // index build), warm from the indexes (index from the cache, set,
+    // timeline, manifest; the summary refused) and warm from the summary.
     let root = media();
     let cfg = Config::default();
     let req = |asset: Asset, format| StreamRequest {
@@ -353,14 +401,35 @@ fn bench_manifests(c: &mut Criterion) {
             service::serve(black_box(&long_hls), &mut o, &mut cache, &cfg).unwrap()
         })
     });
+    let long_video = StreamRequest {
+        resource: Resource::MediaPlaylist {
+            track: TrackRef {
+                name: "video".into(),
+                bitrate: long.tracks[0].bitrate,
+            },
+            keyframes: false,
+        },
+        ..long_hls.clone()
+    };
+    let long_smooth = req(Asset::Mp4 { path: LONG.into() }, Format::Smooth);
     let mut cache = MemoryCache::default();
+    let mut no_summary = NoSummary(MemoryCache::default());
     for (name, r) in [
         ("hls multivariant long_2h", &long_hls),
         ("dash mpd long_2h", &long_mpd),
+        ("hls media playlist long_2h video", &long_video),
+        ("smooth manifest long_2h", &long_smooth),
         ("hls multivariant abr", &abr_hls),
     ] {
+        service::serve(r, &mut FileOrigin::new(&root), &mut no_summary, &cfg).unwrap();
+        g.bench_function(format!("warm {name} (from indexes)"), |b| {
+            b.iter(|| {
+                let mut o = FileOrigin::new(&root);
+                service::serve(black_box(r), &mut o, &mut no_summary, &cfg).unwrap()
+            })
+        });
         service::serve(r, &mut FileOrigin::new(&root), &mut cache, &cfg).unwrap();
-        g.bench_function(format!("warm {name}"), |b| {
+        g.bench_function(format!("warm {name} (from the summary)"), |b| {
             b.iter(|| {
                 let mut o = FileOrigin::new(&root);
                 service::serve(black_box(r), &mut o, &mut cache, &cfg).unwrap()

@@ -42,6 +42,7 @@ use crate::service::{
 use crate::source::filters::FilterLoad;
 use crate::source::freshness;
 use crate::source::{self, Cache, IndexLoad, OriginError, ReadRequest, ReadResponse, SourceError};
+use crate::summary;
 use crate::url::{Asset, StreamRequest};
 
 /// How often a request starts over because an object changed under it.
@@ -144,6 +145,8 @@ pub struct Job {
     /// The reads of the last [`Step::Read`] answered from `held` (`Some`,
     /// by position); the origin answers the others, in order.
     pending: Vec<Option<ReadResponse>>,
+    /// The media segment the request names, once located.
+    located: Option<service::Located>,
 }
 
 impl Job {
@@ -161,6 +164,7 @@ impl Job {
             captions: None,
             held: Vec::new(),
             pending: Vec::new(),
+            located: None,
         }
     }
 
@@ -431,8 +435,7 @@ impl Job {
                 for (check, result) in checks.iter().zip(results) {
                     check.settle(result, cache, self.cfg.clock)?;
                 }
-                let load = IndexLoad::new(&paths, cache).with_tables(self.cfg.fragment_tables);
-                self.indexes(paths, sels, texts, load, cache)
+                self.load(paths, sels, texts, cache)
             }
             Stage::Indexes {
                 paths,
@@ -552,8 +555,82 @@ impl Job {
             };
             return Ok(Some(Step::Read(reads)));
         }
+        self.load(paths, sels, texts, cache)
+    }
+
+    /// A manifest from the cached set summary when there is one
+    /// ([`crate::summary`]: no index is loaded), else the indexes.
+    fn load(
+        &mut self,
+        paths: Vec<String>,
+        sels: Option<Vec<crate::media_set::Selection>>,
+        texts: Vec<TextTrack>,
+        cache: &mut dyn Cache,
+    ) -> Result<Option<Step>, ServeError> {
+        if let Some(set) = self.summarized(&paths, &sels, cache) {
+            return self.with_set(set, texts, cache);
+        }
         let load = IndexLoad::new(&paths, cache).with_tables(self.cfg.fragment_tables);
         self.indexes(paths, sels, texts, load, cache)
+    }
+
+    /// Whether the request is for a manifest or playlist: what a set
+    /// summary can answer (segments need the sample tables).
+    fn wants_summary(&self) -> bool {
+        self.cfg.set_summary
+            && matches!(
+                self.req.resource,
+                crate::url::Resource::Manifest | crate::url::Resource::MediaPlaylist { .. }
+            )
+    }
+
+    /// The media set from the cached summary of `paths` at the versions
+    /// their records name, when there is one and it reads back.
+    fn summarized(
+        &self,
+        paths: &[String],
+        sels: &Option<Vec<crate::media_set::Selection>>,
+        cache: &mut dyn Cache,
+    ) -> Option<MediaSet> {
+        if !self.wants_summary() {
+            return None;
+        }
+        let versions = summary::cached_versions(paths, cache, self.cfg.clock)?;
+        let key = summary::key(paths, sels, &versions, &self.cfg)?;
+        summary::decode(cache.get(&key)?)
+    }
+
+    /// Stores the summary of `set`, just built from `indexes`' versions,
+    /// for the next manifest (and the version records its key is found
+    /// by, when missing). A set that cannot be summarized is simply not
+    /// stored: the next request builds it again.
+    fn store_summary(
+        &self,
+        paths: &[String],
+        sels: &Option<Vec<crate::media_set::Selection>>,
+        versions: &[String],
+        set: &MediaSet,
+        cache: &mut dyn Cache,
+    ) {
+        if !summary::summarizable(set) {
+            return;
+        }
+        let Some(key) = summary::key(paths, sels, versions, &self.cfg) else {
+            return;
+        };
+        let Ok(bytes) = summary::encode(set) else {
+            return;
+        };
+        for (p, v) in paths.iter().zip(versions) {
+            let tag = crate::outputs::tag_key(p);
+            if cache.get(&tag).is_none() {
+                cache.put(
+                    &tag,
+                    freshness::Record::encode(v.as_bytes(), self.cfg.clock.now),
+                );
+            }
+        }
+        cache.put(&key, bytes::Bytes::from(bytes));
     }
 
     /// The cached `.ism` at `path`, unless it is due to be read again
@@ -611,7 +688,26 @@ impl Job {
                 cache.put(&crate::outputs::tag_key(p), record);
             }
         }
-        let mut set = service::set_from(paths, sels, indexes, &self.cfg)?;
+        let versions: Vec<String> = indexes
+            .iter()
+            .map(|i| String::from_utf8_lossy(&source::version_tag(i)).into_owned())
+            .collect();
+        let set = service::set_from(paths.clone(), sels.clone(), indexes, &self.cfg)?;
+        if self.wants_summary() {
+            self.store_summary(&paths, &sels, &versions, &set, cache);
+        }
+        self.with_set(set, texts, cache)
+    }
+
+    /// Answers from the media set (built from indexes or read from a
+    /// summary): adds the text tracks and captions, then a text segment's
+    /// reads, or the filter view and the answer.
+    fn with_set(
+        &mut self,
+        mut set: MediaSet,
+        texts: Vec<TextTrack>,
+        cache: &mut dyn Cache,
+    ) -> Result<Option<Step>, ServeError> {
         set.texts = texts;
         set.captions = self.captions.clone();
         service::text::add_embedded(&mut set);
@@ -658,7 +754,13 @@ impl Job {
         // Filters shape manifests only: text segments above, like media
         // segments, are the same bytes with or without them.
         let set = service::view(set, &self.req, self.filters.as_deref().unwrap_or_default())?;
-        self.next = service::next_fragment_time(&set, &self.req);
+        // The segment a media segment request names, located once: the
+        // answer muxes it and self-prefetch takes the one after it.
+        self.located = service::locate(&set, &self.req);
+        self.next = self
+            .located
+            .as_ref()
+            .and_then(|l| service::next_fragment_time(&set, &l.track, l.number));
         if let Some(job) = MoofJob::new(&set, &self.req) {
             return self.moofs(Box::new(set), job, Vec::new());
         }
@@ -693,7 +795,7 @@ impl Job {
     /// The answer from the media set: a manifest, or a segment (whose
     /// payload TS and CENC segments still read).
     fn answer(&mut self, set: &MediaSet) -> Result<Option<Step>, ServeError> {
-        match service::answer_in(set, &self.req, &self.cfg)? {
+        match service::answer_located(set, &self.req, &self.cfg, self.located.take())? {
             Output::Ts(job) => {
                 let reads = job.reads(self.payload_limits());
                 self.stage = Stage::Samples {

@@ -36,6 +36,7 @@ pub mod plan;
 pub mod service;
 pub mod settings;
 pub mod source;
+pub mod summary;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod timeline;

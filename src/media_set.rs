@@ -7,6 +7,7 @@
 use crate::filter::Clip;
 use crate::index::{MediaIndex, TrackIndex};
 use crate::model::TrackKind;
+use crate::timeline::sap::{self, SapType};
 use crate::timeline::{rescale, Timeline, TimelineError, TrackSegment, HNS};
 use crate::url::TrackRef;
 use std::fmt;
@@ -150,6 +151,11 @@ pub struct MediaSet {
     /// Segments of fragment-level tracks with their real samples, read from
     /// their moofs for this request ([`crate::service::moofs`]).
     pub expanded: Vec<Expanded>,
+    /// What manifests measure from samples, when this set was read from a
+    /// cached set summary ([`crate::summary`]): its files' indexes are then
+    /// header-only, and [`MediaSet::segments`], [`MediaSet::track_sap`]
+    /// and [`MediaSet::first_sample`] answer from here.
+    pub derived: Option<std::sync::Arc<crate::summary::Derived>>,
 }
 
 /// One segment of a fragment-level track (see
@@ -260,6 +266,7 @@ impl MediaSet {
             texts: Vec::new(),
             captions: None,
             expanded: Vec::new(),
+            derived: None,
         })
     }
 
@@ -355,7 +362,10 @@ impl MediaSet {
     /// Within a filter's clip, only the clip's: by number on the shared
     /// timeline, by start time on a rendition's own.
     pub fn segments(&self, t: &SetTrack) -> Result<Vec<TrackSegment>, TimelineError> {
-        let mut segs = self.timeline_of(t).track_segments(self.track_index(t))?;
+        let mut segs = match self.derived_of(t) {
+            Some(d) => d.segments.clone(),
+            None => self.timeline_of(t).track_segments(self.track_index(t))?,
+        };
         if let Some(clip) = &self.clip {
             if self.is_aligned(t) {
                 segs.retain(|s| clip.contains(s.number));
@@ -365,6 +375,37 @@ impl MediaSet {
             }
         }
         Ok(segs)
+    }
+
+    /// The summary's data of `t`, when the set was read from one.
+    fn derived_of(&self, t: &SetTrack) -> Option<&crate::summary::TrackDerived> {
+        self.derived.as_ref()?.track(t.file, t.track)
+    }
+
+    /// SAP type of `t`'s segment starts ([`sap::track_sap`], from the
+    /// sync table, or the summary's).
+    pub fn track_sap(&self, t: &SetTrack) -> Result<SapType, TimelineError> {
+        match self.derived_of(t) {
+            Some(d) => Ok(d.sap),
+            None => Ok(sap::track_sap(self.track_index(t))?),
+        }
+    }
+
+    /// Size of the first sample of segment `seg` of `t`, and whether it
+    /// has a composition offset: what an I-frame playlist entry measures
+    /// (RFC 8216 §4.3.3.6).
+    pub fn first_sample(
+        &self,
+        t: &SetTrack,
+        seg: &TrackSegment,
+    ) -> Result<(u32, bool), TimelineError> {
+        if let Some(d) = self.derived_of(t) {
+            return d.first_sample(seg.number).ok_or_else(|| {
+                TimelineError::NoSuchSegment(format!("{} in the set summary", seg.number))
+            });
+        }
+        let key = self.track_index(t).sample(seg.samples.start)?;
+        Ok((key.size, key.cts_offset != 0))
     }
 
     /// Duration of the title in seconds: its longest track's presentation.

@@ -96,6 +96,10 @@ pub struct Config {
     /// fragment level (setting `fragment_index`,
     /// [`crate::mp4::fragtable`]).
     pub fragment_tables: crate::mp4::fragments::TablePolicy,
+    /// Whether manifests are written from a cached set summary when there
+    /// is one, and summaries stored (setting `set_summary`,
+    /// [`crate::summary`]).
+    pub set_summary: bool,
 }
 
 impl Config {
@@ -126,6 +130,7 @@ impl Default for Config {
             closed_captions: None,
             playready_la_url: None,
             fragment_tables: crate::mp4::fragments::TablePolicy::OverBudget,
+            set_summary: true,
         }
     }
 }
@@ -662,6 +667,17 @@ pub fn answer_at(
 /// The answer to `req` under `cfg`'s keys, request URL and PlayReady
 /// licence server: what the job ([`crate::job`]) calls.
 pub fn answer_in(set: &MediaSet, req: &StreamRequest, cfg: &Config) -> Result<Output, ServeError> {
+    answer_located(set, req, cfg, None)
+}
+
+/// [`answer_in`] for a request whose media segment is already
+/// [`locate`]d (it is not located again).
+pub fn answer_located(
+    set: &MediaSet,
+    req: &StreamRequest,
+    cfg: &Config,
+    located: Option<Located>,
+) -> Result<Output, ServeError> {
     let keys = &cfg.keys;
     let request_url = cfg.request_url.as_deref();
     let format = req.options.format;
@@ -683,10 +699,10 @@ pub fn answer_in(set: &MediaSet, req: &StreamRequest, cfg: &Config) -> Result<Ou
                 )))
             }
         };
-        return serve_smooth(set, &req.resource, format, piff.map(|k| (k, cfg)));
+        return serve_smooth(set, &req.resource, format, piff.map(|k| (k, cfg)), located);
     }
     if matches!(format, Format::HlsTs | Format::HlsTsV3) {
-        return ts::serve(set, req, keys);
+        return ts::serve(set, req, keys, located);
     }
     // Fails closed: without a key source an encrypted output is an
     // error, never the clear one.
@@ -767,7 +783,7 @@ pub fn answer_in(set: &MediaSet, req: &StreamRequest, cfg: &Config) -> Result<Ou
         Resource::Fragment { track, time } => {
             let t = find(track)?;
             let idx = set.track_index(t);
-            let (n, seg) = segment_at(set, t, *time)?;
+            let (n, seg) = segment_of(set, t, *time, located)?;
             if let Some(p) = protection {
                 let ct = mp4_type(idx.info.kind);
                 return Ok(Output::Cenc(Box::new(cenc::CencJob::new(
@@ -807,6 +823,7 @@ fn serve_smooth(
     resource: &Resource,
     format: Format,
     piff: Option<(ContentKey, &Config)>,
+    located: Option<Located>,
 ) -> Result<Output, ServeError> {
     match resource {
         Resource::Manifest => {
@@ -839,7 +856,7 @@ fn serve_smooth(
                     t.name
                 )));
             }
-            let (n, seg) = segment_at(set, t, *time)?;
+            let (n, seg) = segment_of(set, t, *time, located)?;
             if let Some((key, _)) = piff {
                 let ct = mp4_type(set.track_index(t).info.kind);
                 return Ok(Output::Cenc(Box::new(cenc::CencJob::piff(
@@ -934,15 +951,53 @@ pub(crate) fn find_track<'a>(set: &'a MediaSet, r: &TrackRef) -> Result<&'a SetT
 /// output cache once the viewer has this one, so sequential playback finds
 /// each next segment stored. `None` when `req` is not a media segment of
 /// an audio or video track, or asks for the last one.
-pub fn next_fragment_time(set: &MediaSet, req: &StreamRequest) -> Option<u64> {
+/// `t` is the track of the segment answered and `n` its number
+/// ([`locate`]).
+pub fn next_fragment_time(set: &MediaSet, t: &SetTrack, n: u32) -> Option<u64> {
+    let idx = set.track_index(t);
+    let next = set
+        .timeline_of(t)
+        .track_segment(idx, n.checked_add(1)?)
+        .ok()??;
+    Some(crate::mux::smooth::fragment_time(idx.info.timescale, &next).start)
+}
+
+/// A media segment a request names, located on its track's timeline.
+#[derive(Clone, Debug)]
+pub struct Located {
+    pub track: SetTrack,
+    pub number: u32,
+    pub segment: TrackSegment,
+}
+
+/// The audio or video segment `req` names ([`segment_at`]), found once
+/// per request: the answer muxes it and self-prefetch takes the next one
+/// ([`next_fragment_time`]). `None` for anything else, and for a time
+/// that names no segment (the answer then says why).
+pub fn locate(set: &MediaSet, req: &StreamRequest) -> Option<Located> {
     let Resource::Fragment { track, time } = &req.resource else {
         return None;
     };
     let t = find_track(set, track).ok()?;
-    let (n, _) = segment_at(set, t, *time).ok()?;
-    let idx = set.track_index(t);
-    let next = set.timeline_of(t).track_segment(idx, n + 1).ok()??;
-    Some(crate::mux::smooth::fragment_time(idx.info.timescale, &next).start)
+    let (number, segment) = segment_at(set, t, *time).ok()?;
+    Some(Located {
+        track: t.clone(),
+        number,
+        segment,
+    })
+}
+
+/// [`segment_at`], unless `located` already found that segment of `t`.
+pub(crate) fn segment_of(
+    set: &MediaSet,
+    t: &SetTrack,
+    time: u64,
+    located: Option<Located>,
+) -> Result<(u32, TrackSegment), ServeError> {
+    match located {
+        Some(l) if l.track == *t => Ok((l.number, l.segment)),
+        _ => segment_at(set, t, time),
+    }
 }
 
 pub(crate) fn segment_at(

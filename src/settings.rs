@@ -28,6 +28,7 @@
 //! | `key_provider_auth` (secret) | none | the `Authorization` header value sent to the key provider (e.g. `Bearer …`) |
 //! | `key_provider_systems` | none | DRM system ids (UUIDs, `,`-separated) whose signalling the key provider is asked for |
 //! | `playready_la_url` | none | PlayReady licence server of `encryption=piff`: the `LA_URL` of the Smooth manifest's PlayReady header (an `http(s)://` URL of at most 2048 bytes; anything else is ignored). Without it the header has no `LA_URL` and players must be configured with one |
+//! | `set_summary` | `on` | cache a summary of each title's segments (sizes, boundaries, header data) so warm manifests are written without loading the indexes ([`crate::summary`]); `off`: every manifest from the indexes |
 //! | `fragment_index` | `auto` | fragmented files with a `sidx` or `mfra`: `auto` indexes them per fragment (moofs read per segment) when walking their moofs would exceed the read budget, `table` whenever they have one ([`crate::mp4::fragtable`]); changing it needs the cached indexes purged |
 //!
 //! The settings and secrets each `origin_auth` scheme reads
@@ -88,6 +89,9 @@ pub struct Settings {
     pub playready_la_url: Option<String>,
     /// When fragmented files are indexed per fragment (`fragment_index`).
     pub fragment_tables: crate::mp4::fragments::TablePolicy,
+    /// Manifests from a cached set summary (`set_summary`,
+    /// [`crate::summary`]).
+    pub set_summary: bool,
 }
 
 impl Default for Settings {
@@ -156,6 +160,10 @@ impl Settings {
                 Some("table") => crate::mp4::fragments::TablePolicy::Always,
                 _ => crate::mp4::fragments::TablePolicy::OverBudget,
             },
+            set_summary: !matches!(
+                get("set_summary").as_deref().map(str::trim),
+                Some("off" | "false" | "0" | "no")
+            ),
         }
     }
 
@@ -198,6 +206,7 @@ impl Settings {
             },
             playready_la_url: self.playready_la_url.clone(),
             fragment_tables: self.fragment_tables,
+            set_summary: self.set_summary,
             ..Config::default()
         }
     }

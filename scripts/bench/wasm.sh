@@ -5,6 +5,9 @@
 #
 #   bash scripts/bench/wasm.sh [N] [COLD_RUNS]
 #   OUTPUT_CACHE=off bash scripts/bench/wasm.sh …   (package every request)
+#   SET_SUMMARY=off OUTPUT_CACHE=off bash scripts/bench/wasm.sh …
+#                                (warm manifests from the indexes, not the
+#                                 cached set summary)
 #
 #   N          sequential requests per warm measurement (default 200)
 #   COLD_RUNS  fresh Viceroy processes for the cold manifest (default 5)
@@ -103,6 +106,11 @@ grep -q "$origin_url" "$tmp/fastly.toml" || die "could not point fastly.toml at 
 if [[ ${OUTPUT_CACHE:-} == off ]]; then
   sed -i 's/^output_cache = .*/output_cache = "off"/' "$tmp/fastly.toml"
   grep -q '^output_cache = "off"' "$tmp/fastly.toml" || die "fastly.toml has no output_cache line to turn off"
+fi
+# SET_SUMMARY=off: every manifest from the indexes (src/summary.rs).
+if [[ ${SET_SUMMARY:-} == off ]]; then
+  sed -i 's/^output_cache = \(.*\)$/output_cache = \1\nset_summary = "off"/' "$tmp/fastly.toml"
+  grep -q '^set_summary = "off"' "$tmp/fastly.toml" || die "could not turn set_summary off"
 fi
 
 origin_reads() { curl -s --max-time 5 "$origin_url/__log" | node -e \

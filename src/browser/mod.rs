@@ -399,7 +399,8 @@ impl Session {
         self.store.bytes()
     }
 
-    /// Entries in the index cache.
+    /// Entries in the index cache (indexes, `.ism` files, version
+    /// records, set summaries).
     pub fn cached_entries(&self) -> usize {
         self.cache.0.len()
     }

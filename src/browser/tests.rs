@@ -101,7 +101,8 @@ fn rounds_cold_and_warm() {
     // Faststart: one round (the head read holds the moov).
     let (d, rounds) = drive(&mut s, &mut bucket, "/avc_bframes.mp4/master.m3u8");
     assert_eq!((d.status, rounds), (200, 1));
-    assert_eq!(s.cached_entries(), 1);
+    // The index, its version record and the set summary (`summary`).
+    assert_eq!(s.cached_entries(), 3);
     // Warm: the index is cached, no reads.
     let (d, rounds) = drive(&mut s, &mut bucket, "/avc_bframes.mp4/manifest.mpd");
     assert_eq!((d.status, rounds), (200, 0));
@@ -290,7 +291,8 @@ fn an_ism_read_in_an_earlier_round_is_dropped_too() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!((d.status, rounds), (200, 2), "{}", d.reason);
     assert_eq!(s.stored_bytes(), 0);
-    assert_eq!(s.cached_entries(), 3);
+    // The `.ism`, two indexes with their version records, the summary.
+    assert_eq!(s.cached_entries(), 6);
 }
 
 /// A copy of `muxed_moov_end.mp4` whose moov lies beyond the head probe
@@ -366,7 +368,8 @@ fn a_request_takes_the_rounds_its_job_asks_for() {
     assert_eq!(asked, want);
     assert_eq!(body(&done), want_body.into_bytes());
     assert_eq!(s.stored_bytes(), 0);
-    assert_eq!(s.cached_entries(), 2);
+    // Two indexes, their version records, the set summary.
+    assert_eq!(s.cached_entries(), 5);
 }
 
 /// A segment whose source changes while its payload is read starts over

@@ -101,6 +101,48 @@ impl Reader {
 impl MediaIndex {
     /// Views a blob from [`build`] (or the cache) without decoding samples.
     pub fn from_blob(blob: Bytes) -> Result<MediaIndex> {
+        Self::read(blob, false)
+    }
+
+    /// Views a blob from [`MediaIndex::header_blob`]: every track's
+    /// header (what manifests name: codec, size, language, duration,
+    /// sample and byte counts) and no sample table. Any sample lookup on
+    /// it is an error ([`TrackIndex::is_header_only`]), never a panic.
+    pub fn from_header_blob(blob: Bytes) -> Result<MediaIndex> {
+        Self::read(blob, true)
+    }
+
+    /// The index without its sample tables (and without a fragment-level
+    /// index's moov), in the blob layout with empty tables: the small
+    /// part of an index a manifest written from a set summary
+    /// ([`crate::summary`]) still needs. Kilobytes where the whole index
+    /// of a 2 h title is megabytes.
+    pub fn header_blob(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(256 + self.tracks.len() * 256);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&INDEX_VERSION.to_be_bytes());
+        out.extend_from_slice(&self.file_size.to_be_bytes());
+        let etag = self.etag.as_bytes();
+        let n = u16::try_from(etag.len()).map_err(|_| IndexError::Corrupt("etag too long"))?;
+        out.extend_from_slice(&n.to_be_bytes());
+        out.extend_from_slice(etag);
+        out.extend_from_slice(&0u32.to_be_bytes());
+        let n =
+            u16::try_from(self.tracks.len()).map_err(|_| IndexError::Corrupt("too many tracks"))?;
+        out.extend_from_slice(&n.to_be_bytes());
+        for t in &self.tracks {
+            write_track_header(&mut out, t)?;
+        }
+        let counts: Vec<(u32, u16)> = self
+            .tracks
+            .iter()
+            .filter_map(|t| Some((t.info.track_id, t.stream_channels?)))
+            .collect();
+        put_trailer(&mut out, &counts)?;
+        Ok(out)
+    }
+
+    fn read(blob: Bytes, header_only: bool) -> Result<MediaIndex> {
         let mut r = Reader {
             b: blob.clone(),
             pos: 0,
@@ -125,7 +167,7 @@ impl MediaIndex {
         let track_count = r.u16()?;
         let mut tracks = Vec::with_capacity(usize::from(track_count).min(64));
         for _ in 0..track_count {
-            tracks.push(read_track(&mut r)?);
+            tracks.push(read_track(&mut r, header_only)?);
         }
         let trailer_at = r.pos;
         for _ in 0..r.u16()? {
@@ -151,7 +193,49 @@ impl MediaIndex {
     }
 }
 
-fn read_track(r: &mut Reader) -> Result<TrackIndex> {
+/// One track of [`MediaIndex::header_blob`]: the layout `build` writes,
+/// with its three sample tables empty.
+fn write_track_header(out: &mut Vec<u8>, t: &TrackIndex) -> Result<()> {
+    let i = &t.info;
+    out.extend_from_slice(&i.track_id.to_be_bytes());
+    out.push(match i.kind {
+        TrackKind::Video => 0,
+        TrackKind::Audio => 1,
+        TrackKind::Subtitle => 2,
+        TrackKind::Other => 3,
+    });
+    let mut flags = 0;
+    if t.has_cts {
+        flags |= FLAG_CTS;
+    }
+    if t.all_sync {
+        flags |= FLAG_ALL_SYNC;
+    }
+    if t.fragment_level {
+        flags |= FLAG_FRAGMENTS;
+    }
+    out.push(flags);
+    out.extend_from_slice(&i.timescale.to_be_bytes());
+    out.extend_from_slice(&i.duration.to_be_bytes());
+    let lang = i.language.as_bytes();
+    let n = u8::try_from(lang.len()).map_err(|_| IndexError::Corrupt("language too long"))?;
+    out.push(n);
+    out.extend_from_slice(lang);
+    out.extend_from_slice(&i.handler.0);
+    out.extend_from_slice(&i.presentation_offset.to_be_bytes());
+    out.extend_from_slice(&i.presented_end.unwrap_or(i64::MIN).to_be_bytes());
+    out.extend_from_slice(&i.avg_bitrate.to_be_bytes());
+    out.extend_from_slice(&i.max_bitrate.to_be_bytes());
+    out.extend_from_slice(&i.sample_count.to_be_bytes());
+    out.extend_from_slice(&t.total_bytes.to_be_bytes());
+    put_table(out, &i.sample_entry, 1)?;
+    for _ in 0..3 {
+        out.extend_from_slice(&0u32.to_be_bytes());
+    }
+    Ok(())
+}
+
+fn read_track(r: &mut Reader, header_only: bool) -> Result<TrackIndex> {
     let track_id = r.u32()?;
     let kind = match r.u8()? {
         0 => TrackKind::Video,
@@ -181,7 +265,14 @@ fn read_track(r: &mut Reader) -> Result<TrackIndex> {
     let blocks = r.table(BLOCK_ENTRY)?;
     let sync = r.table(SYNC_ENTRY)?;
     let data = r.table(1)?;
-    if timescale == 0 || blocks.len() / BLOCK_ENTRY != sample_count.div_ceil(BLOCK_LEN) as usize {
+    if header_only {
+        // No tables at all: sample lookups answer `is_header_only`'s error.
+        if timescale == 0 || !blocks.is_empty() || !sync.is_empty() || !data.is_empty() {
+            return Err(IndexError::Corrupt("tables in a header-only index"));
+        }
+    } else if timescale == 0
+        || blocks.len() / BLOCK_ENTRY != sample_count.div_ceil(BLOCK_LEN) as usize
+    {
         return Err(IndexError::Corrupt(
             "block directory does not match sample count",
         ));

@@ -322,6 +322,7 @@ impl TrackIndex {
         if let Some(p) = self.sync_position(i) {
             return Ok(p);
         }
+        self.check_tables()?;
         let b = i / BLOCK_LEN;
         let (dts, _, _) = self.block(b);
         let mut pos = Position {
@@ -383,8 +384,25 @@ impl TrackIndex {
         (self.blocks.len() / BLOCK_ENTRY) as u32
     }
 
+    /// A track of a header-only index ([`MediaIndex::from_header_blob`]):
+    /// it has samples but no table to find them in. Only a set summary's
+    /// manifests use one ([`crate::summary`]), which read no sample.
+    pub fn is_header_only(&self) -> bool {
+        self.blocks.is_empty() && self.sample_count() > 0
+    }
+
+    /// The error of a sample lookup on a header-only track (before a
+    /// block directory is indexed).
+    fn check_tables(&self) -> Result<()> {
+        if self.is_header_only() {
+            return Err(IndexError::Corrupt("sample lookup in a header-only index"));
+        }
+        Ok(())
+    }
+
     /// Samples `range` in decode order, decoding only the blocks it touches.
     pub fn samples(&self, range: Range<u32>) -> Result<SampleCursor<'_>> {
+        self.check_tables()?;
         if range.start > range.end || range.end > self.sample_count() {
             return Err(IndexError::OutOfRange(format!(
                 "samples {}..{} of a {}-sample track",

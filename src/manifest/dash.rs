@@ -8,7 +8,7 @@
 
 use crate::media_set::{MediaSet, SetTrack};
 use crate::model::TrackKind;
-use crate::timeline::sap::{self, SapType};
+use crate::timeline::sap::SapType;
 use crate::timeline::{rescale, TimelineError, HNS};
 use crate::url::{self, Format};
 use quick_xml::events::{BytesDecl, Event};
@@ -235,7 +235,10 @@ pub fn mpd_with(
         Ok(())
     };
     write(&mut w).map_err(|_| TimelineError::NoTracks)?;
-    Ok(String::from_utf8_lossy(&w.into_inner()).into_owned())
+    // Valid UTF-8 (written from `&str`s): taken as is, without the copy
+    // and the per-chunk scan of a lossy conversion.
+    Ok(String::from_utf8(w.into_inner())
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -260,7 +263,7 @@ fn adaptation_set(
     // decodes alone.
     let sap = reps
         .iter()
-        .map(|r| sap::track_sap(set.track_index(r.track)).unwrap_or(SapType::Open) as u8)
+        .map(|r| set.track_sap(r.track).unwrap_or(SapType::Open) as u8)
         .max()
         .unwrap_or(1)
         .to_string();
@@ -601,15 +604,24 @@ fn segment_template(
         .write_inner_content(|w| {
             w.create_element("SegmentTimeline")
                 .write_inner_content(|w| {
+                    // One `S` per run: a 2 h title has ~1 200 for its
+                    // audio, so the numbers are formatted into reused
+                    // buffers rather than three new strings each.
+                    use std::fmt::Write as _;
+                    let (mut t, mut d, mut rr) = (String::new(), String::new(), String::new());
                     for s in timeline {
-                        let (t, d, rr) =
-                            (s.t.map(|t| t.to_string()), s.d.to_string(), s.r.to_string());
+                        t.clear();
+                        d.clear();
+                        rr.clear();
                         let mut e = w.create_element("S");
-                        if let Some(t) = &t {
+                        if let Some(v) = s.t {
+                            let _ = write!(t, "{v}");
                             e = e.with_attribute(("t", t.as_str()));
                         }
+                        let _ = write!(d, "{}", s.d);
                         e = e.with_attribute(("d", d.as_str()));
                         if s.r > 0 {
+                            let _ = write!(rr, "{}", s.r);
                             e = e.with_attribute(("r", rr.as_str()));
                         }
                         e.write_empty()?;

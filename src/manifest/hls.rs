@@ -9,7 +9,7 @@ use crate::index::TrackIndex;
 use crate::media_set::{MediaSet, SetTrack};
 use crate::model::{TrackKind, VideoRange};
 use crate::mux::cmaf;
-use crate::timeline::sap::{self, SapType};
+use crate::timeline::sap::SapType;
 use crate::timeline::{rescale, TimelineError, TrackSegment, HNS};
 use crate::url::{self, Format, TrackRef};
 use std::fmt::Write;
@@ -329,7 +329,7 @@ pub fn multivariant_protected(
     // (RFC 8216 §4.3.5.1): only when no video rendition has open GOPs.
     let independent = video
         .iter()
-        .map(|v| sap::track_sap(set.track_index(v)))
+        .map(|v| set.track_sap(v))
         .collect::<Result<Vec<_>, _>>()?
         .iter()
         .all(|s| *s == SapType::Closed);
@@ -511,16 +511,13 @@ fn iframe_entries(set: &MediaSet, t: &SetTrack) -> Result<Vec<IFrame>, TimelineE
     let ts = u64::from(idx.info.timescale).max(1);
     let mut out = Vec::new();
     for s in set.segments(t)? {
-        let key = idx.sample(s.samples.start)?;
+        let (size, cts) = set.first_sample(t, &s)?;
         // A track with several descriptions: the keyframe is sent with its
-        // own description's parameter sets, counted as part of it (at
-        // worst the range then also counts the first description's).
+        // own description's parameter sets, counted as part of it (such a
+        // set is never summarized, so its full index is here).
         let lead = idx.lead_bytes(s.samples.start..s.samples.start + 1);
-        let size = key
-            .size
-            .saturating_add(u32::try_from(lead).unwrap_or(u32::MAX));
-        let Some(bytes) = crate::mux::ts::keyframe_prefix_len(&idx.info, size, key.cts_offset != 0)
-        else {
+        let size = size.saturating_add(u32::try_from(lead).unwrap_or(u32::MAX));
+        let Some(bytes) = crate::mux::ts::keyframe_prefix_len(&idx.info, size, cts) else {
             continue;
         };
         let bitrate =
@@ -649,7 +646,7 @@ pub fn media_playlist_protected(
     let tr = track_ref(t);
     // Segments cut at open-GOP I-frames need the previous segment for
     // their leading pictures: not independent (RFC 8216 §4.3.3.7).
-    let independent = sap::track_sap(set.track_index(t))? == SapType::Closed;
+    let independent = set.track_sap(t)? == SapType::Closed;
     let mut out = format!(
         "#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n{}",
         version(format),

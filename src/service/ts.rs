@@ -10,9 +10,7 @@
 //! segment's number on the track's timeline, which is its Media Sequence
 //! Number or an explicit `IV` ([`hls::media_playlist_with`]).
 
-use super::{
-    carry, check_manifest_work, find_track, segment_at, text, Output, ServeError, CBC, CT_HLS,
-};
+use super::{carry, check_manifest_work, find_track, text, Output, ServeError, CBC, CT_HLS};
 use crate::crypto::{self, CbcStream, ContentKey, KeySetting};
 use crate::manifest::hls;
 use crate::media_set::{MediaSet, SetTrack};
@@ -408,6 +406,7 @@ pub(super) fn serve(
     set: &MediaSet,
     req: &StreamRequest,
     keys: &KeySetting,
+    located: Option<super::Located>,
 ) -> Result<Output, ServeError> {
     let format = req.options.format;
     let encryption = req.options.encryption.as_deref();
@@ -480,7 +479,7 @@ pub(super) fn serve(
         )),
         Resource::Fragment { track, time } => {
             let t = find(track)?;
-            let (n, _) = segment_at(set, t, *time)?;
+            let (n, _) = super::segment_of(set, t, *time, located)?;
             let tracks = segment_tracks(set, t, format);
             let job = TsJob::new(set, &tracks, n)?.ok_or_else(|| {
                 ServeError::NotFound(format!("no segment of {} at time {time}", t.name))

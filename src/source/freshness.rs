@@ -133,10 +133,14 @@ impl Check {
     }
 }
 
-/// The cached media files among `paths` whose version must be confirmed
-/// before their index or outputs are used: the index is cached and its
-/// record is stale. (No index: it is built from the origin anyway. An
-/// index without a record: the record is written when the index loads.)
+/// The media files among `paths` whose version must be confirmed before
+/// anything cached about them is used (their index, set summary or
+/// outputs): their version record is stale. The record alone decides: the
+/// index is not looked up, as on Fastly a lookup reads the whole
+/// multi-megabyte blob, which the index load then reads again — and a
+/// record may name a set summary ([`crate::summary`]) whose index was
+/// evicted. (No record: nothing cached names a version yet, and the
+/// record is written when the index loads.)
 pub fn stale(paths: &[String], cache: &mut dyn Cache, clock: Clock) -> Vec<Check> {
     if !clock.active() {
         return Vec::new();
@@ -148,8 +152,6 @@ pub fn stale(paths: &[String], cache: &mut dyn Cache, clock: Clock) -> Vec<Check
             if record.is_fresh(clock) {
                 return None;
             }
-            // Only worth a round trip when there is something to keep.
-            cache.get(&super::index_key(p))?;
             Some(Check {
                 path: p.clone(),
                 version: record.version,
@@ -223,8 +225,22 @@ mod tests {
     }
 
     #[test]
-    fn stale_lists_cached_indexes_with_old_records() {
-        let mut cache = MemoryCache::default();
+    fn stale_lists_old_records_without_reading_indexes() {
+        /// Counts the keys read.
+        struct Counting(MemoryCache, Vec<String>);
+        impl Cache for Counting {
+            fn get(&mut self, key: &str) -> Option<Bytes> {
+                self.1.push(key.to_string());
+                self.0.get(key)
+            }
+            fn put(&mut self, key: &str, value: Bytes) {
+                self.0.put(key, value)
+            }
+            fn forget(&mut self, key: &str) {
+                self.0.forget(key)
+            }
+        }
+        let mut cache = Counting(MemoryCache::default(), Vec::new());
         let paths: Vec<String> = ["a.mp4", "b.mp4", "c.mp4", "d.mp4"]
             .map(String::from)
             .into();
@@ -236,14 +252,17 @@ mod tests {
             cache.put(&crate::source::index_key(p), Bytes::from_static(b"idx"));
         }
         let checks = stale(&paths, &mut cache, CLOCK);
-        assert_eq!(
-            checks,
-            vec![Check {
-                path: "a.mp4".into(),
-                version: "\"v1\"".into()
-            }]
-        );
+        let check = |p: &str| Check {
+            path: p.into(),
+            version: "\"v1\"".into(),
+        };
+        assert_eq!(checks, vec![check("a.mp4"), check("c.mp4")]);
         assert_eq!(checks[0].read().end, 1);
+        assert!(
+            cache.1.iter().all(|k| k.starts_with("tag/")),
+            "{:?}",
+            cache.1
+        );
         assert!(stale(&paths, &mut cache, Clock::default()).is_empty());
     }
 

@@ -1,0 +1,479 @@
+//! The set summary: what the manifests of a title need from its samples,
+//! computed once and cached, so a warm manifest that misses the output
+//! cache is written without loading (or walking) the index blobs (issue 11,
+//! "warm costs independent of title length").
+//!
+//! A manifest measures every segment of every track: its boundaries on the
+//! shared timeline, its byte size (HLS `BANDWIDTH` is the peak segment
+//! bitrate and `AVERAGE-BANDWIDTH` the average, RFC 8216bis §4.4.6.2; DASH
+//! `SegmentTimeline` durations, ISO/IEC 23009-1 §5.3.9.6; Smooth chunk
+//! durations, MS-SSTR §2.2.2.6), the first keyframe's size of each segment
+//! for I-frame playlists (RFC 8216bis §4.4.6.3) and the SAP type of the
+//! segment starts. For a 2 h title that is ~1 200 segments a track, found
+//! among ~510 000 samples of a ~2.3 MB index. The summary holds just that,
+//! plus each file's header-only index ([`MediaIndex::header_blob`]: codec,
+//! size, language — what [`crate::media_set::MediaSet`] names), the shared
+//! and own timelines and the set's tracks: tens of kilobytes.
+//!
+//! Layout (varints, [`crate::index::varint`]; `str` is a length and bytes),
+//! version [`SUMMARY_VERSION`]:
+//! ```text
+//! "EPSM" version:u32be index_version:u32be
+//! files:n { path:str header_blob:bytes }
+//! tracks:n { file track name:str bitrate language:str own:u8 [timeline] }
+//! timeline
+//! per track: sap:u8 segments:n { number±, first sample±, samples, start±,
+//!   duration, payload } keys:u8 [per segment: size cts:u8]
+//! timeline = timescale target_ms end± aligned:n {u8} starts: first± runs:n
+//!   { delta± repeat }
+//! ```
+//! (± zigzag; a segment's number, first sample and start are written
+//! relative to the previous segment's end, so regular titles cost a few
+//! bytes a segment.)
+//!
+//! It is cache data but read like input: every count is capped before it
+//! drives a loop or an allocation, every index checked; anything wrong is
+//! `None`, and the caller builds the set from the indexes as if nothing
+//! were cached. Its key ([`key`]) names the source versions, the index and
+//! summary versions, the crate version (the timeline rules) and every
+//! setting that changes the set: segment duration, fragment-table policy
+//! and the `.ism`'s track selections.
+
+use crate::index::varint::{get_i64, get_u64, put_i64, put_u64};
+use crate::index::{MediaIndex, INDEX_VERSION};
+use crate::media_set::{MediaSet, Selection, SetTrack, SourceFile};
+use crate::model::TrackKind;
+use crate::service::Config;
+use crate::source::freshness::{Clock, Record};
+use crate::source::Cache;
+use crate::timeline::sap::SapType;
+use crate::timeline::{Timeline, TimelineError, TrackSegment, MAX_TIMELINE_SEGMENTS};
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// Layout version of a summary; part of its key too.
+pub const SUMMARY_VERSION: u32 = 1;
+
+const MAGIC: &[u8; 4] = b"EPSM";
+
+/// Most files a summary may name (a urlset or `.ism` of more is built
+/// from its indexes each time).
+pub const MAX_FILES: usize = 64;
+
+/// Most tracks a summary may hold (of the set, and of one file's index).
+pub const MAX_TRACKS: usize = 256;
+
+/// Longest path, name or language read back.
+const MAX_STRING: usize = 4096;
+
+/// Largest header-only index read back (sample entries with parameter
+/// sets are at most a few kilobytes a track).
+const MAX_HEADER_BLOB: usize = 1 << 20;
+
+/// What the manifests measure from samples, for every track of a set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Derived {
+    tracks: Vec<TrackDerived>,
+}
+
+impl Derived {
+    /// The data of track `track` of file `file`.
+    pub fn track(&self, file: usize, track: usize) -> Option<&TrackDerived> {
+        self.tracks
+            .iter()
+            .find(|t| t.file == file && t.track == track)
+    }
+}
+
+/// One track's segments (unclipped, on the timeline it is cut on) and
+/// what an I-frame playlist and a DASH `@startWithSAP` need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackDerived {
+    pub file: usize,
+    pub track: usize,
+    pub segments: Vec<TrackSegment>,
+    pub sap: SapType,
+    /// Per segment (same order): the first sample's size and whether it
+    /// has a composition offset. Video tracks with sample tables only
+    /// (fragment-level tracks have no I-frame playlist); else empty.
+    keys: Vec<(u32, bool)>,
+}
+
+impl TrackDerived {
+    /// [`MediaSet::first_sample`] of segment `number`.
+    pub fn first_sample(&self, number: u32) -> Option<(u32, bool)> {
+        let i = self
+            .segments
+            .binary_search_by_key(&number, |s| s.number)
+            .ok()?;
+        self.keys.get(i).copied()
+    }
+}
+
+/// The cache key of the summary of the set of `paths` at `versions`
+/// (ETags or `size:{n}`, as the version records hold them), selected by
+/// `sels` under `cfg`. `None` when it would be too long for a cache key.
+pub fn key(
+    paths: &[String],
+    sels: &Option<Vec<Selection>>,
+    versions: &[String],
+    cfg: &Config,
+) -> Option<String> {
+    if paths.len() != versions.len() || paths.len() > MAX_FILES {
+        return None;
+    }
+    // The selections (names, bitrates, languages of an `.ism`) are long:
+    // their hash stands for them, next to the paths and versions in clear.
+    let sels = crate::http::etag::of_body(format!("{sels:?}").as_bytes());
+    let mut k = format!(
+        "sum/v{SUMMARY_VERSION}/i{INDEX_VERSION}/{}/{}ms/{:?}/{sels}",
+        env!("CARGO_PKG_VERSION"),
+        cfg.segment_ms,
+        cfg.fragment_tables,
+    );
+    for (p, v) in paths.iter().zip(versions) {
+        k.push('/');
+        k.push_str(p);
+        k.push('=');
+        k.push_str(v);
+    }
+    (k.len() <= crate::outputs::MAX_KEY_LEN).then_some(k)
+}
+
+/// The versions of `paths` their records name, when every record is
+/// there and fresh ([`crate::source::freshness`]): what [`key`] needs
+/// without loading an index.
+pub fn cached_versions(
+    paths: &[String],
+    cache: &mut dyn Cache,
+    clock: Clock,
+) -> Option<Vec<String>> {
+    paths
+        .iter()
+        .map(|p| {
+            let record = Record::decode(&cache.get(&crate::outputs::tag_key(p))?);
+            record.is_fresh(clock).then_some(record.version)
+        })
+        .collect()
+}
+
+/// Whether the manifests of `set` can be written from a summary with the
+/// same bytes as from its indexes. Two kinds of track are measured from
+/// sample tables the header-only indexes do not carry, so their sets are
+/// always written from the indexes:
+/// - a track with several sample descriptions counts its in-band
+///   parameter sets (`TrackIndex::lead_bytes`);
+/// - fragment-level tracks sharing a file (an interleaved fragmented
+///   title) have their HLS variant BANDWIDTH counted from each segment's
+///   first fragment offset (`manifest::hls` `shared_fragment_overhead`).
+pub fn summarizable(set: &MediaSet) -> bool {
+    set.files.iter().all(|f| {
+        let tracks = &f.index.tracks;
+        !tracks.iter().any(|t| t.has_in_band_parameter_sets())
+            && tracks.iter().filter(|t| t.fragment_level).count() < 2
+    })
+}
+
+/// The summary of `set`, a set just built from its indexes (no filter
+/// view): every track's segments are located here, once.
+pub fn encode(set: &MediaSet) -> Result<Vec<u8>, TimelineError> {
+    let mut out = Vec::with_capacity(4096);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&SUMMARY_VERSION.to_be_bytes());
+    out.extend_from_slice(&INDEX_VERSION.to_be_bytes());
+    put_u64(&mut out, set.files.len() as u64);
+    for f in &set.files {
+        put_bytes(&mut out, f.path.as_bytes());
+        put_bytes(&mut out, &f.index.header_blob()?);
+    }
+    put_u64(&mut out, set.tracks.len() as u64);
+    for (i, t) in set.tracks.iter().enumerate() {
+        put_u64(&mut out, t.file as u64);
+        put_u64(&mut out, t.track as u64);
+        put_bytes(&mut out, t.name.as_bytes());
+        put_u64(&mut out, t.bitrate);
+        put_bytes(&mut out, t.language.as_bytes());
+        match set.own_timelines.get(i).and_then(Option::as_ref) {
+            Some(own) => {
+                out.push(1);
+                put_timeline(&mut out, own);
+            }
+            None => out.push(0),
+        }
+    }
+    put_timeline(&mut out, &set.timeline);
+    for t in &set.tracks {
+        let idx = set.track_index(t);
+        let segs = set.timeline_of(t).track_segments(idx)?;
+        out.push(set.track_sap(t)? as u8);
+        put_u64(&mut out, segs.len() as u64);
+        let mut prev: Option<&TrackSegment> = None;
+        for s in &segs {
+            let (number, first, start) = expected(prev);
+            put_i64(&mut out, i64::from(s.number) - number);
+            put_i64(&mut out, i64::from(s.samples.start) - first);
+            put_u64(
+                &mut out,
+                u64::from(s.samples.end.saturating_sub(s.samples.start)),
+            );
+            put_i64(&mut out, s.start.wrapping_sub(start));
+            put_u64(&mut out, s.duration);
+            put_u64(&mut out, s.payload);
+            prev = Some(s);
+        }
+        let keys = idx.is_video() && !idx.fragment_level;
+        out.push(u8::from(keys));
+        if keys {
+            for s in &segs {
+                let k = idx.sample(s.samples.start)?;
+                put_u64(&mut out, u64::from(k.size));
+                out.push(u8::from(k.cts_offset != 0));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The number, first sample and start a segment has when it follows
+/// `prev` without a gap (what the layout writes relative to).
+fn expected(prev: Option<&TrackSegment>) -> (i64, i64, i64) {
+    match prev {
+        Some(p) => (
+            i64::from(p.number) + 1,
+            i64::from(p.samples.end),
+            p.start.wrapping_add(p.duration as i64),
+        ),
+        None => (0, 0, 0),
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_u64(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+/// Segment starts as a first value and runs of equal deltas: a title cut
+/// every 6 s is one run.
+fn put_timeline(out: &mut Vec<u8>, t: &Timeline) {
+    put_u64(out, u64::from(t.timescale));
+    put_u64(out, u64::from(t.target_ms));
+    put_i64(out, t.end);
+    put_u64(out, t.aligned.len() as u64);
+    out.extend(t.aligned.iter().map(|&a| u8::from(a)));
+    put_u64(out, t.starts.len() as u64);
+    let Some(&first) = t.starts.first() else {
+        return;
+    };
+    put_i64(out, first);
+    let mut runs: Vec<(i64, u64)> = Vec::new();
+    for w in t.starts.windows(2) {
+        let d = w[1].wrapping_sub(w[0]);
+        match runs.last_mut() {
+            Some((delta, n)) if *delta == d => *n += 1,
+            _ => runs.push((d, 1)),
+        }
+    }
+    put_u64(out, runs.len() as u64);
+    for (d, n) in runs {
+        put_i64(out, d);
+        put_u64(out, n);
+    }
+}
+
+/// Bounds-checked reader of a summary.
+struct Reader {
+    b: Bytes,
+    pos: usize,
+}
+
+impl Reader {
+    fn u(&mut self) -> Option<u64> {
+        get_u64(&self.b, &mut self.pos)
+    }
+    fn i(&mut self) -> Option<i64> {
+        get_i64(&self.b, &mut self.pos)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        let v = *self.b.get(self.pos)?;
+        self.pos += 1;
+        Some(v)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        u32::try_from(self.u()?).ok()
+    }
+    /// A count of at most `cap`.
+    fn count(&mut self, cap: usize) -> Option<usize> {
+        usize::try_from(self.u()?).ok().filter(|&n| n <= cap)
+    }
+    /// Length-prefixed bytes of at most `cap`, as a slice of the summary.
+    fn bytes(&mut self, cap: usize) -> Option<Bytes> {
+        let n = self.count(cap)?;
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.b.len())?;
+        let s = self.b.slice(self.pos..end);
+        self.pos = end;
+        Some(s)
+    }
+    fn string(&mut self) -> Option<String> {
+        String::from_utf8(self.bytes(MAX_STRING)?.to_vec()).ok()
+    }
+    fn flag(&mut self) -> Option<bool> {
+        match self.u8()? {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
+    }
+
+    fn timeline(&mut self) -> Option<Timeline> {
+        let timescale = self.u32()?;
+        let target_ms = self.u32()?;
+        let end = self.i()?;
+        let n = self.count(MAX_TRACKS)?;
+        let aligned = (0..n).map(|_| self.flag()).collect::<Option<Vec<_>>>()?;
+        let count = self.count(MAX_TIMELINE_SEGMENTS)?;
+        if timescale == 0 || count == 0 {
+            return None;
+        }
+        let mut starts = Vec::with_capacity(count);
+        starts.push(self.i()?);
+        let runs = self.count(count)?;
+        for _ in 0..runs {
+            let (delta, repeat) = (self.i()?, self.count(count)?);
+            if repeat > count - starts.len() {
+                return None;
+            }
+            for _ in 0..repeat {
+                let last = *starts.last()?;
+                starts.push(last.checked_add(delta)?);
+            }
+        }
+        (starts.len() == count).then_some(Timeline {
+            timescale,
+            starts,
+            end,
+            aligned,
+            target_ms,
+        })
+    }
+
+    fn track(&mut self, t: &SetTrack, video_keys: bool) -> Option<TrackDerived> {
+        let sap = match self.u8()? {
+            1 => SapType::Closed,
+            3 => SapType::Open,
+            _ => return None,
+        };
+        let n = self.count(MAX_TIMELINE_SEGMENTS)?;
+        let mut segments: Vec<TrackSegment> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (number, first, start) = expected(segments.last());
+            let number = u32::try_from(number.checked_add(self.i()?)?).ok()?;
+            let first = u32::try_from(first.checked_add(self.i()?)?).ok()?;
+            let end = first.checked_add(self.u32()?)?;
+            let start = start.wrapping_add(self.i()?);
+            if segments.last().is_some_and(|p| p.number >= number) {
+                // Numbers must rise: segments are looked up by number.
+                return None;
+            }
+            segments.push(TrackSegment {
+                number,
+                samples: first..end,
+                start,
+                duration: self.u()?,
+                payload: self.u()?,
+            });
+        }
+        let keys = if self.flag()? {
+            if !video_keys {
+                return None;
+            }
+            (0..n)
+                .map(|_| Some((self.u32()?, self.flag()?)))
+                .collect::<Option<Vec<_>>>()?
+        } else {
+            Vec::new()
+        };
+        Some(TrackDerived {
+            file: t.file,
+            track: t.track,
+            segments,
+            sap,
+            keys,
+        })
+    }
+}
+
+/// The media set a summary describes (no text tracks, captions or filter
+/// view yet: the caller adds them as for a set built from indexes), or
+/// `None` when the bytes are not a summary of this version.
+pub fn decode(bytes: Bytes) -> Option<MediaSet> {
+    let mut r = Reader { b: bytes, pos: 0 };
+    let head = [
+        &MAGIC[..],
+        &SUMMARY_VERSION.to_be_bytes(),
+        &INDEX_VERSION.to_be_bytes(),
+    ]
+    .concat();
+    if r.b.get(..12)? != head.as_slice() {
+        return None;
+    }
+    r.pos = 12;
+    let n = r.count(MAX_FILES)?;
+    let mut files = Vec::with_capacity(n);
+    for _ in 0..n {
+        let path = r.string()?;
+        let index = MediaIndex::from_header_blob(r.bytes(MAX_HEADER_BLOB)?).ok()?;
+        if index.tracks.len() > MAX_TRACKS {
+            return None;
+        }
+        files.push(SourceFile { path, index });
+    }
+    let n = r.count(MAX_TRACKS)?;
+    let mut tracks = Vec::with_capacity(n);
+    let mut own_timelines = Vec::with_capacity(n);
+    for _ in 0..n {
+        let file = r.count(MAX_FILES)?;
+        let track = r.count(MAX_TRACKS)?;
+        let t = files.get(file)?.index.tracks.get(track)?;
+        if !matches!(t.info.kind, TrackKind::Video | TrackKind::Audio) {
+            return None;
+        }
+        tracks.push(SetTrack {
+            file,
+            track,
+            name: r.string()?,
+            bitrate: r.u()?,
+            language: r.string()?,
+        });
+        own_timelines.push(match r.flag()? {
+            true => Some(r.timeline()?),
+            false => None,
+        });
+    }
+    if tracks.is_empty() {
+        return None;
+    }
+    let timeline = r.timeline()?;
+    let mut derived = Vec::with_capacity(tracks.len());
+    for t in &tracks {
+        let idx = &files[t.file].index.tracks[t.track];
+        derived.push(r.track(t, idx.is_video() && !idx.fragment_level)?);
+    }
+    if r.pos != r.b.len() {
+        return None;
+    }
+    Some(MediaSet {
+        files,
+        tracks,
+        timeline,
+        own_timelines,
+        clip: None,
+        child_options: String::new(),
+        texts: Vec::new(),
+        captions: None,
+        expanded: Vec::new(),
+        derived: Some(Arc::new(Derived { tracks: derived })),
+    })
+}
+
+#[cfg(test)]
+mod tests;
