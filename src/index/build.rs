@@ -290,6 +290,41 @@ fn check_descriptions(t: &Track) -> Result<()> {
     Ok(())
 }
 
+/// `switches` (first sample, description; numbered in the file's samples)
+/// renumbered in the samples `keep` keeps ([`EditPlan::keep`]; empty:
+/// every sample): an edit list that drops the samples before a keyframe
+/// (or after its end) shifts the index's sample numbers, and the
+/// description of each kept sample must stay its own. Switches in dropped
+/// samples fold into the description the next kept sample has.
+pub(super) fn kept_switches(
+    switches: &[(u32, u32)],
+    keep: &[(Range<u32>, u64)],
+) -> Vec<(u32, u32)> {
+    if keep.is_empty() {
+        return switches.to_vec();
+    }
+    let desc_at = |f: u32| match switches.partition_point(|s| s.0 <= f) {
+        0 => 0,
+        i => switches[i - 1].1,
+    };
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    let mut push = |at: u32, d: u32| {
+        if out.last().is_none_or(|&(_, p)| p != d) {
+            out.push((at, d));
+        }
+    };
+    let mut base = 0u32;
+    for (r, _) in keep {
+        push(base, desc_at(r.start));
+        let from = switches.partition_point(|s| s.0 <= r.start);
+        for &(at, d) in switches[from..].iter().take_while(|s| s.0 < r.end) {
+            push(base.saturating_add(at - r.start), d);
+        }
+        base = base.saturating_add(r.end.saturating_sub(r.start));
+    }
+    out
+}
+
 /// One track in the merged walk: its samples, the next one waiting, and
 /// its encoder.
 struct Lane<'a> {
@@ -512,7 +547,10 @@ struct TrackEncoder<'a> {
     cts: bool,
     /// Samples stand for whole fragments ([`build_fragment_level`]).
     fragment_level: bool,
-    /// The next description switch to check ([`Track::descriptions`]).
+    /// The description switches ([`Track::descriptions`]) numbered in
+    /// the samples the edit plan keeps ([`kept_switches`]).
+    switches: Vec<(u32, u32)>,
+    /// The next description switch to check.
     next_switch: usize,
 }
 
@@ -533,6 +571,11 @@ impl<'a> TrackEncoder<'a> {
             bytes: 0,
             cts: false,
             fragment_level: false,
+            switches: t
+                .descriptions
+                .as_ref()
+                .map(|(_, s)| kept_switches(s, &plan.keep))
+                .unwrap_or_default(),
             next_switch: 0,
         }
     }
@@ -593,8 +636,8 @@ impl<'a> TrackEncoder<'a> {
         if flags & F_SAME_SIZE == 0 {
             varint::put_u64(data, u64::from(s.size));
         }
-        if let Some((_, switches)) = &t.descriptions {
-            while let Some(&(at, _)) = switches.get(self.next_switch) {
+        if t.descriptions.is_some() {
+            while let Some(&(at, _)) = self.switches.get(self.next_switch) {
                 if at > self.count {
                     break;
                 }
@@ -702,14 +745,14 @@ impl<'a> TrackEncoder<'a> {
         out.extend_from_slice(&self.count.to_be_bytes());
         out.extend_from_slice(&bytes.to_be_bytes());
         put_table(out, &t.entry.raw, 1)?;
-        if let Some((d, switches)) = &t.descriptions {
+        if let Some((d, _)) = &t.descriptions {
             // At most `MAX_SAMPLE_ENTRIES` (16).
             out.push(d.entries.len() as u8);
             for e in &d.entries {
                 put_table(out, &e.raw, 1)?;
             }
-            let mut table = Vec::with_capacity(switches.len() * 8);
-            for (at, desc) in switches {
+            let mut table = Vec::with_capacity(self.switches.len() * 8);
+            for (at, desc) in &self.switches {
                 table.extend_from_slice(&at.to_be_bytes());
                 table.extend_from_slice(&desc.to_be_bytes());
             }

@@ -443,3 +443,19 @@ fn many_tracks_are_merged_too() {
         r => panic!("{r:?}"),
     }
 }
+
+#[test]
+fn kept_switches_renumber_and_fold_dropped_ones() {
+    use super::build::kept_switches;
+    let sw = [(0, 0), (24, 1), (36, 2)];
+    assert_eq!(kept_switches(&sw, &[]), sw.to_vec());
+    // Samples 12.. kept: 24 → 12, 36 → 24.
+    assert_eq!(
+        kept_switches(&sw, &[(12..48, 0)]),
+        vec![(0, 0), (12, 1), (24, 2)]
+    );
+    // Samples 30..40 kept: starts in description 1, 36 → 6.
+    assert_eq!(kept_switches(&sw, &[(30..40, 0)]), vec![(0, 1), (6, 2)]);
+    // A trimmed end drops the switches past it.
+    assert_eq!(kept_switches(&sw, &[(0..30, 0)]), vec![(0, 0), (24, 1)]);
+}

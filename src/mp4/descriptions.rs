@@ -105,12 +105,18 @@ fn differ(a: &SampleEntry, b: &SampleEntry) -> String {
 fn in_band_entry(entries: &[SampleEntry], fourcc: &[u8; 4], path: &str) -> Result<SampleEntry> {
     let first = &entries[0];
     let mut raw = first.raw.to_vec();
-    // Box header (8), SampleEntry (8), VisualSampleEntry up to width (16):
-    // width at 32, height at 34 (§12.1.3.2); `parse_entry` checked the
-    // entry is long enough.
+    // Box header (8, or 16 with a 64-bit `largesize`, §4.2), SampleEntry
+    // (8), VisualSampleEntry up to width (16): width at header + 24,
+    // height at header + 26 (§12.1.3.2); `parse_entry` checked the entry
+    // is long enough.
+    let header = if raw.get(..4) == Some(&[0, 0, 0, 1][..]) {
+        16
+    } else {
+        8
+    };
     let width = entries.iter().map(|e| e.width).max().unwrap_or(0);
     let height = entries.iter().map(|e| e.height).max().unwrap_or(0);
-    if raw.len() < 8 + 78 {
+    if raw.len() < header + 78 {
         return Err(Mp4Error::truncated(
             path,
             0,
@@ -118,9 +124,9 @@ fn in_band_entry(entries: &[SampleEntry], fourcc: &[u8; 4], path: &str) -> Resul
         ));
     }
     raw[4..8].copy_from_slice(fourcc);
-    raw[32..34].copy_from_slice(&(width.min(0xffff) as u16).to_be_bytes());
-    raw[34..36].copy_from_slice(&(height.min(0xffff) as u16).to_be_bytes());
-    if let Some((at, _)) = config_record(&raw) {
+    raw[header + 24..header + 26].copy_from_slice(&(width.min(0xffff) as u16).to_be_bytes());
+    raw[header + 26..header + 28].copy_from_slice(&(height.min(0xffff) as u16).to_be_bytes());
+    if let Some((at, len)) = config_record(&raw, header) {
         // (profile bytes from the highest profile, level the highest).
         match &first.codec {
             Codec::Avc(_) => {
@@ -156,6 +162,7 @@ fn in_band_entry(entries: &[SampleEntry], fourcc: &[u8; 4], path: &str) -> Resul
                     raw[at + 1..at + 12].copy_from_slice(&rec[1..12]);
                     raw[at + 12] = level;
                 }
+                clear_array_completeness(&mut raw[at..at + len]);
             }
             _ => {}
         }
@@ -163,13 +170,40 @@ fn in_band_entry(entries: &[SampleEntry], fourcc: &[u8; 4], path: &str) -> Resul
     parse_sample_entry(Bytes::from(raw), path)
 }
 
-/// Where the payload of the entry's `avcC`/`hvcC` starts in `raw`, and its
-/// length.
-fn config_record(raw: &[u8]) -> Option<(usize, usize)> {
-    let mut at = 8 + 78;
+/// Sets `array_completeness` to 0 in every array of the `hvcC` record
+/// `rec`: an `hev1` entry's parameter sets may also be in the stream
+/// (ISO/IEC 14496-15 §8.3.3.1.2; §8.4.1.1.2 makes 0 the `hev1` default),
+/// and ours are, at every sync sample; an `hvc1` source's 1 would tell a
+/// decoder there are none. Stops at the first array the record cuts short
+/// (each step moves on at least two bytes, so the walk is bounded by it).
+fn clear_array_completeness(rec: &mut [u8]) {
+    let Some(&arrays) = rec.get(22) else { return };
+    let mut at = 23usize;
+    for _ in 0..arrays {
+        let Some(b) = rec.get_mut(at) else { return };
+        *b &= 0x7f;
+        let Some(k) = rec.get(at + 1..at + 3) else {
+            return;
+        };
+        let nalus = u16::from_be_bytes([k[0], k[1]]);
+        at += 3;
+        for _ in 0..nalus {
+            let Some(l) = rec.get(at..at + 2) else { return };
+            at += 2 + usize::from(u16::from_be_bytes([l[0], l[1]]));
+        }
+    }
+}
+
+/// Where the payload of the entry's `avcC`/`hvcC` starts in `raw` (whose
+/// box header is `header` bytes long), and its length.
+fn config_record(raw: &[u8], header: usize) -> Option<(usize, usize)> {
+    let mut at = header + 78;
     while at + 8 <= raw.len() {
-        let size = u32::from_be_bytes([raw[at], raw[at + 1], raw[at + 2], raw[at + 3]]) as usize;
-        if size < 8 || at + size > raw.len() {
+        let size = u32::from_be_bytes([raw[at], raw[at + 1], raw[at + 2], raw[at + 3]]);
+        // Checked: on wasm32 `at + size` could wrap back into the entry
+        // and walk it forever.
+        let size = usize::try_from(size).ok()?;
+        if size < 8 || at.checked_add(size)? > raw.len() {
             return None;
         }
         if &raw[at + 4..at + 8] == b"avcC" || &raw[at + 4..at + 8] == b"hvcC" {

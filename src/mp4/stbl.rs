@@ -191,10 +191,20 @@ impl SampleTables {
     /// description, [`super::descriptions::Descriptions::map`]). The first
     /// element is always for sample 0. One pass over `stsc` (bounded by its
     /// box size); an index naming no entry is invalid.
+    ///
+    /// The runs are those [`SampleIter`] walks, so each sample is sent with
+    /// the description its bytes were read under: an entry takes over at
+    /// the first chunk at or after its `first_chunk` that the entry before
+    /// it has reached (chunk 1 for the first entry, whatever its
+    /// `first_chunk`), so an entry whose `first_chunk` is not past the one
+    /// before it (equal, smaller, or a first entry's 0) covers no samples
+    /// and switches nothing.
     pub fn description_switches(&self, map: &[u8], path: &str) -> Result<Vec<(u32, u32)>> {
         let t = &self.stsc;
         let mut out: Vec<(u32, u32)> = Vec::new();
         let mut sample = 0u64;
+        // The chunk (1-based) the iterator reaches entry `i` at.
+        let mut reached = 1u64;
         for i in 0..t.count {
             if sample >= u64::from(self.sample_count) {
                 break;
@@ -211,13 +221,19 @@ impl SampleTables {
                     )
                 })?;
             let desc = u32::from(*desc);
-            if out.last().is_none_or(|&(_, d)| d != desc) {
+            let per_chunk = u64::from(t.u32_at(i, 1));
+            // The run's samples: up to the next entry's chunk, or the rest.
+            let (run, next) = if i + 1 < t.count {
+                let next = u64::from(t.u32_at(i + 1, 0)).max(reached);
+                ((next - reached) * per_chunk, next)
+            } else {
+                (per_chunk, reached)
+            };
+            if run > 0 && out.last().is_none_or(|&(_, d)| d != desc) {
                 out.push((sample as u32, desc));
             }
-            if i + 1 < t.count {
-                let chunks = t.u32_at(i + 1, 0).saturating_sub(t.u32_at(i, 0));
-                sample += u64::from(chunks) * u64::from(t.u32_at(i, 1));
-            }
+            sample = sample.saturating_add(if i + 1 < t.count { run } else { 0 });
+            reached = next;
         }
         if out.is_empty() {
             out.push((0, 0));
@@ -593,5 +609,91 @@ mod tests {
         let r: Vec<_> = t.samples("stbl").collect();
         assert_eq!(r.len(), 3);
         assert!(r[2].is_err());
+    }
+
+    /// An `stbl` of `samples` 1-byte samples in `chunks` chunks laid out by
+    /// the `stsc` entries
+    /// (first_chunk, samples_per_chunk, sample_description_index).
+    fn stbl_with_stsc(stsc: &[(u32, u32, u32)], chunks: u32, samples: u32) -> SampleTables {
+        let mut w = BoxWriter::default();
+        w.start(b"stbl");
+        w.start_full(b"stts", 0, 0)
+            .u32(1)
+            .u32(samples)
+            .u32(10)
+            .end();
+        w.start_full(b"stsz", 0, 0).u32(1).u32(samples).end();
+        w.start_full(b"stsc", 0, 0).u32(stsc.len() as u32);
+        for &(f, n, d) in stsc {
+            w.u32(f).u32(n).u32(d);
+        }
+        w.end();
+        w.start_full(b"stco", 0, 0).u32(chunks);
+        for c in 0..chunks {
+            w.u32(c * 100);
+        }
+        w.end();
+        w.end();
+        let b = BoxIter::new(Bytes::from(w.buf), 0, "")
+            .next()
+            .unwrap()
+            .unwrap();
+        SampleTables::parse(&b, "stbl").unwrap()
+    }
+
+    /// The description of every sample as the iterator reads its chunks:
+    /// the last `stsc` entry reached whose first_chunk is at or before the
+    /// sample's chunk, scanning forward (`SampleIter::advance_chunk`).
+    fn walked(stsc: &[(u32, u32, u32)], t: &SampleTables) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut e = 0;
+        for (chunk, _) in (1u32..).zip(0..t.chunks.count) {
+            while e + 1 < stsc.len() && stsc[e + 1].0 <= chunk {
+                e += 1;
+            }
+            for _ in 0..stsc[e].1 {
+                out.push(stsc[e].2 - 1);
+            }
+        }
+        out.truncate(t.sample_count as usize);
+        out
+    }
+
+    fn per_sample(switches: &[(u32, u32)], n: u32) -> Vec<u32> {
+        (0..n)
+            .map(|i| switches.iter().rev().find(|s| s.0 <= i).unwrap().1)
+            .collect()
+    }
+
+    #[test]
+    fn description_switches_follow_the_chunks_the_iterator_reads() {
+        // (stsc entries, chunks, samples).
+        type Case = (&'static [(u32, u32, u32)], u32, u32);
+        let cases: &[Case] = &[
+            // Runs in order: 2 chunks of 2 with entry 1, then entry 2.
+            (&[(1, 2, 1), (3, 1, 2)], 4, 6),
+            // A first entry at chunk 0 (1-based: invalid) still covers
+            // only chunk 1 as read, not chunks 0 and 1.
+            (&[(0, 1, 1), (2, 1, 2)], 3, 3),
+            // Two entries at chunk 1: the second covers it.
+            (&[(1, 1, 1), (1, 1, 2)], 2, 2),
+            // First chunks out of order: the third takes over at chunk 3.
+            (&[(1, 1, 1), (3, 1, 2), (2, 1, 1)], 4, 4),
+            // An empty run between two of one description.
+            (&[(1, 1, 1), (2, 0, 2), (3, 1, 1)], 4, 3),
+        ];
+        for &(stsc, chunks, samples) in cases {
+            let t = stbl_with_stsc(stsc, chunks, samples);
+            let read: Vec<u32> = t.samples("stbl").map(|s| s.unwrap().size).collect();
+            assert_eq!(read.len(), samples as usize, "{stsc:?}");
+            let sw = t.description_switches(&[0, 1], "stbl").unwrap();
+            assert!(sw.windows(2).all(|w| w[0].0 < w[1].0), "{stsc:?}: {sw:?}");
+            assert_eq!(sw[0].0, 0, "{stsc:?}");
+            assert_eq!(
+                per_sample(&sw, samples),
+                walked(stsc, &t),
+                "{stsc:?}: {sw:?}"
+            );
+        }
     }
 }

@@ -325,3 +325,24 @@ fn settings_choose_the_provider() {
     let r = crate::source::keyprovider::read(provider(), "small/avc_bframes.mp4", String::new());
     assert!(files.read(&[r]).remove(0).is_err());
 }
+
+#[test]
+fn a_cached_answer_for_another_key_id_is_a_miss() {
+    // The entry's key names the key id, but the bytes come back from a
+    // platform cache: an entry holding another key is never used for it.
+    let req = request(&format!(
+        "{ASSET}/manifest(format=mpd-time-cmaf,encryption=cenc)"
+    ));
+    let doc = crate::source::cpix::KeyDoc::of(&req, &KeySetting::Provider(provider())).unwrap();
+    let mut cache = MemoryCache::default();
+    let other = crate::manifest::dash::uuid(&[9; 16]);
+    let mut parsed = crate::crypto::cpix::parse(cpix_answer(&other).as_bytes()).unwrap();
+    doc.store(&parsed, &mut cache);
+    assert!(doc.cached(&mut cache).is_none());
+    parsed.key.kid = provider().kid("cenc", &asset());
+    doc.store(&parsed, &mut cache);
+    assert_eq!(
+        doc.cached(&mut cache).map(|d| d.key.kid),
+        Some(parsed.key.kid)
+    );
+}

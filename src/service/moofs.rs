@@ -86,7 +86,14 @@ impl Held {
     /// The answer to `req` from these bytes, when they hold all of it.
     pub fn answer(&self, req: &ReadRequest) -> Option<ReadResponse> {
         let end = self.offset.checked_add(self.response.data.len() as u64)?;
-        if req.path != self.path || req.start < self.offset || req.end > end || req.start > req.end
+        // Only a GET of the origin: a key provider's POST names the asset
+        // in `path` and is never a slice of its bytes.
+        let origin = matches!(req.target, crate::source::ReadTarget::Origin);
+        if !origin
+            || req.path != self.path
+            || req.start < self.offset
+            || req.end > end
+            || req.start > req.end
         {
             return None;
         }

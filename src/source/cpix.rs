@@ -127,9 +127,15 @@ impl KeyDoc {
         }
     }
 
-    /// The cached parsed document, if any (a bad entry is a miss).
+    /// The cached parsed document, if any (a bad entry is a miss, and so
+    /// is a provider's entry without the key id asked for: the bytes come
+    /// back from a platform cache, and `from_read` refused such answers).
     pub fn cached(&self, cache: &mut dyn Cache) -> Option<Cpix> {
-        encoding::decode(&cache.get(&self.cache_key())?)
+        let doc = encoding::decode(&cache.get(&self.cache_key())?)?;
+        match self {
+            KeyDoc::Provider { kid, .. } if doc.key.kid != *kid => None,
+            _ => Some(doc),
+        }
     }
 
     /// Caches a parsed document.

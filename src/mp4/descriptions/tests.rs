@@ -132,6 +132,40 @@ fn in_band_entry_is_avc3_with_the_largest_size_and_highest_profile() {
     }
 }
 
+/// `raw` (a box with a compact header) rewritten with a 64-bit
+/// `largesize` header (§4.2: `size` 1), 8 bytes longer.
+fn with_largesize(raw: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, 0, 1];
+    out.extend_from_slice(&raw[4..8]);
+    out.extend_from_slice(&(raw.len() as u64 + 8).to_be_bytes());
+    out.extend_from_slice(&raw[8..]);
+    out
+}
+
+#[test]
+fn in_band_entry_of_a_largesize_entry_patches_its_own_fields() {
+    // The first description with a 16-byte box header: its width, height
+    // and avcC sit 8 bytes later than in a compact one.
+    let first = entry(with_largesize(&small()));
+    assert_eq!(first.width, 320);
+    let (e, _) = combine(vec![first, entry(large())], "stsd", 0).unwrap();
+    assert_eq!(e.fourcc, FourCC(*b"avc3"));
+    assert_eq!((e.width, e.height), (640, 360));
+    assert_eq!(e.codec_string, "avc3.64001f");
+}
+
+#[test]
+fn config_record_walk_ends_on_a_size_past_the_entry() {
+    // A child size that would wrap a 32-bit `usize` back into the entry
+    // (wasm32) must end the walk, not loop.
+    let mut raw = small();
+    raw.truncate(8 + 78);
+    raw.extend_from_slice(&0xffff_fff0u32.to_be_bytes());
+    raw.extend_from_slice(b"free");
+    raw.extend_from_slice(&[0; 8]);
+    assert_eq!(config_record(&raw, 8), None);
+}
+
 #[test]
 fn parameter_sets_are_length_prefixed() {
     let p = parameter_set_prefix(&entry(large())).unwrap();
@@ -201,6 +235,26 @@ fn a_switch_at_a_non_sync_sample_is_invalid() {
             );
         }
         e => panic!("{e}"),
+    }
+}
+
+#[test]
+fn an_edit_that_drops_leading_samples_keeps_each_samples_description() {
+    // The edit starts at frame 14's time: the index keeps the samples from
+    // keyframe 12 on, so file sample 24 (the switch) is index sample 12.
+    let mut t = joined(24);
+    t.edit = Some(14 * 512);
+    let idx = index(t).unwrap();
+    let again = MediaIndex::from_blob(idx.blob.clone()).unwrap();
+    for idx in [&idx, &again] {
+        let t = &idx.tracks[0];
+        assert_eq!(t.sample_count(), 36);
+        assert_eq!((t.description_of(11), t.description_of(12)), (0, 1));
+        assert_eq!(
+            &t.param_prefix(12, true).unwrap()[4..4 + SPS_HIGH.len()],
+            SPS_HIGH
+        );
+        assert_eq!(&t.param_prefix(0, true).unwrap()[4..10], SPS_BASE);
     }
 }
 
@@ -430,4 +484,46 @@ fn hevc_descriptions_become_hev1_with_vps_sps_pps_in_band() {
     // HEVC and AVC descriptions of one track: 501.
     let err = combine(vec![entry(small()), b], "stsd", 0).unwrap_err();
     assert_eq!(err.kind, Mp4ErrorKind::Unsupported);
+}
+
+/// The `array_completeness` bits of the arrays of the `hvcC` in `raw`.
+fn completeness(raw: &[u8]) -> Vec<bool> {
+    let rec = &raw[raw.windows(4).position(|w| w == b"hvcC").unwrap() + 4..];
+    let mut at = 23;
+    let mut out = Vec::new();
+    for _ in 0..rec[22] {
+        out.push(rec[at] & 0x80 != 0);
+        let n = u16::from_be_bytes([rec[at + 1], rec[at + 2]]);
+        at += 3;
+        for _ in 0..n {
+            at += 2 + usize::from(u16::from_be_bytes([rec[at], rec[at + 1]]));
+        }
+    }
+    out
+}
+
+#[test]
+fn hev1_entry_says_parameter_sets_may_be_in_the_stream() {
+    // `hvc1` entries mark their arrays complete (§8.4.1.1.2); the `hev1`
+    // entry whose sync samples carry parameter sets must not.
+    let complete = |mut raw: Vec<u8>| {
+        let rec = raw.windows(4).position(|w| w == b"hvcC").unwrap() + 4;
+        let mut at = rec + 23;
+        for _ in 0..3 {
+            raw[at] |= 0x80;
+            let len = usize::from(u16::from_be_bytes([raw[at + 3], raw[at + 4]]));
+            at += 5 + len;
+        }
+        raw
+    };
+    let a = complete(hevc_entry((320, 180), 1, 60, &[0x42, 1, 1, 0x11]));
+    assert_eq!(completeness(&a), [true; 3]);
+    let b = complete(hevc_entry((1280, 720), 2, 93, &[0x42, 1, 1, 0x22]));
+    let (e, _) = combine(vec![entry(a), entry(b)], "stsd", 0).unwrap();
+    assert_eq!(e.fourcc, FourCC(*b"hev1"));
+    assert_eq!(completeness(&e.raw), [false; 3]);
+    match &e.codec {
+        Codec::Hevc(c) => assert_eq!(c.vps.len() + c.sps.len() + c.pps.len(), 3),
+        c => panic!("{c:?}"),
+    }
 }

@@ -557,3 +557,41 @@ fn interleaved_bandwidth_counts_each_fragment_once() {
         );
     }
 }
+
+#[test]
+fn held_bytes_answer_origin_reads_only() {
+    let held = Held {
+        path: "a.mp4".into(),
+        offset: 100,
+        response: ReadResponse {
+            data: bytes::Bytes::from(vec![7u8; 50]),
+            total_size: 1000,
+            etag: "\"v1\"".into(),
+        },
+    };
+    let origin = ReadRequest {
+        path: "a.mp4".into(),
+        start: 110,
+        end: 120,
+        if_match: Some("\"v1\"".into()),
+        target: crate::source::ReadTarget::Origin,
+    };
+    assert_eq!(held.answer(&origin).unwrap().data.len(), 10);
+    // Outside the held bytes, another version: not from them.
+    let past = ReadRequest {
+        end: 151,
+        ..origin.clone()
+    };
+    assert!(held.answer(&past).is_none());
+    let other = ReadRequest {
+        if_match: Some("\"v2\"".into()),
+        ..origin.clone()
+    };
+    assert!(held.answer(&other).is_none());
+    // A key provider's POST named like the file is never a slice of it.
+    let p = crate::crypto::provider::KeyProvider::parse("http://k.example/", None).unwrap();
+    let mut post = crate::source::keyprovider::read(std::sync::Arc::new(p), "a.mp4", "<x/>".into());
+    post.start = 110;
+    post.end = 120;
+    assert!(held.answer(&post).is_none());
+}
