@@ -604,29 +604,13 @@ fn segment_template(
         .write_inner_content(|w| {
             w.create_element("SegmentTimeline")
                 .write_inner_content(|w| {
-                    // One `S` per run: a 2 h title has ~1 200 for its
-                    // audio, so the numbers are formatted into reused
-                    // buffers rather than three new strings each.
-                    use std::fmt::Write as _;
-                    let (mut t, mut d, mut rr) = (String::new(), String::new(), String::new());
-                    for s in timeline {
-                        t.clear();
-                        d.clear();
-                        rr.clear();
-                        let mut e = w.create_element("S");
-                        if let Some(v) = s.t {
-                            let _ = write!(t, "{v}");
-                            e = e.with_attribute(("t", t.as_str()));
-                        }
-                        let _ = write!(d, "{}", s.d);
-                        e = e.with_attribute(("d", d.as_str()));
-                        if s.r > 0 {
-                            let _ = write!(rr, "{}", s.r);
-                            e = e.with_attribute(("r", rr.as_str()));
-                        }
-                        e.write_empty()?;
-                    }
-                    Ok(())
+                    super::runs::write(
+                        w,
+                        "S",
+                        timeline
+                            .iter()
+                            .map(|s| (s.t, s.d, (s.r > 0).then_some(s.r))),
+                    )
                 })?;
             Ok(())
         })?;

@@ -5,6 +5,8 @@
 pub mod dash;
 pub mod hls;
 pub mod lang;
+mod number;
+mod runs;
 pub mod smooth;
 
 #[cfg(test)]

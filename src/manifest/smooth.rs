@@ -380,19 +380,11 @@ fn text_stream_index(
 
 /// Writes the `<c>` entries (§2.2.2.6).
 fn write_chunks(w: &mut Writer<Vec<u8>>, entries: &[Chunk]) -> io::Result<()> {
-    for c in entries {
-        let (t, d, r) = (c.t.map(|t| t.to_string()), c.d.to_string(), c.r.to_string());
-        let mut e = w.create_element("c");
-        if let Some(t) = &t {
-            e = e.with_attribute(("t", t.as_str()));
-        }
-        e = e.with_attribute(("d", d.as_str()));
-        if c.r > 1 {
-            e = e.with_attribute(("r", r.as_str()));
-        }
-        e.write_empty()?;
-    }
-    Ok(())
+    super::runs::write(
+        w,
+        "c",
+        entries.iter().map(|c| (c.t, c.d, (c.r > 1).then_some(c.r))),
+    )
 }
 
 /// Writes one `QualityLevel` (§2.2.2.5).

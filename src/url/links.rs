@@ -3,6 +3,7 @@
 //! grammar (`[A-Za-z0-9_.-]{1,64}`) or the URL will not parse back.
 
 use super::{Format, TrackRef};
+use std::fmt::Write as _;
 
 fn push_format(url: &mut String, format: Format) {
     if let Some(f) = format.as_azure() {
@@ -104,15 +105,27 @@ pub fn fragment_url_with(
     format: Format,
     encryption: Option<&str>,
 ) -> String {
-    let mut url = format!(
-        "QualityLevels({})/Fragments({}={time}",
-        track.bitrate, track.name
-    );
-    push_format(&mut url, format);
-    push_encryption(&mut url, encryption);
-    url.push(')');
-    url.push_str(hls_suffix(format, false));
+    let (mut url, after) = fragment_url_parts(track, format, encryption);
+    let _ = write!(url, "{time}");
+    url.push_str(&after);
     url
+}
+
+/// [`fragment_url_with`] cut at the time: what comes before it and what
+/// comes after, so a playlist of many segments formats the URL's fixed
+/// parts once.
+pub fn fragment_url_parts(
+    track: &TrackRef,
+    format: Format,
+    encryption: Option<&str>,
+) -> (String, String) {
+    let before = format!("QualityLevels({})/Fragments({}=", track.bitrate, track.name);
+    let mut after = String::new();
+    push_format(&mut after, format);
+    push_encryption(&mut after, encryption);
+    after.push(')');
+    after.push_str(hls_suffix(format, false));
+    (before, after)
 }
 
 /// A WebVTT text segment's URL: [`fragment_url`] with a `.vtt` suffix,

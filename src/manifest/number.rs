@@ -1,0 +1,155 @@
+//! Numbers written into manifests, formatted without `core::fmt`.
+//!
+//! Why: a 2 h title's media playlist is 1 200 `#EXTINF:{seconds},` lines
+//! and its MPD as many `S@d` values, and the formatting machinery
+//! (`write!` of a `u64`, and above all `{:.6}` of an `f64`, which takes
+//! the exact-decimal path) was most of a warm manifest's CPU. The output
+//! is byte-identical to the `core::fmt` forms these replace (tests).
+
+use std::fmt::Write as _;
+
+/// `value` in decimal (what `{value}` writes).
+pub fn decimal(out: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
+}
+
+/// `num / den` seconds with six decimals, exactly what
+/// `format!("{:.6}", num as f64 / den as f64)` writes (an `EXTINF`
+/// duration, RFC 8216 §4.3.2.1).
+///
+/// The quotient is rounded in integers. That agrees with rounding the
+/// `f64` quotient unless the exact value lies so close to a rounding tie
+/// (half a microsecond) that the `f64`'s own error (at most 2⁻⁵² of the
+/// value: one rounding converting `num`, one dividing) could cross it;
+/// then, and for `den == 0`, the `f64` is formatted as before.
+pub fn seconds6(out: &mut String, num: u64, den: u32) {
+    const MICRO: u128 = 1_000_000;
+    if den == 0 {
+        let _ = write!(out, "{:.6}", num as f64 / f64::from(den));
+        return;
+    }
+    let scaled = u128::from(num) * MICRO;
+    let den = u128::from(den);
+    let (q, rem) = (scaled / den, scaled % den);
+    // The distance to the tie, in units of 1 / (2·10⁶·den), against the
+    // f64 error in the same units (num·2·10⁶·2⁻⁵² = scaled·2⁻⁵¹), with a
+    // factor 2 to spare.
+    let gap = (2 * rem).abs_diff(den);
+    if gap <= (scaled >> 50) + 1 {
+        let _ = write!(out, "{:.6}", num as f64 / den as f64);
+        return;
+    }
+    let rounded = if 2 * rem > den { q + 1 } else { q };
+    // `rounded / 10⁶` is at most `num` (den ≥ 1): it fits a u64.
+    decimal(out, (rounded / MICRO) as u64);
+    out.push('.');
+    let frac = (rounded % MICRO) as u64;
+    let mut scale = 100_000;
+    while scale > 0 {
+        out.push(char::from(b'0' + (frac / scale % 10) as u8));
+        scale /= 10;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_matches_display() {
+        for v in [0, 1, 9, 10, 99, 100, 12_345, u64::from(u32::MAX), u64::MAX] {
+            let mut s = String::new();
+            decimal(&mut s, v);
+            assert_eq!(s, v.to_string());
+        }
+    }
+
+    fn check(num: u64, den: u32) {
+        let mut s = String::new();
+        seconds6(&mut s, num, den);
+        assert_eq!(s, format!("{:.6}", num as f64 / den as f64), "{num}/{den}");
+    }
+
+    #[test]
+    fn seconds6_matches_f64_formatting() {
+        let dens = [
+            1,
+            3,
+            7,
+            24,
+            25,
+            1000,
+            1001,
+            24_000,
+            30_000,
+            44_100,
+            48_000,
+            90_000,
+            600_000,
+            10_000_000,
+            16_777_216,
+            u32::MAX,
+        ];
+        // Typical durations, ties (5/10⁷ is exactly half a microsecond)
+        // and extremes.
+        let nums = [
+            0,
+            1,
+            5,
+            15,
+            25,
+            1024,
+            1001,
+            1_000_000,
+            6_000_000,
+            59_989_333,
+            60_000_000,
+            540_540,
+            6_006,
+            48_127,
+            287_744,
+            1 << 53,
+            (1 << 53) + 1,
+            u64::MAX / 3,
+            u64::MAX,
+        ];
+        for &d in &dens {
+            for &n in &nums {
+                check(n, d);
+            }
+        }
+        // A pseudo-random sweep (xorshift) over mixed magnitudes.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let den = (x >> 32) as u32 >> (x % 24);
+            let num = x >> (x % 61);
+            check(num, den.max(1));
+        }
+        check(7, 0);
+        check(0, 0);
+    }
+
+    #[test]
+    fn ties_take_the_f64_path() {
+        // 5 / 10⁷ s is exactly 0.5 µs: the f64 (just below or above)
+        // decides, as `{:.6}` did.
+        check(5, 10_000_000);
+        check(15, 10_000_000);
+        check(1_000_005, 10_000_000);
+    }
+}
