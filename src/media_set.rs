@@ -253,21 +253,40 @@ impl MediaSet {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let aligned = vec![true; tracks.len()];
-        Ok(MediaSet {
+        Ok(MediaSet::assembled(
+            (files, tracks),
+            (
+                Timeline {
+                    aligned,
+                    ..timeline
+                },
+                own_timelines,
+            ),
+            None,
+        ))
+    }
+
+    /// A set of `files` and their selected `tracks` on `timeline`s, in
+    /// its unfiltered view (no clip, texts, captions or child options):
+    /// what [`MediaSet::build`] computes, and what a cached set summary
+    /// decodes to (with its `derived` data).
+    pub(crate) fn assembled(
+        (files, tracks): (Vec<SourceFile>, Vec<SetTrack>),
+        (timeline, own_timelines): (Timeline, Vec<Option<Timeline>>),
+        derived: Option<std::sync::Arc<crate::summary::Derived>>,
+    ) -> MediaSet {
+        MediaSet {
             files,
             tracks,
-            timeline: Timeline {
-                aligned,
-                ..timeline
-            },
+            timeline,
             own_timelines,
             clip: None,
             child_options: String::new(),
             texts: Vec::new(),
             captions: None,
             expanded: Vec::new(),
-            derived: None,
-        })
+            derived,
+        }
     }
 
     /// Keeps the tracks `order` lists (indexes into `tracks`), in that

@@ -461,18 +461,11 @@ pub fn decode(bytes: Bytes) -> Option<MediaSet> {
     if r.pos != r.b.len() {
         return None;
     }
-    Some(MediaSet {
-        files,
-        tracks,
-        timeline,
-        own_timelines,
-        clip: None,
-        child_options: String::new(),
-        texts: Vec::new(),
-        captions: None,
-        expanded: Vec::new(),
-        derived: Some(Arc::new(Derived { tracks: derived })),
-    })
+    Some(MediaSet::assembled(
+        (files, tracks),
+        (timeline, own_timelines),
+        Some(Arc::new(Derived { tracks: derived })),
+    ))
 }
 
 #[cfg(test)]
