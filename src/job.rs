@@ -448,7 +448,7 @@ impl Job {
             }
             Stage::Text { seg } => {
                 let resp = one(results)?;
-                let cues = source::text::cues_from_read(&seg.path, resp, cache)?;
+                let cues = source::text::cues_from_read(&seg.path, resp, cache, self.cfg.clock)?;
                 Ok(Some(self.finish(seg.output(&cues))))
             }
             Stage::TextSamples { seg, reads } => {
@@ -542,9 +542,12 @@ impl Job {
             .or_else(|| self.cfg.closed_captions.clone());
         let (paths, sels) = service::selections(&self.req.asset, manifest)?;
         let texts = service::text::text_tracks(&self.req.asset, manifest)?;
-        // Cached indexes whose version is due for a check: one byte of
-        // each, read together, before any is used.
-        let checks = freshness::stale(&paths, cache, self.cfg.clock);
+        // Cached indexes whose version is due for a check, and the
+        // sidecar of a text segment: one byte of each, read together,
+        // before any is used.
+        let mut checked = paths.clone();
+        checked.extend(service::text::sidecar_of(&self.req, &texts));
+        let checks = freshness::stale(&checked, cache, self.cfg.clock);
         if !checks.is_empty() && self.reads + checks.len() <= self.cfg.max_backend_requests {
             let reads = checks.iter().map(freshness::Check::read).collect();
             self.stage = Stage::Revalidate {

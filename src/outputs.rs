@@ -123,15 +123,10 @@ pub fn key(req: &StreamRequest, cfg: &Config, cache: &mut dyn Cache) -> Option<S
         }
         key.push_str(&format!("/af:{}", cfg.account_filters));
     }
-    if let Resource::Fragment { track, .. } = &req.resource {
+    if let Resource::Fragment { .. } = &req.resource {
         // A text segment is made from its sidecar too: name its version.
         let texts = service::text::text_tracks(&req.asset, manifest.as_ref()).ok()?;
-        paths.extend(
-            texts
-                .into_iter()
-                .filter(|t| t.name == track.name)
-                .map(|t| t.path),
-        );
+        paths.extend(service::text::sidecar_of(req, &texts));
     }
     for p in &paths {
         // A version not confirmed at the origin for `revalidate_after`

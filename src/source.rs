@@ -259,9 +259,14 @@ pub fn version_tag(idx: &MediaIndex) -> Bytes {
 }
 
 /// Drops what is cached about `path` (it changed at the origin): its index
-/// and its version record, so no output key names the old version again.
+/// (a text sidecar's parsed cues) and its version record, so no output key
+/// names the old version again.
 pub fn forget_source(path: &str, cache: &mut dyn Cache) {
-    cache.forget(&index_key(path));
+    if crate::input::ism::is_sidecar_text(path) {
+        cache.forget(&text::cues_key(path));
+    } else {
+        cache.forget(&index_key(path));
+    }
     cache.forget(&crate::outputs::tag_key(path));
 }
 

@@ -4,7 +4,8 @@
 // one-byte read before naming an output. A replaced object then gets new
 // manifests and segments (new ETags, the new bytes, nothing of the old
 // version mixed in); an unchanged one costs one-byte reads and is served
-// from the output cache again. Counted at the origin (/__log).
+// from the output cache again; a replaced subtitle sidecar gives a new text
+// segment. Counted at the origin (/__log).
 //
 // Viceroy only: the wasi:http build caches nothing, so it always reads the
 // current object.
@@ -32,9 +33,11 @@ describe('source revalidation', { skip }, () => {
   before(async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'edgepack-fresh-'));
     // A folder of its own whose files can be swapped under the edge.
-    fs.mkdirSync(path.join(root, 'abr'));
-    for (const name of fs.readdirSync(path.join(MEDIA, 'abr'))) {
-      fs.symlinkSync(path.join(MEDIA, 'abr', name), path.join(root, 'abr', name));
+    for (const dir of ['abr', 'subs']) {
+      fs.mkdirSync(path.join(root, dir));
+      for (const name of fs.readdirSync(path.join(MEDIA, dir))) {
+        fs.symlinkSync(path.join(MEDIA, dir, name), path.join(root, dir, name));
+      }
     }
     origin = await startOrigin({ root });
     edge = await startEdge({ originUrl: origin.url, settings: { revalidate_after: '1' } });
@@ -104,5 +107,27 @@ describe('source revalidation', { skip }, () => {
     const s3 = await get(`${E}${seg}`);
     assert.equal(s3.headers.get('x-edgepack-cache'), 'hit');
     assert.ok(s3.body.equals(s2.body));
+  });
+
+  test('a replaced subtitle sidecar: its text segment is made from the new file, under a new ETag', async () => {
+    const vtt = `${E}/subs/subs.ism/QualityLevels(1000)/Fragments(sub_eng_sdh=0,format=m3u8-cmaf).vtt`;
+    const v1 = await get(vtt);
+    assertOk(v1, 'text/vtt', { immutable: true });
+    assert.ok(text(v1).includes('Hello there.'), text(v1));
+    assert.equal((await get(vtt)).headers.get('x-edgepack-cache'), 'hit');
+    const file = path.join(root, 'subs', 'subs_eng_sdh.vtt');
+    const replaced = fs.readFileSync(file, 'utf8').replace('Hello there.', 'Hello again.');
+    fs.unlinkSync(file);
+    fs.writeFileSync(file, replaced);
+    await sleep(2100);
+    const { result: v2, log } = await withReads(origin, () => get(vtt));
+    assertOk(v2, 'text/vtt', { immutable: true });
+    assert.ok(text(v2).includes('Hello again.') && !text(v2).includes('Hello there.'), text(v2));
+    assert.notEqual(v2.headers.get('etag'), v1.headers.get('etag'));
+    const sidecar = log.filter((e) => e.path === '/subs/subs_eng_sdh.vtt').map((e) => e.range);
+    assert.equal(sidecar[0], 'bytes=0-0', `a one-byte check first: ${sidecar}`);
+    const v3 = await get(vtt);
+    assert.equal(v3.headers.get('x-edgepack-cache'), 'hit');
+    assert.ok(v3.body.equals(v2.body));
   });
 });

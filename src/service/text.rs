@@ -33,6 +33,20 @@ pub const CT_VTT: &str = "text/vtt";
 /// Content type of a WebVTT-in-fMP4 init or media segment (RFC 4337).
 pub const CT_MP4_TEXT: &str = "application/mp4";
 
+/// The sidecar a text segment request (`Fragments({name}=…)` of a text
+/// track) is made from: its version names the output
+/// ([`crate::outputs::key`]) and is revalidated like a media file's
+/// ([`crate::source::freshness`]). `None` for every other request.
+pub(crate) fn sidecar_of(req: &StreamRequest, texts: &[TextTrack]) -> Option<String> {
+    let crate::url::Resource::Fragment { track, .. } = &req.resource else {
+        return None;
+    };
+    texts
+        .iter()
+        .find(|t| t.name == track.name)
+        .map(|t| t.path.clone())
+}
+
 /// The text tracks of an asset: the `.ism`'s `<textstream>`s with a
 /// `.vtt`, `.ttml`, `.xml` or `.dfxp` `src`, in document order (others, such as Azure's `.ismt`, are
 /// skipped as before). Names come from the `.ism` alone, so they are the

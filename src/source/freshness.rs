@@ -17,9 +17,10 @@
 //! outputs are never mixed. A failed check (timeout, 5xx) keeps serving
 //! the cached version (stale-if-error, RFC 5861 §4); a 404 drops it.
 //!
-//! `.ism` files are small: a stale one is simply read again. Sidecar
-//! records (text tracks) carry no check time and stay valid for their
-//! cache lifetime. With `now == 0` (a runtime without a clock or a cache
+//! `.ism` files are small: a stale one is simply read again. A text
+//! sidecar's record is checked the same way when a text segment is asked
+//! for (its parsed cues are dropped with it on a new version); manifests do
+//! not depend on a sidecar's content. With `now == 0` (a runtime without a clock or a cache
 //! that outlives a request) or `max_age == 0`, nothing is ever stale.
 
 use super::{forget_source, Cache, OriginError, ReadRequest, ReadResponse, SourceError};

@@ -4,10 +4,13 @@
 //! once into a cue list and cached parsed ([`CueList::to_blob`]) under
 //! [`cues_key`], with the version of the object it came from inside. Like
 //! the `.ism`, the entry is found by path; the version is also recorded
-//! under [`crate::outputs::tag_key`], so a text segment's output key names
-//! the sidecar's version and a replaced sidecar gets new keys once its
-//! entry is re-read.
+//! under [`crate::outputs::tag_key`] with the time it was read, so a text
+//! segment's output key names the sidecar's version, and the version is
+//! confirmed at the origin every `revalidate_after` like a media file's
+//! ([`super::freshness`]): a replaced sidecar drops its cues and gets new
+//! output keys.
 
+use super::freshness::{Clock, Record};
 use super::{Cache, ReadRequest, ReadResponse, SourceError};
 use crate::input::ism::{sidecar_format, SidecarFormat};
 use crate::input::ttml;
@@ -42,6 +45,7 @@ pub fn cues_from_read(
     path: &str,
     resp: ReadResponse,
     cache: &mut dyn Cache,
+    clock: Clock,
 ) -> Result<CueList, SourceError> {
     let bad = |error: String| SourceError::Text {
         path: path.to_string(),
@@ -54,12 +58,13 @@ pub fn cues_from_read(
         Some(SidecarFormat::Ttml) => ttml::parse(&resp.data).map_err(|e| bad(e.to_string()))?,
         _ => webvtt::parse(&resp.data).map_err(|e| bad(e.to_string()))?,
     };
-    let version = if resp.etag.is_empty() {
-        format!("size:{}", resp.total_size)
-    } else {
-        resp.etag.clone()
-    };
+    let version = super::freshness::version_of(&resp);
     cache.put(&cues_key(path), Bytes::from(cues.to_blob(&version)));
-    cache.put(&crate::outputs::tag_key(path), Bytes::from(version));
+    // Confirmed now: revalidated after `revalidate_after` like a media
+    // file's record, so a replaced sidecar is noticed.
+    cache.put(
+        &crate::outputs::tag_key(path),
+        Record::encode(version.as_bytes(), clock.now),
+    );
     Ok(cues)
 }

@@ -454,3 +454,52 @@ fn ttml_sidecar_in_hls_dash_stpp_and_smooth() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// A text segment's sidecar is revalidated like a media file: its cues
+/// serve until `revalidate_after` has passed, then one byte of it is read,
+/// and a new version drops the cached cues (issue 11 item 4).
+#[test]
+fn a_replaced_sidecar_is_noticed_after_revalidate_after() {
+    let d = dir("revalidate");
+    let mut origin = FileOrigin::new(&d);
+    let mut cache = MemoryCache::default();
+    let at = |now: u64, origin: &mut FileOrigin, cache: &mut MemoryCache| {
+        let cfg = Config {
+            segment_ms: 2000,
+            clock: crate::source::freshness::Clock { now, max_age: 60 },
+            ..Config::default()
+        };
+        let req =
+            request("/t.ism/QualityLevels(1000)/Fragments(textstream_eng=0,format=m3u8-cmaf)");
+        body(run(Job::new(req, cfg), origin, cache).unwrap())
+    };
+    let first = at(1_000, &mut origin, &mut cache);
+    assert!(first.contains("first"), "{first}");
+    std::fs::write(d.join("s_eng.vtt"), VTT.replace("first", "replaced cue")).unwrap();
+    let vtt_reads = |o: &FileOrigin| {
+        o.log
+            .iter()
+            .filter(|r| r.path.ends_with("s_eng.vtt"))
+            .count()
+    };
+    let before = vtt_reads(&origin);
+    // Within the interval: the cached cues, no read of the sidecar.
+    assert_eq!(at(1_030, &mut origin, &mut cache), first);
+    assert_eq!(vtt_reads(&origin), before);
+    // Past it: a one-byte check sees the new version, then the new cues.
+    let now = at(1_100, &mut origin, &mut cache);
+    assert!(now.contains("replaced cue"), "{now}");
+    let reads: Vec<_> = origin.log[..]
+        .iter()
+        .filter(|r| r.path.ends_with("s_eng.vtt"))
+        .skip(before)
+        .map(|r| r.end - r.start)
+        .collect();
+    assert_eq!(reads.first(), Some(&1), "{reads:?}");
+    assert_eq!(reads.len(), 2, "{reads:?}");
+    // Confirmed again: the next request inside the interval reads nothing.
+    let after = vtt_reads(&origin);
+    assert_eq!(at(1_120, &mut origin, &mut cache), now);
+    assert_eq!(vtt_reads(&origin), after);
+    let _ = std::fs::remove_dir_all(&d);
+}
