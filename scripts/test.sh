@@ -76,6 +76,9 @@ stage "cargo clippy (wasm32-wasip1)" cargo clippy --target wasm32-wasip1 --bin e
 stage "cargo clippy (wasm32-unknown)" cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings || true
 # And the wasi:http adapter only for wasm32-wasip2.
 stage "cargo clippy (wasm32-wasip2)" cargo clippy --target wasm32-wasip2 --lib -- -D warnings || true
+# The fuzz targets (fuzz/, a crate of its own that the root build never
+# compiles): type-checked so an API change cannot leave them broken.
+stage "fuzz targets (check)" cargo check --manifest-path fuzz/Cargo.toml --target-dir target/fuzz --bins || true
 stage "cargo test" cargo test --release || true
 stage "wasm build" cargo build --release --target wasm32-wasip1 --bin edgepack || true
 # The browser build (src/browser/): the wasm32-unknown-unknown cdylib and its
