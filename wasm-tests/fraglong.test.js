@@ -20,9 +20,10 @@ const { spawnSync } = require('node:child_process');
 const { after, before, describe, test } = require('node:test');
 const { MEDIA, startOrigin } = require('./lib/origin');
 const { edgeSkipReason, startEdge } = require('./lib/edge');
-const { get, mapLimit, parseHls, parseMpd, text, withReads } = require('./lib/edge-http');
+const { fetchAllOk, get, hlsSegmentUrls, parseMpd, text, withReads } = require('./lib/edge-http');
 const { browserSkipReason, launchBrowser } = require('./lib/browser');
 const P = require('./lib/players');
+const { framemd5Lines } = require('./lib/decoders');
 
 const FRAG = path.join(MEDIA, 'frag');
 const missing = fs.existsSync(path.join(FRAG, 'muxed_sidx.mp4')) ? false : 'fixtures/media/frag missing: run fixtures/generate.sh';
@@ -30,44 +31,6 @@ const skip = process.env.EDGEPACK_EDGE_URL ? 'needs its own origin: unset EDGEPA
 
 /** Reads a segment of a fragment-level track may take: its moofs (one round, merged), then its payload. */
 const MAX_SEGMENT_READS = 4;
-
-/** Every segment URL (with init segments) of the HLS output `format` of `asset`. */
-async function hlsUrls(asset, format) {
-  const masterUrl = `${asset}/manifest(format=${format})`;
-  const master = await get(masterUrl);
-  assert.equal(master.status, 200, `${masterUrl}: ${text(master).slice(0, 300)}`);
-  const m = parseHls(text(master), masterUrl);
-  const lists = [...m.variants, ...m.media].map((v) => v.url);
-  const out = [];
-  for (const u of lists) {
-    const r = await get(u);
-    assert.equal(r.status, 200, `${u}: ${text(r).slice(0, 300)}`);
-    const p = parseHls(text(r), u);
-    if (p.map) out.push(p.map);
-    out.push(...p.segments.map((s) => s.url));
-  }
-  return { master: text(master), urls: [...new Set(out)] };
-}
-
-/** Bodies of `urls`, each asserted 200. */
-async function fetchAll(urls) {
-  const res = await mapLimit(urls, 4, (u) => get(u));
-  res.forEach((r, i) => assert.equal(r.status, 200, `${urls[i]}: ${r.status} ${text(r).slice(0, 300)}`));
-  return res.map((r) => r.body);
-}
-
-/**
- * ffmpeg's per-frame MD5s of stream `map` of `url` (header lines dropped):
- * of the decoded frames of the first `seconds`, or of every packet when
- * `seconds` is 0 (`-c copy`: the whole title, without the decoding cost).
- */
-function frames(url, map, seconds) {
-  const args = ['-v', 'error', '-i', url, '-map', map];
-  args.push(...(seconds ? ['-t', String(seconds)] : ['-c', 'copy']), '-f', 'framemd5', '-');
-  const r = spawnSync('ffmpeg', args, { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
-  assert.equal(r.status, 0, `${url}: ${r.stderr}`);
-  return r.stdout.split('\n').filter((l) => l && !l.startsWith('#'));
-}
 
 describe('long fragmented titles: a fragment-level index from sidx / mfra', { skip }, () => {
   let origin;
@@ -112,16 +75,16 @@ describe('long fragmented titles: a fragment-level index from sidx / mfra', { sk
     // CI time: TS on the sidx layout only; DASH (the HLS fMP4 segments
     // under other URLs) its init and first segments.
     for (const [name, format] of [['muxed_sidx.mp4', 'm3u8-cmaf'], ['muxed_sidx.mp4', 'm3u8-aapl'], ['muxed_kf.mp4', 'm3u8-cmaf']]) {
-      const frag = await hlsUrls(`${E}/frag/${name}`, format);
-      const prog = await hlsUrls(`${E}/muxed_moov_end.mp4`, format);
-      const bodies = await fetchAll(frag.urls);
+      const frag = await hlsSegmentUrls(`${E}/frag/${name}`, format);
+      const prog = await hlsSegmentUrls(`${E}/muxed_moov_end.mp4`, format);
+      const bodies = await fetchAllOk(frag.urls);
       // Video: the same keyframes cut both, so the same URLs and bytes.
       const rel = (u, a) => u.slice(a.length).replace(/QualityLevels\(\d+\)/, 'QualityLevels(_)');
       const progVideo = new Map(prog.urls.filter((u) => /video=\d/.test(u)).map((u) => [rel(u, `${E}/muxed_moov_end.mp4`), u]));
       const pairs = frag.urls.map((u, i) => [u, i]).filter(([u]) => /video=\d/.test(u));
       const twins = pairs.map(([u]) => progVideo.get(rel(u, `${E}/frag/${name}`)));
       twins.forEach((t, k) => assert.ok(t, `${pairs[k][0]}: no segment at that time in the original`));
-      const wants = await fetchAll(twins);
+      const wants = await fetchAllOk(twins);
       pairs.forEach(([u, i], k) => assert.ok(bodies[i].equals(wants[k]), `${u} differs from ${twins[k]}`));
       assert.ok(pairs.length >= 5, `${name} ${format}: ${pairs.length} video segments compared`);
     }
@@ -130,7 +93,7 @@ describe('long fragmented titles: a fragment-level index from sidx / mfra', { sk
     assert.equal(mpd.status, 200, text(mpd).slice(0, 300));
     const reps = parseMpd(text(mpd), mpdUrl).reps;
     assert.ok(reps.length >= 2);
-    await fetchAll(reps.flatMap((r) => [r.init, ...r.segments.slice(0, 2).map((x) => x.url)]).filter(Boolean));
+    await fetchAllOk(reps.flatMap((r) => [r.init, ...r.segments.slice(0, 2).map((x) => x.url)]).filter(Boolean));
     const smooth = await get(`${E}/frag/muxed_kf.mp4/manifest`);
     assert.equal(smooth.status, 200, text(smooth).slice(0, 300));
     const frag = await get(`${E}/frag/muxed_kf.mp4/QualityLevels(1)/Fragments(video=0)`);
@@ -140,7 +103,7 @@ describe('long fragmented titles: a fragment-level index from sidx / mfra', { sk
   test('a segment reads its moofs and payload within the budget', async () => {
     const asset = `${E}/frag/muxed_kf.mp4`;
     await get(`${asset}/manifest(format=m3u8-cmaf)`);
-    const { urls } = await hlsUrls(asset, 'm3u8-cmaf');
+    const { urls } = await hlsSegmentUrls(asset, 'm3u8-cmaf');
     const seg = urls.filter((u) => /video=\d/.test(u))[2];
     const { result: res, stats } = await withReads(origin, () => get(seg));
     assert.equal(res.status, 200, text(res).slice(0, 300));
@@ -157,14 +120,14 @@ describe('long fragmented titles: a fragment-level index from sidx / mfra', { sk
     // title's packets, video and audio (audio is cut at its own fragment
     // boundaries, so its segments differ; its packets do not).
     for (const format of ['m3u8-cmaf', 'mpd-time-cmaf', 'm3u8-aapl']) {
-      const want = frames(`${E}/muxed_moov_end.mp4/manifest(format=${format})`, '0:v:0', 4);
-      const got = frames(`${E}/frag/muxed_sidx.mp4/manifest(format=${format})`, '0:v:0', 4);
+      const want = framemd5Lines(`${E}/muxed_moov_end.mp4/manifest(format=${format})`, '0:v:0', 4);
+      const got = framemd5Lines(`${E}/frag/muxed_sidx.mp4/manifest(format=${format})`, '0:v:0', 4);
       assert.ok(want.length >= 90, `${format}: ${want.length} frames`);
       assert.deepEqual(got, want, `${format}: decoded video frames differ`);
     }
     for (const [map, least] of [['0:v:0', 700], ['0:a:0', 1400]]) {
-      const want = frames(`${E}/muxed_moov_end.mp4/manifest(format=m3u8-cmaf)`, map, 0);
-      const got = frames(`${E}/frag/muxed_kf.mp4/manifest(format=m3u8-cmaf)`, map, 0);
+      const want = framemd5Lines(`${E}/muxed_moov_end.mp4/manifest(format=m3u8-cmaf)`, map, 0);
+      const got = framemd5Lines(`${E}/frag/muxed_kf.mp4/manifest(format=m3u8-cmaf)`, map, 0);
       assert.ok(want.length >= least, `${map}: ${want.length} packets`);
       assert.deepEqual(got, want, `${map}: packets differ`);
     }

@@ -23,9 +23,10 @@ const { spawnSync } = require('node:child_process');
 const { after, before, describe, test } = require('node:test');
 const { MEDIA, startOrigin } = require('./lib/origin');
 const { edgeSkipReason, startEdge } = require('./lib/edge');
-const { get, mapLimit, parseHls, parseMpd, text, withReads } = require('./lib/edge-http');
+const { fetchAllOk, get, hlsSegmentUrls, parseHls, parseMpd, text, withReads } = require('./lib/edge-http');
 const { browserSkipReason, launchBrowser } = require('./lib/browser');
 const P = require('./lib/players');
+const { framemd5Lines } = require('./lib/decoders');
 
 const FRAG = path.join(MEDIA, 'frag');
 const NAME = 'video_360_sap.mp4';
@@ -34,38 +35,6 @@ const skip = process.env.EDGEPACK_EDGE_URL ? 'needs its own origin: unset EDGEPA
 
 /** Reads a segment may take: its moofs (one merged round), then its payload. */
 const MAX_SEGMENT_READS = 4;
-
-/** Every segment URL (with init segments) of the HLS output `format` of `asset`. */
-async function hlsUrls(asset, format) {
-  const masterUrl = `${asset}/manifest(format=${format})`;
-  const master = await get(masterUrl);
-  assert.equal(master.status, 200, `${masterUrl}: ${text(master).slice(0, 300)}`);
-  const m = parseHls(text(master), masterUrl);
-  const out = [];
-  for (const u of [...m.variants, ...m.media].map((v) => v.url)) {
-    const r = await get(u);
-    assert.equal(r.status, 200, `${u}: ${text(r).slice(0, 300)}`);
-    const p = parseHls(text(r), u);
-    if (p.map) out.push(p.map);
-    out.push(...p.segments.map((s) => s.url));
-  }
-  return { master: text(master), urls: [...new Set(out)] };
-}
-
-async function fetchAll(urls) {
-  const res = await mapLimit(urls, 4, (u) => get(u));
-  res.forEach((r, i) => assert.equal(r.status, 200, `${urls[i]}: ${r.status} ${text(r).slice(0, 300)}`));
-  return res.map((r) => r.body);
-}
-
-/** ffmpeg's framemd5 lines of stream `map` of `url`: decoded frames of the first `seconds`, or every packet (`-c copy`) when 0. */
-function frames(url, map, seconds) {
-  const args = ['-v', 'error', '-i', url, '-map', map];
-  args.push(...(seconds ? ['-t', String(seconds)] : ['-c', 'copy']), '-f', 'framemd5', '-');
-  const r = spawnSync('ffmpeg', args, { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
-  assert.equal(r.status, 0, `${url}: ${r.stderr}`);
-  return r.stdout.split('\n').filter((l) => l && !l.startsWith('#'));
-}
 
 /** [start, end) of a logged `Range: bytes=a-b`. */
 function span(range) {
@@ -118,22 +87,22 @@ describe('fragments that start mid-GOP: segments start at the SAPs the sidx name
 
   test('HLS fMP4 and TS video segments are the progressive original’s byte for byte', async () => {
     for (const format of ['m3u8-cmaf', 'm3u8-aapl']) {
-      const frag = await hlsUrls(`${E}/frag/${NAME}`, format);
-      const prog = await hlsUrls(`${E}/frag/video_360.mp4`, format);
+      const frag = await hlsSegmentUrls(`${E}/frag/${NAME}`, format);
+      const prog = await hlsSegmentUrls(`${E}/frag/video_360.mp4`, format);
       const rel = (u, a) => u.slice(a.length).replace(/QualityLevels\(\d+\)/, 'QualityLevels(_)');
       const want = new Map(prog.urls.map((u) => [rel(u, `${E}/frag/video_360.mp4`), u]));
       const segs = frag.urls.filter((u) => /video=\d/.test(u));
       const twins = segs.map((u) => want.get(rel(u, `${E}/frag/${NAME}`)));
       twins.forEach((t, k) => assert.ok(t, `${segs[k]}: no segment at that time in the original`));
       assert.equal(segs.length, prog.urls.filter((u) => /video=\d/.test(u)).length, `${format}: segment count`);
-      const [a, b] = await Promise.all([fetchAll(segs), fetchAll(twins)]);
+      const [a, b] = await Promise.all([fetchAllOk(segs), fetchAllOk(twins)]);
       segs.forEach((u, k) => assert.ok(a[k].equals(b[k]), `${u} differs from ${twins[k]}`));
       assert.ok(segs.length >= 4, `${format}: ${segs.length} segments`);
     }
   });
 
   test('a segment starting mid-fragment reads its moofs and payload within the budget', async () => {
-    const { urls } = await hlsUrls(`${E}/frag/${NAME}`, 'm3u8-cmaf');
+    const { urls } = await hlsSegmentUrls(`${E}/frag/${NAME}`, 'm3u8-cmaf');
     const segs = urls.filter((u) => /video=\d/.test(u));
     // wasi:http keeps no index between requests: a cold index first (1).
     const cold = process.env.EDGEPACK_RUNTIME === 'wasi-http' ? 1 : 0;
@@ -159,13 +128,13 @@ describe('fragments that start mid-GOP: segments start at the SAPs the sidx name
     const probe = spawnSync('ffmpeg', ['-version']);
     if (probe.status !== 0) return;
     for (const format of ['m3u8-cmaf', 'mpd-time-cmaf']) {
-      const want = frames(`${E}/frag/video_360.mp4/manifest(format=${format})`, '0:v:0', 0);
-      const got = frames(`${E}/frag/${NAME}/manifest(format=${format})`, '0:v:0', 0);
+      const want = framemd5Lines(`${E}/frag/video_360.mp4/manifest(format=${format})`, '0:v:0', 0);
+      const got = framemd5Lines(`${E}/frag/${NAME}/manifest(format=${format})`, '0:v:0', 0);
       assert.ok(want.length >= 700, `${format}: ${want.length} packets`);
       assert.deepEqual(got, want, `${format}: packets differ`);
     }
-    const want = frames(`${E}/frag/video_360.mp4/manifest(format=m3u8-aapl)`, '0:v:0', 3);
-    const got = frames(`${E}/frag/${NAME}/manifest(format=m3u8-aapl)`, '0:v:0', 3);
+    const want = framemd5Lines(`${E}/frag/video_360.mp4/manifest(format=m3u8-aapl)`, '0:v:0', 3);
+    const got = framemd5Lines(`${E}/frag/${NAME}/manifest(format=m3u8-aapl)`, '0:v:0', 3);
     assert.ok(want.length >= 70, `${want.length} frames`);
     assert.deepEqual(got, want, 'TS: decoded frames differ');
     const mpdUrl = `${E}/frag/${NAME}/manifest(format=mpd-time-cmaf)`;
@@ -184,7 +153,7 @@ describe('fragments that start mid-GOP: segments start at the SAPs the sidx name
       const lists = [m.variants[0].url, m.media.find((x) => x.TYPE === 'AUDIO').url];
       const [video, audio] = await Promise.all(lists.map(async (u) => {
         const p = parseHls(text(await get(u)), u);
-        const bodies = await fetchAll(p.segments.map((x) => x.url));
+        const bodies = await fetchAllOk(p.segments.map((x) => x.url));
         return p.segments.map((x, i) => ({ duration: x.duration, bytes: bodies[i].length }));
       }));
       assert.equal(video.length, audio.length);

@@ -4,7 +4,8 @@
 // skip rules, and a compact results table for CI logs.
 'use strict';
 
-const { execFile, execFileSync } = require('node:child_process');
+const assert = require('node:assert/strict');
+const { execFile, execFileSync, spawnSync } = require('node:child_process');
 const path = require('node:path');
 const { MEDIA } = require('./origin');
 const { edgeSkipReason } = require('./edge');
@@ -147,4 +148,17 @@ function limiter(limit) {
     });
 }
 
-module.exports = { ASSETS, FORMATS, PYTHON, limiter, manifestPath, printTable, runDriver, skipReason, sourceInfo };
+/**
+ * ffmpeg's per-frame MD5s of stream `map` of `url` (header lines dropped):
+ * of the decoded frames of the first `seconds`, or of every packet when
+ * `seconds` is 0 (`-c copy`: the whole title, without the decoding cost).
+ */
+function framemd5Lines(url, map, seconds) {
+  const args = ['-v', 'error', '-i', url, '-map', map];
+  args.push(...(seconds ? ['-t', String(seconds)] : ['-c', 'copy']), '-f', 'framemd5', '-');
+  const r = spawnSync('ffmpeg', args, { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
+  assert.equal(r.status, 0, `${url}: ${r.stderr}`);
+  return r.stdout.split('\n').filter((l) => l && !l.startsWith('#'));
+}
+
+module.exports = { ASSETS, FORMATS, PYTHON, framemd5Lines, limiter, manifestPath, printTable, runDriver, skipReason, sourceInfo };

@@ -368,6 +368,34 @@ function verifyPayload(segment, file, handler) {
   assert.fail(`segment of ${file} (tfdt ${seg.baseTime}, ${seg.sampleSizes.length} samples) matches no source track (${tried.join('; ')})`);
 }
 
+/**
+ * Every segment URL (init segments included, each once) of the HLS output
+ * `format` of `asset`, reading the master and each of its playlists (each
+ * asserted 200); also the master's text.
+ */
+async function hlsSegmentUrls(asset, format) {
+  const masterUrl = `${asset}/manifest(format=${format})`;
+  const master = await get(masterUrl);
+  assert.equal(master.status, 200, `${masterUrl}: ${text(master).slice(0, 300)}`);
+  const m = parseHls(text(master), masterUrl);
+  const out = [];
+  for (const u of [...m.variants, ...m.media].map((v) => v.url)) {
+    const r = await get(u);
+    assert.equal(r.status, 200, `${u}: ${text(r).slice(0, 300)}`);
+    const p = parseHls(text(r), u);
+    if (p.map) out.push(p.map);
+    out.push(...p.segments.map((s) => s.url));
+  }
+  return { master: text(master), urls: [...new Set(out)] };
+}
+
+/** Bodies of `urls` (4 at a time), each asserted 200. */
+async function fetchAllOk(urls) {
+  const res = await mapLimit(urls, 4, (u) => get(u));
+  res.forEach((r, i) => assert.equal(r.status, 200, `${urls[i]}: ${r.status} ${text(r).slice(0, 300)}`));
+  return res.map((r) => r.body);
+}
+
 module.exports = {
   CT,
   assertCors,
@@ -378,7 +406,9 @@ module.exports = {
   boxTypes,
   get,
   getMaybeTruncated,
+  fetchAllOk,
   hlsAttributes,
+  hlsSegmentUrls,
   isoSeconds,
   mapLimit,
   objectReads,
