@@ -11,6 +11,7 @@
 //! only decides where encryption starts, never whether the sample
 //! decrypts (the subsample map is written in `senc`).
 
+use super::nal_bits::NalBits as Bits;
 use crate::model::AvcConfig;
 
 /// Parameter sets an `avcC` may carry (§5.3.3.1.2 of ISO/IEC 14496-15:
@@ -72,80 +73,6 @@ impl ParamSets {
             .filter_map(|p| parse_pps(p, &sps))
             .collect();
         ParamSets { pps }
-    }
-}
-
-/// Reads the RBSP of a NAL unit bit by bit, skipping emulation prevention
-/// bytes (§7.4.1: `0x03` after two zero bytes), and knows how many NAL
-/// bytes it has consumed.
-struct Bits<'a> {
-    nal: &'a [u8],
-    /// Next byte of `nal` to load.
-    at: usize,
-    zeros: u8,
-    byte: u8,
-    /// Bits of `byte` not yet read.
-    left: u8,
-}
-
-impl<'a> Bits<'a> {
-    /// From `nal` (header byte included), positioned after `skip` bytes.
-    fn new(nal: &'a [u8], skip: usize) -> Bits<'a> {
-        Bits {
-            nal,
-            at: skip,
-            zeros: 0,
-            byte: 0,
-            left: 0,
-        }
-    }
-
-    fn bit(&mut self) -> Option<u32> {
-        if self.left == 0 {
-            let mut b = *self.nal.get(self.at)?;
-            self.at += 1;
-            if self.zeros >= 2 && b == 3 {
-                b = *self.nal.get(self.at)?;
-                self.at += 1;
-                self.zeros = 0;
-            }
-            self.zeros = if b == 0 { self.zeros + 1 } else { 0 };
-            self.byte = b;
-            self.left = 8;
-        }
-        self.left -= 1;
-        Some(u32::from((self.byte >> self.left) & 1))
-    }
-
-    fn bits(&mut self, n: u32) -> Option<u32> {
-        (0..n).try_fold(0u32, |acc, _| Some((acc << 1) | self.bit()?))
-    }
-
-    fn flag(&mut self) -> Option<bool> {
-        Some(self.bit()? == 1)
-    }
-
-    /// `ue(v)` (§9.1), at most 32 bits of value.
-    fn ue(&mut self) -> Option<u32> {
-        let mut zeros = 0;
-        while self.bit()? == 0 {
-            zeros += 1;
-            if zeros > 31 {
-                return None;
-            }
-        }
-        let rest = self.bits(zeros)?;
-        Some(((1u64 << zeros) - 1 + u64::from(rest)).min(u64::from(u32::MAX)) as u32)
-    }
-
-    /// `se(v)` (§9.1.1); only its length matters here.
-    fn se(&mut self) -> Option<()> {
-        self.ue().map(|_| ())
-    }
-
-    /// NAL bytes holding what has been read (a partly read byte counts).
-    fn consumed(&self) -> usize {
-        self.at
     }
 }
 
@@ -446,10 +373,11 @@ pub fn header_end(nal: &[u8], ps: &ParamSets) -> Option<HeaderEnd> {
         r.se()?;
         r.se()?;
     }
+    let (last, after) = r.current();
     Some(HeaderEnd {
         bytes: r.consumed(),
-        last: r.byte,
-        after: r.left,
+        last,
+        after,
         cabac: pps.cabac,
     })
 }

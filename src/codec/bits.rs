@@ -34,6 +34,11 @@ impl<'a> Bits<'a> {
         (end <= self.data.len() * 8).then(|| self.bit = end)
     }
 
+    /// Bits read so far.
+    pub fn position(&self) -> usize {
+        self.bit
+    }
+
     /// Bits not read yet.
     pub fn left(&self) -> usize {
         (self.data.len() * 8).saturating_sub(self.bit)

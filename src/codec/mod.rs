@@ -11,14 +11,19 @@
 //! * [`avc`] for H.264 (ISO/IEC 14496-15, RFC 6381 §3.3), and
 //!   [`avc_slice`] for the length of its slice headers (H.264 §7.3.3),
 //!   which `cbcs` encryption keeps clear
-//! * [`hevc`] for H.265 (ISO/IEC 14496-15 §8, Annex E)
+//! * [`hevc`] for H.265 (ISO/IEC 14496-15 §8, Annex E), and
+//!   [`hevc_slice`] for the length of its slice segment headers (H.265
+//!   §7.3.6.1), the same `cbcs` clear range; both slice readers count
+//!   escaped NAL bytes with [`nal_bits`]
 //! * [`aac`] for MPEG-4 AAC (ISO/IEC 14496-3, RFC 6381 §3.3)
 //! * [`dolby`] for AC-3 and E-AC-3 (ETSI TS 102 366, ATSC A/52)
 //! * [`dolby_vision`] for Dolby Vision configuration and signalling
 //! * [`dts`] for DTS signalling (ETSI TS 102 114; the `ddts` parser is
 //!   [`crate::mp4::dts`])
 //! * [`av1`] for the colour description in AV1 and VP9 configuration
-//!   records (AV1 §5.5, VP codec binding §2.2)
+//!   records (AV1 §5.5, VP codec binding §2.2), and [`av1_frame`] for
+//!   where an AV1 sample's tiles are (frame headers, AV1 §5.9), which
+//!   Common Encryption protects (AV1 ISOBMFF §7)
 //! * [`other`] for AV1, VP9, Opus, FLAC and the codecs only named in
 //!   refusals
 //!
@@ -28,6 +33,7 @@
 
 pub mod aac;
 pub mod av1;
+pub mod av1_frame;
 pub mod avc;
 pub mod avc_slice;
 pub(crate) mod bits;
@@ -35,6 +41,8 @@ pub mod dolby;
 pub mod dolby_vision;
 pub mod dts;
 pub mod hevc;
+pub mod hevc_slice;
+pub(crate) mod nal_bits;
 pub mod other;
 pub mod vui;
 

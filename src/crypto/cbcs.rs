@@ -46,8 +46,10 @@ pub const VIDEO_PATTERN: Pattern = Pattern { crypt: 1, skip: 9 };
 pub const WHOLE_BLOCKS: Pattern = Pattern { crypt: 0, skip: 0 };
 
 /// Bytes at the start of a slice NAL unit (its header included) left
-/// clear when its slice header cannot be measured: HEVC slices (not
-/// parsed yet) and AVC slices [`crate::codec::avc_slice`] cannot read.
+/// clear when its slice header cannot be measured: the AVC and HEVC
+/// slices [`crate::codec::avc_slice`] and [`crate::codec::hevc_slice`]
+/// cannot read (an unknown parameter set id, slice groups, layers above
+/// 0, screen content coding, a malformed header).
 /// §10.4.2 keeps the slice header clear; 32 bytes cover the headers of
 /// common encoders' slices (Apple's "MPEG-2 Stream Encryption Format for
 /// HTTP Live Streaming" leaves the same 32 bytes of an H.264 slice

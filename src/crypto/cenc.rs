@@ -213,6 +213,47 @@ pub fn nal_subsamples_with_lead(
     Ok(out)
 }
 
+/// The subsample map of a sample of `len` bytes whose protected data is
+/// `tiles` (in order, not overlapping; AV1 `decode_tile()` ranges, AV1
+/// ISOBMFF §7): everything else clear. `cbcs` (`pattern`): one subsample
+/// per tile spanning the whole tile, even under 16 bytes (its partial
+/// last block stays clear by the pattern rule); `cenc`: each tile's
+/// complete 16-byte blocks, ending with the tile, its remainder in front
+/// added to the clear bytes, and a tile under 16 bytes left clear.
+pub fn range_subsamples(
+    len: usize,
+    tiles: &[std::ops::Range<usize>],
+    pattern: bool,
+) -> Result<Vec<Subsample>, CencError> {
+    let mut out = Vec::new();
+    let (mut clear, mut at) = (0usize, 0usize);
+    for t in tiles {
+        if t.start < at || t.end < t.start || t.end > len {
+            return Err(CencError::MapMismatch {
+                map: t.end as u64,
+                sample: len as u64,
+            });
+        }
+        clear += t.start - at;
+        let size = t.end - t.start;
+        let protected = if pattern { size } else { size - size % 16 };
+        clear += size - protected;
+        if protected > 0 || pattern {
+            push(&mut out, clear, protected);
+            clear = 0;
+        }
+        at = t.end;
+    }
+    clear += len - at;
+    if clear > 0 {
+        push(&mut out, clear, 0);
+    }
+    if out.len() > usize::from(u16::MAX) {
+        return Err(CencError::TooManySubsamples(out.len()));
+    }
+    Ok(out)
+}
+
 /// Appends `clear` then `protected` bytes, splitting clear runs longer
 /// than a u16 into entries of their own.
 fn push(out: &mut Vec<Subsample>, mut clear: usize, protected: usize) {

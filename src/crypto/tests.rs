@@ -313,3 +313,37 @@ mod clearkey {
         );
     }
 }
+
+/// AV1 tile subsamples (AV1 ISOBMFF §7): `cenc` protects the complete
+/// blocks that end each tile, a tile under 16 bytes stays clear; `cbcs`
+/// has one subsample per tile covering it whole, even a short one; the
+/// OBU headers, frame headers and whatever follows the last tile clear.
+#[test]
+fn av1_tile_subsamples_follow_the_binding() {
+    use super::cenc::{range_subsamples, Subsample};
+    let s = |clear: u16, protected: u32| Subsample { clear, protected };
+    // 300-byte sample: tiles 20..120 (100 B), 120..130 (10 B), 140..290.
+    let tiles = [20..120, 120..130, 140..290];
+    assert_eq!(
+        range_subsamples(300, &tiles, false).unwrap(),
+        // 100 = 4 + 96; 10 clear; 150 = 6 + 144.
+        vec![s(24, 96), s(10 + 10 + 6, 144), s(10, 0)]
+    );
+    assert_eq!(
+        range_subsamples(300, &tiles, true).unwrap(),
+        vec![s(20, 100), s(0, 10), s(10, 150), s(10, 0)]
+    );
+    // Maps cover the sample exactly.
+    for pattern in [false, true] {
+        let m = range_subsamples(300, &tiles, pattern).unwrap();
+        let n: u64 = m
+            .iter()
+            .map(|x| u64::from(x.clear) + u64::from(x.protected))
+            .sum();
+        assert_eq!(n, 300);
+    }
+    // No tiles: all clear; overlapping or out-of-range tiles: refused.
+    assert_eq!(range_subsamples(70_000, &[], false).unwrap().len(), 2);
+    assert!(range_subsamples(100, &[10..50, 40..60], true).is_err());
+    assert!(range_subsamples(100, std::slice::from_ref(&(10..150)), false).is_err());
+}
