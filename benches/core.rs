@@ -631,6 +631,31 @@ fn bench_cpix(c: &mut Criterion) {
     g.bench_function("cpix_decode_cached", |b| {
         b.iter(|| edgepack::crypto::cpix::encoding::decode(black_box(&cached)).unwrap())
     });
+    // A key per track type (three keys, usage rules): the parse, the
+    // cached decode, and what each track's key costs (rule matching).
+    let xml = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/cpix/trackkeys.cpix.xml"),
+    )
+    .unwrap();
+    g.bench_function("cpix_trackkeys_parse", |b| {
+        b.iter(|| edgepack::crypto::cpix::parse(black_box(&xml)).unwrap())
+    });
+    let doc = edgepack::crypto::cpix::parse(&xml).unwrap();
+    let cached = edgepack::crypto::cpix::encoding::encode(&doc);
+    g.bench_function("cpix_trackkeys_decode_cached", |b| {
+        b.iter(|| edgepack::crypto::cpix::encoding::decode(black_box(&cached)).unwrap())
+    });
+    use edgepack::crypto::cpix::rules::{TrackTraits, TraitKind};
+    let hd = TrackTraits {
+        kind: TraitKind::Video,
+        pixels: 1280 * 720,
+        fps: Some(24.0),
+        bitrate: 1_000_000,
+        ..TrackTraits::default()
+    };
+    g.bench_function("cpix_key_for_track", |b| {
+        b.iter(|| doc.key_for(black_box(&hd), "track").unwrap().kid)
+    });
     g.finish();
 }
 

@@ -51,6 +51,7 @@ mod carry;
 pub mod cenc;
 pub mod moofs;
 pub mod text;
+pub mod track_keys;
 pub mod ts;
 
 #[derive(Clone, Debug)]
@@ -458,7 +459,9 @@ pub(crate) fn check_options(req: &StreamRequest, cfg: &Config) -> Result<(), Ser
                     "encryption=piff keys are delivered by the PlayReady licence server (playready_la_url), not by a Key or License URL".into(),
                 ));
             }
-            key_source(&cfg.keys, e)?;
+            // A CPIX document is read later, by the job (before, a
+            // document-keyed piff request was refused here as unread).
+            key_configured(&cfg.keys, e)?;
             if !req.options.format.is_smooth() {
                 return Err(ServeError::BadRequest(
                     "encryption=piff is PIFF sample encryption of Smooth Streaming: it needs the Smooth manifest (no format, or format=fmp4-v20)".into(),
@@ -563,9 +566,26 @@ pub(crate) fn key_source<'a>(
 /// The answer of a key URL (`…/Key(encryption=cbc)`): the asset's
 /// 16-byte content key. It depends only on the asset's object paths and
 /// the key source, so it is answered before (and without) any origin read.
+/// When the asset's tracks have different keys (CPIX usage rules) the URL
+/// names the key (`Key(encryption=…,kid=…)`, what the playlists write):
+/// one of the asset's keys is answered, another id is 404, and a URL
+/// without `kid=` is 400 (which key is not said).
 pub fn key_output(req: &StreamRequest, keys: &KeySetting) -> Result<Output, ServeError> {
     let scheme = req.options.encryption.as_deref().unwrap_or(CBC);
-    let key = key_source(keys, scheme)?.content_key(&req.asset);
+    let source = key_source(keys, scheme)?;
+    let key = match req.options.key_id {
+        Some(kid) => source
+            .all_keys(&req.asset)
+            .into_iter()
+            .find(|k| k.kid == kid)
+            .ok_or_else(|| ServeError::NotFound("no key of this asset has that kid".into()))?,
+        None if source.multi_key() => {
+            return Err(ServeError::BadRequest(
+                "the tracks of this asset have different keys: the key URL needs kid=".into(),
+            ))
+        }
+        None => source.content_key(&req.asset),
+    };
     Ok(Output::Key {
         body: Bytes::copy_from_slice(&key.key),
         content_type: CT_KEY,
@@ -592,17 +612,31 @@ pub fn licence_output(
     // The adapters refuse a larger body with 413 before reading it all;
     // the core checks again (every adapter, the same rule).
     let kids = clearkey::requested_kids(body).map_err(|e| ServeError::BadRequest(e.to_string()))?;
-    let key = key_source(keys, scheme)?.content_key(&req.asset);
-    if !kids.contains(&key.kid) {
+    // Every key id asked that is one of the asset's (all of a CPIX
+    // document's keys: audio and video each ask theirs, or one request
+    // asks both), in the order asked.
+    let all = key_source(keys, scheme)?.all_keys(&req.asset);
+    let mut answer: Vec<([u8; 16], [u8; 16])> = Vec::new();
+    for kid in &kids {
+        if let Some(k) = all.iter().find(|k| k.kid == *kid) {
+            if !answer.iter().any(|(id, _)| id == kid) {
+                answer.push((k.kid, k.key));
+            }
+        }
+    }
+    if answer.is_empty() {
         return Err(ServeError::Forbidden(
             "licence request: no key id of this asset".into(),
         ));
     }
     Ok(Output::Key {
-        body: Bytes::from(clearkey::licence(&[(key.kid, key.key)])),
+        body: Bytes::from(clearkey::licence(&answer)),
         content_type: CT_LICENCE,
     })
 }
+
+/// The key of one track, its DRM systems' signalling and the scheme.
+type TrackProtection<'a> = (ContentKey, &'a [crate::crypto::cpix::DrmSystem], Scheme);
 
 /// Answers one stream request through a blocking `origin` (native CLI,
 /// tests): [`crate::job::Job`] driven to the end.
@@ -692,7 +726,17 @@ pub fn answer_located(
         let piff = match req.options.encryption.as_deref() {
             None => None,
             // Fails closed, as below.
-            Some(PIFF) => Some(key_source(keys, PIFF)?.content_key(&req.asset)),
+            Some(PIFF) => {
+                let source = key_source(keys, PIFF)?;
+                if source.multi_key() {
+                    // One ProtectionHeader per Smooth manifest (MS-SSTR
+                    // §2.2.2.2): a key per track type is not offered.
+                    return Err(ServeError::NotImplemented(
+                        "encryption=piff with a key per track type (CPIX usage rules): a Smooth manifest carries one PlayReady header for one key".into(),
+                    ));
+                }
+                Some(source.content_key(&req.asset))
+            }
             Some(e) => {
                 return Err(ServeError::BadRequest(format!(
                     "encryption={e} is not built for Smooth Streaming (encryption=piff is)"
@@ -706,14 +750,9 @@ pub fn answer_located(
     }
     // Fails closed: without a key source an encrypted output is an
     // error, never the clear one.
-    let mut drm: &[crate::crypto::cpix::DrmSystem] = &[];
     let protection = match req.options.encryption.as_deref() {
         Some(e) => match Scheme::from_option(e) {
-            Some(scheme) => {
-                let source = key_source(keys, e)?;
-                drm = source.drm_systems();
-                Some((source.content_key(&req.asset), scheme))
-            }
+            Some(scheme) => Some((key_source(keys, e)?, scheme)),
             None => {
                 return Err(ServeError::NotImplemented(format!(
                     "encryption={e} is not built for CMAF"
@@ -722,8 +761,25 @@ pub fn answer_located(
         },
         None => None,
     };
-    let encryption = protection.as_ref().map(|(k, s)| (s.option(), k, *s));
-    let laurl = licence_url(request_url, encryption.map_or(CENC, |e| e.0));
+    let encryption = protection.map(|(_, s)| s.option());
+    let laurl = licence_url(request_url, encryption.unwrap_or(CENC));
+    // The key (and DRM signalling) of one track: the asset's one key, or
+    // the one the CPIX usage rules give the track (issue 14).
+    let key_of = |t: &SetTrack| -> Result<Option<TrackProtection<'_>>, ServeError> {
+        match protection {
+            None => Ok(None),
+            Some((source, scheme)) => {
+                let (key, drm) = track_keys::of_track(source, &req.asset, set, t)?;
+                Ok(Some((key, drm, scheme)))
+            }
+        }
+    };
+    // A key URL names the key only when the tracks' keys differ.
+    let url_kid = |k: &ContentKey| -> Option<[u8; 16]> {
+        protection
+            .filter(|(source, _)| source.multi_key())
+            .map(|_| k.kid)
+    };
     match &req.resource {
         Resource::Key => key_output(req, keys),
         Resource::Licence => Err(ServeError::Media(
@@ -731,6 +787,11 @@ pub fn answer_located(
         )),
         Resource::Manifest => {
             check_manifest_work(set, &set.tracks)?;
+            let track_keys = match protection {
+                Some((source, _)) => Some(track_keys::of_set(source, &req.asset, set)?),
+                None => None,
+            };
+            let drm = protection.map_or(&[][..], |(source, _)| source.drm_systems());
             match format {
                 Format::HlsCmaf => text(
                     CT_HLS,
@@ -738,18 +799,29 @@ pub fn answer_located(
                         set,
                         format,
                         req.options.audio_only == Some(true),
-                        encryption.map(|e| e.0),
+                        encryption,
                         drm,
+                        track_keys.as_ref(),
                     )?,
                     Vec::new(),
                 ),
                 _ => {
-                    let protection = encryption.map(|(_, key, scheme)| dash::Protection {
-                        scheme,
-                        key,
-                        laurl: &laurl,
-                        drm,
-                    });
+                    // The first track's key is the default; with several
+                    // keys each AdaptationSet takes its tracks'.
+                    let first = match (protection, set.tracks.first()) {
+                        (Some(_), Some(t)) => key_of(t)?,
+                        _ => None,
+                    };
+                    let protection = match (&first, protection) {
+                        (Some((key, _, _)), Some((source, scheme))) => Some(dash::Protection {
+                            scheme,
+                            key,
+                            laurl: &laurl,
+                            drm: source.drm_systems_of(&key.kid),
+                            keys: track_keys.as_ref(),
+                        }),
+                        _ => None,
+                    };
                     text(
                         CT_DASH,
                         dash::mpd_with(set, format, protection)?,
@@ -766,25 +838,30 @@ pub fn answer_located(
             }
             let t = find(track)?;
             check_manifest_work(set, std::slice::from_ref(t))?;
+            let keyed = key_of(t)?;
+            let drm = keyed.as_ref().map_or(&[][..], |(_, d, _)| *d);
+            let kid = keyed.as_ref().and_then(|(k, _, _)| url_kid(k));
             text(
                 CT_HLS,
-                hls::media_playlist_protected(set, t, format, encryption.map(|e| e.0), drm)?,
+                hls::media_playlist_protected(set, t, format, encryption, drm, kid.as_ref())?,
                 Vec::new(),
             )
         }
         Resource::Init { track } => {
             let t = find(track)?;
             let info = &set.track_index(t).info;
+            let keyed = key_of(t)?;
             Ok(Output::Bytes {
                 content_type: mp4_type(info.kind),
-                body: cmaf::init_segment_with(info, protection.as_ref().map(|(k, s)| (k, *s, drm))),
+                body: cmaf::init_segment_with(info, keyed.as_ref().map(|(k, d, s)| (k, *s, *d))),
             })
         }
         Resource::Fragment { track, time } => {
             let t = find(track)?;
             let idx = set.track_index(t);
             let (n, seg) = segment_of(set, t, *time, located)?;
-            if let Some(p) = protection {
+            if let Some((key, _, scheme)) = key_of(t)? {
+                let p = (key, scheme);
                 let ct = mp4_type(idx.info.kind);
                 return Ok(Output::Cenc(Box::new(cenc::CencJob::new(
                     set, t, n, &seg, p, ct,
@@ -1079,6 +1156,8 @@ mod keyprovider_tests;
 mod piff_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trackkeys_tests;
 
 /// A segment's body from the results of its planned reads (`plan`, from
 /// [`crate::plan::plan_reads`]): `header`, then slices of the reads (no

@@ -27,6 +27,7 @@
 //! | `key_provider_url` | none | `http(s)://host[:port]/path` of the key provider (`key_source = provider`); on Fastly requests go through the backend `key_provider` |
 //! | `key_provider_auth` (secret) | none | the `Authorization` header value sent to the key provider (e.g. `Bearer …`) |
 //! | `key_provider_systems` | none | DRM system ids (UUIDs, `,`-separated) whose signalling the key provider is asked for |
+//! | `key_provider_track_keys` | `shared` | `audio-video`: the key provider is asked for an `AUDIO` and a `VIDEO` key (SPEKE v2.0 PRESET-AUDIO-1 + PRESET-VIDEO-1); `audio-sd-hd`: `AUDIO`, `SD` (≤ 1024×576 pixels) and `HD` keys (PRESET-VIDEO-2), each track encrypted with its type's key ([`crate::crypto::provider::TrackKeyPreset`]) |
 //! | `playready_la_url` | none | PlayReady licence server of `encryption=piff`: the `LA_URL` of the Smooth manifest's PlayReady header (an `http(s)://` URL of at most 2048 bytes; anything else is ignored). Without it the header has no `LA_URL` and players must be configured with one |
 //! | `set_summary` | `on` | cache a summary of each title's segments (sizes, boundaries, header data) so warm manifests are written without loading the indexes ([`crate::summary`]); `off`: every manifest from the indexes |
 //! | `fragment_index` | `auto` | fragmented files with a `sidx` or `mfra`: `auto` indexes them per fragment (moofs read per segment) when walking their moofs would exceed the read budget, `table` whenever they have one ([`crate::mp4::fragtable`]); changing it needs the cached indexes purged |

@@ -485,6 +485,15 @@ pub fn cpix(data: &[u8]) {
             );
             assert!(data.len() <= cpix::MAX_CPIX_BYTES, "size cap");
             assert!(c.systems.len() <= cpix::MAX_DRM_SYSTEMS, "system cap");
+            assert!(c.keys().count() <= cpix::MAX_CONTENT_KEYS, "key cap");
+            assert!(c.rules.len() <= cpix::rules::MAX_RULES, "rule cap");
+            for r in &c.rules {
+                assert!(r.filter_count() <= cpix::rules::MAX_FILTERS, "filter cap");
+                assert!(c.key_by_id(&r.kid).is_some(), "a rule names a key");
+            }
+            for s in &c.systems {
+                assert!(c.key_by_id(&s.kid).is_some(), "a system names a key");
+            }
             for s in &c.systems {
                 if let Some(p) = &s.pssh {
                     assert!(p.len() >= 32 && &p[4..8] == b"pssh", "pssh boxes");
@@ -496,9 +505,9 @@ pub fn cpix(data: &[u8]) {
                     let _ = cpix::is_whole_element(x);
                 }
             }
-            if c.key.key != c.key.kid {
-                let debug = format!("{c:?}");
-                assert!(!debug.contains(&key_hex(&c.key.key)), "key in Debug");
+            let debug = format!("{c:?}");
+            for k in c.keys().filter(|k| c.keys().all(|o| o.kid != k.key)) {
+                assert!(!debug.contains(&key_hex(&k.key)), "key in Debug");
             }
         }
         Err(e) => {

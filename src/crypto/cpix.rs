@@ -9,11 +9,13 @@
 //!   `Data/Secret/PlainValue`, the base64 of the 16-byte key (PSKC, RFC
 //!   6030 §4.2). An `EncryptedValue` (a key encrypted for a recipient,
 //!   CPIX §5.3.2 `DeliveryDataList`) is refused (501): no document key is
-//!   configured here. Exactly one content key is supported: every track of
-//!   the asset is encrypted with it. A document with more (key per track
-//!   type, `ContentKeyUsageRuleList`, or key periods) is refused (501).
-//! * `DRMSystemList/DRMSystem` (§5.3.6): `@systemId`, `@kid` (must be the
-//!   content key's), `PSSH` (base64 of whole `pssh` boxes, ISO/IEC 23001-7
+//!   configured here. Several keys need a `ContentKeyUsageRuleList`
+//!   (§5.3.5) saying which key encrypts which track ([`rules`]: video,
+//!   audio and bitrate filters); a `KeyPeriodFilter` (key rotation), a
+//!   `LabelFilter` or an unknown filter is refused (501). One key without
+//!   rules encrypts every track, as before.
+//! * `DRMSystemList/DRMSystem` (§5.3.6): `@systemId`, `@kid` (must be one
+//!   of the content keys'), `PSSH` (base64 of whole `pssh` boxes, ISO/IEC 23001-7
 //!   §8.1), `ContentProtectionData` (base64 of the well-formed standalone
 //!   XML to be added to the DASH `ContentProtection` element of the
 //!   system), `HLSSignalingData` with `@playlist="media"` (base64 of the
@@ -39,9 +41,9 @@ use std::fmt;
 pub const MAX_CPIX_BYTES: usize = 256 << 10;
 /// Most elements read before the document is refused.
 pub const MAX_ELEMENTS: usize = 4096;
-/// Most `ContentKey` elements read (one is used).
+/// Most `ContentKey` elements read.
 pub const MAX_CONTENT_KEYS: usize = 64;
-/// Most `DRMSystem` elements kept.
+/// Most `DRMSystem` elements kept (all keys together).
 pub const MAX_DRM_SYSTEMS: usize = 16;
 
 /// The FairPlay system id (`94ce86fb-07ff-4f43-adb8-93d2fa968ca2`).
@@ -83,6 +85,8 @@ fn invalid(why: impl Into<String>) -> CpixError {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DrmSystem {
     pub system_id: [u8; 16],
+    /// The content key this signalling is for (`DRMSystem@kid`).
+    pub kid: [u8; 16],
     /// Whole `pssh` boxes, checked to be `pssh` boxes of this system.
     pub pssh: Option<Vec<u8>>,
     /// The XML put inside (or, when it is one, as) the system's DASH
@@ -97,15 +101,71 @@ pub struct DrmSystem {
     pub smooth_header: Option<String>,
 }
 
-/// A parsed CPIX document: the one content key and the DRM systems'
-/// signalling for it, in document order.
+/// A parsed CPIX document: its content keys, the usage rules mapping
+/// them to tracks, and the DRM systems' signalling of each key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cpix {
+    /// The first content key (the only one of most documents).
     pub key: ContentKey,
+    /// The other content keys, in document order.
+    pub others: Vec<ContentKey>,
+    /// `ContentKeyUsageRule`s, in document order (empty: `key` encrypts
+    /// every track).
+    pub rules: Vec<rules::UsageRule>,
+    /// The DRM systems, grouped by key in key order (document order
+    /// within a key), so [`Cpix::systems_of`] is a slice.
     pub systems: Vec<DrmSystem>,
     /// The version of the document the outputs are made from (a digest of
     /// its bytes): output cache keys name it.
     pub version: String,
+}
+
+impl Cpix {
+    /// Every content key, the first one first.
+    pub fn keys(&self) -> impl Iterator<Item = &ContentKey> + '_ {
+        std::iter::once(&self.key).chain(&self.others)
+    }
+
+    /// The key whose id is `kid`.
+    pub fn key_by_id(&self, kid: &[u8; 16]) -> Option<&ContentKey> {
+        self.keys().find(|k| &k.kid == kid)
+    }
+
+    /// Whether tracks may have different keys.
+    pub fn multi_key(&self) -> bool {
+        !self.others.is_empty()
+    }
+
+    /// The key of a track with `traits` (`what` names it in errors): the
+    /// one key without rules, else the one the rules give ([`rules`]).
+    pub fn key_for(
+        &self,
+        traits: &rules::TrackTraits,
+        what: &str,
+    ) -> Result<&ContentKey, CpixError> {
+        if self.rules.is_empty() {
+            return Ok(&self.key);
+        }
+        let kid = rules::key_of(&self.rules, traits, what)?;
+        // Every rule's kid was checked to be a key's when parsed.
+        self.key_by_id(&kid)
+            .ok_or_else(|| invalid("a ContentKeyUsageRule names no ContentKey"))
+    }
+
+    /// The DRM systems' signalling of key `kid`.
+    pub fn systems_of(&self, kid: &[u8; 16]) -> &[DrmSystem] {
+        let start = self.systems.iter().position(|s| &s.kid == kid);
+        match start {
+            None => &[],
+            Some(a) => {
+                let n = self.systems[a..]
+                    .iter()
+                    .take_while(|s| &s.kid == kid)
+                    .count();
+                &self.systems[a..a + n]
+            }
+        }
+    }
 }
 
 /// Which element's text is being gathered.
@@ -131,6 +191,8 @@ struct State {
     keys: Vec<([u8; 16], Option<[u8; 16]>)>,
     systems: Vec<([u8; 16], DrmSystem)>,
     open_system: Option<OpenSystem>,
+    rules: Vec<rules::UsageRule>,
+    open_rule: Option<rules::UsageRule>,
     in_content_key: bool,
     field: Option<Field>,
     text: String,
@@ -139,6 +201,14 @@ struct State {
 
 /// Parses a CPIX document.
 pub fn parse(xml: &[u8]) -> Result<Cpix, CpixError> {
+    parse_with_rules(xml, &[])
+}
+
+/// [`parse`] of a key provider's answer to a request that carried usage
+/// rules (`asked`): an answer without a `ContentKeyUsageRuleList` keeps
+/// the rules asked (SPEKE v2.0 providers echo them; one that drops them
+/// still answered the contract it was asked).
+pub fn parse_with_rules(xml: &[u8], asked: &[rules::UsageRule]) -> Result<Cpix, CpixError> {
     if xml.len() > MAX_CPIX_BYTES {
         return Err(invalid(format!("larger than {MAX_CPIX_BYTES} bytes")));
     }
@@ -176,6 +246,9 @@ pub fn parse(xml: &[u8]) -> Result<Cpix, CpixError> {
             _ => {}
         }
     }
+    if st.rules.is_empty() {
+        st.rules = asked.to_vec();
+    }
     st.finish(etag_of(xml))
 }
 
@@ -194,11 +267,33 @@ impl State {
             self.root_seen = true;
             return Ok(());
         }
+        if self.open_rule.is_some() {
+            return self.filter(e, name);
+        }
         match name {
+            b"ContentKeyUsageRule" => {
+                if self.rules.len() >= rules::MAX_RULES {
+                    return Err(CpixError::Unsupported(format!(
+                        "more than {} ContentKeyUsageRules",
+                        rules::MAX_RULES
+                    )));
+                }
+                let rule = rules::UsageRule {
+                    kid: uuid_attr(e, "kid", "ContentKeyUsageRule@kid")?,
+                    intended_track_type: attr(e, "intendedTrackType")?
+                        .map(|t| t.chars().take(rules::MAX_TRACK_TYPE).collect()),
+                    ..rules::UsageRule::default()
+                };
+                if empty {
+                    self.rules.push(rule);
+                } else {
+                    self.open_rule = Some(rule);
+                }
+            }
             b"ContentKey" => {
                 if self.keys.len() >= MAX_CONTENT_KEYS {
                     return Err(CpixError::Unsupported(format!(
-                        "more than {MAX_CONTENT_KEYS} ContentKeys: one key for every track is supported"
+                        "more than {MAX_CONTENT_KEYS} ContentKeys"
                     )));
                 }
                 let kid = uuid_attr(e, "kid", "ContentKey@kid")?;
@@ -253,6 +348,57 @@ impl State {
         Ok(())
     }
 
+    /// A filter element inside a `ContentKeyUsageRule` (CPIX 2.3
+    /// §5.3.5.2); anything but a video, audio or bitrate filter makes the
+    /// rule unusable (501).
+    fn filter(&mut self, e: &BytesStart<'_>, name: &[u8]) -> Result<(), CpixError> {
+        let Some(rule) = self.open_rule.as_mut() else {
+            return Ok(());
+        };
+        if rule.filter_count() >= rules::MAX_FILTERS {
+            return Err(CpixError::Unsupported(format!(
+                "a ContentKeyUsageRule with more than {} filters",
+                rules::MAX_FILTERS
+            )));
+        }
+        match name {
+            b"VideoFilter" => rule.video.push(rules::VideoFilter {
+                min_pixels: num_attr(e, "minPixels")?,
+                max_pixels: num_attr(e, "maxPixels")?,
+                hdr: bool_attr(e, "hdr")?,
+                wcg: bool_attr(e, "wcg")?,
+                min_fps: num_attr(e, "minFps")?,
+                max_fps: num_attr(e, "maxFps")?,
+            }),
+            b"AudioFilter" => rule.audio.push(rules::AudioFilter {
+                min_channels: num_attr(e, "minChannels")?,
+                max_channels: num_attr(e, "maxChannels")?,
+            }),
+            b"BitrateFilter" => rule.bitrate.push(rules::BitrateFilter {
+                min_bitrate: num_attr(e, "minBitrate")?,
+                max_bitrate: num_attr(e, "maxBitrate")?,
+            }),
+            b"KeyPeriodFilter" => {
+                return Err(CpixError::Unsupported(
+                    "a KeyPeriodFilter: key rotation is not supported".into(),
+                ))
+            }
+            b"LabelFilter" => {
+                return Err(CpixError::Unsupported(
+                    "a LabelFilter: no labels are agreed with this packager".into(),
+                ))
+            }
+            other => {
+                return Err(CpixError::Unsupported(format!(
+                    "an unknown usage rule filter {:?} makes the rule unusable",
+                    String::from_utf8_lossy(&other[..other.len().min(64)])
+                )))
+            }
+        }
+        // A filter has no children; its end tag is ignored by `close`.
+        Ok(())
+    }
+
     fn start(&mut self, field: Field) {
         self.field = Some(field);
         self.text.clear();
@@ -260,6 +406,11 @@ impl State {
 
     fn close(&mut self, name: &[u8]) -> Result<(), CpixError> {
         match name {
+            b"ContentKeyUsageRule" => {
+                if let Some(rule) = self.open_rule.take() {
+                    self.rules.push(rule);
+                }
+            }
             b"ContentKey" => self.in_content_key = false,
             b"DRMSystem" => {
                 if let Some(open) = self.open_system.take() {
@@ -327,177 +478,83 @@ impl State {
         if !self.root_seen {
             return Err(invalid("no CPIX element"));
         }
-        let (kid, key) = match self.keys.as_slice() {
-            [] => return Err(invalid("no ContentKey")),
-            [one] => *one,
-            _ => {
-                return Err(CpixError::Unsupported(format!(
-                    "{} ContentKeys: one key for every track is supported",
-                    self.keys.len()
-                )))
-            }
-        };
-        let key = key.ok_or_else(|| {
-            CpixError::Unsupported(
-                "the ContentKey has no PlainValue: keys are not generated here".into(),
-            )
-        })?;
-        let mut systems = Vec::with_capacity(self.systems.len());
-        for (sys_kid, sys) in self.systems {
-            if sys_kid != kid {
+        if self.keys.is_empty() {
+            return Err(invalid("no ContentKey"));
+        }
+        let mut keys = Vec::with_capacity(self.keys.len());
+        for (kid, key) in &self.keys {
+            let key = key.ok_or_else(|| {
+                CpixError::Unsupported(format!(
+                    "ContentKey {} has no PlainValue: keys are not generated here",
+                    crate::manifest::dash::uuid(kid)
+                ))
+            })?;
+            if keys.iter().any(|k: &ContentKey| k.kid == *kid) {
                 return Err(invalid(format!(
-                    "DRMSystem {} is for key {}, not the ContentKey's",
-                    crate::manifest::dash::uuid(&sys.system_id),
-                    crate::manifest::dash::uuid(&sys_kid)
+                    "two ContentKeys with kid {}",
+                    crate::manifest::dash::uuid(kid)
                 )));
             }
+            keys.push(ContentKey { kid: *kid, key });
+        }
+        let known = |kid: &[u8; 16]| keys.iter().any(|k| &k.kid == kid);
+        if keys.len() > 1 && self.rules.is_empty() {
+            return Err(CpixError::Unsupported(format!(
+                "{} ContentKeys and no ContentKeyUsageRule saying which track each encrypts",
+                keys.len()
+            )));
+        }
+        for r in &self.rules {
+            if !known(&r.kid) {
+                return Err(invalid(format!(
+                    "a ContentKeyUsageRule is for key {}, not a ContentKey's",
+                    crate::manifest::dash::uuid(&r.kid)
+                )));
+            }
+        }
+        let mut systems = Vec::with_capacity(self.systems.len());
+        for (sys_kid, mut sys) in self.systems {
+            if !known(&sys_kid) {
+                return Err(invalid(format!(
+                    "DRMSystem {} is for key {}, not {}",
+                    crate::manifest::dash::uuid(&sys.system_id),
+                    crate::manifest::dash::uuid(&sys_kid),
+                    if keys.len() == 1 {
+                        "the ContentKey's"
+                    } else {
+                        "one of the ContentKeys'"
+                    }
+                )));
+            }
+            sys.kid = sys_kid;
             systems.push(sys);
         }
+        // Grouped by key (a stable sort: document order within a key), so
+        // one key's systems are one slice.
+        systems.sort_by_key(|s| keys.iter().position(|k| k.kid == s.kid));
+        let mut keys = keys.into_iter();
+        let Some(key) = keys.next() else {
+            return Err(invalid("no ContentKey"));
+        };
         Ok(Cpix {
-            key: ContentKey { kid, key },
+            key,
+            others: keys.collect(),
+            rules: self.rules,
             systems,
             version,
         })
     }
 }
 
-/// An attribute's unescaped value, if present.
-fn attr(e: &BytesStart<'_>, name: &str) -> Result<Option<String>, CpixError> {
-    for a in e.attributes() {
-        let a = a.map_err(|e| invalid(format!("bad attribute: {e}")))?;
-        if a.key.local_name().as_ref() == name.as_bytes() {
-            let v = a
-                .unescape_value()
-                .map_err(|e| invalid(format!("bad attribute: {e}")))?;
-            return Ok(Some(v.into_owned()));
-        }
-    }
-    Ok(None)
-}
-
-fn uuid_attr(e: &BytesStart<'_>, name: &str, what: &str) -> Result<[u8; 16], CpixError> {
-    let v = attr(e, name)?.ok_or_else(|| invalid(format!("{what} is missing")))?;
-    parse_uuid(&v).ok_or_else(|| invalid(format!("{what} is not a UUID")))
-}
-
-/// A UUID (RFC 4122, 8-4-4-4-12 hex digits; plain 32 digits accepted).
-pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
-    let hex: Vec<u8> = s.trim().bytes().filter(|&b| b != b'-').collect();
-    if hex.len() != 32 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (i, pair) in hex.chunks(2).enumerate() {
-        let s = std::str::from_utf8(pair).ok()?;
-        out[i] = u8::from_str_radix(s, 16).ok()?;
-    }
-    Some(out)
-}
-
-/// 16 bytes from base64 (standard alphabet, whitespace ignored).
-fn decode16(text: &str) -> Option<[u8; 16]> {
-    let compact: String = text.split_whitespace().collect();
-    let bytes = STANDARD.decode(compact).ok()?;
-    <[u8; 16]>::try_from(bytes.as_slice()).ok()
-}
-
-/// Whether `data` is one or more whole `pssh` boxes of `system`
-/// (ISO/IEC 23001-7 §8.1.1: size, `pssh`, version and flags, SystemID).
-fn check_pssh(data: &[u8], system: &[u8; 16]) -> Result<(), &'static str> {
-    if data.is_empty() {
-        return Err("empty");
-    }
-    let mut at = 0usize;
-    while at < data.len() {
-        let rest = &data[at..];
-        if rest.len() < 32 {
-            return Err("a truncated pssh box");
-        }
-        let size = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        if size < 32 || size > rest.len() {
-            return Err("a pssh box size that does not fit");
-        }
-        if &rest[4..8] != b"pssh" {
-            return Err("not a pssh box");
-        }
-        if rest[8] > 1 {
-            return Err("a pssh box of an unknown version");
-        }
-        if &rest[12..28] != system {
-            return Err("a pssh box of another system");
-        }
-        at += size;
-    }
-    Ok(())
-}
-
-/// Whether `xml` is a well-formed XML fragment (balanced elements, no
-/// declaration needed), so that inserting it keeps the MPD well-formed.
-fn check_fragment(xml: &str) -> Result<(), String> {
-    let mut reader = Reader::from_str(xml);
-    let mut depth = 0usize;
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(_)) => depth += 1,
-            Ok(Event::End(_)) => {
-                depth = depth
-                    .checked_sub(1)
-                    .ok_or_else(|| "an unopened end tag".to_string())?
-            }
-            Ok(Event::Eof) => break,
-            Ok(Event::Decl(_) | Event::DocType(_)) => {
-                return Err("a declaration inside a fragment".into())
-            }
-            Ok(_) => {}
-            Err(e) => return Err(format!("not well-formed XML: {e}")),
-        }
-    }
-    if depth != 0 {
-        return Err("an unclosed element".into());
-    }
-    Ok(())
-}
-
-/// The playlist lines of `HLSSignalingData`: UTF-8, each non-empty line
-/// a tag (`#…`) without control characters, so nothing but tags can be
-/// added to a playlist.
-fn hls_lines(data: &[u8]) -> Result<Vec<String>, &'static str> {
-    let text = std::str::from_utf8(data).map_err(|_| "not UTF-8")?;
-    let mut lines = Vec::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        if !line.starts_with("#EXT") {
-            return Err("a line that is not an #EXT tag");
-        }
-        if line.chars().any(char::is_control) {
-            return Err("a control character in a tag");
-        }
-        lines.push(line.to_string());
-    }
-    if lines.is_empty() {
-        return Err("no tag");
-    }
-    Ok(lines)
-}
-
-/// Whether a `ContentProtectionData` fragment is a whole DASH
-/// `ContentProtection` element (its first element is one), to be written
-/// as is, rather than the content of the system's element (CPIX 2.3
-/// §5.3.6 allows either reading; key providers write both).
-pub fn is_whole_element(fragment: &str) -> bool {
-    let mut reader = Reader::from_str(fragment);
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(e) | Event::Empty(e)) => {
-                return e.local_name().as_ref() == b"ContentProtection"
-            }
-            Ok(Event::Eof) | Err(_) => return false,
-            Ok(_) => {}
-        }
-    }
-}
+mod fields;
+use fields::{
+    attr, bool_attr, check_fragment, check_pssh, decode16, hls_lines, num_attr, uuid_attr,
+};
+pub use fields::{is_whole_element, parse_uuid};
 
 pub mod encoding;
 pub mod request;
+pub mod rules;
 
 #[cfg(test)]
 mod tests;

@@ -17,6 +17,7 @@
 //! key provider's answer to a CPIX request ([`super::provider`]), asked
 //! through the job too, and used the same way.
 
+use super::cpix::rules::TrackTraits;
 use super::cpix::{Cpix, DrmSystem};
 use crate::url::Asset;
 use std::fmt;
@@ -85,8 +86,9 @@ impl ContentKey {
 pub enum KeySource {
     /// Keys derived from a secret seed (the module docs).
     Seed(Vec<u8>),
-    /// The asset's CPIX document, read and parsed: its one key and the
-    /// DRM systems' signalling (and, for Smooth, each system's
+    /// The asset's CPIX document, read and parsed: its key (or its keys
+    /// and the usage rules saying which track has which), and the DRM
+    /// systems' signalling of each key (and, for Smooth, each system's
     /// `SmoothStreamingProtectionHeaderData`).
     Cpix(Arc<Cpix>),
 }
@@ -106,7 +108,9 @@ impl fmt::Debug for KeySource {
 }
 
 impl KeySource {
-    /// The content key of `asset`.
+    /// The content key of `asset`: its only key, or, when its tracks have
+    /// different keys ([`KeySource::multi_key`]), the document's first;
+    /// tracks take theirs with [`KeySource::track_key`].
     pub fn content_key(&self, asset: &Asset) -> ContentKey {
         match self {
             KeySource::Seed(seed) => {
@@ -122,11 +126,53 @@ impl KeySource {
         }
     }
 
-    /// The DRM systems to signal besides ClearKey (none for a seed).
+    /// Whether tracks of one asset may have different keys: a CPIX
+    /// document with several keys (and usage rules saying whose is whose).
+    /// A seed and a one-key document give every track the same key.
+    pub fn multi_key(&self) -> bool {
+        matches!(self, KeySource::Cpix(c) if c.multi_key())
+    }
+
+    /// The key of a track of `asset` with `traits` (`what` names it in
+    /// errors): [`KeySource::content_key`] unless the CPIX document maps
+    /// keys to tracks with usage rules ([`super::cpix::rules`]).
+    pub fn track_key(
+        &self,
+        asset: &Asset,
+        traits: &TrackTraits,
+        what: &str,
+    ) -> Result<ContentKey, super::cpix::CpixError> {
+        match self {
+            KeySource::Seed(_) => Ok(self.content_key(asset)),
+            KeySource::Cpix(c) => c.key_for(traits, what).cloned(),
+        }
+    }
+
+    /// Every key of `asset`, the first one first: what its licence
+    /// answers and a key URL may name.
+    pub fn all_keys(&self, asset: &Asset) -> Vec<ContentKey> {
+        match self {
+            KeySource::Seed(_) => vec![self.content_key(asset)],
+            KeySource::Cpix(c) => c.keys().cloned().collect(),
+        }
+    }
+
+    /// The DRM systems to signal besides ClearKey (none for a seed): all
+    /// of them, every key's.
     pub fn drm_systems(&self) -> &[DrmSystem] {
         match self {
             KeySource::Seed(_) => &[],
             KeySource::Cpix(c) => &c.systems,
+        }
+    }
+
+    /// The DRM systems' signalling of the key `kid`.
+    pub fn drm_systems_of(&self, kid: &[u8; 16]) -> &[DrmSystem] {
+        match self {
+            KeySource::Seed(_) => &[],
+            // A one-key document's systems are all its key's.
+            KeySource::Cpix(c) if !c.multi_key() => &c.systems,
+            KeySource::Cpix(c) => c.systems_of(kid),
         }
     }
 
@@ -205,12 +251,18 @@ impl KeySetting {
         key_source: Option<&str>,
         get: impl Fn(&str) -> Option<String>,
     ) -> Option<KeySetting> {
-        use super::provider::{KeyProvider, SYSTEMS_SETTING, URL_SETTING};
+        use super::provider::{
+            KeyProvider, TrackKeyPreset, SYSTEMS_SETTING, TRACK_KEYS_SETTING, URL_SETTING,
+        };
         match key_source.map(str::trim) {
             Some(s) if s.eq_ignore_ascii_case("cpix") => Some(KeySetting::Cpix),
             Some(s) if s.eq_ignore_ascii_case("provider") => Some(match get(URL_SETTING) {
                 None => KeySetting::Misconfigured("key_source = provider needs key_provider_url"),
-                Some(url) => match KeyProvider::parse(&url, get(SYSTEMS_SETTING).as_deref()) {
+                Some(url) => match KeyProvider::parse(&url, get(SYSTEMS_SETTING).as_deref())
+                    .and_then(|p| {
+                        TrackKeyPreset::parse(get(TRACK_KEYS_SETTING).as_deref())
+                            .map(|t| p.with_track_keys(t))
+                    }) {
                     Ok(p) => KeySetting::Provider(Arc::new(p)),
                     Err(why) => KeySetting::Misconfigured(why),
                 },

@@ -37,6 +37,7 @@ mod key;
 pub mod playready;
 pub mod provider;
 mod scheme;
+pub mod track_keys;
 
 pub use aes_cbc::{padded_len, sequence_iv, CbcStream, BLOCK};
 pub use key::{
@@ -44,6 +45,7 @@ pub use key::{
     SEED_KEY,
 };
 pub use scheme::Scheme;
+pub use track_keys::TrackKeys;
 
 #[cfg(test)]
 mod tests;

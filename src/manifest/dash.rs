@@ -125,6 +125,20 @@ pub struct Protection<'a> {
     /// Other DRM systems to signal (from a CPIX document): one
     /// `ContentProtection` each, after the ClearKey and common ones.
     pub drm: &'a [crate::crypto::cpix::DrmSystem],
+    /// Each track's key and signalling when tracks have different keys
+    /// (CPIX usage rules); `None`: `key` and `drm` are every track's.
+    pub keys: Option<&'a crate::crypto::TrackKeys<'a>>,
+}
+
+impl<'a> Protection<'a> {
+    /// The protection of `t`: its own key and systems when tracks have
+    /// different keys.
+    fn of(self, t: &SetTrack) -> Protection<'a> {
+        match self.keys.and_then(|k| k.of(t.file, t.track)) {
+            Some((key, drm)) => Protection { key, drm, ..self },
+            None => self,
+        }
+    }
 }
 
 /// [`mpd`] for a title encrypted with `encryption={scheme}` under `key`:
@@ -146,6 +160,15 @@ pub fn mpd_with(
     // DTS (`mp4a.40.2`, `mp4a.40.5`, `mp4a.A9`) and a player cannot switch
     // decoders inside a set.
     let mut sets: Vec<(TrackKind, String, String, Vec<Rep<'_>>)> = Vec::new();
+    // Renditions with different keys are not one AdaptationSet: its
+    // ContentProtection (and `cenc:default_KID`) is shared by every
+    // Representation (DASH-IF IOP v4.3 §7.7.2: one default_KID per
+    // Adaptation Set), and dash.js reads it only there. So the key id
+    // joins the grouping; with one key nothing changes.
+    let key_of = |t: &SetTrack| match protection {
+        Some(p) => p.of(t).key.kid_hex(),
+        None => String::new(),
+    };
     for t in &set.tracks {
         let info = &set.track_index(t).info;
         let family = if info.kind == TrackKind::Audio {
@@ -165,6 +188,10 @@ pub fn mpd_with(
             t.language.clone()
         } else {
             String::new()
+        };
+        let family = match protection.and_then(|p| p.keys) {
+            Some(k) if k.multi => format!("{family}/{}", key_of(t)),
+            _ => family,
         };
         let rep = Rep {
             track: t,
@@ -292,6 +319,8 @@ fn adaptation_set(
         // XSD (RepresentationBaseType elements first). dash.js 4 reads
         // ContentProtection only here, never on a Representation.
         if let Some(p) = protection {
+            // Every Representation of the set has one key (see mpd_with).
+            let p = reps.first().map_or(p, |r| p.of(r.track));
             content_protection(w, p)?;
         }
         if kind == TrackKind::Video {

@@ -303,7 +303,7 @@ pub fn multivariant_encrypted(
     audio_only: bool,
     encryption: Option<&str>,
 ) -> Result<String, TimelineError> {
-    multivariant_protected(set, format, audio_only, encryption, &[])
+    multivariant_protected(set, format, audio_only, encryption, &[], None)
 }
 
 /// [`multivariant_encrypted`] with the master lines of DRM systems from
@@ -314,6 +314,7 @@ pub fn multivariant_protected(
     audio_only: bool,
     encryption: Option<&str>,
     drm: &[crate::crypto::cpix::DrmSystem],
+    keys: Option<&crate::crypto::TrackKeys<'_>>,
 ) -> Result<String, TimelineError> {
     let playlist_url = |t: &SetTrack| {
         with_view(
@@ -348,7 +349,17 @@ pub fn multivariant_protected(
     if let Some(e) = encryption {
         // The bitrate of a media playlist listed below (video first).
         if let Some(t) = video.first().or(audio.first()) {
-            out.push_str(&keys::session_keys(e, track_ref(t).bitrate, drm));
+            let bitrate = track_ref(t).bitrate;
+            match keys.filter(|k| k.multi) {
+                // One session key per key of the title (RFC 8216
+                // §4.3.4.5 allows several), each with its own systems.
+                Some(k) => {
+                    for (key, drm) in k.distinct() {
+                        out.push_str(&keys::session_keys_for(e, bitrate, drm, Some(&key.kid)));
+                    }
+                }
+                None => out.push_str(&keys::session_keys(e, bitrate, drm)),
+            }
         }
     }
     out.push_str(&subtitles::media_tags(set, format));
@@ -629,7 +640,7 @@ pub fn media_playlist_with(
     format: Format,
     encryption: Option<&str>,
 ) -> Result<String, TimelineError> {
-    media_playlist_protected(set, t, format, encryption, &[])
+    media_playlist_protected(set, t, format, encryption, &[], None)
 }
 
 /// [`media_playlist_with`] with the media lines of DRM systems from a
@@ -641,6 +652,7 @@ pub fn media_playlist_protected(
     format: Format,
     encryption: Option<&str>,
     drm: &[crate::crypto::cpix::DrmSystem],
+    kid: Option<&[u8; 16]>,
 ) -> Result<String, TimelineError> {
     let info = &set.track_index(t).info;
     let segs = set.segments(t)?;
@@ -674,14 +686,14 @@ pub fn media_playlist_protected(
                 out,
                 "#EXT-X-KEY:METHOD={},URI=\"{}\",KEYFORMAT=\"identity\"",
                 sample_method(e),
-                quoted(&url::key_url(e))
+                quoted(&url::key_url_for(e, kid))
             );
             out.push_str(&keys::media_keys(e, drm));
         }
     }
     let key_uri = encryption
         .filter(|_| format != Format::HlsCmaf)
-        .map(url::key_url);
+        .map(|e| url::key_url_for(e, kid));
     // Whether the key tag in effect carries an explicit IV.
     let mut explicit_iv = false;
     // 1 200 lines for a 2 h title: the URL's fixed parts are formatted

@@ -497,4 +497,4 @@ fn encrypt_segment(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -415,6 +415,28 @@ pub(super) fn serve(
             "only encryption=cbc is built for MPEG-TS".into(),
         ));
     }
+    // A key per track type (CPIX usage rules): each media playlist of
+    // `m3u8-aapl` is one track, so its segments take that track's key and
+    // its key URL names it. `m3u8-aapl-v3` muxes audio into the video
+    // segments, one AES-128 ciphertext (RFC 8216 §4.3.2.4) that cannot
+    // carry two keys: refused.
+    let multi = match encryption {
+        Some(_) => keys.source().ok().filter(|s| s.multi_key()),
+        None => None,
+    };
+    if multi.is_some() && format == Format::HlsTsV3 {
+        return Err(ServeError::NotImplemented(
+            "encryption=cbc with a key per track type (CPIX usage rules) needs format=m3u8-aapl: m3u8-aapl-v3 muxes audio and video under one key".into(),
+        ));
+    }
+    let track_key = |t: &SetTrack| -> Result<Option<ContentKey>, ServeError> {
+        match multi {
+            Some(source) => {
+                super::track_keys::of_track(source, &req.asset, set, t).map(|(k, _)| Some(k))
+            }
+            None => Ok(None),
+        }
+    };
     let find = |r: &TrackRef| -> Result<&SetTrack, ServeError> {
         let t = find_track(set, r)?;
         carry::TS
@@ -442,17 +464,37 @@ pub(super) fn serve(
             if encryption.is_some() && has_iframes {
                 omitted.push(IFRAMES_OMITTED.to_string());
             }
-            text(
-                CT_HLS,
-                hls::multivariant_encrypted(set, format, audio_only, encryption)?,
-                omitted,
-            )
+            let body = match multi {
+                Some(source) => {
+                    let keys = super::track_keys::of_set(source, &req.asset, set)?;
+                    hls::multivariant_protected(
+                        set,
+                        format,
+                        audio_only,
+                        encryption,
+                        &[],
+                        Some(&keys),
+                    )?
+                }
+                None => hls::multivariant_encrypted(set, format, audio_only, encryption)?,
+            };
+            text(CT_HLS, body, omitted)
         }
         Resource::MediaPlaylist { track, keyframes } => {
             let t = find(track)?;
             check_manifest_work(set, std::slice::from_ref(t))?;
             let body = match (*keyframes, format) {
-                (false, _) => hls::media_playlist_with(set, t, format, encryption)?,
+                (false, _) => match track_key(t)? {
+                    Some(k) => hls::media_playlist_protected(
+                        set,
+                        t,
+                        format,
+                        encryption,
+                        &[],
+                        Some(&k.kid),
+                    )?,
+                    None => hls::media_playlist_with(set, t, format, encryption)?,
+                },
                 (true, _) if encryption.is_some() => {
                     return Err(ServeError::NotImplemented(IFRAMES_OMITTED.into()))
                 }
@@ -486,9 +528,12 @@ pub(super) fn serve(
             })?;
             // Fails closed: an encrypted segment without a key is an
             // error, never the clear segment.
-            let job = match encryption {
-                Some(_) => job.encrypted(super::key_source(keys, CBC)?.content_key(&req.asset)),
-                None => job,
+            let job = match (encryption, track_key(t)?) {
+                (Some(_), Some(key)) => job.encrypted(key),
+                (Some(_), None) => {
+                    job.encrypted(super::key_source(keys, CBC)?.content_key(&req.asset))
+                }
+                (None, _) => job,
             };
             Ok(Output::Ts(job))
         }

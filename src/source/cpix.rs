@@ -46,7 +46,13 @@ pub enum KeyDoc {
         content_id: String,
         /// The `encryption=` option the key is for.
         scheme: String,
+        /// The (first) key id asked for: the shared key's, or the first
+        /// track type's ([`KeyProvider::requested`]).
         kid: [u8; 16],
+        /// Every key id asked for, and their usage rules (none for a
+        /// shared key).
+        kids: Vec<[u8; 16]>,
+        rules: Vec<crate::crypto::cpix::rules::UsageRule>,
     },
 }
 
@@ -59,12 +65,17 @@ impl KeyDoc {
             KeySetting::Cpix => Some(KeyDoc::File {
                 path: crate::crypto::cpix_path(&req.asset),
             }),
-            KeySetting::Provider(p) => Some(KeyDoc::Provider {
-                kid: p.kid(scheme, &req.asset),
-                provider: p.clone(),
-                content_id: crate::crypto::asset_id(&req.asset),
-                scheme: scheme.to_string(),
-            }),
+            KeySetting::Provider(p) => {
+                let (kids, rules) = p.requested(scheme, &req.asset);
+                Some(KeyDoc::Provider {
+                    kid: kids.first().copied().unwrap_or_default(),
+                    kids,
+                    rules,
+                    provider: p.clone(),
+                    content_id: crate::crypto::asset_id(&req.asset),
+                    scheme: scheme.to_string(),
+                })
+            }
             _ => None,
         }
     }
@@ -114,13 +125,16 @@ impl KeyDoc {
                 provider,
                 content_id,
                 scheme,
-                kid,
+                kids,
+                rules,
+                ..
             } => {
                 let body = request::document(&request::KeyRequest {
                     content_id,
-                    kids: std::slice::from_ref(kid),
+                    kids,
                     scheme: cenc_scheme(scheme),
                     systems: &provider.systems,
+                    rules,
                 });
                 super::keyprovider::read(provider.clone(), content_id, body)
             }
@@ -133,7 +147,13 @@ impl KeyDoc {
     pub fn cached(&self, cache: &mut dyn Cache) -> Option<Cpix> {
         let doc = encoding::decode(&cache.get(&self.cache_key())?)?;
         match self {
-            KeyDoc::Provider { kid, .. } if doc.key.kid != *kid => None,
+            KeyDoc::Provider { kid, kids, .. }
+                if std::iter::once(kid)
+                    .chain(kids)
+                    .any(|k| doc.key_by_id(k).is_none()) =>
+            {
+                None
+            }
             _ => Some(doc),
         }
     }
@@ -171,12 +191,20 @@ impl KeyDoc {
             path: name.clone(),
             error,
         };
-        let doc = crate::crypto::cpix::parse(&resp.data).map_err(cpix_error)?;
-        if let KeyDoc::Provider { kid, .. } = self {
-            if doc.key.kid != *kid {
+        let asked = match self {
+            KeyDoc::Provider { rules, .. } => rules.as_slice(),
+            KeyDoc::File { .. } => &[],
+        };
+        let doc = crate::crypto::cpix::parse_with_rules(&resp.data, asked).map_err(cpix_error)?;
+        if let KeyDoc::Provider { kid, kids, .. } = self {
+            // Every key id asked for is in the answer.
+            let missing = std::iter::once(kid)
+                .chain(kids)
+                .find(|k| doc.key_by_id(k).is_none());
+            if let Some(k) = missing {
                 return Err(cpix_error(CpixError::Invalid(format!(
                     "no ContentKey {} (the key id asked for)",
-                    crate::manifest::dash::uuid(kid)
+                    crate::manifest::dash::uuid(k)
                 ))));
             }
         }

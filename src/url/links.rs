@@ -149,6 +149,20 @@ pub fn key_url(encryption: &str) -> String {
     format!("Key(encryption={encryption})")
 }
 
+/// [`key_url`] naming the key `kid` (32 lower-case hex digits), for an
+/// asset whose tracks have different keys (CPIX usage rules): the key URL
+/// is answered without the media, so it cannot tell a track's key from the
+/// bitrate; it says which key it is. `None` is [`key_url`].
+pub fn key_url_for(encryption: &str, kid: Option<&[u8; 16]>) -> String {
+    match kid {
+        None => key_url(encryption),
+        Some(k) => {
+            let hex: String = k.iter().map(|b| format!("{b:02x}")).collect();
+            format!("Key(encryption={encryption},kid={hex})")
+        }
+    }
+}
+
 /// A media segment URL template with the protocol's placeholders: for DASH
 /// (and HLS, which has none of its own) `QualityLevels($Bandwidth$)/
 /// Fragments({name}=$Time$,format=…)` (ISO/IEC 23009-1 §5.3.9.4.4); for

@@ -89,6 +89,9 @@ pub struct Options {
     /// Playback modifiers (`max_resolution=` …), applied as a filter.
     /// Boxed: rarely set, and they would double the size of every request.
     pub modifiers: Box<Modifiers>,
+    /// `kid=` (32 hex digits), on a key URL only: which of the asset's
+    /// keys, when its tracks have different keys (CPIX usage rules).
+    pub key_id: Option<[u8; 16]>,
 }
 
 /// The `encryption=` values Azure accepted (REFERENCES.md §1).
@@ -102,6 +105,7 @@ pub(super) struct RawOptions {
     encryption: Option<String>,
     audio_only: Option<bool>,
     modifiers: Modifiers,
+    key_id: Option<[u8; 16]>,
     /// `type=keyframes`; consumed by media playlists, an error anywhere else.
     pub(super) keyframes: Option<bool>,
     /// From a `.m3u8` / `.mpd` suffix or alias: used only without `format=`.
@@ -178,6 +182,11 @@ impl RawOptions {
                 return Err(invalid("audio-only"));
             };
             put_once(&mut self.audio_only, b, "audio-only")?;
+        } else if key.eq_ignore_ascii_case("kid") {
+            let kid = crate::crypto::cpix::parse_uuid(value)
+                .filter(|_| value.len() == 32)
+                .ok_or_else(|| invalid("kid"))?;
+            put_once(&mut self.key_id, kid, "kid")?;
         } else if key.eq_ignore_ascii_case("type") {
             if !value.eq_ignore_ascii_case("keyframes") {
                 return Err(invalid("type"));
@@ -203,6 +212,7 @@ impl RawOptions {
                 .modifiers
                 .merge(query.modifiers)
                 .map_err(UrlError::ConflictingOption)?,
+            key_id: merge_one(self.key_id, query.key_id, "kid")?,
             keyframes: self.keyframes,
             implied_format: self.implied_format,
         })
@@ -219,12 +229,16 @@ impl RawOptions {
         if matches!(resource, Resource::Key | Resource::Licence) && self.encryption.is_none() {
             return Err(UrlError::KeyWithoutEncryption);
         }
+        if self.key_id.is_some() && *resource != Resource::Key {
+            return Err(UrlError::MisplacedOption("kid"));
+        }
         Ok(Options {
             format,
             filters: self.filters.unwrap_or_default(),
             encryption: self.encryption,
             audio_only: self.audio_only,
             modifiers: Box::new(self.modifiers),
+            key_id: self.key_id,
         })
     }
 }

@@ -125,7 +125,11 @@ fn dictionary(target: &str) -> &'static [&'static [u8]] {
             b" systemId=\"edef8ba9-79d6-4ace-a3c8-27dcd51d21ed\"", b" playlist=\"master\"",
             b"AAAAAAAAAAAAAAAAAAAAAA==", b"AAAAIHBzc2gAAAAA7e+LqXnWSs6jyCfc1R0h7QAAAAA=",
             b"I0VYVC1YLUtFWTpNRVRIT0Q9U0FNUExFLUFFUw==", b"PGEvPg==", b"&amp;", b"&#0;", b"<![CDATA[",
-            b"]]>", b"<!--", b"-->",
+            b"]]>", b"<!--", b"-->", b"ContentKeyUsageRuleList", b"ContentKeyUsageRule",
+            b"VideoFilter", b"AudioFilter", b"BitrateFilter", b"KeyPeriodFilter",
+            b" intendedTrackType=\"SD\"", b" minPixels=\"589825\"", b" maxPixels=\"589824\"",
+            b" minFps=\"30\"", b" maxFps=\"60\"", b" hdr=\"true\"", b" wcg=\"0\"",
+            b" minChannels=\"3\"", b" maxChannels=\"6\"", b" maxBitrate=\"2000000\"",
         ],
         _ => &[],
     }

@@ -4,7 +4,10 @@
 //! id wanted, without a value (the provider fills it in, §5.3.3), with
 //! `commonEncryptionScheme` when the scheme is Common Encryption (SPEKE
 //! v2.0 requires it), and a `DRMSystem` per configured system and key id
-//! (§5.3.5), empty: the provider answers with the signalling it knows.
+//! (§5.3.5), empty: the provider answers with the signalling it knows;
+//! with a key per track type, a `ContentKeyUsageRuleList` (§5.3.5.2) with
+//! one rule per key, its `intendedTrackType` and filter, as SPEKE v2.0
+//! encryption contracts say it.
 //!
 //! Every element is in the CPIX namespace (`urn:dashif:org:cpix`, prefix
 //! `cpix:`), and the PSKC namespace is declared for the answer's
@@ -30,6 +33,8 @@ pub struct KeyRequest<'a> {
     pub scheme: Option<&'a str>,
     /// The DRM systems to ask signalling for.
     pub systems: &'a [[u8; 16]],
+    /// The usage rules of the keys (none: one key for every track).
+    pub rules: &'a [super::rules::UsageRule],
 }
 
 /// The request document, UTF-8.
@@ -63,8 +68,58 @@ pub fn document(req: &KeyRequest<'_>) -> String {
         }
         x.push_str("  </cpix:DRMSystemList>\n");
     }
+    if !req.rules.is_empty() {
+        x.push_str("  <cpix:ContentKeyUsageRuleList>\n");
+        for r in req.rules {
+            usage_rule(&mut x, r);
+        }
+        x.push_str("  </cpix:ContentKeyUsageRuleList>\n");
+    }
     x.push_str("</cpix:CPIX>\n");
     x
+}
+
+/// One `ContentKeyUsageRule` with its filters (CPIX 2.3 §5.3.5.2).
+fn usage_rule(x: &mut String, r: &super::rules::UsageRule) {
+    x.push_str(&format!(
+        "    <cpix:ContentKeyUsageRule kid=\"{}\"",
+        crate::manifest::dash::uuid(&r.kid)
+    ));
+    if let Some(t) = &r.intended_track_type {
+        x.push_str(&format!(" intendedTrackType=\"{}\"", escape(t.as_str())));
+    }
+    x.push_str(">\n");
+    let num = |x: &mut String, name: &str, v: Option<u64>| {
+        if let Some(v) = v {
+            x.push_str(&format!(" {name}=\"{v}\""));
+        }
+    };
+    for f in &r.video {
+        x.push_str("      <cpix:VideoFilter");
+        num(x, "minPixels", f.min_pixels);
+        num(x, "maxPixels", f.max_pixels);
+        num(x, "minFps", f.min_fps.map(u64::from));
+        num(x, "maxFps", f.max_fps.map(u64::from));
+        for (name, v) in [("hdr", f.hdr), ("wcg", f.wcg)] {
+            if let Some(v) = v {
+                x.push_str(&format!(" {name}=\"{v}\""));
+            }
+        }
+        x.push_str("/>\n");
+    }
+    for f in &r.audio {
+        x.push_str("      <cpix:AudioFilter");
+        num(x, "minChannels", f.min_channels.map(u64::from));
+        num(x, "maxChannels", f.max_channels.map(u64::from));
+        x.push_str("/>\n");
+    }
+    for f in &r.bitrate {
+        x.push_str("      <cpix:BitrateFilter");
+        num(x, "minBitrate", f.min_bitrate);
+        num(x, "maxBitrate", f.max_bitrate);
+        x.push_str("/>\n");
+    }
+    x.push_str("    </cpix:ContentKeyUsageRule>\n");
 }
 
 #[cfg(test)]
@@ -83,6 +138,7 @@ mod tests {
             kids: &kids,
             scheme: Some("cbcs"),
             systems: &systems,
+            rules: &[],
         });
         let mut r = NsReader::from_str(&doc);
         let mut elements = Vec::new();
@@ -141,8 +197,72 @@ mod tests {
             kids: &kids[..1],
             scheme: None,
             systems: &[],
+            rules: &[],
         });
+        assert!(!bare.contains("ContentKeyUsageRule"));
         assert!(!bare.contains("DRMSystemList"));
         assert!(!bare.contains("commonEncryptionScheme"));
+    }
+
+    /// A request for a key per track type carries the rules, and the
+    /// document parses back (as a provider echoing them would answer)
+    /// to the same rules.
+    #[test]
+    fn track_type_rules_are_asked_and_read_back() {
+        use crate::crypto::provider::{KeyProvider, TrackKeyPreset};
+        let p = KeyProvider::parse("http://k.example/x", None)
+            .unwrap()
+            .with_track_keys(TrackKeyPreset::AudioSdHd);
+        let asset = crate::url::Asset::Mp4 {
+            path: "v/a.mp4".into(),
+        };
+        let (kids, rules) = p.requested("cenc", &asset);
+        assert_eq!(kids.len(), 3);
+        assert_ne!(kids[0], kids[1]);
+        assert!(!kids.contains(&p.kid("cenc", &asset)));
+        let doc = document(&KeyRequest {
+            content_id: "v/a.mp4",
+            kids: &kids,
+            scheme: Some("cenc"),
+            systems: &[],
+            rules: &rules,
+        });
+        assert!(doc.contains(r#"intendedTrackType="SD">"#), "{doc}");
+        assert!(
+            doc.contains(r#"<cpix:VideoFilter maxPixels="589824"/>"#),
+            "{doc}"
+        );
+        assert!(
+            doc.contains(r#"<cpix:VideoFilter minPixels="589825"/>"#),
+            "{doc}"
+        );
+        assert!(doc.contains("<cpix:AudioFilter/>"), "{doc}");
+        // With values filled in, the parser reads the same rules back.
+        let answer = doc.replace(
+            r#"commonEncryptionScheme="cenc"/>"#,
+            r#"commonEncryptionScheme="cenc"><cpix:Data><pskc:Secret><pskc:PlainValue>AAAAAAAAAAAAAAAAAAAAAA==</pskc:PlainValue></pskc:Secret></cpix:Data></cpix:ContentKey>"#,
+        );
+        let parsed = super::super::parse(answer.as_bytes()).unwrap();
+        assert_eq!(parsed.rules, rules);
+        // audio-video: AUDIO and VIDEO.
+        let av = p.clone().with_track_keys(TrackKeyPreset::AudioVideo);
+        let (kids, rules) = av.requested("cenc", &asset);
+        assert_eq!(kids.len(), 2);
+        let names: Vec<_> = rules
+            .iter()
+            .map(|r| r.intended_track_type.clone().unwrap())
+            .collect();
+        assert_eq!(names, ["AUDIO", "VIDEO"]);
+        // shared: today's one key id, no rule.
+        let shared = p.clone().with_track_keys(TrackKeyPreset::Shared);
+        let (kids, rules) = shared.requested("cenc", &asset);
+        assert_eq!(kids, [p.kid("cenc", &asset)]);
+        assert!(rules.is_empty());
+        assert_eq!(
+            TrackKeyPreset::parse(Some(" Audio-SD-HD ")),
+            Ok(TrackKeyPreset::AudioSdHd)
+        );
+        assert_eq!(TrackKeyPreset::parse(None), Ok(TrackKeyPreset::Shared));
+        assert!(TrackKeyPreset::parse(Some("uhd")).is_err());
     }
 }

@@ -27,8 +27,22 @@ use std::fmt::Write;
 /// per asset whatever the bitrate): `bitrate` is that of a listed media
 /// playlist, so the URI resolves to that playlist's key URI.
 pub fn session_keys(encryption: &str, bitrate: u64, drm: &[DrmSystem]) -> String {
+    session_keys_for(encryption, bitrate, drm, None)
+}
+
+/// [`session_keys`] of the key `kid` of an asset whose tracks have
+/// different keys (its key URL names the key, [`url::key_url_for`]).
+pub fn session_keys_for(
+    encryption: &str,
+    bitrate: u64,
+    drm: &[DrmSystem],
+    kid: Option<&[u8; 16]>,
+) -> String {
     let mut out = String::new();
-    let uri = format!("QualityLevels({bitrate})/{}", url::key_url(encryption));
+    let uri = format!(
+        "QualityLevels({bitrate})/{}",
+        url::key_url_for(encryption, kid)
+    );
     if encryption == crate::service::CBC {
         let _ = writeln!(out, "#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"{uri}\"");
     } else {

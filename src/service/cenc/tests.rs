@@ -81,7 +81,7 @@ fn trun_samples(traf: &[u8]) -> (Vec<usize>, usize) {
 
 /// The samples of a segment's `mdat`, decrypted per its `senc` (found
 /// through `saio`, checked against `saiz`).
-fn decrypt_segment(seg: &[u8], key: &[u8; 16]) -> (Vec<u8>, usize) {
+pub(crate) fn decrypt_segment(seg: &[u8], key: &[u8; 16]) -> (Vec<u8>, usize) {
     let (moof_at, moof) = child(seg, b"moof").unwrap();
     let (_, traf) = child(&moof[8..], b"traf").unwrap();
     let traf = &traf[8..];
@@ -130,7 +130,7 @@ fn decrypt_segment(seg: &[u8], key: &[u8; 16]) -> (Vec<u8>, usize) {
     (payload, count)
 }
 
-fn clear_payload(seg: &[u8]) -> Vec<u8> {
+pub(crate) fn clear_payload(seg: &[u8]) -> Vec<u8> {
     let (_, s, e) = boxes(seg).into_iter().find(|b| &b.0 == b"mdat").unwrap();
     seg[s + 8..e].to_vec()
 }

@@ -499,3 +499,41 @@ fn encryption_is_part_of_the_request() {
     assert_ne!(clear, enc);
     assert_eq!(clear.resource, enc.resource);
 }
+
+/// `kid=` names one of the asset's keys on a key URL (tracks with
+/// different keys, CPIX usage rules); anywhere else it is misplaced.
+#[test]
+fn key_urls_may_name_the_key_id() {
+    let s =
+        stream("/a.ism/QualityLevels(1)/Key(encryption=cenc,kid=A0a1a2a3b4b54c6c8d7de8e9f0f1f2f3)");
+    assert_eq!(s.resource, Resource::Key);
+    assert_eq!(
+        s.options.key_id,
+        crate::crypto::cpix::parse_uuid("a0a1a2a3b4b54c6c8d7de8e9f0f1f2f3")
+    );
+    assert_eq!(
+        stream("/a.ism/QualityLevels(1)/Key(encryption=cenc)")
+            .options
+            .key_id,
+        None
+    );
+    assert_eq!(
+        err("/a.ism/manifest(format=mpd-time-cmaf,encryption=cenc,kid=a0a1a2a3b4b54c6c8d7de8e9f0f1f2f3)"),
+        UrlError::MisplacedOption("kid")
+    );
+    for bad in [
+        "a0a1",
+        "a0a1a2a3-b4b5-4c6c-8d7d-e8e9f0f1f2f3",
+        "zza1a2a3b4b54c6c8d7de8e9f0f1f2f3",
+    ] {
+        assert!(
+            matches!(
+                err(&format!(
+                    "/a.ism/QualityLevels(1)/Key(encryption=cenc,kid={bad})"
+                )),
+                UrlError::InvalidOption { option: "kid", .. }
+            ),
+            "{bad}"
+        );
+    }
+}
