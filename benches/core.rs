@@ -6,6 +6,7 @@
 //! bash fixtures/generate.sh          # fixtures/media (long_2h.mp4, abr/)
 //! cargo bench --bench core           # all, about 2 minutes
 //! cargo bench --bench core -- index  # a group
+//! cargo bench --bench core -- codec  # the AV1/HEVC encryption maps
 //! ```
 //!
 //! Besides timings it prints the index sizes (bytes/sample per track, from
@@ -611,6 +612,147 @@ fn bench_encryption(c: &mut Criterion) {
     g.finish();
 }
 
+/// The committed small fixtures (`fixtures/small`), which the codec
+/// encryption benchmarks use (no `fixtures/generate.sh` needed).
+fn small() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small")
+}
+
+/// The samples of track 0 of `file`, in decode order.
+fn track0_samples(file: &Bytes, idx: &MediaIndex) -> Vec<Bytes> {
+    let t = &idx.tracks[0];
+    t.samples(0..t.sample_count())
+        .unwrap()
+        .map(|s| {
+            let s = s.unwrap();
+            file.slice(s.offset as usize..(s.offset + u64::from(s.size)) as usize)
+        })
+        .collect()
+}
+
+/// What `encryption=` costs on top of the cipher for codecs whose
+/// subsample map needs the bitstream read (issue 14): measuring every
+/// H.265 slice segment header of `hevc.mp4` (`cbcs`, from the `hvcC`
+/// SPS/PPS) and locating the tiles of every `av1.mp4` sample (frame
+/// headers and tile groups, from the key frame on); then a warm
+/// encrypted segment of each through the whole request, as
+/// `serve_warm_encrypted_segment` does for AVC.
+fn bench_codec_encryption(c: &mut Criterion) {
+    use edgepack::codec::av1_frame::{av1c_of_sample_entry, Av1Parser, SequenceHeader};
+    use edgepack::codec::hevc_slice::{slice_header_len, ParamSets};
+    use edgepack::crypto::KeySetting;
+    use edgepack::model::Codec;
+    let root = small();
+    let open = |name: &str| {
+        let file = Bytes::from(std::fs::read(root.join(name)).expect("read fixture"));
+        let idx = index::index_whole_file(&file, "\"bench\"").expect("index");
+        (file, idx)
+    };
+    let mut g = c.benchmark_group("codec_encryption_maps");
+
+    let (hevc, hidx) = open("hevc.mp4");
+    let Codec::Hevc(cfg) = &hidx.tracks[0].info.codec else {
+        panic!("hevc.mp4 track 0 is HEVC")
+    };
+    let ps = ParamSets::from_config(cfg);
+    let len_size = usize::from(cfg.nal_length_size);
+    let mut slices: Vec<Bytes> = Vec::new();
+    for s in track0_samples(&hevc, &hidx) {
+        let mut at = 0;
+        while at + len_size <= s.len() {
+            let n = s[at..at + len_size]
+                .iter()
+                .fold(0usize, |a, &b| (a << 8) | usize::from(b));
+            let nal = s.slice(at + len_size..(at + len_size + n).min(s.len()));
+            at += len_size + n;
+            // VCL NAL units (nal_unit_type < 32, H.265 Table 7-1).
+            if nal.first().is_some_and(|b| (b >> 1) & 0x3f < 32) {
+                slices.push(nal);
+            }
+        }
+    }
+    let measured = slices
+        .iter()
+        .filter(|n| slice_header_len(n, &ps).is_some())
+        .count();
+    println!(
+        "hevc.mp4: {} slice NAL units, {measured} measured",
+        slices.len()
+    );
+    g.throughput(Throughput::Elements(slices.len() as u64));
+    g.bench_function("hevc.mp4 slice segment header (per slice)", |b| {
+        b.iter(|| {
+            slices
+                .iter()
+                .map(|n| slice_header_len(black_box(n), &ps).unwrap_or(0))
+                .sum::<usize>()
+        })
+    });
+
+    let (av1, aidx) = open("av1.mp4");
+    let seq = av1c_of_sample_entry(&aidx.tracks[0].info.sample_entry)
+        .and_then(|b| SequenceHeader::from_av1c(b).unwrap());
+    let samples = track0_samples(&av1, &aidx);
+    let tiles: usize = {
+        let mut p = Av1Parser::new(seq.clone());
+        samples.iter().map(|s| p.tiles(s).unwrap().len()).sum()
+    };
+    println!("av1.mp4: {} samples, {tiles} tiles", samples.len());
+    g.throughput(Throughput::Elements(samples.len() as u64));
+    g.bench_function("av1.mp4 tile map (per sample)", |b| {
+        b.iter(|| {
+            let mut p = Av1Parser::new(seq.clone());
+            samples
+                .iter()
+                .map(|s| p.tiles(black_box(s)).unwrap().len())
+                .sum::<usize>()
+        })
+    });
+    g.finish();
+
+    let cfg = Config {
+        keys: KeySetting::from_secret(|_| {
+            Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into())
+        }),
+        ..Config::default()
+    };
+    let mut cache = MemoryCache::default();
+    let mut origin = FileOrigin::new(&root);
+    let mut g = c.benchmark_group("serve_warm_encrypted_codec_segment");
+    for name in ["hevc.mp4", "av1.mp4"] {
+        let asset = Asset::Mp4 { path: name.into() };
+        let set = service::load_set(&asset, &mut origin, &mut cache, &cfg).unwrap();
+        let video = set
+            .tracks
+            .iter()
+            .find(|t| set.files[t.file].index.tracks[t.track].is_video())
+            .unwrap();
+        let track = TrackRef {
+            bitrate: video.bitrate,
+            name: video.name.clone(),
+        };
+        let clear = fragment_request(asset, &set, track, set.timeline.len() / 2);
+        for scheme in [None, Some("cenc"), Some("cbcs-aapl")] {
+            let mut req = clear.clone();
+            req.options.encryption = scheme.map(str::to_string);
+            let out = service::serve(&req, &mut origin, &mut cache, &cfg).unwrap();
+            let parts = service::materialize(&out, &mut origin, &cfg).unwrap();
+            let len = parts.iter().map(|b| b.len() as u64).sum::<u64>();
+            let scheme = scheme.unwrap_or("clear");
+            println!("{name} {scheme}: segment {len} B");
+            g.throughput(Throughput::Bytes(len));
+            g.bench_function(format!("{name} {scheme} (serve + materialize)"), |b| {
+                b.iter(|| {
+                    let mut o = FileOrigin::new(&root);
+                    let out = service::serve(black_box(&req), &mut o, &mut cache, &cfg).unwrap();
+                    service::materialize(&out, &mut o, &cfg).unwrap()
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
 /// Parsing the asset's CPIX document (`key_source = cpix`, or a key
 /// provider's answer), once per cache fill, and decoding its cached
 /// compact form, which every warm encrypted request does: the committed fixture
@@ -666,6 +808,6 @@ criterion_group! {
         .measurement_time(Duration::from_secs(2))
         .sample_size(30)
         .without_plots();
-    targets = bench_index, bench_timeline, bench_segments, bench_manifests, bench_ts, bench_encryption, bench_cpix
+    targets = bench_index, bench_timeline, bench_segments, bench_manifests, bench_ts, bench_encryption, bench_codec_encryption, bench_cpix
 }
 criterion_main!(core);

@@ -5,8 +5,11 @@
 # mutations land in the moov rather than in megabytes of mdat), and index
 # blobs built from them for the index_blob target.
 #
-# The text targets (ism, url, http, locator, webvtt, filter, licence, cpix) are
-# seeded from the committed seeds/<target>/ files instead (the stable
+# The text targets (ism, url, http, locator, webvtt, filter, licence, cpix) and
+# the codec targets (av1_frame, hevc_slice: an av1C/hvcC and samples of
+# fixtures/small/{av1,hevc}.mp4, framed as src/codec.rs says; `drive
+# codec-seeds` rewrites them) are seeded from the committed seeds/<target>/
+# files instead (the stable
 # driver reads them directly; for libFuzzer they are copied to
 # corpus/<target>/ below). seeds/url/tk-*
 # carry tokens signed with the url target's key: `drive seeds` rewrites them.
@@ -42,7 +45,7 @@ if ffmpeg -hide_banner -encoders 2>/dev/null | grep -q libx265; then
 fi
 # Index blobs for index_blob: the index of each seed above.
 cargo run --quiet --release --bin drive -- blobs
-for t in ism url http locator webvtt filter licence cpix; do
+for t in ism url http locator webvtt filter licence cpix av1_frame hevc_slice; do
   mkdir -p "corpus/$t"
   cp seeds/$t/* "corpus/$t/"
 done

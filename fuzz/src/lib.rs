@@ -15,7 +15,9 @@
 //! The text parsers (`.ism`, URLs, headers, access settings) have their
 //! checks in [`text`]: [`ism`], [`url`], [`http`], [`locator`], and those
 //! of sidecars, request bodies and key documents: [`webvtt`], [`filter`],
-//! [`licence`], [`cpix`].
+//! [`licence`], [`cpix`]; the codec readers that place Common
+//! Encryption's protected ranges have theirs in [`codec`]: [`av1_frame`],
+//! [`hevc_slice`].
 
 use bytes::Bytes;
 use edgepack::index::{self, MediaIndex, TrackIndex};
@@ -28,7 +30,9 @@ use edgepack::mux::MuxSample;
 use edgepack::timeline::{Timeline, TrackSegment};
 use edgepack::url::Format;
 
+pub mod codec;
 pub mod text;
+pub use codec::{av1_frame, hevc_slice};
 pub use text::{cpix, filter, http, ism, licence, locator, url, webvtt};
 
 /// Segments per track muxed to TS (TS copies payload, so it is the costly

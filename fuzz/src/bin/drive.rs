@@ -5,17 +5,24 @@
 //! cargo run --release --bin drive -- [ITERATIONS] [SECONDS] [TARGET]
 //! cargo run --release --bin drive -- replay FILE...   # *.bin: index blobs
 //! cargo run --release --bin drive -- seeds             # rewrites seeds/url/tk-*
+//! cargo run --release --bin drive -- codec-seeds       # rewrites seeds/{av1_frame,hevc_slice}
+//! DRIVE_SEED=7 cargo run --release --bin drive -- …    # another mutant sequence
 //! ```
 //!
 //! TARGET is `parse_index_segment` (default), `index_blob`, `ism`, `url`,
-//! `http`, `locator`, `webvtt`, `filter`, `licence` or `cpix`. Seeds are `../fixtures/small/*.mp4` (the MP4
-//! targets) or the committed `seeds/<target>/` (the text targets), plus
+//! `http`, `locator`, `webvtt`, `filter`, `licence`, `cpix`, `av1_frame` or
+//! `hevc_slice`. Seeds are `../fixtures/small/*.mp4` (the MP4
+//! targets) or the committed `seeds/<target>/` (the text and codec
+//! targets; the codec ones are cut from `fixtures/small/{av1,hevc}.mp4`
+//! by `drive codec-seeds`), plus
 //! `corpus/<target>/`; each iteration mutates a seed (bit flips,
 //! interesting integers, splices, truncation; mostly inside the `moov`,
 //! where the parser's decisions are; for the text targets also insertions
 //! of the target's grammar tokens) and runs the same function as the
 //! libFuzzer target. A panic is caught,
-//! its input written to `artifacts/drive/` and its message printed. Not
+//! its input written to `artifacts/drive/` and its message printed; the
+//! slowest input of a run is kept there too (`slowest-<target>-input`,
+//! replay prints each input's time). Not
 //! coverage-guided: a smoke test and a regression harness, not a
 //! replacement for `cargo fuzz run`.
 
@@ -219,6 +226,14 @@ fn load_seeds(dirs: &[PathBuf]) -> Vec<Vec<u8>> {
 const TEXT_TARGETS: [&str; 8] = [
     "ism", "url", "http", "locator", "webvtt", "filter", "licence", "cpix",
 ];
+/// The codec bitstream targets (binary, framed as `src/codec.rs` says),
+/// also seeded from `seeds/<target>/`.
+const CODEC_TARGETS: [&str; 2] = ["av1_frame", "hevc_slice"];
+
+/// Whether `target` is seeded from `seeds/<target>/`.
+fn has_seed_dir(target: &str) -> bool {
+    TEXT_TARGETS.contains(&target) || CODEC_TARGETS.contains(&target)
+}
 
 fn target_fn(name: &str) -> fn(&[u8]) {
     match name {
@@ -231,6 +246,8 @@ fn target_fn(name: &str) -> fn(&[u8]) {
         "filter" => edgepack_fuzz::filter,
         "licence" => edgepack_fuzz::licence,
         "cpix" => edgepack_fuzz::cpix,
+        "av1_frame" => edgepack_fuzz::av1_frame,
+        "hevc_slice" => edgepack_fuzz::hevc_slice,
         _ => edgepack_fuzz::parse_index_segment,
     }
 }
@@ -248,7 +265,7 @@ fn replay_target(path: &str) -> &'static str {
         .and_then(Path::file_name)
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    for t in TEXT_TARGETS {
+    for t in TEXT_TARGETS.into_iter().chain(CODEC_TARGETS) {
         if parent == t || name.contains(&format!("-{t}-")) {
             return t;
         }
@@ -280,6 +297,71 @@ fn write_url_seeds() {
                 let _ = std::fs::write(out.join(format!("tk-{i}.txt")), u);
             }
             Err(e) => eprintln!("{p}: {e:?}"),
+        }
+    }
+}
+
+/// The samples of the first track of `file`, from sample `from`, at most
+/// `n` of them.
+fn track_samples(file: &bytes::Bytes, from: u32, n: u32) -> Vec<bytes::Bytes> {
+    let Ok(idx) = edgepack::index::index_whole_file(file, "\"seed\"") else {
+        return Vec::new();
+    };
+    let Some(t) = idx.tracks.first() else {
+        return Vec::new();
+    };
+    let end = from.saturating_add(n).min(t.sample_count());
+    let Ok(cursor) = t.samples(from.min(end)..end) else {
+        return Vec::new();
+    };
+    cursor
+        .flatten()
+        .filter_map(|s| {
+            let start = usize::try_from(s.offset).ok()?;
+            file.get(start..start + s.size as usize)
+                .map(|_| file.slice(start..start + s.size as usize))
+        })
+        .collect()
+}
+
+/// Seeds for `av1_frame` and `hevc_slice`: the `av1C`/`hvcC` of
+/// `fixtures/small/{av1,hevc}.mp4` with their first samples (a key frame
+/// alone, then runs of inter frames, whose headers read the reference
+/// slots the key frame filled), framed as `src/codec.rs` says.
+fn write_codec_seeds() {
+    use edgepack::model::Codec;
+    let read = |p: &str| std::fs::read(p).map(bytes::Bytes::from).unwrap_or_default();
+    let av1 = read("../fixtures/small/av1.mp4");
+    if let Ok(idx) = edgepack::index::index_whole_file(&av1, "\"seed\"") {
+        if let Some(av1c) = idx
+            .tracks
+            .first()
+            .and_then(|t| edgepack::codec::av1_frame::av1c_of_sample_entry(&t.info.sample_entry))
+        {
+            let out = Path::new("seeds/av1_frame");
+            let _ = std::fs::create_dir_all(out);
+            for (i, (from, n)) in [(0, 1), (0, 4), (0, 12), (1, 3), (20, 6)]
+                .iter()
+                .enumerate()
+            {
+                let samples = track_samples(&av1, *from, *n);
+                let refs: Vec<&[u8]> = samples.iter().map(|s| &s[..]).collect();
+                let seed = edgepack_fuzz::codec::frame(av1c, &refs);
+                let _ = std::fs::write(out.join(format!("s{i}-{from}+{n}.av1")), seed);
+            }
+        }
+    }
+    let hevc = read("../fixtures/small/hevc.mp4");
+    if let Ok(idx) = edgepack::index::index_whole_file(&hevc, "\"seed\"") {
+        if let Some(Codec::Hevc(c)) = idx.tracks.first().map(|t| &t.info.codec) {
+            let out = Path::new("seeds/hevc_slice");
+            let _ = std::fs::create_dir_all(out);
+            for (i, s) in track_samples(&hevc, 0, 6).iter().enumerate() {
+                // The sample as stored: its NAL units with 4-byte lengths.
+                let mut seed = edgepack_fuzz::codec::frame(&c.record, &[]);
+                seed.extend_from_slice(s);
+                let _ = std::fs::write(out.join(format!("s{i}.hevc")), seed);
+            }
         }
     }
 }
@@ -330,17 +412,24 @@ fn main() {
         write_url_seeds();
         return;
     }
+    if args.first().map(String::as_str) == Some("codec-seeds") {
+        write_codec_seeds();
+        return;
+    }
     if args.first().map(String::as_str) == Some("replay") {
         let mut failed = 0;
         for p in &args[1..] {
             let input = std::fs::read(p).unwrap_or_default();
             let f = target_fn(replay_target(p));
-            match run_one(f, &input) {
+            let t0 = Instant::now();
+            let outcome = run_one(f, &input);
+            let ms = t0.elapsed().as_secs_f64() * 1e3;
+            match outcome {
                 Some(msg) => {
                     failed += 1;
                     println!("PANIC {p}: {msg}");
                 }
-                None => println!("ok    {p}"),
+                None => println!("ok    {p} ({ms:.2} ms)"),
             }
         }
         std::process::exit(i32::from(failed > 0));
@@ -352,8 +441,7 @@ fn main() {
         .cloned()
         .unwrap_or_else(|| "parse_index_segment".into());
     let f = target_fn(&target);
-    let text = TEXT_TARGETS.contains(&target.as_str());
-    let first = if text {
+    let first = if has_seed_dir(&target) {
         PathBuf::from(format!("seeds/{target}"))
     } else {
         PathBuf::from("../fixtures/small")
@@ -368,14 +456,31 @@ fn main() {
     panic::set_hook(Box::new(|_| {}));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    // The same mutants each run unless DRIVE_SEED picks another sequence.
+    let salt: u64 = std::env::var("DRIVE_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ salt.wrapping_mul(0xD6E8_FEB8_6659_FD93) | 1);
     let (mut done, mut crashes) = (0u64, 0u64);
     let mut seen: Vec<String> = Vec::new();
+    // The slowest execution: bounded work shows as a small maximum.
+    let mut slowest = Duration::ZERO;
     while done < iterations && Instant::now() < deadline {
         let seed = &seeds[rng.below(seeds.len())];
         let other = &seeds[rng.below(seeds.len())];
         let input = mutate(&mut rng, seed, other, dict);
-        if let Some(msg) = run_one(f, &input) {
+        let t0 = Instant::now();
+        let outcome = run_one(f, &input);
+        let took = t0.elapsed();
+        if took > slowest {
+            // Kept to replay: a slow input is a finding too (F1).
+            slowest = took;
+            let dir = Path::new("artifacts/drive");
+            let _ = std::fs::create_dir_all(dir);
+            let _ = std::fs::write(dir.join(format!("slowest-{target}-input")), &input);
+        }
+        if let Some(msg) = outcome {
             crashes += 1;
             // One report per distinct message.
             let key: String = msg.chars().take(120).collect();
@@ -390,10 +495,11 @@ fn main() {
     let secs = started.elapsed().as_secs_f64();
     println!(
         "drive: target {target}: {done} executions in {secs:.1} s ({:.0}/s) from {} seeds, \
-         {crashes} panics ({} distinct)",
+         {crashes} panics ({} distinct), slowest execution {:.2} ms",
         done as f64 / secs.max(1e-9),
         seeds.len(),
-        seen.len()
+        seen.len(),
+        slowest.as_secs_f64() * 1e3
     );
     std::process::exit(i32::from(crashes > 0));
 }

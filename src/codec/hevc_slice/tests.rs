@@ -1,4 +1,6 @@
+use super::rps::Rps;
 use super::*;
+use crate::model::HevcConfig;
 use bytes::Bytes;
 
 /// Writes bits MSB first, with `ue(v)`; `nal` ends the RBSP with
