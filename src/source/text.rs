@@ -34,10 +34,15 @@ pub fn cues_key(path: &str) -> String {
     format!("cues/v{CUE_BLOB_VERSION}/{path}")
 }
 
-/// The cached cues of `path`; `None` when absent or unreadable.
+/// The cached cues of `path`; `None` when absent or unreadable, or when
+/// their version record is gone (evicted on its own) or names another
+/// version: the record is what [`super::freshness::stale`] revalidates, so
+/// cues without one would serve unchecked for as long as they stay cached.
 pub fn cached_cues(path: &str, cache: &mut dyn Cache) -> Option<CueList> {
     let blob = cache.get(&cues_key(path))?;
-    CueList::from_blob(&blob).map(|(_, cues)| cues)
+    let (version, cues) = CueList::from_blob(&blob)?;
+    let record = Record::decode(&cache.get(&crate::outputs::tag_key(path))?);
+    (record.version == version).then_some(cues)
 }
 
 /// Parses the answer to [`text_read`], caching the cues and the version.

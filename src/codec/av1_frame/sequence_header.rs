@@ -13,13 +13,15 @@ pub fn av1c_of_sample_entry(entry: &[u8]) -> Option<&[u8]> {
     let mut at = 8 + 78;
     while at + 8 <= entry.len() {
         let size = u32::from_be_bytes(entry[at..at + 4].try_into().ok()?) as usize;
-        if size < 8 || at + size > entry.len() {
-            return None;
-        }
+        // Checked: on wasm32 a size near 4 GiB would wrap `at + size`
+        // back inside the entry (a slice panic, or a walk in a circle).
+        let end = at
+            .checked_add(size)
+            .filter(|&e| size >= 8 && e <= entry.len())?;
         if &entry[at + 4..at + 8] == b"av1C" {
-            return Some(&entry[at + 8..at + size]);
+            return Some(&entry[at + 8..end]);
         }
-        at += size;
+        at = end;
     }
     None
 }

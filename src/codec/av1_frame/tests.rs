@@ -325,3 +325,25 @@ fn av1c_is_found_in_the_sample_entry() {
     assert_eq!(av1c_of_sample_entry(&entry), Some(&[0x81, 0, 0x0c, 0][..]));
     assert_eq!(av1c_of_sample_entry(&entry[..100]), None);
 }
+
+/// A child box whose size is near 4 GiB: on wasm32 (32-bit `usize`)
+/// `at + size` wrapped, back to the start of the entry: a slice panic for
+/// an `av1C`, and for another type a walk in a circle (86 → 78 → 86 …,
+/// the box "at 78" being compressorname bytes). Both must be `None`. The
+/// sizes are chosen to wrap exactly on a 32-bit target (`cargo miri test
+/// --target i686-unknown-linux-gnu`); on 64 bits they are simply too big.
+#[test]
+fn av1c_walk_refuses_a_box_size_that_wraps_on_32_bits() {
+    // 86 + (2^32 - 8) wraps to 78; the 8 bytes at 78 are a box of 8.
+    let mut entry = vec![0u8; 8 + 78];
+    entry[78..82].copy_from_slice(&[0, 0, 0, 8]);
+    entry.extend(0xFFFF_FFF8u32.to_be_bytes());
+    entry.extend(b"free");
+    assert_eq!(av1c_of_sample_entry(&entry), None);
+    // An `av1C` whose end wraps to before its start.
+    let mut entry = vec![0u8; 8 + 78];
+    entry.extend(0xFFFF_FFF0u32.to_be_bytes());
+    entry.extend(b"av1C");
+    entry.extend([0x81, 0, 0x0c, 0]);
+    assert_eq!(av1c_of_sample_entry(&entry), None);
+}

@@ -503,3 +503,37 @@ fn a_replaced_sidecar_is_noticed_after_revalidate_after() {
     assert_eq!(vtt_reads(&origin), after);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Cached cues whose version record was evicted on its own (the cache
+/// drops entries independently) are not served unchecked: with no record
+/// nothing revalidates them, so the sidecar is read again rather than the
+/// old cues served for as long as they stay cached.
+#[test]
+fn cues_without_their_version_record_are_read_again() {
+    let d = dir("record-evicted");
+    let mut origin = FileOrigin::new(&d);
+    let mut cache = MemoryCache::default();
+    let at = |now: u64, origin: &mut FileOrigin, cache: &mut MemoryCache| {
+        let cfg = Config {
+            segment_ms: 2000,
+            clock: crate::source::freshness::Clock { now, max_age: 60 },
+            ..Config::default()
+        };
+        let req =
+            request("/t.ism/QualityLevels(1000)/Fragments(textstream_eng=0,format=m3u8-cmaf)");
+        body(run(Job::new(req, cfg), origin, cache).unwrap())
+    };
+    let first = at(1_000, &mut origin, &mut cache);
+    assert!(first.contains("first"), "{first}");
+    std::fs::write(d.join("s_eng.vtt"), VTT.replace("first", "replaced cue")).unwrap();
+    let path = origin
+        .log
+        .iter()
+        .find(|r| r.path.ends_with("s_eng.vtt"))
+        .map(|r| r.path.clone())
+        .unwrap();
+    crate::source::Cache::forget(&mut cache, &crate::outputs::tag_key(&path));
+    let later = at(5_000, &mut origin, &mut cache);
+    assert!(later.contains("replaced cue"), "{later}");
+    let _ = std::fs::remove_dir_all(&d);
+}
