@@ -153,6 +153,18 @@ pub fn rescale(t: i64, from: u32, to: u64) -> i64 {
     if from == 0 {
         return 0;
     }
+    // The same expression in i64 when nothing overflows (every time of a
+    // real title: a manifest rescales each segment boundary, and 128-bit
+    // division is a library call, most of a long MPD's cost).
+    let from64 = i64::from(from);
+    if let Some(v) = i64::try_from(to)
+        .ok()
+        .and_then(|to| t.checked_mul(to))
+        .and_then(|x| x.checked_mul(2))
+        .and_then(|x| x.checked_add(from64))
+    {
+        return v.div_euclid(2 * from64);
+    }
     let v =
         (i128::from(t) * i128::from(to) * 2 + i128::from(from)).div_euclid(2 * i128::from(from));
     v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64

@@ -20,9 +20,8 @@ pub fn decimal(out: &mut String, mut value: u64) {
             break;
         }
     }
-    for &d in &digits[at..] {
-        out.push(char::from(d));
-    }
+    // ASCII digits: always UTF-8.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 /// `num / den` seconds with six decimals, exactly what

@@ -258,3 +258,51 @@ fn alignment_work_is_capped() {
     // Four are within the cap.
     assert!(Timeline::compute(&tracks[..4], 6000).is_ok());
 }
+
+/// The i64 fast path of `rescale` gives what the i128 expression gives,
+/// for negative, small, large and overflowing inputs.
+#[test]
+fn rescale_fast_path_matches_the_wide_one() {
+    fn wide(t: i64, from: u32, to: u64) -> i64 {
+        let v = (i128::from(t) * i128::from(to) * 2 + i128::from(from))
+            .div_euclid(2 * i128::from(from));
+        v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+    }
+    let times = [
+        0,
+        1,
+        -1,
+        -7,
+        1023,
+        -1024,
+        345_600_000,
+        i64::from(u32::MAX),
+        i64::MAX / 3,
+        i64::MIN / 3,
+        i64::MAX,
+        i64::MIN,
+    ];
+    let scales = [1, 3, 1000, 44_100, 48_000, 90_000, 10_000_000, u32::MAX];
+    let targets = [1, 1000, 90_000, HNS, u64::from(u32::MAX), u64::MAX];
+    for &t in &times {
+        for &from in &scales {
+            for &to in &targets {
+                assert_eq!(rescale(t, from, to), wide(t, from, to), "{t} {from} {to}");
+            }
+        }
+    }
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    for _ in 0..100_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let t = (x as i64) >> (x % 63);
+        let from = ((x >> 17) as u32).max(1) >> (x % 31);
+        let to = x.rotate_left(7) >> (x % 64);
+        assert_eq!(
+            rescale(t, from.max(1), to),
+            wide(t, from.max(1), to),
+            "{t} {from} {to}"
+        );
+    }
+}
