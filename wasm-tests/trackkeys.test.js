@@ -101,6 +101,15 @@ describe('a key per track type from CPIX usage rules', { skip }, () => {
     const mpd = text(res);
     const sets = [...mpd.matchAll(/<AdaptationSet [^>]*>[\s\S]*?<\/AdaptationSet>/g)].map((m) => m[0]);
     assert.equal(sets.length, 3, mpd);
+    // The SD and HD video sets, split only by key, name each other as
+    // switchable (ISO/IEC 23009-1 §5.3.3.5); audio has no such partner.
+    const id = (x) => /<AdaptationSet [^>]*\bid="(\d+)"/.exec(x)[1];
+    const switching = (x) => /schemeIdUri="urn:mpeg:dash:adaptation-set-switching:2016" value="([^"]*)"/.exec(x)?.[1];
+    const video = sets.filter((x) => x.includes('contentType="video"'));
+    assert.equal(video.length, 2, mpd);
+    assert.equal(switching(video[0]), id(video[1]), video[0]);
+    assert.equal(switching(video[1]), id(video[0]), video[1]);
+    assert.equal(switching(sets.find((x) => x.includes('contentType="audio"'))), undefined);
     const reps = dashRenditions(mpd, mpdUrl, SEGMENTS);
     assert.equal(reps.length, 4, mpd);
     const seen = new Set();

@@ -15,6 +15,10 @@ use quick_xml::events::{BytesDecl, Event};
 use quick_xml::Writer;
 use std::io;
 
+/// The descriptor naming AdaptationSets a player may switch between
+/// (ISO/IEC 23009-1 §5.3.3.5).
+const SET_SWITCHING: &str = "urn:mpeg:dash:adaptation-set-switching:2016";
+
 const PROFILE_LIVE: &str = "urn:mpeg:dash:profile:isoff-live:2011";
 const PROFILE_CMAF: &str = "urn:mpeg:dash:profile:cmaf:2019";
 
@@ -160,6 +164,9 @@ pub fn mpd_with(
     // DTS (`mp4a.40.2`, `mp4a.40.5`, `mp4a.A9`) and a player cannot switch
     // decoders inside a set.
     let mut sets: Vec<(TrackKind, String, String, Vec<Rep<'_>>)> = Vec::new();
+    // Each set's family before the key split: sets that differ only by key
+    // are signalled as switchable (below).
+    let mut unkeyed: Vec<String> = Vec::new();
     // Renditions with different keys are not one AdaptationSet: its
     // ContentProtection (and `cenc:default_KID`) is shared by every
     // Representation (DASH-IF IOP v4.3 §7.7.2: one default_KID per
@@ -189,6 +196,7 @@ pub fn mpd_with(
         } else {
             String::new()
         };
+        let base = family.clone();
         let family = match protection.and_then(|p| p.keys) {
             Some(k) if k.multi => format!("{family}/{}", key_of(t)),
             _ => family,
@@ -202,9 +210,30 @@ pub fn mpd_with(
             .find(|s| s.0 == info.kind && s.1 == family && s.2 == lang)
         {
             Some(s) => s.3.push(rep),
-            None => sets.push((info.kind, family, lang, vec![rep])),
+            None => {
+                sets.push((info.kind, family, lang, vec![rep]));
+                unkeyed.push(base);
+            }
         }
     }
+    // Renditions split only because their keys differ (SD and HD keys) are
+    // still one switching choice for the player: each set lists the others
+    // (ISO/IEC 23009-1 §5.3.3.5 adaptation-set-switching; DASH-IF IOP
+    // v4.3 §3.8), by the ids `adaptation_set` writes (their index).
+    let switching: Vec<Option<String>> = (0..sets.len())
+        .map(|i| {
+            let others: Vec<String> = (0..sets.len())
+                .filter(|&j| {
+                    j != i
+                        && sets[j].0 == sets[i].0
+                        && sets[j].2 == sets[i].2
+                        && unkeyed[j] == unkeyed[i]
+                })
+                .map(|j| j.to_string())
+                .collect();
+            (!others.is_empty()).then(|| others.join(","))
+        })
+        .collect();
     // Text tracks follow the shared timeline: the reference track's
     // segments (the first video rendition's).
     let text_timeline = match set.tracks.first() {
@@ -252,7 +281,10 @@ pub fn mpd_with(
                     let mut first_audio = true;
                     for (i, (kind, _, lang, reps)) in sets.iter().enumerate() {
                         let main = *kind == TrackKind::Audio && std::mem::take(&mut first_audio);
-                        adaptation_set(w, set, format, i, *kind, lang, reps, main, protection)?;
+                        let switch = switching.get(i).and_then(Option::as_deref);
+                        adaptation_set(
+                            w, set, format, i, *kind, lang, reps, main, protection, switch,
+                        )?;
                     }
                     text::adaptation_sets(w, set, format, sets.len(), &text_timeline)?;
                     Ok(())
@@ -279,6 +311,7 @@ fn adaptation_set(
     reps: &[Rep<'_>],
     main: bool,
     protection: Option<Protection<'_>>,
+    switching: Option<&str>,
 ) -> io::Result<()> {
     let id = id.to_string();
     let (content, mime) = match kind {
@@ -322,6 +355,13 @@ fn adaptation_set(
             // Every Representation of the set has one key (see mpd_with).
             let p = reps.first().map_or(p, |r| p.of(r.track));
             content_protection(w, p)?;
+        }
+        // After ContentProtection, before Accessibility and Role (the
+        // XSD's order).
+        if let Some(ids) = switching {
+            w.create_element("SupplementalProperty")
+                .with_attributes([("schemeIdUri", SET_SWITCHING), ("value", ids)])
+                .write_empty()?;
         }
         if kind == TrackKind::Video {
             for (scheme, value) in caption_descriptors(set) {
