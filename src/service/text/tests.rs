@@ -455,6 +455,17 @@ fn ttml_sidecar_in_hls_dash_stpp_and_smooth() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// The first English text segment at clock `now` (`revalidate_after` 60 s).
+fn english_vtt_at(now: u64, origin: &mut FileOrigin, cache: &mut MemoryCache) -> String {
+    let cfg = Config {
+        segment_ms: 2000,
+        clock: crate::source::freshness::Clock { now, max_age: 60 },
+        ..Config::default()
+    };
+    let req = request("/t.ism/QualityLevels(1000)/Fragments(textstream_eng=0,format=m3u8-cmaf)");
+    body(run(Job::new(req, cfg), origin, cache).unwrap())
+}
+
 /// A text segment's sidecar is revalidated like a media file: its cues
 /// serve until `revalidate_after` has passed, then one byte of it is read,
 /// and a new version drops the cached cues (issue 11 item 4).
@@ -463,16 +474,7 @@ fn a_replaced_sidecar_is_noticed_after_revalidate_after() {
     let d = dir("revalidate");
     let mut origin = FileOrigin::new(&d);
     let mut cache = MemoryCache::default();
-    let at = |now: u64, origin: &mut FileOrigin, cache: &mut MemoryCache| {
-        let cfg = Config {
-            segment_ms: 2000,
-            clock: crate::source::freshness::Clock { now, max_age: 60 },
-            ..Config::default()
-        };
-        let req =
-            request("/t.ism/QualityLevels(1000)/Fragments(textstream_eng=0,format=m3u8-cmaf)");
-        body(run(Job::new(req, cfg), origin, cache).unwrap())
-    };
+    let at = english_vtt_at;
     let first = at(1_000, &mut origin, &mut cache);
     assert!(first.contains("first"), "{first}");
     std::fs::write(d.join("s_eng.vtt"), VTT.replace("first", "replaced cue")).unwrap();
@@ -513,16 +515,7 @@ fn cues_without_their_version_record_are_read_again() {
     let d = dir("record-evicted");
     let mut origin = FileOrigin::new(&d);
     let mut cache = MemoryCache::default();
-    let at = |now: u64, origin: &mut FileOrigin, cache: &mut MemoryCache| {
-        let cfg = Config {
-            segment_ms: 2000,
-            clock: crate::source::freshness::Clock { now, max_age: 60 },
-            ..Config::default()
-        };
-        let req =
-            request("/t.ism/QualityLevels(1000)/Fragments(textstream_eng=0,format=m3u8-cmaf)");
-        body(run(Job::new(req, cfg), origin, cache).unwrap())
-    };
+    let at = english_vtt_at;
     let first = at(1_000, &mut origin, &mut cache);
     assert!(first.contains("first"), "{first}");
     std::fs::write(d.join("s_eng.vtt"), VTT.replace("first", "replaced cue")).unwrap();
