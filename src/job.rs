@@ -545,9 +545,8 @@ impl Job {
         // Cached indexes whose version is due for a check, and the
         // sidecar of a text segment: one byte of each, read together,
         // before any is used.
-        let mut checked = paths.clone();
-        checked.extend(service::text::sidecar_of(&self.req, &texts));
-        let checks = freshness::stale(&checked, cache, self.cfg.clock);
+        let sidecar = service::text::sidecar_of(&self.req, &texts);
+        let checks = freshness::stale(paths.iter().chain(&sidecar), cache, self.cfg.clock);
         if !checks.is_empty() && self.reads + checks.len() <= self.cfg.max_backend_requests {
             let reads = checks.iter().map(freshness::Check::read).collect();
             self.stage = Stage::Revalidate {

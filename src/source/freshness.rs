@@ -142,12 +142,16 @@ impl Check {
 /// record may name a set summary ([`crate::summary`]) whose index was
 /// evicted. (No record: nothing cached names a version yet, and the
 /// record is written when the index loads.)
-pub fn stale(paths: &[String], cache: &mut dyn Cache, clock: Clock) -> Vec<Check> {
+pub fn stale<'a>(
+    paths: impl IntoIterator<Item = &'a String>,
+    cache: &mut dyn Cache,
+    clock: Clock,
+) -> Vec<Check> {
     if !clock.active() {
         return Vec::new();
     }
     paths
-        .iter()
+        .into_iter()
         .filter_map(|p| {
             let record = Record::decode(&cache.get(&crate::outputs::tag_key(p))?);
             if record.is_fresh(clock) {
