@@ -163,18 +163,16 @@ pub fn mpd_with(
     // RFC 6381 string, because one `mp4a` entry covers AAC-LC, HE-AAC and
     // DTS (`mp4a.40.2`, `mp4a.40.5`, `mp4a.A9`) and a player cannot switch
     // decoders inside a set.
-    let mut sets: Vec<(TrackKind, String, String, Vec<Rep<'_>>)> = Vec::new();
-    // Each set's family before the key split: sets that differ only by key
-    // are signalled as switchable (below).
-    let mut unkeyed: Vec<String> = Vec::new();
+    // (kind, family, key id or "", language, renditions).
+    let mut sets: Vec<(TrackKind, String, String, String, Vec<Rep<'_>>)> = Vec::new();
     // Renditions with different keys are not one AdaptationSet: its
     // ContentProtection (and `cenc:default_KID`) is shared by every
     // Representation (DASH-IF IOP v4.3 §7.7.2: one default_KID per
     // Adaptation Set), and dash.js reads it only there. So the key id
     // joins the grouping; with one key nothing changes.
     let key_of = |t: &SetTrack| match protection {
-        Some(p) => p.of(t).key.kid_hex(),
-        None => String::new(),
+        Some(p) if p.keys.is_some_and(|k| k.multi) => p.of(t).key.kid_hex(),
+        _ => String::new(),
     };
     for t in &set.tracks {
         let info = &set.track_index(t).info;
@@ -196,24 +194,17 @@ pub fn mpd_with(
         } else {
             String::new()
         };
-        let base = family.clone();
-        let family = match protection.and_then(|p| p.keys) {
-            Some(k) if k.multi => format!("{family}/{}", key_of(t)),
-            _ => family,
-        };
+        let key = key_of(t);
         let rep = Rep {
             track: t,
             timeline: timeline_entries(&track_times(set, t)?),
         };
         match sets
             .iter_mut()
-            .find(|s| s.0 == info.kind && s.1 == family && s.2 == lang)
+            .find(|s| s.0 == info.kind && s.1 == family && s.2 == key && s.3 == lang)
         {
-            Some(s) => s.3.push(rep),
-            None => {
-                sets.push((info.kind, family, lang, vec![rep]));
-                unkeyed.push(base);
-            }
+            Some(s) => s.4.push(rep),
+            None => sets.push((info.kind, family, key, lang, vec![rep])),
         }
     }
     // Renditions split only because their keys differ (SD and HD keys) are
@@ -226,8 +217,8 @@ pub fn mpd_with(
                 .filter(|&j| {
                     j != i
                         && sets[j].0 == sets[i].0
-                        && sets[j].2 == sets[i].2
-                        && unkeyed[j] == unkeyed[i]
+                        && sets[j].1 == sets[i].1
+                        && sets[j].3 == sets[i].3
                 })
                 .map(|j| j.to_string())
                 .collect();
@@ -279,7 +270,7 @@ pub fn mpd_with(
                 .with_attributes([("id", "0"), ("start", "PT0S")])
                 .write_inner_content(|w| {
                     let mut first_audio = true;
-                    for (i, (kind, _, lang, reps)) in sets.iter().enumerate() {
+                    for (i, (kind, _, _, lang, reps)) in sets.iter().enumerate() {
                         let main = *kind == TrackKind::Audio && std::mem::take(&mut first_audio);
                         let switch = switching.get(i).and_then(Option::as_deref);
                         adaptation_set(
