@@ -17,6 +17,13 @@ pub fn put_i64(out: &mut Vec<u8>, v: i64) {
 /// Reads an unsigned varint at `*pos`; `None` when cut short or longer than
 /// 10 bytes.
 pub fn get_u64(data: &[u8], pos: &mut usize) -> Option<u64> {
+    // Most values in an index or summary are deltas under 128: one byte,
+    // no loop (the summary decode of a warm manifest is mostly this).
+    let first = *data.get(*pos)?;
+    if first < 0x80 {
+        *pos += 1;
+        return Some(u64::from(first));
+    }
     let mut v = 0u64;
     for shift in (0..70).step_by(7) {
         let b = *data.get(*pos)?;
