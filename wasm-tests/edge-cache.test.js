@@ -63,7 +63,14 @@ describe('edge output cache', { skip }, () => {
       assert.equal(again.headers.get('content-length'), first.headers.get('content-length'), url);
       if (CACHED) {
         assert.equal(again.headers.get('x-edgepack-cache'), 'hit', url);
-        assert.match(again.headers.get('server-timing') || '', /edgepack;desc="hit";dur=/, url);
+        // The module's time, and its part in cache calls (never more).
+        for (const [res, state] of [[first, 'miss'], [again, 'hit']]) {
+          const timing = res.headers.get('server-timing') || '';
+          const m = timing.match(/^edgepack;desc="(\w+)";dur=(\d+\.\d{3}), cache;dur=(\d+\.\d{3})$/);
+          assert.ok(m, `${url}: server-timing ${timing}`);
+          assert.equal(m[1], state, url);
+          assert.ok(Number(m[3]) <= Number(m[2]), `${url}: cache part within the whole: ${timing}`);
+        }
         assert.equal(stats.reads, 0, `${url}: a cache hit read ${JSON.stringify(stats.byPath)}`);
       } else {
         assert.equal(again.headers.get('x-edgepack-cache'), null, url);

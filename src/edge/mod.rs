@@ -28,6 +28,10 @@ fn now_unix() -> u64 {
 
 /// Handles one client request; never panics on request or origin data.
 pub fn main() {
+    // Everything the module does for this request is timed from here
+    // (`Server-Timing`), settings included: the figure operators see is
+    // the module's own share of the request.
+    let t0 = Instant::now();
     let mut req = Request::from_client();
     let mut settings = Settings::load();
     // Only a signed URL needs the keys: a Secret Store read (and its
@@ -58,7 +62,7 @@ pub fn main() {
     settings.range = header(fastly::http::header::RANGE);
     settings.origin = header(fastly::http::header::ORIGIN);
     let mut next = None;
-    let resp = handle(&mut req, &mut settings, &mut next);
+    let resp = handle(&mut req, &mut settings, &mut next, t0);
     match resp {
         Handled::Done(r) => r.send_to_client(),
         Handled::Retry(r) => r.send_to_client(),
@@ -101,7 +105,12 @@ pub(crate) enum Handled {
 /// Answers one client request. A media segment answered through the
 /// output cache (a hit, or a miss stored) leaves in `next` the segment to
 /// prefetch when the setting `prefetch` is on.
-fn handle(req: &mut Request, s: &mut Settings, next: &mut Option<prefetch::Prefetch>) -> Handled {
+fn handle(
+    req: &mut Request,
+    s: &mut Settings,
+    next: &mut Option<prefetch::Prefetch>,
+    t0: Instant,
+) -> Handled {
     let head = req.get_method() == Method::HEAD;
     let stream = match entry::entry(
         req.get_method_str(),
@@ -124,7 +133,6 @@ fn handle(req: &mut Request, s: &mut Settings, next: &mut Option<prefetch::Prefe
         }
         Entry::Stream(stream) => stream,
     };
-    let t0 = Instant::now();
     let mut c = cache::EdgeCache::new(s);
     let mut cfg = s.service_config();
     cfg.clock.now = now_unix();
@@ -155,7 +163,7 @@ fn handle(req: &mut Request, s: &mut Settings, next: &mut Option<prefetch::Prefe
     let mut tx = None;
     if s.output_cache {
         if let Some(key) = job.output_key(&mut c) {
-            match outputs::lookup(&key) {
+            match c.timed(|_| outputs::lookup(&key)) {
                 Lookup::Hit(found, stored) => {
                     if s.prefetch {
                         *next = stored
@@ -163,7 +171,11 @@ fn handle(req: &mut Request, s: &mut Settings, next: &mut Option<prefetch::Prefe
                             .and_then(|t| job.request().fragment_at(t))
                             .map(|request| prefetch::Prefetch { request, used: 0 });
                     }
-                    return outputs::respond(s, &found, &stored, head, "hit", t0);
+                    let t = respond::Timing {
+                        start: t0,
+                        cache: c.spent(),
+                    };
+                    return outputs::respond(s, &found, &stored, head, "hit", t);
                 }
                 Lookup::Miss(t) => tx = Some((key, t)),
                 Lookup::Off => {}
@@ -212,10 +224,14 @@ fn handle(req: &mut Request, s: &mut Settings, next: &mut Option<prefetch::Prefe
                         Some(t) => Some(t),
                         // Cold: the version records exist now.
                         None => match job.output_key(&mut c) {
-                            Some(key) => match outputs::lookup(&key) {
+                            Some(key) => match c.timed(|_| outputs::lookup(&key)) {
                                 Lookup::Miss(t) => Some((key, t)),
                                 Lookup::Hit(found, stored) => {
-                                    return outputs::respond(s, &found, &stored, head, "hit", t0)
+                                    let t = respond::Timing {
+                                        start: t0,
+                                        cache: c.spent(),
+                                    };
+                                    return outputs::respond(s, &found, &stored, head, "hit", t);
                                 }
                                 Lookup::Off => None,
                             },
@@ -252,7 +268,7 @@ fn handle(req: &mut Request, s: &mut Settings, next: &mut Option<prefetch::Prefe
                 if let Some((_, t)) = tx.take() {
                     let _ = t.cancel_insert_or_update();
                 }
-                match deliver(s, out, &mut o, &mut c, head, &budget) {
+                match deliver(s, out, &mut o, &mut c, head, &budget, t0) {
                     // The segment's source changed while being read (its
                     // index is already dropped): once more.
                     Handled::Retry(r) => {
@@ -296,7 +312,17 @@ fn deliver(
     cache: &mut cache::EdgeCache,
     head: bool,
     cfg: &service::Config,
+    t0: Instant,
 ) -> Handled {
+    // Packaged without the output cache (off, or a key): timed like a miss.
+    let t = respond::Timing {
+        start: t0,
+        cache: cache.spent(),
+    };
+    let timed = |mut r: Response| {
+        respond::server_timing(&mut r, "packaged", t);
+        done(r)
+    };
     match out {
         Output::Text {
             content_type,
@@ -312,14 +338,14 @@ fn deliver(
                 );
                 r.set_header("edgepack-omitted", omitted.join("; "));
             }
-            done(r)
+            timed(r)
         }
         Output::Bytes { content_type, body } => {
-            done(respond::body(s, content_type, &body, true, head))
+            timed(respond::body(s, content_type, &body, true, head))
         }
         seg @ Output::Segment { .. } => origin::stream_segment(s, &seg, origin, cache, head, cfg),
         Output::TsBuilt { mut segment, tag } => origin::stream_ts(s, &mut segment, &tag, head),
-        Output::Key { body, content_type } => done(respond::private(s, content_type, &body, head)),
+        Output::Key { body, content_type } => timed(respond::private(s, content_type, &body, head)),
         // The job reads a TS segment's samples before it answers.
         Output::Ts(_) | Output::Cenc(_) => done(respond::error(
             s,

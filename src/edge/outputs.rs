@@ -54,7 +54,7 @@ pub fn respond(
     stored: &Stored,
     head: bool,
     state: &str,
-    t0: Instant,
+    t: respond::Timing,
 ) -> Handled {
     let len = found.known_length().unwrap_or(0);
     let d = http::for_body(
@@ -67,13 +67,7 @@ pub fn respond(
     );
     let mut r = respond::to_response(&d.head);
     r.set_header("x-edgepack-cache", state);
-    r.set_header(
-        "server-timing",
-        format!(
-            "edgepack;desc=\"{state}\";dur={:.3}",
-            t0.elapsed().as_secs_f64() * 1000.0
-        ),
-    );
+    respond::server_timing(&mut r, state, t);
     if !stored.omitted.is_empty() {
         r.set_header("edgepack-omitted", stored.omitted.join("; "));
     }
@@ -143,7 +137,13 @@ pub fn store(
     t0: Instant,
 ) -> Handled {
     match package(s, key, tx, out, &stored, origin, cache, cfg, surrogate) {
-        Ok(found) => respond(s, &found, &stored, head, "miss", t0),
+        Ok(found) => {
+            let t = respond::Timing {
+                start: t0,
+                cache: cache.spent(),
+            };
+            respond(s, &found, &stored, head, "miss", t)
+        }
         Err(h) => h,
     }
 }

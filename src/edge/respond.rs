@@ -89,3 +89,28 @@ pub fn segment(
     let tag = http::etag::of_segment(source_etag, seg_header);
     http::for_body(&request_head(s, head), &policy(s), ct, len, &tag, true)
 }
+
+/// When the module started on a request, and how long it has spent in the
+/// platform's cache calls since ([`super::cache::EdgeCache::spent`]).
+#[derive(Clone, Copy)]
+pub struct Timing {
+    pub start: std::time::Instant,
+    pub cache: std::time::Duration,
+}
+
+/// `Server-Timing` (W3C Server Timing, `dur` in milliseconds): `edgepack`
+/// is the module's time for this request from its first instruction until
+/// the answer's head is ready, with what the output cache did (`state`);
+/// `cache` is the part of it spent in the platform's cache calls. For
+/// answers whose body is in memory that is all of the module's work (a
+/// streamed segment's payload is read after its head, so it has none).
+pub fn server_timing(r: &mut Response, state: &str, t: Timing) {
+    r.set_header(
+        "server-timing",
+        format!(
+            "edgepack;desc=\"{state}\";dur={:.3}, cache;dur={:.3}",
+            t.start.elapsed().as_secs_f64() * 1000.0,
+            t.cache.as_secs_f64() * 1000.0
+        ),
+    );
+}
