@@ -61,15 +61,20 @@ fn track_times(set: &MediaSet, t: &SetTrack) -> Result<Vec<(u64, u64)>, Timeline
     let ts = set.track_index(t).info.timescale;
     let segs = set.segments(t)?;
     let mut out = Vec::with_capacity(segs.len());
+    // A segment usually starts where the previous one ended: its start is
+    // that end, already rescaled (one division a segment, not two).
+    let mut prev_end: Option<(i64, i64)> = None;
     for s in &segs {
-        let start = rescale(s.start, ts, HNS).max(0) as u64;
-        let end = rescale(
-            s.start
-                .saturating_add(i64::try_from(s.duration).unwrap_or(i64::MAX)),
-            ts,
-            HNS,
-        )
-        .max(0) as u64;
+        let start = match prev_end {
+            Some((ticks, hns)) if ticks == s.start => hns,
+            _ => rescale(s.start, ts, HNS),
+        };
+        let end_ticks = s
+            .start
+            .saturating_add(i64::try_from(s.duration).unwrap_or(i64::MAX));
+        let end = rescale(end_ticks, ts, HNS);
+        prev_end = Some((end_ticks, end));
+        let (start, end) = (start.max(0) as u64, end.max(0) as u64);
         out.push((start, end.saturating_sub(start).max(1)));
     }
     // Chain neighbours: the next start is authoritative, so rounding never

@@ -8,17 +8,32 @@
 
 use std::fmt::Write as _;
 
-/// `value` in decimal (what `{value}` writes).
+/// Two ASCII digits for each of 0..100 (the usual `itoa` table).
+const PAIRS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
+/// `value` in decimal (what `{value}` writes), two digits per division:
+/// in wasm a 64-bit division by a constant may stay a division.
 pub fn decimal(out: &mut String, mut value: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
-    loop {
+    while value >= 100 {
+        let pair = (value % 100) as usize * 2;
+        value /= 100;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if value >= 10 {
+        let pair = value as usize * 2;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
         at -= 1;
-        digits[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
+        digits[at] = b'0' + value as u8;
     }
     // ASCII digits: always UTF-8.
     out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
@@ -68,10 +83,28 @@ mod tests {
 
     #[test]
     fn decimal_matches_display() {
-        for v in [0, 1, 9, 10, 99, 100, 12_345, u64::from(u32::MAX), u64::MAX] {
-            let mut s = String::new();
+        let edges = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 12_345];
+        let powers = (1..20).flat_map(|e| {
+            let p = 10u64.pow(e);
+            [p - 1, p, p + 1]
+        });
+        // Every digit count, and a pseudo-random spread.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let spread = (0..100_000).map(move |_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x >> (x % 64)
+        });
+        for v in edges
+            .into_iter()
+            .chain(powers)
+            .chain([u64::from(u32::MAX), u64::MAX - 1, u64::MAX])
+            .chain(spread)
+        {
+            let mut s = String::from("x");
             decimal(&mut s, v);
-            assert_eq!(s, v.to_string());
+            assert_eq!(s, format!("x{v}"));
         }
     }
 
