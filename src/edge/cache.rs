@@ -1,5 +1,12 @@
 //! The edge cache for indexes and server manifests (`fastly::cache::core`).
 //!
+//! Small entries read once are remembered for the rest of the request: a
+//! source's version record is asked for by the output key, the revalidation
+//! check and the set summary's key in turn, and on Fastly every lookup is a
+//! round of host calls. The request's own writes update what it remembers,
+//! so it sees its cache as it left it (another request's write in between
+//! is seen by the next request, as it would be a moment later anyway).
+//!
 //! It also counts the time the request spends in the platform's cache
 //! calls (`Server-Timing` `cache`): what is left of the module's time is
 //! its own code, the figure the warm-manifest budget is about.
@@ -8,14 +15,21 @@ use super::config::Settings;
 use crate::source::Cache;
 use bytes::Bytes;
 use fastly::cache::core::{insert, lookup, CacheKey};
+use std::collections::HashMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
+
+/// Largest entry remembered within a request (version records, `.ism`
+/// check records, CPIX: not index blobs or summaries, read once).
+const REMEMBER_MAX: usize = 1024;
 
 pub struct EdgeCache {
     ttl: Duration,
     prefix: String,
     /// Time spent in cache calls so far (lookups, reads, inserts).
     spent: Duration,
+    /// Small entries read or written by this request (`None`: absent).
+    remembered: HashMap<String, Option<Bytes>>,
 }
 
 impl EdgeCache {
@@ -25,6 +39,7 @@ impl EdgeCache {
             // Different origin prefixes are different objects.
             prefix: s.origin_prefix.clone(),
             spent: Duration::ZERO,
+            remembered: HashMap::new(),
         }
     }
 
@@ -48,16 +63,28 @@ impl EdgeCache {
 
 impl Cache for EdgeCache {
     fn get(&mut self, key: &str) -> Option<Bytes> {
-        self.timed(|c| {
+        if let Some(v) = self.remembered.get(key) {
+            return v.clone();
+        }
+        let value = self.timed(|c| {
             let found = lookup(c.key(key)).execute().ok()??;
             let mut body = found.to_stream().ok()?;
             let mut bytes = Vec::new();
             std::io::Read::read_to_end(&mut body, &mut bytes).ok()?;
             (!bytes.is_empty()).then(|| Bytes::from(bytes))
-        })
+        });
+        if value.as_ref().is_none_or(|v| v.len() <= REMEMBER_MAX) {
+            self.remembered.insert(key.to_string(), value.clone());
+        }
+        value
     }
 
     fn put(&mut self, key: &str, value: Bytes) {
+        if value.len() <= REMEMBER_MAX {
+            self.remembered.insert(key.to_string(), Some(value.clone()));
+        } else {
+            self.remembered.remove(key);
+        }
         self.timed(|c| {
             if let Ok(mut body) = insert(c.key(key), c.ttl)
                 .known_length(value.len() as u64)
@@ -74,6 +101,7 @@ impl Cache for EdgeCache {
     fn forget(&mut self, key: &str) {
         // Overwrite with an already-expired empty entry; the core cache has
         // no delete, and a zero-length value fails to parse as an index.
+        self.remembered.insert(key.to_string(), None);
         self.timed(|c| {
             if let Ok(mut body) = insert(c.key(key), Duration::from_secs(1))
                 .known_length(0)
