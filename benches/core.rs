@@ -15,8 +15,9 @@
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use edgepack::index::{self, MediaIndex, TrackIndex, INDEX_VERSION};
+use edgepack::input::ism::{SidecarFormat, TextRole};
 use edgepack::manifest::{dash, hls};
-use edgepack::media_set::{MediaSet, SourceFile};
+use edgepack::media_set::{MediaSet, SourceFile, TextTrack};
 use edgepack::mp4::walk::{locate_moov, Probe};
 use edgepack::mux::cmaf::{self, FragmentOptions};
 use edgepack::mux::ts::{TsSegment, TsTrack, FIRST_AUDIO_PID, VIDEO_PID};
@@ -301,6 +302,22 @@ fn bench_segments(c: &mut Criterion) {
     g.finish();
 }
 
+/// An English WebVTT sidecar as `.ism` `<textstream>` or a `.vtt` in the
+/// asset directory make it (`service::text`).
+fn vtt_sidecar() -> TextTrack {
+    TextTrack {
+        path: "long_2h.vtt".into(),
+        name: "textstream_eng".into(),
+        bitrate: TextTrack::DEFAULT_BITRATE,
+        language: "eng".into(),
+        role: TextRole::Subtitle,
+        sdh: false,
+        format: SidecarFormat::WebVtt,
+        embedded: None,
+        default: false,
+    }
+}
+
 fn bench_manifests(c: &mut Criterion) {
     let (_, long) = index_of(LONG);
     let long = set_of(vec![(LONG, long)]);
@@ -340,6 +357,18 @@ fn bench_manifests(c: &mut Criterion) {
         });
         g.bench_function(format!("dash mpd {name}"), |b| {
             b.iter(|| dash::mpd(black_box(set), Format::DashCmaf).unwrap())
+        });
+        // A WebVTT sidecar's media playlist: the video's segments, with
+        // `.vtt` URLs (nothing of the sidecar is read to write it).
+        let text = vtt_sidecar();
+        println!(
+            "{name}: subtitle media playlist {} B",
+            hls::subtitles::playlist(set, &text, Format::HlsCmaf)
+                .unwrap()
+                .len()
+        );
+        g.bench_function(format!("hls subtitle playlist {name} (vtt sidecar)"), |b| {
+            b.iter(|| hls::subtitles::playlist(black_box(set), &text, Format::HlsCmaf).unwrap())
         });
     }
     g.finish();

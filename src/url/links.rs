@@ -132,13 +132,21 @@ pub fn fragment_url_parts(
 /// which players and ffmpeg (whose HLS demuxer checks that a segment's
 /// extension fits its content) expect of WebVTT.
 pub fn text_fragment_url(track: &TrackRef, time: u64, format: Format) -> String {
-    let mut url = format!(
-        "QualityLevels({})/Fragments({}={time}",
-        track.bitrate, track.name
-    );
-    push_format(&mut url, format);
-    url.push_str(").vtt");
+    let (mut url, after) = text_fragment_url_parts(track, format);
+    let _ = write!(url, "{time}");
+    url.push_str(&after);
     url
+}
+
+/// [`text_fragment_url`] cut at the time, as [`fragment_url_parts`] is
+/// for media segments: a subtitle playlist of many segments formats the
+/// fixed parts once.
+pub fn text_fragment_url_parts(track: &TrackRef, format: Format) -> (String, String) {
+    let before = format!("QualityLevels({})/Fragments({}=", track.bitrate, track.name);
+    let mut after = String::new();
+    push_format(&mut after, format);
+    after.push_str(").vtt");
+    (before, after)
 }
 
 /// The key URL of `encryption={e}`, relative to a media playlist (which

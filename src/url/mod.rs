@@ -80,6 +80,7 @@ pub use links::{
     fragment_url, fragment_url_parts, fragment_url_template, fragment_url_template_with,
     fragment_url_with, init_url, init_url_template, init_url_template_with, init_url_with, key_url,
     key_url_for, manifest_url, media_playlist_url, media_playlist_url_with, text_fragment_url,
+    text_fragment_url_parts,
 };
 pub use options::{Format, Options};
 pub(crate) use path::decode_segment;

@@ -16,6 +16,7 @@
 use super::{quoted, strip_quality_levels, version};
 use crate::input::ism::TextRole;
 use crate::input::webvtt::{self, CueList};
+use crate::manifest::number;
 use crate::media_set::{MediaSet, TextTrack};
 use crate::mux::ts::TS_TIME_OFFSET_90K;
 use crate::timeline::{rescale, TimelineError, HNS};
@@ -114,26 +115,34 @@ pub fn media_tags(set: &MediaSet, format: Format) -> String {
 /// A text track's media playlist: the segments of the reference track
 /// (the first video rendition), whose boundaries are the shared
 /// timeline's, with the same `EXTINF` and URL times.
+///
+/// Written as the video and audio media playlists are (`super`'s
+/// `media_playlist_protected`): as many lines as the video playlist (1 200
+/// `EXTINF` for a 2 h title), so the URL's fixed parts are formatted once
+/// ([`url::text_fragment_url_parts`]) and the numbers without `core::fmt`
+/// ([`crate::manifest::number`], byte-identical to `{:.6}` and `{}`).
 pub fn playlist(set: &MediaSet, t: &TextTrack, format: Format) -> Result<String, TimelineError> {
     let reference = set.tracks.first().ok_or(TimelineError::NoTracks)?;
     let info = &set.track_index(reference).info;
     let segs = set.segments(reference)?;
-    let ts = f64::from(info.timescale);
     let target = super::target_duration(&segs, info.timescale);
     let mut out = format!(
         "#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n",
         version(format)
     );
-    let tr = track_ref(t);
+    let (before, after) = url::text_fragment_url_parts(&track_ref(t), format);
+    // Relative to the playlist at `QualityLevels(b)/Manifest(…)`.
+    let before = strip_quality_levels(&before);
+    out.reserve(segs.len() * (before.len() + after.len() + 32));
     for s in &segs {
         let time = rescale(s.start, info.timescale, HNS).max(0) as u64;
-        let uri = url::text_fragment_url(&tr, time, format);
-        let _ = write!(
-            out,
-            "#EXTINF:{:.6},\n{}\n",
-            s.duration as f64 / ts,
-            strip_quality_levels(&uri)
-        );
+        out.push_str("#EXTINF:");
+        number::seconds6(&mut out, s.duration, info.timescale);
+        out.push_str(",\n");
+        out.push_str(before);
+        number::decimal(&mut out, time);
+        out.push_str(&after);
+        out.push('\n');
     }
     out.push_str("#EXT-X-ENDLIST\n");
     Ok(out)
@@ -175,3 +184,6 @@ pub fn segment(cues: &CueList, from_ms: u64, to_ms: Option<u64>, format: Format)
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

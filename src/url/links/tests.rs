@@ -130,3 +130,34 @@ fn encrypted_links_keep_the_option_and_parse_back() {
         Resource::Key
     );
 }
+
+#[test]
+fn text_fragment_urls_are_pinned_and_parse_back() {
+    let t = track(1000, "textstream_eng");
+    assert_eq!(
+        text_fragment_url(&t, 20_000_000, Format::HlsCmaf),
+        "QualityLevels(1000)/Fragments(textstream_eng=20000000,format=m3u8-cmaf).vtt"
+    );
+    assert_eq!(
+        text_fragment_url(&t, 0, Format::HlsTsV3),
+        "QualityLevels(1000)/Fragments(textstream_eng=0,format=m3u8-aapl-v3).vtt"
+    );
+    let (before, after) = text_fragment_url_parts(&t, Format::HlsTs);
+    assert_eq!(
+        (before.as_str(), after.as_str()),
+        (
+            "QualityLevels(1000)/Fragments(textstream_eng=",
+            ",format=m3u8-aapl).vtt"
+        )
+    );
+    for f in Format::ALL.into_iter().filter(|f| f.is_hls()) {
+        for time in [0, 1, 20_000_000, u64::MAX] {
+            let s = stream(&format!("/d/f.mp4/{}", text_fragment_url(&t, time, f)));
+            let want = Resource::Fragment {
+                track: t.clone(),
+                time,
+            };
+            assert_eq!((s.resource, s.options.format), (want, f));
+        }
+    }
+}
