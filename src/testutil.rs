@@ -473,6 +473,51 @@ pub fn media_or_skip(test: &str, needs: &str) -> Option<std::path::PathBuf> {
     None
 }
 
+/// A fresh directory `{temp}/edgepack-{tag}-{pid}-{n}` (`n` counts the
+/// directories this process made, so tests running at once never share
+/// one), removed with everything in it when dropped, also when the test
+/// panics (tests unwind whatever the profile's `panic`), so `cargo test`
+/// leaves nothing in the temp directory. Keep it alive as long as
+/// anything (a `FileOrigin`, a child process) still uses the path: bind
+/// it to a name (`_dir`), never to `_`, which drops it at once.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("edgepack-{tag}-{}-{n}", std::process::id()));
+        // Left by an earlier process with the same pid that was killed.
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for TempDir {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Peak heap of the current thread, for tests that bound a request's
 /// memory: a counting global allocator (as `benches/heap.rs`) whose counts
 /// are per thread, so tests running at once on other threads do not mix
@@ -571,4 +616,21 @@ pub fn child<'a>(b: &'a [u8], typ: &str) -> &'a [u8] {
         .find(|(t, _)| t == typ)
         .unwrap_or_else(|| panic!("no {typ}"))
         .1
+}
+
+#[test]
+fn temp_dirs_are_unique_and_removed_on_drop_and_on_panic() {
+    let a = TempDir::new("testutil");
+    let b = TempDir::new("testutil");
+    assert_ne!(a.path(), b.path());
+    std::fs::create_dir_all(a.join("x/y")).unwrap();
+    std::fs::write(a.join("x/y/z"), b"z").unwrap();
+    let (pa, pb) = (a.to_path_buf(), b.to_path_buf());
+    drop(a);
+    assert!(!pa.exists() && pb.is_dir());
+    let panicked = std::panic::catch_unwind(move || {
+        let _keep = b;
+        panic!("a failing test");
+    });
+    assert!(panicked.is_err() && !pb.exists());
 }

@@ -4,6 +4,7 @@
 use super::*;
 use crate::service::{materialize, serve};
 use crate::source::{FileOrigin, Origin};
+use crate::testutil::TempDir;
 use std::path::{Path, PathBuf};
 
 fn small() -> PathBuf {
@@ -274,7 +275,7 @@ fn segment_ms_is_clamped() {
 fn an_ism_read_in_an_earlier_round_is_dropped_too() {
     // The .ism is read (and cached) in round 2, which still needs the MP4
     // heads; its bytes must go when the request is answered in round 3.
-    let dir = std::env::temp_dir().join(format!("edgepack-browser-{}", std::process::id()));
+    let dir = TempDir::new("browser");
     std::fs::create_dir_all(dir.join("t")).unwrap();
     for f in ["avc_bframes.mp4", "aac.mp4"] {
         std::fs::copy(small().join(f), dir.join("t").join(f)).unwrap();
@@ -286,9 +287,8 @@ fn an_ism_read_in_an_earlier_round_is_dropped_too() {
 </switch></body></smil>"#;
     std::fs::write(dir.join("t/t.ism"), ism).unwrap();
     let mut s = Session::new(0);
-    let mut bucket = FileOrigin::new(&dir);
+    let mut bucket = FileOrigin::new(dir.path());
     let (d, rounds) = drive(&mut s, &mut bucket, "/t/t.ism/manifest(format=m3u8-cmaf)");
-    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!((d.status, rounds), (200, 2), "{}", d.reason);
     assert_eq!(s.stored_bytes(), 0);
     // The `.ism`, two indexes with their version records, the summary.
@@ -315,13 +315,12 @@ fn far_moov(dir: &Path) {
 /// here once fed; a re-run would trip on them).
 #[test]
 fn a_request_takes_the_rounds_its_job_asks_for() {
-    let dir = std::env::temp_dir().join(format!("edgepack-browser-job-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("browser-job");
     far_moov(&dir);
     std::fs::copy(small().join("aac.mp4"), dir.join("aac.mp4")).unwrap();
     let path = "/,far,aac,.mp4.urlset/manifest(format=m3u8-cmaf)";
     let mut s = Session::new(0);
-    let mut bucket = FileOrigin::new(&dir);
+    let mut bucket = FileOrigin::new(dir.path());
 
     // The job alone, over the same files.
     let Ok(Route::Stream(req)) = url::parse(path, None) else {
@@ -362,7 +361,6 @@ fn a_request_takes_the_rounds_its_job_asks_for() {
             }
         }
     };
-    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!((done.status, done.reason.as_str()), (200, ""));
     assert!(want.len() >= 2, "{want:?}");
     assert_eq!(asked, want);
@@ -377,12 +375,11 @@ fn a_request_takes_the_rounds_its_job_asks_for() {
 #[test]
 fn a_segment_that_keeps_changing_is_a_502() {
     // A minute of video: a late segment's payload lies beyond the head read.
-    let dir = std::env::temp_dir().join(format!("edgepack-browser-412-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("browser-412");
     let file = crate::testutil::synth_mp4(&[crate::testutil::SynthTrack::video(24 * 60, 24, 48)]);
     std::fs::write(dir.join("v.mp4"), file).unwrap();
     let mut s = Session::new(0);
-    let mut bucket = FileOrigin::new(&dir);
+    let mut bucket = FileOrigin::new(dir.path());
     let (d, _) = drive(&mut s, &mut bucket, "/v.mp4/master.m3u8");
     assert_eq!(d.status, 200, "{}", d.reason);
     let seg = "/v.mp4/QualityLevels(1)/Fragments(video=480000000,format=m3u8-cmaf)";
@@ -403,7 +400,6 @@ fn a_segment_that_keeps_changing_is_a_502() {
             }
         }
     };
-    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(done.status, 502, "{}", done.reason);
     assert!(done.reason.contains("kept changing"), "{}", done.reason);
     assert_eq!(changes, 2);

@@ -3,6 +3,7 @@
 //! ffmpeg with libx264/libx265; skips with a message without it.
 
 use crate::media_set::{MediaSet, SourceFile};
+use crate::testutil::TempDir;
 use crate::url::Format;
 use std::path::Path;
 use std::process::Command;
@@ -52,8 +53,7 @@ fn bt2020_set(file: &bytes::Bytes, trc: &str, transfer: u16) -> MediaSet {
 
 #[test]
 fn ffmpeg_pq_and_hlg_titles_signal_their_range() {
-    let dir = std::env::temp_dir().join(format!("edgepack-hdr-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("hdr");
     for (trc, range, transfer) in [("smpte2084", "PQ", 16), ("arib-std-b67", "HLG", 18)] {
         let Some(file) = encode(&dir, trc) else {
             break;
@@ -75,15 +75,13 @@ fn ffmpeg_pq_and_hlg_titles_signal_their_range() {
             "{mpd}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// libx265 told the colour only through its own parameters: ffmpeg writes
 /// no `colr`, so the range comes from the SPS VUI (`codec::vui`).
 #[test]
 fn x265_vui_only_titles_signal_their_range() {
-    let dir = std::env::temp_dir().join(format!("edgepack-hdr-vui-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("hdr-vui");
     for (trc, range, transfer) in [("smpte2084", "PQ", 16), ("arib-std-b67", "HLG", 18)] {
         let out = dir.join(format!("{trc}.mp4"));
         let status = Command::new("ffmpeg")
@@ -114,7 +112,6 @@ fn x265_vui_only_titles_signal_their_range() {
         let m = super::hls::multivariant(&set, Format::HlsCmaf).unwrap();
         assert!(m.contains(&format!(",VIDEO-RANGE={range}")), "{m}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// AV1 (SVT-AV1) and VP9 (libvpx) titles whose `colr` box is gone (renamed
@@ -123,8 +120,7 @@ fn x265_vui_only_titles_signal_their_range() {
 /// (`codec::av1`), read from a real encoder's bytes.
 #[test]
 fn av1_and_vp9_without_colr_signal_their_range() {
-    let dir = std::env::temp_dir().join(format!("edgepack-hdr-av1-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("hdr-av1");
     for encoder in ["libsvtav1", "libvpx-vp9"] {
         for (trc, range, transfer) in [("smpte2084", "PQ", 16), ("arib-std-b67", "HLG", 18)] {
             let out = dir.join(format!("{encoder}-{trc}.mp4"));
@@ -157,7 +153,6 @@ fn av1_and_vp9_without_colr_signal_their_range() {
             );
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A 2 s title of one video track whose entry (type `fourcc`, an `avc1`

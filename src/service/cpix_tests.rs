@@ -7,6 +7,7 @@
 use super::*;
 use crate::crypto::KeySetting;
 use crate::source::{FileOrigin, MemoryCache};
+use crate::testutil::TempDir;
 use crate::url::{parse, Route};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -35,10 +36,10 @@ fn fixture_json(field: &str) -> String {
 
 /// An origin folder `v/` with the small AVC fixture and `cpix` (a
 /// fixture's name) as its CPIX document, if any.
-fn origin(name: &str, cpix: Option<&str>) -> FileOrigin {
-    let dir = std::env::temp_dir().join(format!("edgepack-cpix-{}-{name}", std::process::id()));
+/// The folder goes when the returned guard is dropped.
+fn origin(name: &str, cpix: Option<&str>) -> (FileOrigin, TempDir) {
+    let dir = TempDir::new(&format!("cpix-{name}"));
     let v = dir.join("v");
-    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&v).unwrap();
     std::fs::copy(
         repo("fixtures/small/avc_bframes.mp4"),
@@ -52,7 +53,7 @@ fn origin(name: &str, cpix: Option<&str>) -> FileOrigin {
         )
         .unwrap();
     }
-    FileOrigin::new(dir)
+    (FileOrigin::new(dir.path()), dir)
 }
 
 fn cfg() -> Config {
@@ -73,13 +74,17 @@ fn request(path: &str) -> StreamRequest {
 struct Env {
     origin: FileOrigin,
     cache: MemoryCache,
+    /// The origin folder, removed with the `Env`.
+    _dir: TempDir,
 }
 
 impl Env {
     fn new(name: &str, cpix: Option<&str>) -> Env {
+        let (origin, dir) = origin(name, cpix);
         Env {
-            origin: origin(name, cpix),
+            origin,
             cache: MemoryCache::default(),
+            _dir: dir,
         }
     }
 

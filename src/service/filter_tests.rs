@@ -4,9 +4,8 @@
 
 use super::*;
 use crate::source::{FileOrigin, MemoryCache};
-use crate::testutil::media_or_skip;
+use crate::testutil::{media_or_skip, TempDir};
 use crate::url::{parse, Route};
-use std::path::PathBuf;
 
 fn request(path: &str) -> StreamRequest {
     match parse(path, None).unwrap_or_else(|e| panic!("{path}: {e}")) {
@@ -24,11 +23,10 @@ const LOW: &str = r#"{"tracks":[
 
 /// A temp origin: `abr/` (links to the fixture) with `abr/filters/`, and
 /// `_filters/` at the root.
-fn origin(test: &str) -> Option<FileOrigin> {
+/// The folder goes when the returned guard is dropped.
+fn origin(test: &str) -> Option<(FileOrigin, TempDir)> {
     let media = media_or_skip(test, "abr/abr.ism")?;
-    let root: PathBuf =
-        std::env::temp_dir().join(format!("edgepack-filter-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = TempDir::new(&format!("filter-{test}"));
     std::fs::create_dir_all(root.join("abr/filters")).unwrap();
     std::fs::create_dir_all(root.join("_filters")).unwrap();
     for f in std::fs::read_dir(media.join("abr")).unwrap() {
@@ -40,7 +38,7 @@ fn origin(test: &str) -> Option<FileOrigin> {
     std::fs::write(root.join("_filters/low.json"), LOW).unwrap();
     // Shadowed by the asset filter of the same name.
     std::fs::write(root.join("_filters/clip.json"), "not json").unwrap();
-    Some(FileOrigin::new(root))
+    Some((FileOrigin::new(root.path()), root))
 }
 
 fn text(
@@ -64,7 +62,9 @@ fn times(body: &str) -> Vec<u64> {
 
 #[test]
 fn a_clip_lists_whole_segments_of_the_unclipped_playlist() {
-    let Some(mut o) = origin("clip") else { return };
+    let Some((mut o, _dir)) = origin("clip") else {
+        return;
+    };
     let mut cache = MemoryCache::default();
     let base = "/abr/abr.ism/QualityLevels(1000000)/Manifest(video,format=m3u8-cmaf";
     let full = text(&format!("{base}).m3u8"), &mut o, &mut cache).unwrap();
@@ -137,7 +137,9 @@ fn a_clip_lists_whole_segments_of_the_unclipped_playlist() {
 
 #[test]
 fn selections_account_filters_and_errors() {
-    let Some(mut o) = origin("sel") else { return };
+    let Some((mut o, _dir)) = origin("sel") else {
+        return;
+    };
     let mut cache = MemoryCache::default();
     let master = text(
         "/abr/abr.ism/manifest(format=m3u8-cmaf,filter=low)",
@@ -190,7 +192,9 @@ fn selections_account_filters_and_errors() {
 /// digest: a replaced filter gives a new key.
 #[test]
 fn filters_are_cached_and_keyed() {
-    let Some(mut o) = origin("key") else { return };
+    let Some((mut o, _dir)) = origin("key") else {
+        return;
+    };
     let mut cache = MemoryCache::default();
     let req = request("/abr/abr.ism/manifest(format=m3u8-cmaf,filter=clip;low)");
     let cfg = Config::default();

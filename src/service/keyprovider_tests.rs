@@ -10,6 +10,7 @@ use crate::crypto::KeySetting;
 use crate::source::{
     FileOrigin, MemoryCache, Origin, OriginError, ReadRequest, ReadResponse, ReadTarget,
 };
+use crate::testutil::TempDir;
 use crate::url::{parse, Route};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -39,6 +40,8 @@ struct Env {
     mode: Mode,
     /// The request documents the provider got.
     asked: Vec<String>,
+    /// The origin folder, removed with the `Env`.
+    _dir: TempDir,
 }
 
 impl Origin for Env {
@@ -108,9 +111,8 @@ fn request(path: &str) -> StreamRequest {
 
 impl Env {
     fn new(name: &str, mode: Mode) -> Env {
-        let dir = std::env::temp_dir().join(format!("edgepack-kp-{}-{name}", std::process::id()));
+        let dir = TempDir::new(&format!("kp-{name}"));
         let v = dir.join("v");
-        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&v).unwrap();
         std::fs::copy(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small/avc_bframes.mp4"),
@@ -118,10 +120,11 @@ impl Env {
         )
         .unwrap();
         Env {
-            files: FileOrigin::new(dir),
+            files: FileOrigin::new(dir.path()),
             cache: MemoryCache::default(),
             mode,
             asked: Vec::new(),
+            _dir: dir,
         }
     }
 

@@ -1,5 +1,6 @@
 use super::*;
 use crate::source::{FileOrigin, MemoryCache};
+use crate::testutil::TempDir;
 use crate::url::{parse, Route};
 use std::path::{Path, PathBuf};
 
@@ -175,12 +176,11 @@ fn errors_map_to_statuses() {
         501
     );
     // Not an MP4 at all.
-    let dir = std::env::temp_dir().join(format!("edgepack-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("bad");
     std::fs::write(dir.join("junk.mp4"), vec![0x41u8; 5000]).unwrap();
     let full = std::fs::read(fixtures("small").join("avc_bframes.mp4")).unwrap();
     std::fs::write(dir.join("cut.mp4"), &full[..full.len() / 3]).unwrap();
-    let mut bad = FileOrigin::new(&dir);
+    let mut bad = FileOrigin::new(dir.path());
     assert_eq!(status("/junk.mp4/master.m3u8", &mut bad, &mut cache), 502);
     // The moov is at the front, so a cut file still has whole tables; the
     // samples they list past the end are missing, and serving the rest
@@ -193,7 +193,6 @@ fn errors_map_to_statuses() {
         full.len()
     );
     assert_eq!(cut.to_string(), want);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Every URL of a title, by walking the manifests the way a player does.
@@ -292,12 +291,7 @@ fn hls_and_dash_written_to_disk_decode_with_ffmpeg() {
             Format::HlsTs,
             Format::HlsTsV3,
         ] {
-            let dir = std::env::temp_dir().join(format!(
-                "edgepack-out-{}-{}-{:?}",
-                std::process::id(),
-                asset.replace('/', "_"),
-                format
-            ));
+            let dir = TempDir::new(&format!("out-{}-{format:?}", asset.replace('/', "_")));
             for (url, body) in crawl(asset, format, &mut origin, &mut cache) {
                 let path = dir.join(&url);
                 std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -317,7 +311,6 @@ fn hls_and_dash_written_to_disk_decode_with_ffmpeg() {
             // checks pass without `-allowed_extensions ALL`.
             ffmpeg_ok(&["-i", m, "-map", "0"])
                 .unwrap_or_else(|e| panic!("{asset} {format:?}: {e}"));
-            let _ = std::fs::remove_dir_all(&dir);
         }
     }
 }

@@ -8,6 +8,7 @@
 use super::*;
 use crate::crypto::KeySetting;
 use crate::source::{FileOrigin, MemoryCache};
+use crate::testutil::TempDir;
 use crate::url::{parse, Route};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -30,11 +31,10 @@ fn key16(hex: &str) -> [u8; 16] {
 }
 
 /// An origin folder `t/` with the muxed fixture and `cpix` beside it.
-fn origin(name: &str, cpix: &str) -> FileOrigin {
-    let dir =
-        std::env::temp_dir().join(format!("edgepack-trackkeys-{}-{name}", std::process::id()));
+/// The folder goes when the returned guard is dropped.
+fn origin(name: &str, cpix: &str) -> (FileOrigin, TempDir) {
+    let dir = TempDir::new(&format!("trackkeys-{name}"));
     let t = dir.join("t");
-    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&t).unwrap();
     std::fs::copy(
         repo("fixtures/small/muxed_moov_end.mp4"),
@@ -42,7 +42,7 @@ fn origin(name: &str, cpix: &str) -> FileOrigin {
     )
     .unwrap();
     std::fs::write(t.join("muxed_moov_end.cpix.xml"), cpix).unwrap();
-    FileOrigin::new(dir)
+    (FileOrigin::new(dir.path()), dir)
 }
 
 fn cfg() -> Config {
@@ -62,6 +62,8 @@ fn request(path: &str) -> StreamRequest {
 struct Env {
     origin: FileOrigin,
     cache: MemoryCache,
+    /// The origin folder, removed with the `Env`.
+    _dir: TempDir,
 }
 
 impl Env {
@@ -73,9 +75,11 @@ impl Env {
     }
 
     fn with(name: &str, cpix: &str) -> Env {
+        let (origin, dir) = origin(name, cpix);
         Env {
-            origin: origin(name, cpix),
+            origin,
             cache: MemoryCache::default(),
+            _dir: dir,
         }
     }
 
@@ -483,8 +487,9 @@ fn a_key_provider_is_asked_for_a_key_per_track_type() {
         keys: KeySetting::Provider(p.clone()),
         ..Config::default()
     };
+    let (files, _dir) = origin("provider", "<unused/>");
     let mut origin = Provider {
-        files: origin("provider", "<unused/>"),
+        files,
         asked: Vec::new(),
     };
     let mut cache = MemoryCache::default();

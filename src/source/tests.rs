@@ -4,9 +4,8 @@
 use super::*;
 use crate::mux::boxes::BoxWriter;
 use crate::service::{serve, Config, ServeError};
-use crate::testutil::{audio_entry, synth_mp4, SynthTrack};
+use crate::testutil::{audio_entry, synth_mp4, SynthTrack, TempDir};
 use crate::url::{parse, Route};
-use std::path::PathBuf;
 
 /// The first core frame header of ffmpeg's `-c:a dca` 5.1 (AMODE 9, LFF 2).
 const DTS_51_FRAME: [u8; 11] = [
@@ -21,17 +20,13 @@ const ESDS_DTS: [u8; 36] = [
 ];
 
 /// A directory origin holding `files`.
-fn origin_with(files: &[(&str, &[u8])]) -> (FileOrigin, PathBuf) {
-    let dir = std::env::temp_dir().join(format!(
-        "edgepack-source-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+/// The directory goes when the returned guard is dropped.
+fn origin_with(files: &[(&str, &[u8])]) -> (FileOrigin, TempDir) {
+    let dir = TempDir::new("source");
     for (name, bytes) in files {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
-    (FileOrigin::new(&dir), dir)
+    (FileOrigin::new(dir.path()), dir)
 }
 
 /// Video and DTS audio (`mp4a` + esds 0xA9, channelcount 2) whose first
@@ -92,7 +87,7 @@ fn moov_to_end(file: &[u8]) -> Vec<u8> {
 #[test]
 fn dts_channels_come_from_the_first_frame_and_are_cached() {
     // Small file: the head read holds the first frame, no extra read.
-    let (mut origin, dir) = origin_with(&[("d.mp4", &dts_file(1000, true, false))]);
+    let (mut origin, _dir) = origin_with(&[("d.mp4", &dts_file(1000, true, false))]);
     let mut cache = MemoryCache::default();
     let (idx, reads) = load_indexes(&["d.mp4".into()], &mut origin, &mut cache).unwrap();
     assert_eq!(reads, 1);
@@ -108,7 +103,7 @@ fn dts_channels_come_from_the_first_frame_and_are_cached() {
     // comes from the head read, kept while the walk fetched the tail.
     let big = moov_to_end(&dts_file(4000, true, true));
     assert!(big.len() as u64 > HEAD_PROBE_LEN);
-    let (mut origin, _) = origin_with(&[("end.mp4", &big)]);
+    let (mut origin, _dir2) = origin_with(&[("end.mp4", &big)]);
     let (idx, reads) = load_indexes(
         &["end.mp4".into()],
         &mut origin,
@@ -117,7 +112,6 @@ fn dts_channels_come_from_the_first_frame_and_are_cached() {
     .unwrap();
     assert_eq!(reads, 2, "{:?}", origin.log);
     assert_eq!(dts_track(&idx[0]).info.channels, 6);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -125,7 +119,7 @@ fn a_first_frame_beyond_the_reads_so_far_costs_one_more_read() {
     // 96 video frames of 4000 bytes put the audio's first frame past the
     // 256 KB head read: one read of just its header follows.
     let file = dts_file(4000, true, false);
-    let (mut origin, dir) = origin_with(&[("d.mp4", &file)]);
+    let (mut origin, _dir) = origin_with(&[("d.mp4", &file)]);
     let (idx, reads) =
         load_indexes(&["d.mp4".into()], &mut origin, &mut MemoryCache::default()).unwrap();
     assert_eq!(reads, 2, "{:?}", origin.log);
@@ -138,16 +132,15 @@ fn a_first_frame_beyond_the_reads_so_far_costs_one_more_read() {
     );
     assert_eq!(dts_track(&idx[0]).info.channels, 6);
     // A first sample that is not a DTS core frame keeps the entry's count.
-    let (mut origin, _) = origin_with(&[("n.mp4", &dts_file(4000, false, false))]);
+    let (mut origin, _dir2) = origin_with(&[("n.mp4", &dts_file(4000, false, false))]);
     let (idx, _) =
         load_indexes(&["n.mp4".into()], &mut origin, &mut MemoryCache::default()).unwrap();
     assert_eq!(dts_track(&idx[0]).info.channels, 2);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn dts_5_1_is_announced_as_6_channels() {
-    let (mut origin, dir) = origin_with(&[("d.mp4", &dts_file(1000, true, false))]);
+    let (mut origin, _dir) = origin_with(&[("d.mp4", &dts_file(1000, true, false))]);
     let mut cache = MemoryCache::default();
     let hls = get("/d.mp4/manifest(format=m3u8-cmaf)", &mut origin, &mut cache).unwrap();
     assert!(hls.contains("CHANNELS=\"6\""), "{hls}");
@@ -161,7 +154,6 @@ fn dts_5_1_is_announced_as_6_channels() {
         mpd.contains("tag:dts.com,2014:dash:audio_channel_configuration:2012\" value=\"6\""),
         "{mpd}"
     );
-    let _ = std::fs::remove_dir_all(dir);
     // ffmpeg's own output (fixtures/small/dts51.mp4, `-c:a dca` 5.1).
     let small = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small");
     let mut origin = FileOrigin::new(small);
@@ -221,7 +213,7 @@ fn bad_objects_are_named_without_echoing_them() {
         r#"<smil><body><switch><video src="x.ismv" systemBitrate="1"/></switch></body></smil>"#;
     let missing =
         r#"<smil><body><switch><video src="y.ismv" systemBitrate="1"/></switch></body></smil>"#;
-    let (mut origin, dir) = origin_with(&[
+    let (mut origin, _dir) = origin_with(&[
         ("e.mp4", b""),
         ("page.mp4", b"<html><body>404</body></html>\n"),
         ("text.mp4", b"hello, this is not a movie\n"),
@@ -260,7 +252,6 @@ fn bad_objects_are_named_without_echoing_them() {
     };
     assert_eq!(err("/nothere.ismv/manifest").0, 404);
     assert_eq!(err("/missing.ism/manifest").0, 404);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// `file` with a `free` box of `n` bytes (n ≥ 8) inserted at byte `at` (a
@@ -295,10 +286,9 @@ fn insert_free(file: &[u8], at: usize, n: usize) -> Vec<u8> {
 /// Loads `name` cold from `files`; returns the reads made and checks that
 /// no byte was read twice: (reads, bytes read).
 fn cold_load(files: &[(&str, &[u8])], name: &str) -> (Vec<MediaIndex>, usize, u64) {
-    let (mut origin, dir) = origin_with(files);
+    let (mut origin, _dir) = origin_with(files);
     let size = files.iter().find(|f| f.0 == name).unwrap().1.len() as u64;
     let got = load_indexes(&[name.into()], &mut origin, &mut MemoryCache::default());
-    let _ = std::fs::remove_dir_all(dir);
     let (idx, reads) = got.unwrap();
     let mut ranges: Vec<(u64, u64)> = origin
         .log
@@ -320,9 +310,8 @@ fn cold_load(files: &[(&str, &[u8])], name: &str) -> (Vec<MediaIndex>, usize, u6
 
 /// Where read `i` of a cold load of `file` starts.
 fn origin_start(file: &[u8], name: &str, i: usize) -> u64 {
-    let (mut origin, dir) = origin_with(&[(name, file)]);
+    let (mut origin, _dir) = origin_with(&[(name, file)]);
     let got = load_indexes(&[name.into()], &mut origin, &mut MemoryCache::default());
-    let _ = std::fs::remove_dir_all(dir);
     assert!(got.is_ok());
     origin.log[i].start
 }

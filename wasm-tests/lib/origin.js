@@ -4,7 +4,7 @@
 //   await fetch(`${origin.url}/abr/abr.ism`);
 //   const seen = await origin.requests();         // GET /__log
 //   await origin.resetLog();                      // POST /__log/reset
-//   await origin.stop();
+//   await origin.stop();                          // also removes its temp log dir
 'use strict';
 
 const fs = require('node:fs');
@@ -17,29 +17,49 @@ const MEDIA = path.join(FIXTURES, 'media');
 const SMALL = path.join(FIXTURES, 'small');
 const SERVER = path.join(REPO_ROOT, 'origin', 'server.js');
 
+// Temp log directories this process made and has not removed yet: removed
+// by stop(), and at exit for an origin a test never stopped, so a test run
+// leaves no edgepack-origin-* behind.
+const ownDirs = new Set();
+function removeDir(dir) {
+  if (!ownDirs.delete(dir)) return;
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+process.on('exit', () => {
+  for (const dir of [...ownDirs]) removeDir(dir);
+});
+
 /**
  * Starts the origin. Options: root (directory served, default fixtures/media),
  * port (default 0 = a free one), logFile (default a new temp file).
  * Resolves { url, port, root, logFile, service, requests(), resetLog(), stop() }.
  */
 async function startOrigin({ root = MEDIA, port = 0, logFile } = {}) {
+  let dir;
   if (!logFile) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgepack-origin-'));
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgepack-origin-'));
+    ownDirs.add(dir);
     logFile = path.join(dir, 'origin.log');
   }
-  const service = await startService({
-    name: 'origin',
-    command: process.execPath,
-    args: [SERVER, '--port', String(port), '--root', root, '--log', logFile],
-    ready: (line) => {
-      try {
-        const msg = JSON.parse(line);
-        return msg.event === 'listening' ? msg : undefined;
-      } catch {
-        return undefined;
-      }
-    },
-  });
+  let service;
+  try {
+    service = await startService({
+      name: 'origin',
+      command: process.execPath,
+      args: [SERVER, '--port', String(port), '--root', root, '--log', logFile],
+      ready: (line) => {
+        try {
+          const msg = JSON.parse(line);
+          return msg.event === 'listening' ? msg : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+    });
+  } catch (e) {
+    if (dir) removeDir(dir);
+    throw e;
+  }
   const { url } = service.ready;
   return {
     url,
@@ -57,7 +77,12 @@ async function startOrigin({ root = MEDIA, port = 0, logFile } = {}) {
       const res = await fetch(`${url}/__log/reset`, { method: 'POST' });
       if (!res.ok) throw new Error(`POST /__log/reset: ${res.status}`);
     },
-    stop: () => service.stop(),
+    /** Stops the origin and removes the log directory startOrigin made (not a given logFile). */
+    async stop() {
+      const result = await service.stop();
+      if (dir) removeDir(dir);
+      return result;
+    },
   };
 }
 

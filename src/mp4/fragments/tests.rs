@@ -1,5 +1,6 @@
 use super::*;
 use crate::index::{index_whole_file, MediaIndex};
+use crate::testutil::TempDir;
 
 fn fixture(name: &str) -> Bytes {
     crate::index::tests::fixture(name)
@@ -133,8 +134,7 @@ fn long_fragmented_title_within_the_read_budget() {
         return;
     };
     let long = dir.parent().unwrap().join("long_2h.mp4");
-    let work = std::env::temp_dir().join(format!("edgepack-frag-long-{}", std::process::id()));
-    std::fs::create_dir_all(&work).unwrap();
+    let work = TempDir::new("frag-long");
     let out = work.join("long_kf.mp4");
     let made = std::process::Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-i"])
@@ -160,7 +160,6 @@ fn long_fragmented_title_within_the_read_budget() {
     eprintln!("long_kf.mp4: {reads} reads, {samples} samples, {ms} ms");
     assert_eq!(samples, 172_800 + 337_500);
     assert!(reads <= 2 + MAX_FRAGMENT_READS, "{reads}");
-    let _ = std::fs::remove_dir_all(work);
 }
 
 /// A file described by its boxes' bytes at their offsets (the rest zero),

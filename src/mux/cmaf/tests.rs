@@ -2,6 +2,7 @@ use super::*;
 use crate::index::index_whole_file;
 use crate::index::tests::fixture;
 use crate::mp4::BoxIter;
+use crate::testutil::TempDir;
 use crate::timeline::Timeline;
 
 /// What a media segment says, read back with the crate's box walker.
@@ -165,8 +166,7 @@ fn ffmpeg_decodes_init_plus_segments() {
     let idx = index_whole_file(&file, "").unwrap();
     let tracks: Vec<&TrackIndex> = idx.tracks.iter().collect();
     let tl = Timeline::compute(&tracks, 2000).unwrap();
-    let dir = std::env::temp_dir().join(format!("edgepack-cmaf-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("cmaf");
     for t in &tracks {
         let mut out = init_segment(&t.info).to_vec();
         for seg in tl.track_segments(t).unwrap() {
@@ -189,7 +189,6 @@ fn ffmpeg_decodes_init_plus_segments() {
             t.sample_count() - crate::timeline::first_presented(t).unwrap()
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Open GOPs: the leading B-frames after a recovery-point I-frame are

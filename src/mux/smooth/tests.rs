@@ -2,7 +2,7 @@ use super::*;
 use crate::index::index_whole_file;
 use crate::index::tests::fixture;
 use crate::mp4::BoxIter;
-use crate::testutil::{synth_index, SynthTrack};
+use crate::testutil::{synth_index, SynthTrack, TempDir};
 use crate::timeline::Timeline;
 use bytes::Bytes;
 
@@ -283,8 +283,7 @@ fn ffmpeg_decodes_fragments_behind_a_10mhz_header() {
     let idx = index_whole_file(&file, "").unwrap();
     let tracks: Vec<&TrackIndex> = idx.tracks.iter().collect();
     let tl = Timeline::compute(&tracks, 2000).unwrap();
-    let dir = std::env::temp_dir().join(format!("edgepack-smooth-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("smooth");
     for t in &tracks {
         let mut info = t.info.clone();
         info.timescale = HNS as u32;
@@ -300,7 +299,6 @@ fn ffmpeg_decodes_fragments_behind_a_10mhz_header() {
             t.sample_count() - crate::timeline::first_presented(t).unwrap()
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

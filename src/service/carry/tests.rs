@@ -4,9 +4,9 @@
 use super::*;
 use crate::service::{load_set, serve, Config, Output, ServeError};
 use crate::source::{FileOrigin, MemoryCache};
-use crate::testutil::{audio_entry, synth_mp4, SynthTrack};
+use crate::testutil::{audio_entry, synth_mp4, SynthTrack, TempDir};
 use crate::url::{parse, Route, StreamRequest};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 fn request(path: &str) -> StreamRequest {
     match parse(path, None) {
@@ -34,9 +34,8 @@ fn small() -> FileOrigin {
 }
 
 /// A directory origin with Opus-only, FLAC-only and H.264 + Opus files.
-fn opus_flac() -> (FileOrigin, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("edgepack-carry-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+fn opus_flac() -> (FileOrigin, TempDir) {
+    let dir = TempDir::new("carry");
     let opus = || SynthTrack::audio(100).with_entry(audio_entry(b"Opus", &[(b"dOps", &[0; 11])]));
     let flac = SynthTrack::audio(100).with_entry(audio_entry(b"fLaC", &[(b"dfLa", &[0; 38])]));
     for (name, tracks) in [
@@ -46,7 +45,7 @@ fn opus_flac() -> (FileOrigin, PathBuf) {
     ] {
         std::fs::write(dir.join(name), synth_mp4(&tracks)).unwrap();
     }
-    (FileOrigin::new(&dir), dir)
+    (FileOrigin::new(dir.path()), dir)
 }
 
 #[test]
@@ -86,7 +85,7 @@ fn smooth_refuses_hevc_naming_it() {
 
 #[test]
 fn refusals_name_the_codecs_of_the_title() {
-    let (mut origin, dir) = opus_flac();
+    let (mut origin, _dir) = opus_flac();
     let urlset = "/,o,f,.mp4.urlset";
     // MPEG-TS used to blame HEVC and AV1 for an Opus/FLAC title.
     let (status, reason) = refusal(&format!("{urlset}/manifest(format=m3u8-aapl)"), &mut origin);
@@ -114,7 +113,6 @@ fn refusals_name_the_codecs_of_the_title() {
         reason.starts_with("MPEG-TS cannot carry Opus (Opus);"),
         "{reason}"
     );
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]

@@ -9,6 +9,7 @@ use crate::job::{run, Job};
 use crate::mp4::fragments::TablePolicy;
 use crate::service::{materialize, Config};
 use crate::source::{FileOrigin, MemoryCache, Origin, ReadResponse};
+use crate::testutil::TempDir;
 use crate::url::{parse, Route};
 
 fn request(path: &str) -> StreamRequest {
@@ -288,14 +289,13 @@ fn a_moof_that_disagrees_with_the_table_is_502() {
 #[test]
 fn the_policy_and_files_without_a_table() {
     let Some(root) = frag_root() else { return };
-    let dir = std::env::temp_dir().join(format!("edgepack-moofs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("moofs");
     let file = std::fs::read(root.join("muxed_kf.mp4")).unwrap();
     let mfra = u32::from_be_bytes(file[file.len() - 4..].try_into().unwrap()) as usize;
     std::fs::write(dir.join("nomfra.mp4"), &file[..file.len() - mfra]).unwrap();
     std::fs::write(dir.join("kf.mp4"), &file).unwrap();
     let levels = |name: &str, c: &Config| {
-        let mut origin = FileOrigin::new(&dir);
+        let mut origin = FileOrigin::new(dir.path());
         let mut cache = MemoryCache::default();
         get(
             &format!("/{name}/manifest(format=m3u8-cmaf)"),
@@ -326,7 +326,6 @@ fn the_policy_and_files_without_a_table() {
         levels("kf.mp4", &Config::default()),
         (vec![false, false], false)
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Opt-in measurement (`EDGEPACK_FRAG_LONG_DIR` = a directory holding
@@ -402,8 +401,7 @@ fn segments_start_at_saps_inside_fragments() {
         let _ = crate::testutil::media_or_skip("moofs", "frag/video_360_sap.mp4");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("edgepack-saps-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("saps");
     let mut file = std::fs::read(root.join("video_360_sap.mp4")).unwrap();
     std::fs::write(dir.join("sap.mp4"), &file).unwrap();
     let at = file.windows(4).position(|w| w == b"sidx").unwrap() - 4;
@@ -416,7 +414,7 @@ fn segments_start_at_saps_inside_fragments() {
     }
     std::fs::write(dir.join("ffmpeg.mp4"), &file).unwrap();
     let table = cfg(TablePolicy::Always);
-    let mut origin = FileOrigin::new(&dir);
+    let mut origin = FileOrigin::new(dir.path());
     let mut cache = MemoryCache::default();
     let (pl, _) = get(
         "/sap.mp4/manifest(format=m3u8-cmaf)",
@@ -491,7 +489,6 @@ fn segments_start_at_saps_inside_fragments() {
             .contains("its sample there is not a sync sample")),
         "{errors:?}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// An interleaved file with a sidx per track (`muxed_sidx.mp4`): each

@@ -8,9 +8,8 @@ use crate::model::TrackKind;
 use crate::mux::boxes::BoxWriter;
 use crate::service::{Config, Output, ServeError};
 use crate::source::{FileOrigin, MemoryCache};
-use crate::testutil::{synth_mp4, SynthTrack};
+use crate::testutil::{synth_mp4, SynthTrack, TempDir};
 use crate::url::{parse, Route};
-use std::path::PathBuf;
 
 fn bx(typ: &[u8; 4], payload: &[u8]) -> Vec<u8> {
     let mut w = BoxWriter::default();
@@ -93,9 +92,8 @@ fn file() -> bytes::Bytes {
     ])
 }
 
-fn dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("edgepack-mp4text-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
+fn dir(tag: &str) -> TempDir {
+    let d = TempDir::new(&format!("mp4text-{tag}"));
     std::fs::write(d.join("t.mp4"), file()).unwrap();
     d
 }
@@ -160,7 +158,7 @@ fn text_tracks_are_indexed_and_round_trip() {
 #[test]
 fn hls_lists_and_segments_mp4_text() {
     let d = dir("hls");
-    let mut o = FileOrigin::new(&d);
+    let mut o = FileOrigin::new(d.path());
     let master = text(serve("/t.mp4/manifest(format=m3u8-cmaf)", &mut o).unwrap());
     let subs: Vec<&str> = master
         .lines()
@@ -199,13 +197,12 @@ fn hls_lists_and_segments_mp4_text() {
     // stpp: the document's cue, clipped to its sample.
     let g = seg(&segs[2].replace("text_eng", "text_deu"), &mut o);
     assert!(g.contains("00:00:04.500 --> 00:00:05.500\nvier\n"), "{g}");
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
 fn dash_and_smooth_offer_mp4_text() {
     let d = dir("dash");
-    let mut o = FileOrigin::new(&d);
+    let mut o = FileOrigin::new(d.path());
     let mpd = text(serve("/t.mp4/manifest(format=mpd-time-cmaf)", &mut o).unwrap());
     let sets: Vec<&str> = mpd
         .split("<AdaptationSet")
@@ -236,13 +233,12 @@ fn dash_and_smooth_offer_mp4_text() {
     assert_eq!(smooth.matches("Type=\"text\"").count(), 3, "{smooth}");
     let frag = text(serve(&format!("{q}/Fragments(text_eng=0)"), &mut o).unwrap());
     assert!(frag.contains("<tt") && frag.contains("spans 2 s"), "{frag}");
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
 fn default_subtitles_lang() {
     let d = dir("default");
-    let mut o = FileOrigin::new(&d);
+    let mut o = FileOrigin::new(d.path());
     let master = text(
         serve(
             "/t.mp4/manifest(format=m3u8-cmaf)?default_subtitles_lang=fr",
@@ -278,13 +274,11 @@ fn default_subtitles_lang() {
     )
     .unwrap_err();
     assert_eq!(e.status(), 400, "{e}");
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
 fn hostile_text_sample_is_a_502() {
-    let d = std::env::temp_dir().join(format!("edgepack-mp4text-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
+    let d = TempDir::new("mp4text-bad");
     let bad = SynthTrack::text(
         b"sbtl",
         entry(b"tx3g", &[0; 30]),
@@ -292,7 +286,7 @@ fn hostile_text_sample_is_a_502() {
     );
     let f = synth_mp4(&[SynthTrack::video(240, 24, 48), bad]);
     std::fs::write(d.join("t.mp4"), f).unwrap();
-    let mut o = FileOrigin::new(&d);
+    let mut o = FileOrigin::new(d.path());
     let e = serve(
         "/t.mp4/QualityLevels(1000)/Fragments(text_eng=0,format=m3u8-cmaf)",
         &mut o,
@@ -300,14 +294,13 @@ fn hostile_text_sample_is_a_502() {
     .unwrap_err();
     assert_eq!(e.status(), 502, "{e}");
     assert!(e.to_string().contains("cut short"), "{e}");
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
 fn urlset_offers_a_repeated_text_track_once() {
     let d = dir("urlset");
     std::fs::copy(d.join("t.mp4"), d.join("u.mp4")).unwrap();
-    let mut o = FileOrigin::new(&d);
+    let mut o = FileOrigin::new(d.path());
     let master = text(serve("/,t,u,.mp4.urlset/manifest(format=m3u8-cmaf)", &mut o).unwrap());
     let names: Vec<&str> = master
         .lines()
@@ -315,7 +308,6 @@ fn urlset_offers_a_repeated_text_track_once() {
         .filter_map(|l| l.split("Manifest(").nth(1)?.split(',').next())
         .collect();
     assert_eq!(names, ["text_eng", "text_fra", "text_deu"], "{master}");
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 /// What a text segment of the mov_text fixture costs: origin reads and

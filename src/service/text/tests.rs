@@ -1,14 +1,14 @@
 use crate::job::{run, Job};
 use crate::service::{Config, Output, ServeError};
 use crate::source::{FileOrigin, MemoryCache};
+use crate::testutil::TempDir;
 use crate::url::{parse, Route, StreamRequest};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const VTT: &str = "WEBVTT\r\n\r\n1\r\n00:00:00.500 --> 00:00:01.000\r\nfirst\r\n\r\n00:00:01.500 --> 00:00:02.500 line:0\r\nspans 2 s\r\n\r\n00:00:03.000 --> 00:00:09.000\r\nlast\r\n";
 
-fn dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("edgepack-text-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
+fn dir(tag: &str) -> TempDir {
+    let d = TempDir::new(&format!("text-{tag}"));
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small/muxed_moov_end.mp4");
     std::fs::copy(src, d.join("m.mp4")).unwrap();
     std::fs::write(d.join("s_eng.vtt"), VTT).unwrap();
@@ -63,7 +63,7 @@ fn body(out: Output) -> String {
 #[test]
 fn text_tracks_end_to_end_through_the_job() {
     let d = dir("e2e");
-    let mut origin = FileOrigin::new(&d);
+    let mut origin = FileOrigin::new(d.path());
     let mut cache = MemoryCache::default();
     let master = body(serve("/t.ism/manifest(format=m3u8-cmaf)", &mut origin, &mut cache).unwrap());
     let subs: Vec<&str> = master
@@ -159,13 +159,12 @@ fn text_tracks_end_to_end_through_the_job() {
         ts.lines().skip(2).collect::<Vec<_>>(),
         all[0].lines().skip(2).collect::<Vec<_>>()
     );
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
 fn text_refusals() {
     let d = dir("refuse");
-    let mut origin = FileOrigin::new(&d);
+    let mut origin = FileOrigin::new(d.path());
     let mut cache = MemoryCache::default();
     let status = |p: &str, o: &mut FileOrigin, c: &mut MemoryCache| {
         serve(p, o, c).map(|_| 200).unwrap_or_else(|e| e.status())
@@ -252,13 +251,12 @@ fn text_refusals() {
     // The Smooth manifest lists the text streams.
     let smooth = body(serve("/t.ism/manifest", &mut origin, &mut cache).unwrap());
     assert_eq!(smooth.matches("Type=\"text\"").count(), 3, "{smooth}");
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
 fn dash_text_adaptation_sets_and_wvtt_segments() {
     let d = dir("dash");
-    let mut origin = FileOrigin::new(&d);
+    let mut origin = FileOrigin::new(d.path());
     let mut cache = MemoryCache::default();
     let mpd = body(
         serve(
@@ -315,7 +313,6 @@ fn dash_text_adaptation_sets_and_wvtt_segments() {
         }
         o => panic!("{o:?}"),
     }
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 const TTML: &str = r#"<?xml version="1.0"?>
@@ -326,7 +323,7 @@ const TTML: &str = r#"<?xml version="1.0"?>
   </div></body>
 </tt>"#;
 
-fn ttml_dir(tag: &str) -> PathBuf {
+fn ttml_dir(tag: &str) -> TempDir {
     let d = dir(tag);
     std::fs::write(d.join("s_fra.ttml"), TTML).unwrap();
     std::fs::write(
@@ -357,7 +354,7 @@ fn bytes(out: Output) -> bytes::Bytes {
 #[test]
 fn ttml_sidecar_in_hls_dash_stpp_and_smooth() {
     let d = ttml_dir("ttml");
-    let mut origin = FileOrigin::new(&d);
+    let mut origin = FileOrigin::new(d.path());
     let mut cache = MemoryCache::default();
     let q = "/t.ism/QualityLevels(1000)";
     // HLS: WebVTT from the TTML cues (div offset 10 frames = 400 ms).
@@ -452,7 +449,6 @@ fn ttml_sidecar_in_hls_dash_stpp_and_smooth() {
             && bad.to_string().ends_with("bad begin time"),
         "{bad}"
     );
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 /// The first English text segment at clock `now` (`revalidate_after` 60 s).
@@ -472,7 +468,7 @@ fn english_vtt_at(now: u64, origin: &mut FileOrigin, cache: &mut MemoryCache) ->
 #[test]
 fn a_replaced_sidecar_is_noticed_after_revalidate_after() {
     let d = dir("revalidate");
-    let mut origin = FileOrigin::new(&d);
+    let mut origin = FileOrigin::new(d.path());
     let mut cache = MemoryCache::default();
     let at = english_vtt_at;
     let first = at(1_000, &mut origin, &mut cache);
@@ -503,7 +499,6 @@ fn a_replaced_sidecar_is_noticed_after_revalidate_after() {
     let after = vtt_reads(&origin);
     assert_eq!(at(1_120, &mut origin, &mut cache), now);
     assert_eq!(vtt_reads(&origin), after);
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 /// Cached cues whose version record was evicted on its own (the cache
@@ -513,7 +508,7 @@ fn a_replaced_sidecar_is_noticed_after_revalidate_after() {
 #[test]
 fn cues_without_their_version_record_are_read_again() {
     let d = dir("record-evicted");
-    let mut origin = FileOrigin::new(&d);
+    let mut origin = FileOrigin::new(d.path());
     let mut cache = MemoryCache::default();
     let at = english_vtt_at;
     let first = at(1_000, &mut origin, &mut cache);
@@ -528,5 +523,4 @@ fn cues_without_their_version_record_are_read_again() {
     crate::source::Cache::forget(&mut cache, &crate::outputs::tag_key(&path));
     let later = at(5_000, &mut origin, &mut cache);
     assert!(later.contains("replaced cue"), "{later}");
-    let _ = std::fs::remove_dir_all(&d);
 }

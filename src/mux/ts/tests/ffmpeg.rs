@@ -1,6 +1,7 @@
 use super::*;
 use crate::mux::adts::{split_adts, AdtsHeader};
 use crate::mux::annexb::split_annexb;
+use crate::testutil::TempDir;
 use std::path::Path;
 use std::process::Command;
 
@@ -205,8 +206,7 @@ fn ffmpeg_decodes_segments() {
         println!("NOTICE: ffmpeg/ffprobe with libx264 not found; skipping the ffmpeg TS test");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("edgepack-ts-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("ts");
     let src = encode(&dir);
     assert_eq!(src.video.len(), 96);
     assert!(
@@ -314,5 +314,4 @@ fn ffmpeg_decodes_segments() {
         .map(|i| TS_TIME_OFFSET_90K as i64 + i * 3750)
         .collect();
     assert_eq!(pts, grid);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
