@@ -604,7 +604,8 @@ impl Job {
 
     /// Stores the summary of `set`, just built from `indexes`' versions,
     /// for the next manifest (and the version records its key is found
-    /// by, when missing). A set that cannot be summarized is simply not
+    /// by, when missing). A set whose summary cannot be made (a key too
+    /// long, an index error while locating its segments) is simply not
     /// stored: the next request builds it again.
     fn store_summary(
         &self,
@@ -614,9 +615,6 @@ impl Job {
         set: &MediaSet,
         cache: &mut dyn Cache,
     ) {
-        if !summary::summarizable(set) {
-            return;
-        }
         let Some(key) = summary::key(paths, sels, versions, &self.cfg) else {
             return;
         };

@@ -153,8 +153,10 @@ pub struct MediaSet {
     pub expanded: Vec<Expanded>,
     /// What manifests measure from samples, when this set was read from a
     /// cached set summary ([`crate::summary`]): its files' indexes are then
-    /// header-only, and [`MediaSet::segments`], [`MediaSet::track_sap`]
-    /// and [`MediaSet::first_sample`] answer from here.
+    /// header-only, and [`MediaSet::segments`], [`MediaSet::track_sap`],
+    /// [`MediaSet::first_sample`], [`MediaSet::lead_bytes`],
+    /// [`MediaSet::first_lead_bytes`] and [`MediaSet::first_offsets`]
+    /// answer from here.
     pub derived: Option<std::sync::Arc<crate::summary::Derived>>,
 }
 
@@ -427,6 +429,65 @@ impl MediaSet {
         Ok((key.size, key.cts_offset != 0))
     }
 
+    /// Bytes of in-band parameter sets segment `seg` of `t` is sent with
+    /// ([`TrackIndex::lead_bytes`]: a track with several sample
+    /// descriptions sends each sync sample with its description's
+    /// parameter sets, ISO/IEC 14496-15 §5.4.2, §8.4.1), from the index or
+    /// the summary: 0 for a track with one description.
+    pub fn lead_bytes(&self, t: &SetTrack, seg: &TrackSegment) -> Result<u64, TimelineError> {
+        match self.derived_of(t) {
+            Some(d) => Ok(summary_lead(d, seg)?.segment),
+            None => Ok(self.track_index(t).lead_bytes(seg.samples.clone())),
+        }
+    }
+
+    /// [`MediaSet::lead_bytes`] of the first sample of `seg` alone: what
+    /// its I-frame carries before the keyframe's NAL units.
+    pub fn first_lead_bytes(&self, t: &SetTrack, seg: &TrackSegment) -> Result<u64, TimelineError> {
+        match self.derived_of(t) {
+            Some(d) => Ok(summary_lead(d, seg)?.first),
+            None => {
+                let first = seg.samples.start;
+                Ok(self
+                    .track_index(t)
+                    .lead_bytes(first..first.saturating_add(1)))
+            }
+        }
+    }
+
+    /// The file offset of the first sample of each of `t`'s
+    /// [`MediaSet::segments`], from the index or the summary: what tells
+    /// whether two fragment-level tracks of one file are cut on the same
+    /// fragments (`manifest::hls`). `None` when a segment has no sample or
+    /// the index cannot tell, and for a track that is not fragment-level
+    /// (a summary carries the offsets of fragment-level tracks only).
+    pub fn first_offsets(&self, t: &SetTrack) -> Result<Option<Vec<u64>>, TimelineError> {
+        let idx = self.track_index(t);
+        if !idx.fragment_level {
+            return Ok(None);
+        }
+        let segs = self.segments(t)?;
+        if let Some(d) = self.derived_of(t) {
+            let found = segs
+                .iter()
+                .map(|s| {
+                    d.first_offset(s.number).ok_or_else(|| {
+                        TimelineError::NoSuchSegment(format!("{} in the set summary", s.number))
+                    })
+                })
+                .collect::<Result<Vec<Option<u64>>, _>>()?;
+            return Ok(found.into_iter().collect());
+        }
+        let mut out = Vec::with_capacity(segs.len());
+        for s in segs {
+            match idx.samples(s.samples.clone()).map(|mut i| i.next()) {
+                Ok(Some(Ok(first))) => out.push(first.offset),
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(out))
+    }
+
     /// Duration of the title in seconds: its longest track's presentation.
     pub fn duration_secs(&self) -> f64 {
         if let Some(clip) = &self.clip {
@@ -443,6 +504,15 @@ impl MediaSet {
             })
             .fold(0.0, f64::max)
     }
+}
+
+/// The summary's leads of `seg` (a segment of the track `d` describes).
+fn summary_lead(
+    d: &crate::summary::TrackDerived,
+    seg: &TrackSegment,
+) -> Result<crate::summary::Lead, TimelineError> {
+    d.lead(seg.number)
+        .ok_or_else(|| TimelineError::NoSuchSegment(format!("{} in the set summary", seg.number)))
 }
 
 /// Gives unnamed tracks a name ("video", "audio", or "audio_{lang}" when a

@@ -15,6 +15,18 @@
 //! size, language — what [`crate::media_set::MediaSet`] names), the shared
 //! and own timelines and the set's tracks: tens of kilobytes.
 //!
+//! Two kinds of track are measured from more of their sample tables, and
+//! their summaries carry that too (layout 2; layout 1 left their sets to
+//! the indexes):
+//! - a track with several sample descriptions sends each sync sample with
+//!   its description's parameter sets in-band (ISO/IEC 14496-15 §5.4.2,
+//!   §8.4.1; [`crate::index::TrackIndex::lead_bytes`]), which its segment
+//!   sizes (HLS `BANDWIDTH`) and I-frame byte ranges count;
+//! - the HLS variants of an interleaved fragmented file compare the first
+//!   fragment offset of each segment of its fragment-level tracks, to see
+//!   whether the audio shares the video's fragments and count them once
+//!   (`manifest::hls` `shared_fragment_overhead`).
+//!
 //! Layout (varints, [`crate::index::varint`]; `str` is a length and bytes),
 //! version [`SUMMARY_VERSION`]:
 //! ```text
@@ -24,12 +36,21 @@
 //! timeline
 //! per track: sap:u8 segments:n { number±, first sample±, samples, start±,
 //!   duration, payload } keys:u8 [per segment: size cts:u8]
+//!   leads:u8 [per segment: lead first_lead]
+//!   offsets:u8 [per segment with samples: offset±]
 //! timeline = timescale target_ms end± aligned:n {u8} starts: first± runs:n
 //!   { delta± repeat }
 //! ```
 //! (± zigzag; a segment's number, first sample and start are written
 //! relative to the previous segment's end, so regular titles cost a few
-//! bytes a segment.)
+//! bytes a segment.) `keys`: video tracks with sample tables (I-frame
+//! playlists). `leads`: tracks with several sample descriptions only —
+//! the in-band parameter set bytes of the segment and of its first
+//! sample. `offsets`: fragment-level tracks only — the first sample's
+//! byte offset, relative to the previous one's plus its segment's
+//! payload (contiguous fragments cost a byte). A track with neither pays
+//! a flag byte for each (two bytes more than layout 1); leads are read
+//! back at most [`MAX_LEAD`].
 //!
 //! It is cache data but read like input: every count is capped before it
 //! drives a loop or an allocation, every index checked; anything wrong is
@@ -52,7 +73,9 @@ use bytes::Bytes;
 use std::sync::Arc;
 
 /// Layout version of a summary; part of its key too.
-pub const SUMMARY_VERSION: u32 = 1;
+/// 2: `leads` and `offsets` (sets with in-band parameter sets and
+/// interleaved fragment-level tracks are summarized too).
+pub const SUMMARY_VERSION: u32 = 2;
 
 const MAGIC: &[u8; 4] = b"EPSM";
 
@@ -69,6 +92,12 @@ const MAX_STRING: usize = 4096;
 /// Largest header-only index read back (sample entries with parameter
 /// sets are at most a few kilobytes a track).
 const MAX_HEADER_BLOB: usize = 1 << 20;
+
+/// Largest in-band parameter set bytes read back for one segment or
+/// sample: a 2 h title's segment holds a few keyframes of at most a few
+/// kilobytes of parameter sets each; a wrapping sum must not reach a
+/// BANDWIDTH.
+pub const MAX_LEAD: u64 = u32::MAX as u64;
 
 /// What the manifests measure from samples, for every track of a set.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,16 +126,53 @@ pub struct TrackDerived {
     /// has a composition offset. Video tracks with sample tables only
     /// (fragment-level tracks have no I-frame playlist); else empty.
     keys: Vec<(u32, bool)>,
+    /// Per segment: the in-band parameter set bytes of the segment and of
+    /// its first sample ([`crate::index::TrackIndex::lead_bytes`]). Tracks
+    /// with several sample descriptions only; else empty (every lead 0).
+    leads: Vec<Lead>,
+    /// Per segment: the byte offset of its first sample (`None`: the
+    /// segment has no sample). Fragment-level tracks only; else empty.
+    offsets: Vec<Option<u64>>,
+}
+
+/// In-band parameter set bytes of one segment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lead {
+    /// Before every sync sample of the segment.
+    pub segment: u64,
+    /// Before its first sample (what its I-frame carries).
+    pub first: u64,
 }
 
 impl TrackDerived {
+    /// Position of segment `number` in [`TrackDerived::segments`].
+    fn at(&self, number: u32) -> Option<usize> {
+        self.segments
+            .binary_search_by_key(&number, |s| s.number)
+            .ok()
+    }
+
     /// [`MediaSet::first_sample`] of segment `number`.
     pub fn first_sample(&self, number: u32) -> Option<(u32, bool)> {
-        let i = self
-            .segments
-            .binary_search_by_key(&number, |s| s.number)
-            .ok()?;
-        self.keys.get(i).copied()
+        self.keys.get(self.at(number)?).copied()
+    }
+
+    /// The in-band parameter set bytes of segment `number`
+    /// ([`MediaSet::lead_bytes`]): none for a track with one description
+    /// (no lookup: a manifest asks for every segment of every track), and
+    /// `None` for a segment of another track the summary does not list.
+    pub fn lead(&self, number: u32) -> Option<Lead> {
+        match self.leads.is_empty() {
+            true => Some(Lead::default()),
+            false => self.leads.get(self.at(number)?).copied(),
+        }
+    }
+
+    /// The byte offset of the first sample of segment `number`
+    /// ([`MediaSet::first_offsets`]): `None` for a segment the summary
+    /// does not list, `Some(None)` for one without samples.
+    pub fn first_offset(&self, number: u32) -> Option<Option<u64>> {
+        self.offsets.get(self.at(number)?).copied()
     }
 }
 
@@ -155,23 +221,6 @@ pub fn cached_versions(
             record.is_fresh(clock).then_some(record.version)
         })
         .collect()
-}
-
-/// Whether the manifests of `set` can be written from a summary with the
-/// same bytes as from its indexes. Two kinds of track are measured from
-/// sample tables the header-only indexes do not carry, so their sets are
-/// always written from the indexes:
-/// - a track with several sample descriptions counts its in-band
-///   parameter sets (`TrackIndex::lead_bytes`);
-/// - fragment-level tracks sharing a file (an interleaved fragmented
-///   title) have their HLS variant BANDWIDTH counted from each segment's
-///   first fragment offset (`manifest::hls` `shared_fragment_overhead`).
-pub fn summarizable(set: &MediaSet) -> bool {
-    set.files.iter().all(|f| {
-        let tracks = &f.index.tracks;
-        !tracks.iter().any(|t| t.has_in_band_parameter_sets())
-            && tracks.iter().filter(|t| t.fragment_level).count() < 2
-    })
 }
 
 /// The summary of `set`, a set just built from its indexes (no filter
@@ -228,6 +277,24 @@ pub fn encode(set: &MediaSet) -> Result<Vec<u8>, TimelineError> {
                 let k = idx.sample(s.samples.start)?;
                 put_u64(&mut out, u64::from(k.size));
                 out.push(u8::from(k.cts_offset != 0));
+            }
+        }
+        let leads = idx.has_in_band_parameter_sets();
+        out.push(u8::from(leads));
+        if leads {
+            for s in &segs {
+                let first = s.samples.start;
+                put_u64(&mut out, idx.lead_bytes(s.samples.clone()));
+                put_u64(&mut out, idx.lead_bytes(first..first.saturating_add(1)));
+            }
+        }
+        out.push(u8::from(idx.fragment_level));
+        if idx.fragment_level {
+            let mut prev = 0u64;
+            for s in segs.iter().filter(|s| !s.samples.is_empty()) {
+                let offset = idx.sample(s.samples.start)?.offset;
+                put_i64(&mut out, offset.wrapping_sub(prev) as i64);
+                prev = offset.wrapping_add(s.payload);
             }
         }
     }
@@ -313,6 +380,10 @@ impl Reader {
         self.pos = end;
         Some(s)
     }
+    /// Parameter set bytes of at most [`MAX_LEAD`].
+    fn lead(&mut self) -> Option<u64> {
+        self.u().filter(|&l| l <= MAX_LEAD)
+    }
     fn string(&mut self) -> Option<String> {
         String::from_utf8(self.bytes(MAX_STRING)?.to_vec()).ok()
     }
@@ -356,7 +427,9 @@ impl Reader {
         })
     }
 
-    fn track(&mut self, t: &SetTrack, video_keys: bool) -> Option<TrackDerived> {
+    /// One track's data; `video` and `fragment_level` are what its
+    /// header-only index says, which decide the lists it may carry.
+    fn track(&mut self, t: &SetTrack, video: bool, fragment_level: bool) -> Option<TrackDerived> {
         let sap = match self.u8()? {
             1 => SapType::Closed,
             3 => SapType::Open,
@@ -383,12 +456,50 @@ impl Reader {
             });
         }
         let keys = if self.flag()? {
-            if !video_keys {
+            if !video || fragment_level {
                 return None;
             }
             (0..n)
                 .map(|_| Some((self.u32()?, self.flag()?)))
                 .collect::<Option<Vec<_>>>()?
+        } else {
+            Vec::new()
+        };
+        // Several descriptions are packaged in-band for video only
+        // (`mp4::descriptions`).
+        let leads = if self.flag()? {
+            if !video {
+                return None;
+            }
+            (0..n)
+                .map(|_| {
+                    Some(Lead {
+                        segment: self.lead()?,
+                        first: self.lead()?,
+                    })
+                })
+                .collect::<Option<Vec<_>>>()?
+        } else {
+            Vec::new()
+        };
+        let offsets = if self.flag()? {
+            if !fragment_level {
+                return None;
+            }
+            let mut prev = 0u64;
+            let mut offsets = Vec::with_capacity(n);
+            for s in &segments {
+                if s.samples.is_empty() {
+                    offsets.push(None);
+                    continue;
+                }
+                let offset = prev.checked_add_signed(self.i()?)?;
+                offsets.push(Some(offset));
+                prev = offset.checked_add(s.payload)?;
+            }
+            offsets
+        } else if fragment_level {
+            return None;
         } else {
             Vec::new()
         };
@@ -398,6 +509,8 @@ impl Reader {
             segments,
             sap,
             keys,
+            leads,
+            offsets,
         })
     }
 }
@@ -456,7 +569,7 @@ pub fn decode(bytes: Bytes) -> Option<MediaSet> {
     let mut derived = Vec::with_capacity(tracks.len());
     for t in &tracks {
         let idx = &files[t.file].index.tracks[t.track];
-        derived.push(r.track(t, idx.is_video() && !idx.fragment_level)?);
+        derived.push(r.track(t, idx.is_video(), idx.fragment_level)?);
     }
     if r.pos != r.b.len() {
         return None;

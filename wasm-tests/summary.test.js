@@ -19,39 +19,52 @@ const skip = process.env.EDGEPACK_EDGE_URL ? 'needs its own edges: unset EDGEPAC
 
 describe('manifests from the set summary', { skip }, () => {
   let origin;
-  let warm;
-  let fresh;
+  // Edges by fragment-table policy: [summary on, summary off].
+  const edges = {};
 
   before(async () => {
     origin = await startOrigin();
-    [warm, fresh] = await Promise.all([
+    const table = { fragment_index: 'table' };
+    const [warm, fresh, warmTable, freshTable] = await Promise.all([
       startEdge({ originUrl: origin.url }),
       startEdge({ originUrl: origin.url, settings: { set_summary: 'off' } }),
+      startEdge({ originUrl: origin.url, settings: table }),
+      startEdge({ originUrl: origin.url, settings: { ...table, set_summary: 'off' } }),
     ]);
+    edges.default = [warm, fresh];
+    edges.table = [warmTable, freshTable];
   });
 
   after(async () => {
-    await warm?.stop();
-    await fresh?.stop();
+    for (const e of Object.values(edges).flat()) await e?.stop();
     await origin?.stop();
   });
 
   // Each title: the manifest that stores the summary, then the others
-  // (each a miss of the output cache: another URL).
+  // (each a miss of the output cache: another URL), and the edges'
+  // fragment-table policy. `stsd/joined.mp4` has a track with several
+  // sample descriptions (in-band parameter sets count in its BANDWIDTH
+  // and I-frame ranges); `frag/muxed_sidx.mp4` under `fragment_index=table`
+  // is an interleaved file of fragment-level tracks (its variants compare
+  // the tracks' fragment offsets): both summarized since layout 2.
   const titles = [
-    ['/abr/abr.ism', 'manifest(format=m3u8-cmaf)'],
-    ['/long_2h.mp4', 'master.m3u8'],
-    ['/frag/frag.ism', 'manifest(format=m3u8-cmaf)'],
+    ['/abr/abr.ism', 'manifest(format=m3u8-cmaf)', 'default'],
+    ['/long_2h.mp4', 'master.m3u8', 'default'],
+    ['/frag/frag.ism', 'manifest(format=m3u8-cmaf)', 'default'],
+    ['/stsd/joined.mp4', 'manifest(format=m3u8-cmaf)', 'default'],
+    ['/frag/muxed_sidx.mp4', 'manifest(format=m3u8-cmaf)', 'table'],
   ];
   const others = [
     ['manifest(format=mpd-time-cmaf)', CT.dash],
     ['Manifest', CT.smooth],
     ['manifest(format=m3u8-aapl)', CT.hls],
+    ['manifest(format=m3u8-aapl-v3)', CT.hls],
     ['manifest(format=m3u8-cmaf,max_bitrate=1000000)', CT.hls],
   ];
 
-  for (const [asset, first] of titles) {
+  for (const [asset, first, policy] of titles) {
     test(`${asset}: manifests after the first are the bytes the indexes give`, async () => {
+      const [warm, fresh] = edges[policy];
       const master = await get(`${warm.url}${asset}/${first}`);
       assertOk(master, CT.hls);
       // Media and I-frame playlists the TS and fMP4 masters name.

@@ -29,9 +29,9 @@ pub struct Rates {
 pub fn track_rates(set: &MediaSet, t: &SetTrack, format: Format) -> Result<Rates, TimelineError> {
     let idx = set.track_index(t);
     let segs = set.segments(t)?;
-    Ok(rates(&segs, idx.info.timescale, |s| {
-        segment_size(idx, s, format)
-    }))
+    rates(&segs, idx.info.timescale, |s| {
+        Ok(segment_size(idx, s, set.lead_bytes(t, s)?, format))
+    })
 }
 
 /// Bits a second added to a variant whose audio shares its video's
@@ -58,27 +58,14 @@ fn shared_fragment_overhead(
     if !vi.fragment_level {
         return Ok(None);
     }
-    let first_offsets = |t: &SetTrack| -> Result<Option<Vec<u64>>, TimelineError> {
-        let idx = set.track_index(t);
-        let mut out = Vec::new();
-        for s in set.segments(t)? {
-            let Ok(Some(first)) = idx.samples(s.samples.clone()).map(|mut i| i.next()) else {
-                return Ok(None);
-            };
-            let Ok(first) = first else {
-                return Ok(None);
-            };
-            out.push(first.offset);
-        }
-        Ok(Some(out))
-    };
-    let Some(video) = first_offsets(v)? else {
+    let Some(video) = set.first_offsets(v)? else {
         return Ok(None);
     };
     let mut best = Rates::default();
     for a in members {
         let ai = set.track_index(a);
-        if a.file != v.file || !ai.fragment_level || first_offsets(a)?.as_ref() != Some(&video) {
+        if a.file != v.file || !ai.fragment_level || set.first_offsets(a)?.as_ref() != Some(&video)
+        {
             return Ok(None);
         }
         // The audio segments' headers grow with their real samples, which
@@ -104,9 +91,11 @@ fn shared_fragment_overhead(
                 }
             })
             .collect();
+        // AAC has one description (several are packaged in-band for
+        // video only, `mp4::descriptions`): no lead bytes.
         let r = rates(&segs, ai.info.timescale, |s| {
-            segment_size(ai, s, format).saturating_sub(s.payload)
-        });
+            Ok(segment_size(ai, s, 0, format).saturating_sub(s.payload))
+        })?;
         best.peak = best.peak.max(r.peak);
         best.average = best.average.max(r.average);
     }
@@ -121,8 +110,10 @@ fn shared_fragment_overhead(
 /// Bytes of a segment in `format`: exact for CMAF; for MPEG-TS (clear or
 /// AES-128 encrypted) an upper estimate from the packetization rules of `mux::ts` (the exact size
 /// depends on NAL units and in-band parameter sets, known only once the
-/// payload is read).
-pub fn segment_size(idx: &TrackIndex, s: &TrackSegment, format: Format) -> u64 {
+/// payload is read). `lead`: the in-band parameter set bytes its sync
+/// samples are sent with ([`MediaSet::lead_bytes`]; 0 for a track with
+/// one description).
+pub fn segment_size(idx: &TrackIndex, s: &TrackSegment, lead: u64, format: Format) -> u64 {
     let n = u64::from(s.samples.end - s.samples.start);
     match format {
         Format::HlsTs | Format::HlsTsV3 => {
@@ -141,7 +132,7 @@ pub fn segment_size(idx: &TrackIndex, s: &TrackSegment, format: Format) -> u64 {
             };
             // A track with several descriptions sends each sync sample's
             // own parameter sets instead.
-            let raw = s.payload + n * per_sample + params * 2 + idx.lead_bytes(s.samples.clone());
+            let raw = (s.payload + n * per_sample + params * 2).saturating_add(lead);
             // Every PES starts a packet and pads its last one: count a whole
             // packet per PES so BANDWIDTH is never below the measured peak
             // (RFC 8216 §4.3.4.2). Video has one PES per frame, audio one
@@ -161,11 +152,8 @@ pub fn segment_size(idx: &TrackIndex, s: &TrackSegment, format: Format) -> u64 {
                 + (raw.div_ceil(184) + pes + 15) * 188
                 + crate::crypto::BLOCK as u64
         }
-        _ => {
-            s.payload
-                + cmaf::header_len(n as u32, idx.has_cts || idx.is_video(), true)
-                + idx.lead_bytes(s.samples.clone())
-        }
+        _ => (s.payload + cmaf::header_len(n as u32, idx.has_cts || idx.is_video(), true))
+            .saturating_add(lead),
     }
 }
 
@@ -176,10 +164,14 @@ pub fn ts_capable(info: &crate::model::TrackInfo) -> bool {
 }
 
 /// Peak and average bitrate of segments whose byte size is `size(seg)`.
-pub fn rates(segs: &[TrackSegment], timescale: u32, size: impl Fn(&TrackSegment) -> u64) -> Rates {
+pub fn rates(
+    segs: &[TrackSegment],
+    timescale: u32,
+    size: impl Fn(&TrackSegment) -> Result<u64, TimelineError>,
+) -> Result<Rates, TimelineError> {
     let (mut bytes, mut ticks, mut peak) = (0u64, 0u64, 0u64);
     for s in segs {
-        let b = size(s);
+        let b = size(s)?;
         bytes = bytes.saturating_add(b);
         ticks = ticks.saturating_add(s.duration);
         // A very short final segment would overstate the peak; measure it
@@ -192,10 +184,10 @@ pub fn rates(segs: &[TrackSegment], timescale: u32, size: impl Fn(&TrackSegment)
     } else {
         0
     };
-    Rates {
+    Ok(Rates {
         peak: peak.max(average),
         average,
-    }
+    })
 }
 
 /// `bytes` over `ticks` of `timescale`, in bits per second, rounded up:
@@ -524,9 +516,8 @@ fn iframe_entries(set: &MediaSet, t: &SetTrack) -> Result<Vec<IFrame>, TimelineE
     for s in set.segments(t)? {
         let (size, cts) = set.first_sample(t, &s)?;
         // A track with several descriptions: the keyframe is sent with its
-        // own description's parameter sets, counted as part of it (such a
-        // set is never summarized, so its full index is here).
-        let lead = idx.lead_bytes(s.samples.start..s.samples.start + 1);
+        // own description's parameter sets, counted as part of it.
+        let lead = set.first_lead_bytes(t, &s)?;
         let size = size.saturating_add(u32::try_from(lead).unwrap_or(u32::MAX));
         let Some(bytes) = crate::mux::ts::keyframe_prefix_len(&idx.info, size, cts) else {
             continue;

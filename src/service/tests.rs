@@ -561,7 +561,8 @@ fn ts_size_estimate_is_an_upper_bound() {
                 else {
                     panic!("{path}")
                 };
-                let estimate = hls::segment_size(idx, &s, Format::HlsTs);
+                let lead = set.lead_bytes(t, &s).unwrap();
+                let estimate = hls::segment_size(idx, &s, lead, Format::HlsTs);
                 assert!(
                     estimate >= segment.len(),
                     "{path}: estimate {estimate} < {}",

@@ -25,10 +25,6 @@ impl Cache for Counting {
     }
 }
 
-fn get(path: &str, origin: &mut FileOrigin, cache: &mut dyn Cache) -> Result<Output, ServeError> {
-    get_with(path, origin, cache, Config::default())
-}
-
 fn get_with(
     path: &str,
     origin: &mut FileOrigin,
@@ -81,6 +77,14 @@ fn children(master: &str) -> Vec<String> {
 /// no index: HLS multivariant (fMP4 and TS), every media and I-frame
 /// playlist they name, DASH, Smooth, and `extra` URLs (views).
 fn same_from_summary(root: &std::path::Path, base: &str, extra: &[&str]) {
+    same_from_summary_with(root, base, extra, Config::default());
+}
+
+/// [`same_from_summary`] under `cfg` (e.g. a fragment-table policy).
+fn same_from_summary_with(root: &std::path::Path, base: &str, extra: &[&str], cfg: Config) {
+    let get = |url: &str, origin: &mut FileOrigin, cache: &mut dyn Cache| {
+        get_with(url, origin, cache, cfg.clone())
+    };
     let mut origin = FileOrigin::new(root.to_path_buf());
     let mut urls: Vec<String> = [
         "manifest(format=m3u8-cmaf)",
@@ -92,10 +96,21 @@ fn same_from_summary(root: &std::path::Path, base: &str, extra: &[&str]) {
     .chain(extra)
     .map(|m| format!("{base}/{m}"))
     .collect();
-    for i in 0..2 {
-        let cold = get(&urls[i], &mut origin, &mut MemoryCache::default());
+    // The media and I-frame playlists of every HLS multivariant playlist.
+    let masters: Vec<String> = urls
+        .iter()
+        .filter(|u| u.contains("m3u8"))
+        .cloned()
+        .collect();
+    for m in &masters {
+        let cold = get(m, &mut origin, &mut MemoryCache::default());
         if let Ok(Output::Text { body, .. }) = &cold {
-            urls.extend(children(body).iter().map(|c| format!("{base}/{c}")));
+            for c in children(body) {
+                let c = format!("{base}/{c}");
+                if !urls.contains(&c) {
+                    urls.push(c);
+                }
+            }
         }
     }
     assert!(urls.len() > 4, "{base}: {urls:?}");
@@ -170,41 +185,249 @@ fn manifests_are_the_same_from_the_summary_fragmented_and_edits() {
     }
 }
 
-/// Sets measured from sample tables a summary does not carry (several
-/// sample descriptions; interleaved fragment-level tracks) are never
-/// summarized, so every request writes the same bytes from the indexes.
+/// Sets measured from more of their sample tables than segments and first
+/// samples are summarized too (layout 2), and give the same bytes: a
+/// track with several sample descriptions (its in-band parameter sets
+/// count in every segment size and I-frame range: HLS fMP4, TS and TS v3
+/// BANDWIDTH, I-frame playlists) and interleaved fragment-level tracks
+/// (`fragment_index` always: the HLS variants compare the tracks'
+/// fragment offsets to count shared fragments once).
 #[test]
-fn sets_measured_from_sample_tables_are_not_summarized() {
+fn sets_measured_from_sample_tables_are_summarized() {
     let Some(root) = media_or_skip("summary stsd", "stsd/joined.mp4") else {
         return;
     };
-    let table = Config {
-        fragment_tables: crate::mp4::fragments::TablePolicy::Always,
-        ..Config::default()
+    let ts = ["manifest(format=m3u8-aapl-v3)"];
+    same_from_summary(&root, "/stsd/joined.mp4", &ts);
+    let set = index_set(&root, "stsd/joined.mp4", &Config::default());
+    assert!(
+        set.files[0]
+            .index
+            .tracks
+            .iter()
+            .any(|t| t.has_in_band_parameter_sets()),
+        "joined.mp4 has one description a track"
+    );
+    let Some(root) = media_or_skip("summary interleaved", "frag/muxed_sidx.mp4") else {
+        return;
     };
-    for (base, cfg) in [
-        ("/stsd/joined.mp4", Config::default()),
-        ("/frag/muxed_sidx.mp4", table),
+    let mut interleaved = 0;
+    for name in [
+        "muxed_sidx.mp4",
+        "muxed_kf.mp4",
+        "muxed_cmaf.mp4",
+        "muxed_dur.mp4",
+        "muxed.ismv",
     ] {
-        if !root.join(&base[1..]).exists() {
+        let path = format!("frag/{name}");
+        if !root.join(&path).exists() {
             continue;
         }
-        let mut origin = FileOrigin::new(root.clone());
-        let mut cache = Counting::default();
-        for m in [
-            "manifest(format=m3u8-cmaf)",
-            "manifest(format=mpd-time-cmaf)",
-        ] {
-            let url = format!("{base}/{m}");
-            let first = get_with(&url, &mut origin, &mut cache, cfg.clone());
-            assert!(first.is_ok(), "{url}: {}", shown(&first));
-            let again = get_with(&url, &mut origin, &mut cache, cfg.clone());
-            assert_eq!(shown(&again), shown(&first), "{url}");
+        let cfg = tables_always();
+        same_from_summary_with(&root, &format!("/{path}"), &ts, cfg.clone());
+        let set = index_set(&root, &path, &cfg);
+        let frag = set.files[0]
+            .index
+            .tracks
+            .iter()
+            .filter(|t| t.fragment_level);
+        interleaved += usize::from(frag.count() >= 2);
+    }
+    assert!(interleaved > 0, "no interleaved fragment-level file");
+}
+
+/// Fragment tables used whenever a file has one (setting
+/// `fragment_index`): an interleaved file's tracks are fragment-level.
+fn tables_always() -> Config {
+    Config {
+        fragment_tables: crate::mp4::fragments::TablePolicy::Always,
+        ..Config::default()
+    }
+}
+
+/// The set of the file at `path` under `root` built from the index a
+/// manifest request under `cfg` stores (its fragment-table policy).
+fn index_set(root: &std::path::Path, path: &str, cfg: &Config) -> MediaSet {
+    let mut origin = FileOrigin::new(root.to_path_buf());
+    let mut cache = MemoryCache::default();
+    let url = format!("/{path}/manifest(format=m3u8-cmaf)");
+    get_with(&url, &mut origin, &mut cache, cfg.clone()).unwrap();
+    let blob = cache
+        .0
+        .iter()
+        .find(|(k, _)| k.starts_with("idx/"))
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    let index = MediaIndex::from_blob(blob).unwrap();
+    MediaSet::all_tracks(
+        vec![SourceFile {
+            path: path.into(),
+            index,
+        }],
+        cfg.segment_ms,
+    )
+    .unwrap()
+}
+
+/// What the manifests read of `set`'s samples is the same from its
+/// summary: segments, SAP, first samples, lead bytes and first offsets.
+fn assert_same_derived(set: &MediaSet, back: &MediaSet, what: &str) {
+    assert_eq!(back.tracks, set.tracks, "{what}");
+    for t in &set.tracks {
+        let segs = set.segments(t).unwrap();
+        assert_eq!(back.segments(t).unwrap(), segs, "{what}");
+        assert_eq!(back.track_sap(t).unwrap(), set.track_sap(t).unwrap());
+        let idx = set.track_index(t);
+        for s in &segs {
+            assert_eq!(
+                back.lead_bytes(t, s).unwrap(),
+                set.lead_bytes(t, s).unwrap(),
+                "{what} {}",
+                s.number
+            );
+            assert_eq!(
+                back.first_lead_bytes(t, s).unwrap(),
+                set.first_lead_bytes(t, s).unwrap(),
+                "{what} {}",
+                s.number
+            );
+            if idx.is_video() && !idx.fragment_level {
+                assert_eq!(
+                    back.first_sample(t, s).unwrap(),
+                    set.first_sample(t, s).unwrap()
+                );
+            }
         }
-        assert!(
-            !cache.inner.0.keys().any(|k| k.starts_with("sum/")),
-            "{base}: a summary was stored"
+        assert_eq!(
+            back.first_offsets(t).unwrap(),
+            set.first_offsets(t).unwrap(),
+            "{what}"
         );
+    }
+}
+
+/// Every manifest written straight from `set` (no request, no cache):
+/// HLS multivariant, media and I-frame playlists in fMP4, TS and TS v3,
+/// DASH and Smooth.
+fn manifests_of(set: &MediaSet) -> Vec<String> {
+    use crate::manifest::{dash, hls, smooth};
+    use crate::url::Format;
+    let mut out = Vec::new();
+    for f in [Format::HlsCmaf, Format::HlsTs, Format::HlsTsV3] {
+        out.push(format!("{:?}", hls::multivariant(set, f)));
+        for t in &set.tracks {
+            out.push(format!("{:?}", hls::media_playlist(set, t, f)));
+        }
+    }
+    // The service refuses I-frame playlists of fragment-level tracks.
+    let iframes = |t: &&SetTrack| {
+        let idx = set.track_index(t);
+        idx.is_video() && !idx.fragment_level
+    };
+    for t in set.tracks.iter().filter(iframes) {
+        out.push(format!("{:?}", hls::iframe_playlist(set, t)));
+    }
+    out.push(format!("{:?}", dash::mpd(set, Format::DashCmaf)));
+    out.push(format!(
+        "{:?}",
+        smooth::client_manifest(set, Format::Smooth)
+    ));
+    out
+}
+
+/// Two H.264 descriptions in one 20 s track (12 frames a GOP, switching
+/// at frame 240), and an audio track: packaged in-band. The SPSs are long
+/// (only their first bytes are read) so that the parameter sets move some
+/// I-frame's byte range across a TS packet.
+fn in_band_set() -> MediaSet {
+    use crate::testutil::{avc_entry, synth_set, SynthTrack};
+    const PPS: &[u8] = &[0x68, 0xce, 0x3c, 0x80];
+    let sps = |head: &[u8], len: usize| {
+        let mut s = head.to_vec();
+        s.resize(len, 0xaa);
+        s
+    };
+    let small = avc_entry(
+        b"avc1",
+        (320, 180),
+        &sps(&[0x67, 0x42, 0xc0, 0x1e], 90),
+        PPS,
+    );
+    let large = avc_entry(
+        b"avc1",
+        (640, 360),
+        &sps(&[0x67, 0x64, 0x00, 0x1f], 150),
+        PPS,
+    );
+    let mut video = SynthTrack::video(480, 24, 12).with_entry(small);
+    video.more_entries = vec![(240, large)];
+    synth_set(&[video, SynthTrack::audio(938)], 2000)
+}
+
+#[test]
+fn lead_bytes_round_trip() {
+    let set = in_band_set();
+    let t = &set.tracks[0];
+    let segs = set.segments(t).unwrap();
+    assert!(set.track_index(t).has_in_band_parameter_sets());
+    assert!(segs.len() >= 4, "{segs:?}");
+    // Every segment starts at a keyframe, sent with its parameter sets.
+    assert!(segs.iter().all(|s| set.lead_bytes(t, s).unwrap() > 0));
+    let bytes = encode(&set).unwrap();
+    let back = decode(Bytes::from(bytes)).unwrap();
+    assert!(back.track_index(&back.tracks[0]).is_header_only());
+    let (want, got) = (manifests_of(&set), manifests_of(&back));
+    for (w, g) in want.iter().zip(&got) {
+        assert!(w.starts_with("Ok("), "{w}");
+        assert_eq!(g, w);
+    }
+    assert_same_derived(&set, &back, "in-band");
+    // Not a track's segment: an error, not a made-up 0.
+    let stray = TrackSegment {
+        number: 1000,
+        ..segs[0].clone()
+    };
+    assert!(back.lead_bytes(t, &stray).is_err());
+    assert!(back.first_lead_bytes(t, &stray).is_err());
+    assert_eq!(
+        set.lead_bytes(t, &stray).unwrap(),
+        set.lead_bytes(t, &segs[0]).unwrap()
+    );
+}
+
+#[test]
+fn first_offsets_round_trip() {
+    let Some(root) = media_or_skip("summary offsets", "frag/muxed_sidx.mp4") else {
+        return;
+    };
+    let cfg = tables_always();
+    let set = index_set(&root, "frag/muxed_sidx.mp4", &cfg);
+    let frag: Vec<&SetTrack> = set
+        .tracks
+        .iter()
+        .filter(|t| set.track_index(t).fragment_level)
+        .collect();
+    assert!(frag.len() >= 2, "{:?}", set.tracks);
+    for t in &frag {
+        assert!(set.first_offsets(t).unwrap().is_some(), "{t:?}");
+    }
+    let back = decode(Bytes::from(encode(&set).unwrap())).unwrap();
+    assert_same_derived(&set, &back, "muxed_sidx.mp4");
+    assert_eq!(manifests_of(&back), manifests_of(&set));
+    // A clip keeps the offsets of its segments only, on both paths.
+    let clip = crate::filter::Clip {
+        first: 1,
+        last: 2,
+        start_hns: 0,
+        end_hns: u64::MAX,
+    };
+    let (mut a, mut b) = (set.clone(), back.clone());
+    a.clip = Some(clip);
+    b.clip = Some(clip);
+    for t in &frag {
+        let offsets = a.first_offsets(t).unwrap();
+        assert_eq!(offsets.as_ref().map(Vec::len), Some(2));
+        assert_eq!(b.first_offsets(t).unwrap(), offsets);
     }
 }
 
@@ -281,6 +504,21 @@ fn a_2h_summary_is_small() {
 #[test]
 fn hostile_bytes_never_panic() {
     let (_, bytes) = summary_of("muxed_moov_end.mp4");
+    hostile(&bytes);
+    // With leads (several descriptions) and first offsets (interleaved
+    // fragment-level tracks).
+    hostile(&encode(&in_band_set()).unwrap());
+    if let Some(root) = media_or_skip("summary hostile", "frag/muxed_sidx.mp4") {
+        let set = index_set(&root, "frag/muxed_sidx.mp4", &tables_always());
+        hostile(&encode(&set).unwrap());
+    }
+}
+
+/// Every truncation of `bytes` is refused; ~2 000 byte substitutions
+/// decode to nothing or to a set whose manifests answer or fail cleanly.
+fn hostile(bytes: &[u8]) {
+    let bytes = bytes.to_vec();
+    assert!(decode(Bytes::from(bytes.clone())).is_some());
     for n in 0..bytes.len() {
         assert!(decode(Bytes::copy_from_slice(&bytes[..n])).is_none(), "{n}");
     }
@@ -291,6 +529,7 @@ fn hostile_bytes_never_panic() {
             b[at] = v;
             if let Some(set) = decode(Bytes::from(b)) {
                 let _ = crate::manifest::hls::multivariant(&set, crate::url::Format::HlsCmaf);
+                let _ = crate::manifest::hls::multivariant(&set, crate::url::Format::HlsTs);
                 let _ = crate::manifest::dash::mpd(&set, crate::url::Format::DashCmaf);
                 let _ = crate::manifest::smooth::client_manifest(&set, crate::url::Format::Smooth);
                 for t in &set.tracks {

@@ -196,7 +196,7 @@ fn rates_round_up() {
         payload: 0,
     };
     // 1000 bytes over 3 s: 2666.67 bit/s.
-    let r = rates(&[seg(0), seg(1)], 1000, |_| 1000);
+    let r = rates(&[seg(0), seg(1)], 1000, |_| Ok(1000)).unwrap();
     assert_eq!((r.peak, r.average), (2667, 2667));
 }
 
