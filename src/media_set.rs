@@ -382,8 +382,15 @@ impl MediaSet {
     /// Every segment of a track on its timeline.
     /// Within a filter's clip, only the clip's: by number on the shared
     /// timeline, by start time on a rendition's own.
-    pub fn segments(&self, t: &SetTrack) -> Result<Vec<TrackSegment>, TimelineError> {
+    /// Borrowed from the summary when the set came from one and no clip
+    /// applies (a warm manifest measures every track's segments several
+    /// times: no copy each time).
+    pub fn segments(
+        &self,
+        t: &SetTrack,
+    ) -> Result<std::borrow::Cow<'_, [TrackSegment]>, TimelineError> {
         let mut segs = match self.derived_of(t) {
+            Some(d) if self.clip.is_none() => return Ok(std::borrow::Cow::Borrowed(&d.segments)),
             Some(d) => d.segments.clone(),
             None => self.timeline_of(t).track_segments(self.track_index(t))?,
         };
@@ -395,7 +402,7 @@ impl MediaSet {
                 segs.retain(|s| clip.covers(rescale(s.start, ts, HNS).max(0) as u64));
             }
         }
-        Ok(segs)
+        Ok(std::borrow::Cow::Owned(segs))
     }
 
     /// The summary's data of `t`, when the set was read from one.
@@ -479,7 +486,7 @@ impl MediaSet {
             return Ok(found.into_iter().collect());
         }
         let mut out = Vec::with_capacity(segs.len());
-        for s in segs {
+        for s in segs.iter() {
             match idx.samples(s.samples.clone()).map(|mut i| i.next()) {
                 Ok(Some(Ok(first))) => out.push(first.offset),
                 _ => return Ok(None),

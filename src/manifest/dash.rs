@@ -64,7 +64,7 @@ fn track_times(set: &MediaSet, t: &SetTrack) -> Result<Vec<(u64, u64)>, Timeline
     // A segment usually starts where the previous one ended: its start is
     // that end, already rescaled (one division a segment, not two).
     let mut prev_end: Option<(i64, i64)> = None;
-    for s in &segs {
+    for s in segs.iter() {
         let start = match prev_end {
             Some((ticks, hns)) if ticks == s.start => hns,
             _ => rescale(s.start, ts, HNS),

@@ -82,12 +82,12 @@ fn shared_fragment_overhead(
         }
         let segs: Vec<TrackSegment> = set
             .segments(a)?
-            .into_iter()
+            .iter()
             .map(|s| {
                 let n = u32::try_from(s.duration / 1024 + 1).unwrap_or(u32::MAX);
                 TrackSegment {
                     samples: s.samples.start..s.samples.start.saturating_add(n),
-                    ..s
+                    ..s.clone()
                 }
             })
             .collect();
@@ -513,11 +513,11 @@ fn iframe_entries(set: &MediaSet, t: &SetTrack) -> Result<Vec<IFrame>, TimelineE
     let idx = set.track_index(t);
     let ts = u64::from(idx.info.timescale).max(1);
     let mut out = Vec::new();
-    for s in set.segments(t)? {
-        let (size, cts) = set.first_sample(t, &s)?;
+    for s in set.segments(t)?.iter() {
+        let (size, cts) = set.first_sample(t, s)?;
         // A track with several descriptions: the keyframe is sent with its
         // own description's parameter sets, counted as part of it.
-        let lead = set.first_lead_bytes(t, &s)?;
+        let lead = set.first_lead_bytes(t, s)?;
         let size = size.saturating_add(u32::try_from(lead).unwrap_or(u32::MAX));
         let Some(bytes) = crate::mux::ts::keyframe_prefix_len(&idx.info, size, cts) else {
             continue;

@@ -228,7 +228,7 @@ fn crawl(
         if !matches!(format, Format::HlsTs | Format::HlsTsV3) && !format.is_smooth() {
             urls.push(crate::url::init_url(&r, format));
         }
-        for s in set.segments(t).unwrap() {
+        for s in set.segments(t).unwrap().iter() {
             let ts = set.track_index(t).info.timescale;
             let time = crate::timeline::rescale(s.start, ts, crate::timeline::HNS) as u64;
             urls.push(crate::url::fragment_url(&r, time, format));
@@ -445,7 +445,7 @@ fn ts_starts_together(root: PathBuf, cfg: &Config) {
     let ats = set.track_index(audio).info.timescale;
     assert!(segs.len() > 1);
     assert_eq!(segs.len(), audio_segs.len());
-    for (s, sa) in segs.iter().zip(&audio_segs) {
+    for (s, sa) in segs.iter().zip(audio_segs.iter()) {
         let time = crate::timeline::rescale(s.start, vts, crate::timeline::HNS) as u64;
         // The audio playlist lists the audio segment's own start.
         let atime = crate::timeline::rescale(sa.start, ats, crate::timeline::HNS).max(0) as u64;
@@ -549,7 +549,7 @@ fn ts_size_estimate_is_an_upper_bound() {
         .unwrap();
         for t in &set.tracks {
             let idx = set.track_index(t);
-            for s in set.segments(t).unwrap() {
+            for s in set.segments(t).unwrap().iter() {
                 let time =
                     crate::timeline::rescale(s.start, idx.info.timescale, crate::timeline::HNS);
                 let path = format!(
@@ -561,8 +561,8 @@ fn ts_size_estimate_is_an_upper_bound() {
                 else {
                     panic!("{path}")
                 };
-                let lead = set.lead_bytes(t, &s).unwrap();
-                let estimate = hls::segment_size(idx, &s, lead, Format::HlsTs);
+                let lead = set.lead_bytes(t, s).unwrap();
+                let estimate = hls::segment_size(idx, s, lead, Format::HlsTs);
                 assert!(
                     estimate >= segment.len(),
                     "{path}: estimate {estimate} < {}",

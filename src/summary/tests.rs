@@ -278,7 +278,7 @@ fn assert_same_derived(set: &MediaSet, back: &MediaSet, what: &str) {
         assert_eq!(back.segments(t).unwrap(), segs, "{what}");
         assert_eq!(back.track_sap(t).unwrap(), set.track_sap(t).unwrap());
         let idx = set.track_index(t);
-        for s in &segs {
+        for s in segs.iter() {
             assert_eq!(
                 back.lead_bytes(t, s).unwrap(),
                 set.lead_bytes(t, s).unwrap(),

@@ -134,7 +134,7 @@ pub fn playlist(set: &MediaSet, t: &TextTrack, format: Format) -> Result<String,
     // Relative to the playlist at `QualityLevels(b)/Manifest(…)`.
     let before = strip_quality_levels(&before);
     out.reserve(segs.len() * (before.len() + after.len() + 32));
-    for s in &segs {
+    for s in segs.iter() {
         let time = rescale(s.start, info.timescale, HNS).max(0) as u64;
         out.push_str("#EXTINF:");
         number::seconds6(&mut out, s.duration, info.timescale);

@@ -178,7 +178,7 @@ fn unaligned_rendition_is_a_variant_with_its_own_segments() {
     assert!((total - 4.0).abs() < 0.05, "{p}");
     // Every segment starts on one of the rendition's own keyframes.
     let idx = set.track_index(&set.tracks[1]);
-    for s in set.segments(&set.tracks[1]).unwrap() {
+    for s in set.segments(&set.tracks[1]).unwrap().iter() {
         assert!(idx.sync_pts(s.samples.start).is_some(), "{s:?}");
     }
 }

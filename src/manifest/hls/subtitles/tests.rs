@@ -17,7 +17,7 @@ fn formatted_playlist(set: &MediaSet, t: &TextTrack, format: Format) -> String {
         version(format)
     );
     let tr = track_ref(t);
-    for s in &segs {
+    for s in segs.iter() {
         let time = rescale(s.start, info.timescale, HNS).max(0) as u64;
         let uri = url::text_fragment_url(&tr, time, format);
         let _ = write!(
@@ -72,8 +72,13 @@ fn long_title(timescale: u32, count: u32, seed: u64) -> (MediaSet, Vec<u64>) {
         more_entries: Vec::new(),
     };
     let set = synth_set(&[track], 1000);
-    let segs = set.segments(&set.tracks[0]).unwrap();
-    (set, segs.iter().map(|s| s.duration).collect())
+    let durations = set
+        .segments(&set.tracks[0])
+        .unwrap()
+        .iter()
+        .map(|s| s.duration)
+        .collect();
+    (set, durations)
 }
 
 #[test]
