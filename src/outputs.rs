@@ -60,8 +60,9 @@ pub fn key(req: &StreamRequest, cfg: &Config, cache: &mut dyn Cache) -> Option<S
         return None;
     }
     let mut key = format!(
-        "out/{}/v{INDEX_VERSION}/{}/{}ms/{:?}",
+        "out/{}/v{INDEX_VERSION}/{}/{}/{}ms/{:?}",
         env!("CARGO_PKG_VERSION"),
+        crate::http::etag::SCHEME,
         surrogate_key(&req.asset),
         cfg.segment_ms,
         req

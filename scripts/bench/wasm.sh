@@ -212,6 +212,7 @@ guest_share() {
 }
 
 ms() { echo "scale=3; $1 * 1000 / $HZ / $2" | bc -l; }
+rows=()
 # The module's time per request of the last `repeat`, from the
 # `Server-Timing` each answer carries (measured inside the module from its
 # first instruction to the answer's head): `module_ms 1` the whole of it,
@@ -220,12 +221,12 @@ ms() { echo "scale=3; $1 * 1000 / $HZ / $2" | bc -l; }
 # p90]" in ms, or "–" when the answers carry none (streamed segments).
 module_ms() {
   sed -n 's/.*edgepack;[^,]*dur=\([0-9.]*\), cache;dur=\([0-9.]*\).*/\1 \2/p' "$tmp/codes" |
-    awk -v own="$1" '{ print (own == 2 ? $1 - $2 : $1) }' | sort -g | awk '
+    awk -v own="$1" '{ printf "%.3f\n", (own == 2 ? $1 - $2 : $1) }' | sort -g | awk '
     { v[NR] = $1 }
     END {
       if (NR == 0) { print "–"; exit }
       p90 = int(NR * 0.9)
-      if (p90 < 1) p90 = 1
+      if (p90 < NR * 0.9) p90++
       printf "%.3f [%.3f, %.3f]", v[int((NR + 1) / 2)], v[1], v[p90]
     }'
 }

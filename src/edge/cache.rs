@@ -66,13 +66,18 @@ impl Cache for EdgeCache {
         if let Some(v) = self.remembered.get(key) {
             return v.clone();
         }
-        let value = self.timed(|c| {
-            let found = lookup(c.key(key)).execute().ok()??;
-            let mut body = found.to_stream().ok()?;
+        // `Err`: the lookup or the read failed (not remembered: a later
+        // read in this request asks again); `Ok(None)`: absent or empty.
+        let value = self.timed(|c| -> Result<Option<Bytes>, ()> {
+            let Some(found) = lookup(c.key(key)).execute().map_err(|_| ())? else {
+                return Ok(None);
+            };
+            let mut body = found.to_stream().map_err(|_| ())?;
             let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut body, &mut bytes).ok()?;
-            (!bytes.is_empty()).then(|| Bytes::from(bytes))
+            std::io::Read::read_to_end(&mut body, &mut bytes).map_err(|_| ())?;
+            Ok((!bytes.is_empty()).then(|| Bytes::from(bytes)))
         });
+        let value = value.ok()?;
         if value.as_ref().is_none_or(|v| v.len() <= REMEMBER_MAX) {
             self.remembered.insert(key.to_string(), value.clone());
         }
@@ -80,21 +85,23 @@ impl Cache for EdgeCache {
     }
 
     fn put(&mut self, key: &str, value: Bytes) {
-        if value.len() <= REMEMBER_MAX {
-            self.remembered.insert(key.to_string(), Some(value.clone()));
+        let stored = self.timed(|c| {
+            let Ok(mut body) = insert(c.key(key), c.ttl)
+                .known_length(value.len() as u64)
+                .execute()
+            else {
+                return false;
+            };
+            body.write_all(&value).is_ok() && body.finish().is_ok()
+        });
+        // Remembered as a read would find it (empty reads as absent); a
+        // failed insert leaves the platform's answer to the next read.
+        if stored && value.len() <= REMEMBER_MAX {
+            let found = (!value.is_empty()).then(|| value.clone());
+            self.remembered.insert(key.to_string(), found);
         } else {
             self.remembered.remove(key);
         }
-        self.timed(|c| {
-            if let Ok(mut body) = insert(c.key(key), c.ttl)
-                .known_length(value.len() as u64)
-                .execute()
-            {
-                if body.write_all(&value).is_ok() {
-                    let _ = body.finish();
-                }
-            }
-        })
     }
 
     /// Drops an entry (an object changed at the origin).

@@ -184,12 +184,16 @@ pub fn package(
         }
         _ => None,
     };
-    let insert = tx
-        .insert(ttl(s, stored))
-        .known_length(len)
-        .user_metadata(stored.encode())
-        .surrogate_keys([surrogate])
-        .execute_and_stream_back();
+    // The insert, the copy of an in-memory body into it and its finish
+    // are cache calls (`Server-Timing` `cache`); a segment's payload write
+    // waits on the origin and is not.
+    let insert = cache.timed(|_| {
+        tx.insert(ttl(s, stored))
+            .known_length(len)
+            .user_metadata(stored.encode())
+            .surrogate_keys([surrogate])
+            .execute_and_stream_back()
+    });
     let Ok((mut writer, found)) = insert else {
         return Err(done(respond::error(
             s,
@@ -198,8 +202,10 @@ pub fn package(
         )));
     };
     let written = match (&mut out, segment) {
-        (Output::Text { body, .. }, _) => writer.write_all(body.as_bytes()).is_ok(),
-        (Output::Bytes { body, .. }, _) => writer.write_all(body).is_ok(),
+        (Output::Text { body, .. }, _) => {
+            cache.timed(|_| writer.write_all(body.as_bytes()).is_ok())
+        }
+        (Output::Bytes { body, .. }, _) => cache.timed(|_| writer.write_all(body).is_ok()),
         (Output::Segment { .. }, Some((plan, sources))) => {
             origin::write_body(&plan, sources, &mut writer, false)
         }
@@ -220,7 +226,7 @@ pub fn package(
             "origin body ended early while packaging",
         )));
     }
-    if writer.finish().is_err() {
+    if cache.timed(|_| writer.finish()).is_err() {
         return Err(done(respond::error(
             s,
             StatusCode::BAD_GATEWAY,

@@ -11,6 +11,11 @@
 //! dependent multiply: hashing a 2 h title's 82 KB media playlist took
 //! longer in wasm than writing it, on every request that packages one.
 
+/// Names how tags are made: part of every output cache key
+/// ([`crate::outputs::key`]), so outputs stored under an older scheme are
+/// not served beside new copies of the same bytes with other tags.
+pub const SCHEME: &str = "e2";
+
 /// MurmurHash3_x64_128 of `data` with `seed` (Austin Appleby's reference,
 /// `MurmurHash3.cpp`): both 64-bit halves.
 fn murmur3_x64_128(data: &[u8], seed: u32) -> (u64, u64) {
