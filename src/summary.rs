@@ -162,10 +162,10 @@ impl TrackDerived {
     /// (no lookup: a manifest asks for every segment of every track), and
     /// `None` for a segment of another track the summary does not list.
     pub fn lead(&self, number: u32) -> Option<Lead> {
-        match self.leads.is_empty() {
-            true => Some(Lead::default()),
-            false => self.leads.get(self.at(number)?).copied(),
+        if self.leads.is_empty() {
+            return Some(Lead::default());
         }
+        self.leads.get(self.at(number)?).copied()
     }
 
     /// The byte offset of the first sample of segment `number`

@@ -45,6 +45,23 @@ fn text_track() -> TextTrack {
     }
 }
 
+/// A video track at `timescale` whose samples, one byte each, are all
+/// keyframes of these durations (so each is its own segment).
+fn keyframes(timescale: u32, durations: &[u32]) -> SynthTrack {
+    SynthTrack {
+        video: true,
+        timescale,
+        samples: durations.iter().map(|&d| (d, 1, true, 0)).collect(),
+        edit: None,
+        entry: None,
+        elst: Vec::new(),
+        handler: None,
+        payloads: Vec::new(),
+        language: 0x15c7,
+        more_entries: Vec::new(),
+    }
+}
+
 /// A video track at `timescale` of `count` keyframes, each its own
 /// segment, whose durations (2 to 5 s, pseudo-random: xorshift from
 /// `seed`) are whatever the timescale makes of them.
@@ -59,19 +76,7 @@ fn long_title(timescale: u32, count: u32, seed: u64) -> (MediaSet, Vec<u64>) {
             (u64::from(timescale) * 2 + x % span.max(1)) as u32
         })
         .collect();
-    let track = SynthTrack {
-        video: true,
-        timescale,
-        samples: durations.iter().map(|&d| (d, 1, true, 0)).collect(),
-        edit: None,
-        entry: None,
-        elst: Vec::new(),
-        handler: None,
-        payloads: Vec::new(),
-        language: 0x15c7,
-        more_entries: Vec::new(),
-    };
-    let set = synth_set(&[track], 1000);
+    let set = synth_set(&[keyframes(timescale, &durations)], 1000);
     let durations = set
         .segments(&set.tracks[0])
         .unwrap()
@@ -131,19 +136,7 @@ fn subtitle_playlist_lines_are_pinned() {
     // 90 kHz, 6.006 s and 2 s + 5 ticks: `EXTINF` rounds to the nearest
     // microsecond (2.000056 s, not 2.0000555… cut to 2.000055), URLs in
     // 100 ns units.
-    let track = SynthTrack {
-        video: true,
-        timescale: 90_000,
-        samples: vec![(540_540, 1, true, 0), (180_005, 1, true, 0)],
-        edit: None,
-        entry: None,
-        elst: Vec::new(),
-        handler: None,
-        payloads: Vec::new(),
-        language: 0x15c7,
-        more_entries: Vec::new(),
-    };
-    let set = synth_set(&[track], 1000);
+    let set = synth_set(&[keyframes(90_000, &[540_540, 180_005])], 1000);
     let p = playlist(&set, &text_track(), Format::HlsCmaf).unwrap();
     assert_eq!(
         p,
