@@ -17,12 +17,42 @@ const CT = {
   ts: 'video/mp2t',
 };
 
-/** GET (or `method`) `url`; resolves { url, status, headers, body: Buffer, ms }. */
+/** Connection-level causes of a `fetch failed` that came before any response. */
+const NO_RESPONSE = new Set(['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE']);
+
+/**
+ * GET (or `method`) `url`; resolves { url, status, headers, body: Buffer, ms }.
+ *
+ * A GET or HEAD whose connection closed before any response head is sent
+ * once more (logged to stderr with its cause): an idempotent request on a
+ * loopback connection a loaded CI machine let die is what HTTP clients
+ * retry (RFC 9110 §9.2.2), and one lost connection in ~1 500 requests per
+ * run must not fail a run. The same failure twice still throws, with its
+ * cause, so an edge that crashes on a request fails its test.
+ */
 async function get(url, { method = 'GET', headers = {} } = {}) {
   const started = performance.now();
-  const res = await fetch(url, { method, headers, redirect: 'manual' });
+  let res;
+  try {
+    res = await fetch(url, { method, headers, redirect: 'manual' });
+  } catch (error) {
+    const code = error?.cause?.code;
+    if (!(method === 'GET' || method === 'HEAD') || !NO_RESPONSE.has(code)) throw withCause(error, url);
+    console.error(`edge-http: ${method} ${url}: connection closed before a response (${code}: ${error.cause.message}); sent once more`);
+    try {
+      res = await fetch(url, { method, headers, redirect: 'manual' });
+    } catch (again) {
+      throw withCause(again, url);
+    }
+  }
   const body = Buffer.from(await res.arrayBuffer());
   return { url, status: res.status, headers: res.headers, body, ms: performance.now() - started };
+}
+
+/** `fetch failed` says nothing on its own: the URL and the cause join the message. */
+function withCause(error, url) {
+  if (error?.cause) error.message = `${error.message} (${url}: ${error.cause.code ?? ''} ${error.cause.message ?? error.cause})`;
+  return error;
 }
 
 /**
