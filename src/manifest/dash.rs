@@ -247,7 +247,20 @@ pub fn mpd_with(
         .tracks
         .iter()
         .any(|t| supplemental_codec(set, t).is_some());
-    let mut w = Writer::new_with_indent(Vec::new(), b' ', 1);
+    // Sized for its timelines (one `S` line, ~40 bytes, an entry) so a
+    // long title's MPD is written without growing (copying) its buffer;
+    // at most 4 MB up front, whatever the counts.
+    let entries: usize = sets
+        .iter()
+        .flat_map(|s| &s.4)
+        .map(|r| r.timeline.len())
+        .sum::<usize>()
+        + text_timeline.len() * set.texts.len();
+    let mut w = Writer::new_with_indent(
+        Vec::with_capacity((4096 + entries.saturating_mul(48)).min(4 << 20)),
+        b' ',
+        1,
+    );
     let write = |w: &mut Writer<Vec<u8>>| -> io::Result<()> {
         w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
         let mut mpd = w.create_element("MPD");

@@ -177,10 +177,10 @@ pub fn rates(
         // A very short final segment would overstate the peak; measure it
         // over at least one second.
         let d = s.duration.max(u64::from(timescale));
-        peak = peak.max(bits_per_second(u128::from(b), timescale, d));
+        peak = peak.max(bits_per_second(b, timescale, d));
     }
     let average = if ticks > 0 {
-        bits_per_second(u128::from(bytes), timescale, ticks)
+        bits_per_second(bytes, timescale, ticks)
     } else {
         0
     };
@@ -194,10 +194,20 @@ pub fn rates(
 /// BANDWIDTH must not be below the real rate (RFC 8216 §4.3.4.2), and a
 /// client measuring from the rounded EXTINF durations must not find it a
 /// bit per second short.
-fn bits_per_second(bytes: u128, timescale: u32, ticks: u64) -> u64 {
-    let den = u128::from(ticks.max(1));
-    let v = (bytes * 8 * u128::from(timescale)).div_ceil(den);
-    u64::try_from(v).unwrap_or(u64::MAX)
+fn bits_per_second(bytes: u64, timescale: u32, ticks: u64) -> u64 {
+    let den = ticks.max(1);
+    // In u64 when it fits (every real segment): 128-bit division is a
+    // library call in wasm, and a master playlist measures every segment.
+    match bytes
+        .checked_mul(8)
+        .and_then(|b| b.checked_mul(u64::from(timescale)))
+    {
+        Some(bits) => bits.div_ceil(den),
+        None => {
+            let v = (u128::from(bytes) * 8 * u128::from(timescale)).div_ceil(u128::from(den));
+            u64::try_from(v).unwrap_or(u64::MAX)
+        }
+    }
 }
 
 fn track_ref(t: &SetTrack) -> TrackRef {
@@ -522,8 +532,12 @@ fn iframe_entries(set: &MediaSet, t: &SetTrack) -> Result<Vec<IFrame>, TimelineE
         let Some(bytes) = crate::mux::ts::keyframe_prefix_len(&idx.info, size, cts) else {
             continue;
         };
-        let bitrate =
-            (u128::from(bytes) * 8 * u128::from(ts) / u128::from(s.duration.max(1))) as u64;
+        let den = s.duration.max(1);
+        let bitrate = match bytes.checked_mul(8).and_then(|b| b.checked_mul(ts)) {
+            Some(bits) => bits / den,
+            None => u64::try_from(u128::from(bytes) * 8 * u128::from(ts) / u128::from(den))
+                .unwrap_or(u64::MAX),
+        };
         out.push(IFrame {
             start: s.start,
             duration: s.duration,
@@ -692,6 +706,9 @@ pub fn media_playlist_protected(
     let (before, after) = url::fragment_url_parts(&tr, format, encryption);
     let before = strip_quality_levels(&before);
     out.reserve(segs.len() * (before.len() + after.len() + 32));
+    // Most segments last as long as the one before: its duration's text
+    // is reused rather than formatted again.
+    let mut extinf = (None, String::new());
     for (sequence, s) in segs.iter().enumerate() {
         if let Some(key) = &key_uri {
             let sequence = sequence as u64;
@@ -701,8 +718,13 @@ pub fn media_playlist_protected(
             explicit_iv = u64::from(s.number) != sequence;
         }
         let time = rescale(s.start, info.timescale, HNS).max(0) as u64;
+        if extinf.0 != Some(s.duration) {
+            extinf.1.clear();
+            super::number::seconds6(&mut extinf.1, s.duration, info.timescale);
+            extinf.0 = Some(s.duration);
+        }
         out.push_str("#EXTINF:");
-        super::number::seconds6(&mut out, s.duration, info.timescale);
+        out.push_str(&extinf.1);
         out.push_str(",\n");
         out.push_str(before);
         super::number::decimal(&mut out, time);

@@ -49,32 +49,60 @@ pub fn decimal(out: &mut String, mut value: u64) {
 /// value: one rounding converting `num`, one dividing) could cross it;
 /// then, and for `den == 0`, the `f64` is formatted as before.
 pub fn seconds6(out: &mut String, num: u64, den: u32) {
-    const MICRO: u128 = 1_000_000;
+    const MICRO: u64 = 1_000_000;
     if den == 0 {
         let _ = write!(out, "{:.6}", num as f64 / f64::from(den));
         return;
     }
-    let scaled = u128::from(num) * MICRO;
-    let den = u128::from(den);
-    let (q, rem) = (scaled / den, scaled % den);
+    // In u64 whenever `num · 10⁶` fits (every real duration: under 213
+    // days at 1 MHz): 128-bit division is a library call in wasm, four of
+    // them a line were most of a long playlist's cost.
+    let (q, rem, tolerance) = match num.checked_mul(MICRO) {
+        Some(scaled) => {
+            let den = u64::from(den);
+            (u128::from(scaled / den), scaled % den, (scaled >> 50) + 1)
+        }
+        None => {
+            let scaled = u128::from(num) * u128::from(MICRO);
+            let den = u128::from(den);
+            // The remainder is below `den`, and `scaled >> 50` below 2⁶⁴.
+            (
+                scaled / den,
+                (scaled % den) as u64,
+                (scaled >> 50) as u64 + 1,
+            )
+        }
+    };
+    let den = u64::from(den);
     // The distance to the tie, in units of 1 / (2·10⁶·den), against the
     // f64 error in the same units (num·2·10⁶·2⁻⁵² = scaled·2⁻⁵¹), with a
     // factor 2 to spare.
     let gap = (2 * rem).abs_diff(den);
-    if gap <= (scaled >> 50) + 1 {
+    if gap <= tolerance {
         let _ = write!(out, "{:.6}", num as f64 / den as f64);
         return;
     }
     let rounded = if 2 * rem > den { q + 1 } else { q };
-    // `rounded / 10⁶` is at most `num` (den ≥ 1): it fits a u64.
-    decimal(out, (rounded / MICRO) as u64);
+    // `rounded / 10⁶` is at most `num` (den ≥ 1): it fits a u64, and so
+    // does the quotient whenever `scaled` did.
+    let (whole, frac) = match u64::try_from(rounded) {
+        Ok(r) => (r / MICRO, r % MICRO),
+        Err(_) => (
+            (rounded / u128::from(MICRO)) as u64,
+            (rounded % u128::from(MICRO)) as u64,
+        ),
+    };
+    decimal(out, whole);
     out.push('.');
-    let frac = (rounded % MICRO) as u64;
-    let mut scale = 100_000;
-    while scale > 0 {
-        out.push(char::from(b'0' + (frac / scale % 10) as u8));
-        scale /= 10;
+    // Six digits, leading zeros kept: three pairs.
+    let mut digits = [0u8; 6];
+    let mut rest = frac as usize;
+    for at in [4, 2, 0] {
+        let pair = rest % 100 * 2;
+        rest /= 100;
+        digits[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
     }
+    out.push_str(std::str::from_utf8(&digits).unwrap_or_default());
 }
 
 #[cfg(test)]
@@ -154,6 +182,9 @@ mod tests {
             287_744,
             1 << 53,
             (1 << 53) + 1,
+            // Where `num · 10⁶` stops fitting a u64 (the two paths).
+            u64::MAX / 1_000_000,
+            u64::MAX / 1_000_000 + 1,
             u64::MAX / 3,
             u64::MAX,
         ];
