@@ -389,7 +389,7 @@ impl MediaSet {
         &self,
         t: &SetTrack,
     ) -> Result<std::borrow::Cow<'_, [TrackSegment]>, TimelineError> {
-        let mut segs = match self.derived_of(t) {
+        let mut segs = match self.derived_of(t)? {
             Some(d) if self.clip.is_none() => return Ok(std::borrow::Cow::Borrowed(&d.segments)),
             Some(d) => d.segments.clone(),
             None => self.timeline_of(t).track_segments(self.track_index(t))?,
@@ -405,15 +405,23 @@ impl MediaSet {
         Ok(std::borrow::Cow::Owned(segs))
     }
 
-    /// The summary's data of `t`, when the set was read from one.
-    fn derived_of(&self, t: &SetTrack) -> Option<&crate::summary::TrackDerived> {
-        self.derived.as_ref()?.track(t.file, t.track)
+    /// The summary's data of `t`, when the set was read from one (an
+    /// error when its part of the summary is unreadable: the index is
+    /// header-only then, and cannot stand in).
+    fn derived_of(
+        &self,
+        t: &SetTrack,
+    ) -> Result<Option<&crate::summary::TrackDerived>, TimelineError> {
+        match &self.derived {
+            Some(d) => d.track(t.file, t.track),
+            None => Ok(None),
+        }
     }
 
     /// SAP type of `t`'s segment starts ([`sap::track_sap`], from the
     /// sync table, or the summary's).
     pub fn track_sap(&self, t: &SetTrack) -> Result<SapType, TimelineError> {
-        match self.derived_of(t) {
+        match self.derived_of(t)? {
             Some(d) => Ok(d.sap),
             None => Ok(sap::track_sap(self.track_index(t))?),
         }
@@ -427,7 +435,7 @@ impl MediaSet {
         t: &SetTrack,
         seg: &TrackSegment,
     ) -> Result<(u32, bool), TimelineError> {
-        if let Some(d) = self.derived_of(t) {
+        if let Some(d) = self.derived_of(t)? {
             return d.first_sample(seg.number).ok_or_else(|| {
                 TimelineError::NoSuchSegment(format!("{} in the set summary", seg.number))
             });
@@ -442,7 +450,7 @@ impl MediaSet {
     /// parameter sets, ISO/IEC 14496-15 §5.4.2, §8.4.1), from the index or
     /// the summary: 0 for a track with one description.
     pub fn lead_bytes(&self, t: &SetTrack, seg: &TrackSegment) -> Result<u64, TimelineError> {
-        match self.derived_of(t) {
+        match self.derived_of(t)? {
             Some(d) => Ok(summary_lead(d, seg)?.segment),
             None => Ok(self.track_index(t).lead_bytes(seg.samples.clone())),
         }
@@ -451,7 +459,7 @@ impl MediaSet {
     /// [`MediaSet::lead_bytes`] of the first sample of `seg` alone: what
     /// its I-frame carries before the keyframe's NAL units.
     pub fn first_lead_bytes(&self, t: &SetTrack, seg: &TrackSegment) -> Result<u64, TimelineError> {
-        match self.derived_of(t) {
+        match self.derived_of(t)? {
             Some(d) => Ok(summary_lead(d, seg)?.first),
             None => {
                 let first = seg.samples.start;
@@ -474,7 +482,7 @@ impl MediaSet {
             return Ok(None);
         }
         let segs = self.segments(t)?;
-        if let Some(d) = self.derived_of(t) {
+        if let Some(d) = self.derived_of(t)? {
             let found = segs
                 .iter()
                 .map(|s| {

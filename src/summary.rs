@@ -34,7 +34,7 @@
 //! files:n { path:str header_blob:bytes }
 //! tracks:n { file track name:str bitrate language:str own:u8 [timeline] }
 //! timeline
-//! per track: sap:u8 segments:n { number±, first sample±, samples, start±,
+//! per track, behind its length: sap:u8 segments:n { number±, first sample±, samples, start±,
 //!   duration, payload } keys:u8 [per segment: size cts:u8]
 //!   leads:u8 [per segment: lead first_lead]
 //!   offsets:u8 [per segment with samples: offset±]
@@ -52,10 +52,18 @@
 //! a flag byte for each (two bytes more than layout 1); leads are read
 //! back at most [`MAX_LEAD`].
 //!
+//! Each track's part (`per track:` above) is written behind its length
+//! (layout 3), so a set is read from a summary without reading its
+//! segments: a track's segments are decoded the first time a manifest
+//! asks for them. A media playlist names one track, so it decodes that
+//! one (one of the 2 of a 2 h title, one of the 8 of a typical ABR
+//! ladder), not all of them.
+//!
 //! It is cache data but read like input: every count is capped before it
 //! drives a loop or an allocation, every index checked; anything wrong is
 //! `None`, and the caller builds the set from the indexes as if nothing
-//! were cached. Its key ([`key`]) names the source versions, the index and
+//! were cached; a track's part that proves unreadable when first read is
+//! the manifest's error ([`TimelineError::Summary`]), never a guess. Its key ([`key`]) names the source versions, the index and
 //! summary versions, the crate version (the timeline rules) and every
 //! setting that changes the set: segment duration, fragment-table policy
 //! and the `.ism`'s track selections.
@@ -75,7 +83,8 @@ use std::sync::Arc;
 /// Layout version of a summary; part of its key too.
 /// 2: `leads` and `offsets` (sets with in-band parameter sets and
 /// interleaved fragment-level tracks are summarized too).
-pub const SUMMARY_VERSION: u32 = 2;
+/// 3: each track's part behind its length (read when first asked for).
+pub const SUMMARY_VERSION: u32 = 3;
 
 const MAGIC: &[u8; 4] = b"EPSM";
 
@@ -99,18 +108,50 @@ const MAX_HEADER_BLOB: usize = 1 << 20;
 /// BANDWIDTH.
 pub const MAX_LEAD: u64 = u32::MAX as u64;
 
-/// What the manifests measure from samples, for every track of a set.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What the manifests measure from samples, for every track of a set:
+/// each track's part of the summary, decoded when first asked for.
+#[derive(Debug)]
 pub struct Derived {
-    tracks: Vec<TrackDerived>,
+    tracks: Vec<Packed>,
+}
+
+/// One track's part of a summary, and what reading it needs.
+#[derive(Debug)]
+struct Packed {
+    file: usize,
+    track: usize,
+    /// What the track's header-only index says: the lists it may carry.
+    video: bool,
+    fragment_level: bool,
+    /// A slice of the cached summary (no copy).
+    bytes: Bytes,
+    /// `None` inside: the part is unreadable.
+    decoded: std::sync::OnceLock<Option<TrackDerived>>,
 }
 
 impl Derived {
-    /// The data of track `track` of file `file`.
-    pub fn track(&self, file: usize, track: usize) -> Option<&TrackDerived> {
-        self.tracks
+    /// The data of track `track` of file `file`: `Ok(None)` when the
+    /// summary has no such track, an error when its part is unreadable.
+    pub fn track(&self, file: usize, track: usize) -> Result<Option<&TrackDerived>, TimelineError> {
+        let Some(p) = self
+            .tracks
             .iter()
             .find(|t| t.file == file && t.track == track)
+        else {
+            return Ok(None);
+        };
+        p.decoded
+            .get_or_init(|| {
+                let mut r = Reader {
+                    b: p.bytes.clone(),
+                    pos: 0,
+                };
+                r.track(p.file, p.track, p.video, p.fragment_level)
+                    .filter(|_| r.pos == r.b.len())
+            })
+            .as_ref()
+            .map(Some)
+            .ok_or(TimelineError::Summary { file, track })
     }
 }
 
@@ -252,50 +293,58 @@ pub fn encode(set: &MediaSet) -> Result<Vec<u8>, TimelineError> {
     }
     put_timeline(&mut out, &set.timeline);
     for t in &set.tracks {
-        let idx = set.track_index(t);
-        let segs = set.timeline_of(t).track_segments(idx)?;
-        out.push(set.track_sap(t)? as u8);
-        put_u64(&mut out, segs.len() as u64);
-        let mut prev: Option<&TrackSegment> = None;
+        let part = encode_track(set, t)?;
+        put_bytes(&mut out, &part);
+    }
+    Ok(out)
+}
+
+/// One track's part of the summary of `set`.
+fn encode_track(set: &MediaSet, t: &SetTrack) -> Result<Vec<u8>, TimelineError> {
+    let mut out = Vec::with_capacity(1024);
+    let idx = set.track_index(t);
+    let segs = set.timeline_of(t).track_segments(idx)?;
+    out.push(set.track_sap(t)? as u8);
+    put_u64(&mut out, segs.len() as u64);
+    let mut prev: Option<&TrackSegment> = None;
+    for s in &segs {
+        let (number, first, start) = expected(prev);
+        put_i64(&mut out, i64::from(s.number) - number);
+        put_i64(&mut out, i64::from(s.samples.start) - first);
+        put_u64(
+            &mut out,
+            u64::from(s.samples.end.saturating_sub(s.samples.start)),
+        );
+        put_i64(&mut out, s.start.wrapping_sub(start));
+        put_u64(&mut out, s.duration);
+        put_u64(&mut out, s.payload);
+        prev = Some(s);
+    }
+    let keys = idx.is_video() && !idx.fragment_level;
+    out.push(u8::from(keys));
+    if keys {
         for s in &segs {
-            let (number, first, start) = expected(prev);
-            put_i64(&mut out, i64::from(s.number) - number);
-            put_i64(&mut out, i64::from(s.samples.start) - first);
-            put_u64(
-                &mut out,
-                u64::from(s.samples.end.saturating_sub(s.samples.start)),
-            );
-            put_i64(&mut out, s.start.wrapping_sub(start));
-            put_u64(&mut out, s.duration);
-            put_u64(&mut out, s.payload);
-            prev = Some(s);
+            let k = idx.sample(s.samples.start)?;
+            put_u64(&mut out, u64::from(k.size));
+            out.push(u8::from(k.cts_offset != 0));
         }
-        let keys = idx.is_video() && !idx.fragment_level;
-        out.push(u8::from(keys));
-        if keys {
-            for s in &segs {
-                let k = idx.sample(s.samples.start)?;
-                put_u64(&mut out, u64::from(k.size));
-                out.push(u8::from(k.cts_offset != 0));
-            }
+    }
+    let leads = idx.has_in_band_parameter_sets();
+    out.push(u8::from(leads));
+    if leads {
+        for s in &segs {
+            let first = s.samples.start;
+            put_u64(&mut out, idx.lead_bytes(s.samples.clone()));
+            put_u64(&mut out, idx.lead_bytes(first..first.saturating_add(1)));
         }
-        let leads = idx.has_in_band_parameter_sets();
-        out.push(u8::from(leads));
-        if leads {
-            for s in &segs {
-                let first = s.samples.start;
-                put_u64(&mut out, idx.lead_bytes(s.samples.clone()));
-                put_u64(&mut out, idx.lead_bytes(first..first.saturating_add(1)));
-            }
-        }
-        out.push(u8::from(idx.fragment_level));
-        if idx.fragment_level {
-            let mut prev = 0u64;
-            for s in segs.iter().filter(|s| !s.samples.is_empty()) {
-                let offset = idx.sample(s.samples.start)?.offset;
-                put_i64(&mut out, offset.wrapping_sub(prev) as i64);
-                prev = offset.wrapping_add(s.payload);
-            }
+    }
+    out.push(u8::from(idx.fragment_level));
+    if idx.fragment_level {
+        let mut prev = 0u64;
+        for s in segs.iter().filter(|s| !s.samples.is_empty()) {
+            let offset = idx.sample(s.samples.start)?.offset;
+            put_i64(&mut out, offset.wrapping_sub(prev) as i64);
+            prev = offset.wrapping_add(s.payload);
         }
     }
     Ok(out)
@@ -429,7 +478,13 @@ impl Reader {
 
     /// One track's data; `video` and `fragment_level` are what its
     /// header-only index says, which decide the lists it may carry.
-    fn track(&mut self, t: &SetTrack, video: bool, fragment_level: bool) -> Option<TrackDerived> {
+    fn track(
+        &mut self,
+        file: usize,
+        track: usize,
+        video: bool,
+        fragment_level: bool,
+    ) -> Option<TrackDerived> {
         let sap = match self.u8()? {
             1 => SapType::Closed,
             3 => SapType::Open,
@@ -504,8 +559,8 @@ impl Reader {
             Vec::new()
         };
         Some(TrackDerived {
-            file: t.file,
-            track: t.track,
+            file,
+            track,
             segments,
             sap,
             keys,
@@ -569,7 +624,14 @@ pub fn decode(bytes: Bytes) -> Option<MediaSet> {
     let mut derived = Vec::with_capacity(tracks.len());
     for t in &tracks {
         let idx = &files[t.file].index.tracks[t.track];
-        derived.push(r.track(t, idx.is_video(), idx.fragment_level)?);
+        derived.push(Packed {
+            file: t.file,
+            track: t.track,
+            video: idx.is_video(),
+            fragment_level: idx.fragment_level,
+            bytes: r.bytes(r.b.len())?,
+            decoded: std::sync::OnceLock::new(),
+        });
     }
     if r.pos != r.b.len() {
         return None;

@@ -86,6 +86,13 @@ pub enum TimelineError {
     /// Over a cap on the work of one request (segments on the timeline,
     /// samples or bytes in one segment).
     Limit(LimitError),
+    /// The cached set summary's part for track `track` of file `file`
+    /// (indexes into the set's files and that file's tracks) is
+    /// unreadable ([`crate::summary`]: parts are read when first asked for).
+    Summary {
+        file: usize,
+        track: usize,
+    },
 }
 
 impl fmt::Display for TimelineError {
@@ -95,6 +102,10 @@ impl fmt::Display for TimelineError {
             TimelineError::NoTracks => write!(f, "no audio or video track"),
             TimelineError::NoSuchSegment(w) => write!(f, "no such segment: {w}"),
             TimelineError::Limit(e) => e.fmt(f),
+            TimelineError::Summary { file, track } => write!(
+                f,
+                "the cached set summary of track {track} of file {file} is unreadable"
+            ),
         }
     }
 }

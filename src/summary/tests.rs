@@ -583,3 +583,36 @@ fn keys_name_versions_and_settings() {
         Some(vec!["\"v1\"".to_string()])
     );
 }
+
+/// A track's part is read when a manifest first asks for it: the video's
+/// media playlist reads the video's part only, and an unreadable part is
+/// the error of the manifests that need it (502), never a manifest made
+/// from the header-only index.
+#[test]
+fn track_parts_are_read_when_asked_for() {
+    use crate::url::Format;
+    let (set, mut bytes) = summary_of("muxed_moov_end.mp4");
+    let audio = set.tracks.last().unwrap().clone();
+    assert!(!set.track_index(&audio).is_video());
+    let part = encode_track(&set, &audio).unwrap();
+    let at = bytes.len() - part.len();
+    assert_eq!(&bytes[at..], &part[..]);
+    // The SAP type: 1 or 3 are written, 2 is refused.
+    bytes[at] = 2;
+    let back = decode(Bytes::from(bytes)).expect("parts are read when asked for");
+    let video = &back.tracks[0];
+    assert!(back.track_index(video).is_video());
+    assert_eq!(
+        crate::manifest::hls::media_playlist(&back, video, Format::HlsCmaf).unwrap(),
+        crate::manifest::hls::media_playlist(&set, video, Format::HlsCmaf).unwrap()
+    );
+    let unreadable = TimelineError::Summary {
+        file: audio.file,
+        track: audio.track,
+    };
+    assert_eq!(back.segments(&audio).unwrap_err(), unreadable);
+    assert_eq!(back.track_sap(&audio).unwrap_err(), unreadable);
+    assert!(crate::manifest::dash::mpd(&back, Format::DashCmaf).is_err());
+    assert!(crate::manifest::hls::multivariant(&back, Format::HlsCmaf).is_err());
+    assert_eq!(ServeError::from(unreadable).status(), 502);
+}
