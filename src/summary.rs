@@ -35,7 +35,7 @@
 //! tracks:n { file track name:str bitrate language:str own:u8 [timeline] }
 //! timeline
 //! per track, behind its length: sap:u8 segments:n { number±, first sample±, samples, start±,
-//!   duration, payload } keys:u8 [per segment: size cts:u8]
+//!   duration, payload } keys:u8 [length, per segment: size cts:u8]
 //!   leads:u8 [per segment: lead first_lead]
 //!   offsets:u8 [per segment with samples: offset±]
 //! timeline = timescale target_ms end± aligned:n {u8} starts: first± runs:n
@@ -157,7 +157,7 @@ impl Derived {
 
 /// One track's segments (unclipped, on the timeline it is cut on) and
 /// what an I-frame playlist and a DASH `@startWithSAP` need.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct TrackDerived {
     pub file: usize,
     pub track: usize,
@@ -166,7 +166,8 @@ pub struct TrackDerived {
     /// Per segment (same order): the first sample's size and whether it
     /// has a composition offset. Video tracks with sample tables only
     /// (fragment-level tracks have no I-frame playlist); else empty.
-    keys: Vec<(u32, bool)>,
+    /// Only I-frame playlists ask, so they stay unread until one does.
+    keys: Keys,
     /// Per segment: the in-band parameter set bytes of the segment and of
     /// its first sample ([`crate::index::TrackIndex::lead_bytes`]). Tracks
     /// with several sample descriptions only; else empty (every lead 0).
@@ -174,6 +175,15 @@ pub struct TrackDerived {
     /// Per segment: the byte offset of its first sample (`None`: the
     /// segment has no sample). Fragment-level tracks only; else empty.
     offsets: Vec<Option<u64>>,
+}
+
+/// The keys list of a track's part, read when first asked for.
+#[derive(Debug, Default)]
+struct Keys {
+    /// A slice of the cached summary; empty for a track without keys.
+    bytes: Bytes,
+    /// `None` inside: the list is unreadable.
+    decoded: std::sync::OnceLock<Option<Vec<(u32, bool)>>>,
 }
 
 /// In-band parameter set bytes of one segment.
@@ -193,9 +203,31 @@ impl TrackDerived {
             .ok()
     }
 
-    /// [`MediaSet::first_sample`] of segment `number`.
+    /// [`MediaSet::first_sample`] of segment `number` (`None` also when
+    /// the list is unreadable).
     pub fn first_sample(&self, number: u32) -> Option<(u32, bool)> {
-        self.keys.get(self.at(number)?).copied()
+        let at = self.at(number)?;
+        let n = self.segments.len();
+        self.keys
+            .decoded
+            .get_or_init(|| {
+                let mut r = Reader {
+                    b: self.keys.bytes.clone(),
+                    pos: 0,
+                };
+                // Without keys (not a video track with sample tables): an
+                // empty list, as no segment has one.
+                if r.b.is_empty() {
+                    return Some(Vec::new());
+                }
+                let keys = (0..n)
+                    .map(|_| Some((r.u32()?, r.flag()?)))
+                    .collect::<Option<Vec<_>>>()?;
+                (r.pos == r.b.len()).then_some(keys)
+            })
+            .as_ref()?
+            .get(at)
+            .copied()
     }
 
     /// The in-band parameter set bytes of segment `number`
@@ -323,11 +355,13 @@ fn encode_track(set: &MediaSet, t: &SetTrack) -> Result<Vec<u8>, TimelineError> 
     let keys = idx.is_video() && !idx.fragment_level;
     out.push(u8::from(keys));
     if keys {
+        let mut list = Vec::with_capacity(segs.len() * 4);
         for s in &segs {
             let k = idx.sample(s.samples.start)?;
-            put_u64(&mut out, u64::from(k.size));
-            out.push(u8::from(k.cts_offset != 0));
+            put_u64(&mut list, u64::from(k.size));
+            list.push(u8::from(k.cts_offset != 0));
         }
+        put_bytes(&mut out, &list);
     }
     let leads = idx.has_in_band_parameter_sets();
     out.push(u8::from(leads));
@@ -514,11 +548,17 @@ impl Reader {
             if !video || fragment_level {
                 return None;
             }
-            (0..n)
-                .map(|_| Some((self.u32()?, self.flag()?)))
-                .collect::<Option<Vec<_>>>()?
+            // At least a byte and a flag a segment (read when asked for).
+            let bytes = self.bytes(self.b.len())?;
+            if bytes.len() < n.checked_mul(2)? {
+                return None;
+            }
+            Keys {
+                bytes,
+                decoded: std::sync::OnceLock::new(),
+            }
         } else {
-            Vec::new()
+            Keys::default()
         };
         // Several descriptions are packaged in-band for video only
         // (`mp4::descriptions`).

@@ -616,3 +616,34 @@ fn track_parts_are_read_when_asked_for() {
     assert!(crate::manifest::hls::multivariant(&back, Format::HlsCmaf).is_err());
     assert_eq!(ServeError::from(unreadable).status(), 502);
 }
+
+/// The keys list (I-frame sizes) of a video part is read only when an
+/// I-frame playlist asks: an unreadable one fails that playlist alone.
+#[test]
+fn keys_are_read_when_an_iframe_playlist_asks() {
+    use crate::url::Format;
+    let (set, mut bytes) = summary_of("muxed_moov_end.mp4");
+    let video = set.tracks[0].clone();
+    assert!(set.track_index(&video).is_video());
+    let audio = encode_track(&set, set.tracks.last().unwrap()).unwrap();
+    let mut prefix = Vec::new();
+    put_u64(&mut prefix, audio.len() as u64);
+    // The video part ends with its keys list, then the leads and offsets
+    // flags (0: one description, sample tables): the last key's flag.
+    let video_end = bytes.len() - audio.len() - prefix.len();
+    assert_eq!(&bytes[video_end - 2..video_end], &[0, 0]);
+    let last_flag = video_end - 3;
+    assert!(bytes[last_flag] <= 1);
+    bytes[last_flag] = 2;
+    let back = decode(Bytes::from(bytes)).unwrap();
+    assert_eq!(
+        crate::manifest::hls::media_playlist(&back, &video, Format::HlsTs).unwrap(),
+        crate::manifest::hls::media_playlist(&set, &video, Format::HlsTs).unwrap()
+    );
+    assert_eq!(
+        crate::manifest::dash::mpd(&back, Format::DashCmaf).unwrap(),
+        crate::manifest::dash::mpd(&set, Format::DashCmaf).unwrap()
+    );
+    assert!(crate::manifest::hls::iframe_playlist(&set, &video).is_ok());
+    assert!(crate::manifest::hls::iframe_playlist(&back, &video).is_err());
+}
