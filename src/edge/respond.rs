@@ -98,19 +98,12 @@ pub struct Timing {
     pub cache: std::time::Duration,
 }
 
-/// `Server-Timing` (W3C Server Timing, `dur` in milliseconds): `edgepack`
-/// is the module's time for this request from its first instruction until
-/// the answer's head is ready, with what the output cache did (`state`);
-/// `cache` is the part of it spent in the platform's cache calls. For
-/// answers whose body is in memory that is all of the module's work (a
+/// `Server-Timing` ([`crate::http::server_timing`]) of an answer whose
+/// body is in memory: that is all of the module's work for it (a
 /// streamed segment's payload is read after its head, so it has none).
 pub fn server_timing(r: &mut Response, state: &str, t: Timing) {
     r.set_header(
         "server-timing",
-        format!(
-            "edgepack;desc=\"{state}\";dur={:.3}, cache;dur={:.3}",
-            t.start.elapsed().as_secs_f64() * 1000.0,
-            t.cache.as_secs_f64() * 1000.0
-        ),
+        crate::http::server_timing(state, t.start.elapsed(), t.cache),
     );
 }

@@ -15,9 +15,10 @@
 //! protocol and HTTP caches"; RFC 9110 §12.5.5), or a shared cache could
 //! hand one site's answer to another.
 
-/// Headers scripts may read.
-pub const EXPOSE: &str =
-    "Content-Length, Content-Range, Content-Type, ETag, Accept-Ranges, Edgepack-Omitted";
+/// Headers scripts may read: a player's own monitoring may report what
+/// the edge did (`Server-Timing`, `X-Edgepack-Cache`).
+pub const EXPOSE: &str = "Content-Length, Content-Range, Content-Type, ETag, Accept-Ranges, \
+     Edgepack-Omitted, Server-Timing, X-Edgepack-Cache";
 /// Methods a preflight allows.
 /// POST is for the ClearKey licence route only (`url::Resource::Licence`).
 pub const METHODS: &str = "GET, HEAD, OPTIONS, POST";

@@ -17,5 +17,24 @@ pub use respond::{
     RequestHead, ResponseHead, IMMUTABLE, NOSNIFF, PRIVATE,
 };
 
+/// The `Server-Timing` value of an answer (W3C Server Timing, `dur` in
+/// milliseconds): `edgepack` is the module's time for the request from its
+/// first instruction until the answer's head is ready, `desc` what the
+/// output cache did (`hit`, `miss`, `collapsed`, `prefetched`; `packaged`
+/// where there is no output cache or it is off); `cache` is the part of it
+/// spent in the platform's cache calls. One format for every adapter, so
+/// an operator reads every runtime's answers the same way.
+pub fn server_timing(
+    state: &str,
+    total: std::time::Duration,
+    cache: std::time::Duration,
+) -> String {
+    format!(
+        "edgepack;desc=\"{state}\";dur={:.3}, cache;dur={:.3}",
+        total.as_secs_f64() * 1000.0,
+        cache.as_secs_f64() * 1000.0
+    )
+}
+
 #[cfg(test)]
 mod tests;

@@ -345,3 +345,16 @@ fn private_bodies_are_never_cached_or_validated() {
         None
     );
 }
+
+#[test]
+fn server_timing_names_state_total_and_cache_in_milliseconds() {
+    use std::time::Duration;
+    assert_eq!(
+        super::server_timing("hit", Duration::from_micros(41), Duration::from_micros(30)),
+        "edgepack;desc=\"hit\";dur=0.041, cache;dur=0.030"
+    );
+    assert_eq!(
+        super::server_timing("packaged", Duration::from_millis(1234), Duration::ZERO),
+        "edgepack;desc=\"packaged\";dur=1234.000, cache;dur=0.000"
+    );
+}

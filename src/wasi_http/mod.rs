@@ -97,9 +97,26 @@ fn method_name(m: &Method) -> &str {
 struct Ctx {
     policy: Policy,
     req: RequestHead,
+    /// When the component started on this request (`Server-Timing`).
+    started: std::time::Instant,
 }
 
 impl Ctx {
+    /// `Server-Timing` of an answer built in memory: the wasi:http
+    /// standard has no cache API, so every answer is packaged and no time
+    /// goes to platform cache calls (the instance's memory cache is the
+    /// module's own work).
+    fn timed(&self, head: &mut http::ResponseHead) {
+        head.set(
+            "server-timing",
+            http::server_timing(
+                "packaged",
+                self.started.elapsed(),
+                std::time::Duration::ZERO,
+            ),
+        );
+    }
+
     fn error(&self, out: ResponseOutparam, status: u16, reason: &str) {
         let (head, body) = http::error_head(&self.policy, status, reason);
         let body = if self.req.head { "" } else { body.as_str() };
@@ -121,6 +138,8 @@ fn now_unix() -> u64 {
 }
 
 fn handle(req: &IncomingRequest, out: ResponseOutparam) {
+    // Timed from here, settings included, as the Fastly adapter does.
+    let started = std::time::Instant::now();
     let mut s = settings();
     s.access.load_secrets(secret);
     s.load_key_seed(secret);
@@ -138,6 +157,7 @@ fn handle(req: &IncomingRequest, out: ResponseOutparam) {
             range: header(&headers, "range"),
             if_none_match: header(&headers, "if-none-match"),
         },
+        started,
     };
     drop(headers);
     let pq = req.path_with_query().unwrap_or_else(|| "/".into());
@@ -236,6 +256,7 @@ fn deliver(
             let d =
                 http::for_generated(&ctx.req, &ctx.policy, content_type, body.as_bytes(), false);
             let mut head = d.head.clone();
+            ctx.timed(&mut head);
             if !omitted.is_empty() {
                 // The host collects stderr as the service's log.
                 eprintln!(
@@ -248,7 +269,9 @@ fn deliver(
         }
         Output::Bytes { content_type, body } => {
             let d = http::for_generated(&ctx.req, &ctx.policy, content_type, &body, true);
-            send_delivery(out, &d.head.clone(), &d, &body);
+            let mut head = d.head.clone();
+            ctx.timed(&mut head);
+            send_delivery(out, &head, &d, &body);
         }
         seg @ Output::Segment { .. } => {
             return segment(ctx, &seg, origin, cache, max_reads, out);
