@@ -34,8 +34,9 @@
 //! files:n { path:str header_blob:bytes }
 //! tracks:n { file track name:str bitrate language:str own:u8 [timeline] }
 //! timeline
-//! per track, behind its length: sap:u8 segments:n { number±, first sample±, samples, start±,
-//!   duration, payload } keys:u8 [length, per segment: size cts:u8]
+//! per track, behind its length: sap:u8 segments:n { number±,
+//!   first sample±, samples, start±, duration, payload }
+//!   keys:u8 [length, per segment: size cts:u8]
 //!   leads:u8 [per segment: lead first_lead]
 //!   offsets:u8 [per segment with samples: offset±]
 //! timeline = timescale target_ms end± aligned:n {u8} starts: first± runs:n
@@ -52,18 +53,19 @@
 //! a flag byte for each (two bytes more than layout 1); leads are read
 //! back at most [`MAX_LEAD`].
 //!
-//! Each track's part (`per track:` above) is written behind its length
-//! (layout 3), so a set is read from a summary without reading its
-//! segments: a track's segments are decoded the first time a manifest
-//! asks for them. A media playlist names one track, so it decodes that
-//! one (one of the 2 of a 2 h title, one of the 8 of a typical ABR
-//! ladder), not all of them.
+//! Each track's part (`per track` above) and its keys list are written
+//! behind their lengths (layout 3), so a set is read from a summary
+//! without reading its segments: a track's segments are decoded the first
+//! time a manifest asks for them, its keys when an I-frame playlist does.
+//! A media playlist names one track, so it decodes that one (one of the 2
+//! of a 2 h title, one of the 8 of a typical ABR ladder), not all of them.
 //!
 //! It is cache data but read like input: every count is capped before it
 //! drives a loop or an allocation, every index checked; anything wrong is
 //! `None`, and the caller builds the set from the indexes as if nothing
 //! were cached; a track's part that proves unreadable when first read is
-//! the manifest's error ([`TimelineError::Summary`]), never a guess. Its key ([`key`]) names the source versions, the index and
+//! the manifest's error ([`TimelineError::Summary`]), never a guess. Its
+//! key ([`key`]) names the source versions, the index and
 //! summary versions, the crate version (the timeline rules) and every
 //! setting that changes the set: segment duration, fragment-table policy
 //! and the `.ism`'s track selections.
