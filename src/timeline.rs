@@ -176,8 +176,13 @@ pub fn rescale(t: i64, from: u32, to: u64) -> i64 {
     {
         return v.div_euclid(2 * from64);
     }
-    let v =
-        (i128::from(t) * i128::from(to) * 2 + i128::from(from)).div_euclid(2 * i128::from(from));
+    // Saturating: past i128 the result clamps to i64's range all the same
+    // (never an overflow, in debug or release builds).
+    let v = i128::from(t)
+        .saturating_mul(i128::from(to))
+        .saturating_mul(2)
+        .saturating_add(i128::from(from))
+        .div_euclid(2 * i128::from(from));
     v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 

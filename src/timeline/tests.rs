@@ -264,7 +264,10 @@ fn alignment_work_is_capped() {
 #[test]
 fn rescale_fast_path_matches_the_wide_one() {
     fn wide(t: i64, from: u32, to: u64) -> i64 {
-        let v = (i128::from(t) * i128::from(to) * 2 + i128::from(from))
+        let v = i128::from(t)
+            .saturating_mul(i128::from(to))
+            .saturating_mul(2)
+            .saturating_add(i128::from(from))
             .div_euclid(2 * i128::from(from));
         v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
     }
