@@ -405,6 +405,28 @@ impl MediaSet {
         Ok(std::borrow::Cow::Owned(segs))
     }
 
+    /// `t`'s [`MediaSet::segments`] as a DASH `SegmentTimeline` in HNS
+    /// ([`crate::timeline::hns`]): the summary's, computed when it was
+    /// encoded, when the set came from one and no clip applies (a warm
+    /// MPD then decodes no segment), else from the segments.
+    pub fn hns_runs(
+        &self,
+        t: &SetTrack,
+    ) -> Result<std::borrow::Cow<'_, [crate::timeline::hns::HnsRun]>, TimelineError> {
+        if self.clip.is_none() {
+            if let Some(d) = &self.derived {
+                if let Some(runs) = d.runs(t.file, t.track)? {
+                    return Ok(std::borrow::Cow::Borrowed(runs));
+                }
+            }
+        }
+        let ts = self.track_index(t).info.timescale;
+        Ok(std::borrow::Cow::Owned(crate::timeline::hns::runs_of(
+            &self.segments(t)?,
+            ts,
+        )))
+    }
+
     /// The summary's data of `t`, when the set was read from one (an
     /// error when its part of the summary is unreadable: the index is
     /// header-only then, and cannot stand in).
@@ -421,8 +443,8 @@ impl MediaSet {
     /// SAP type of `t`'s segment starts ([`sap::track_sap`], from the
     /// sync table, or the summary's).
     pub fn track_sap(&self, t: &SetTrack) -> Result<SapType, TimelineError> {
-        match self.derived_of(t)? {
-            Some(d) => Ok(d.sap),
+        match self.derived.as_ref().and_then(|d| d.sap(t.file, t.track)) {
+            Some(sap) => Ok(sap),
             None => Ok(sap::track_sap(self.track_index(t))?),
         }
     }

@@ -34,11 +34,13 @@
 //! files:n { path:str header_blob:bytes }
 //! tracks:n { file track name:str bitrate language:str own:u8 [timeline] }
 //! timeline
-//! per track, behind its length: sap:u8 segments:n { number±,
-//!   first sample±, samples, start±, duration, payload }
-//!   keys:u8 [length, per segment: size cts:u8]
-//!   leads:u8 [per segment: lead first_lead]
-//!   offsets:u8 [per segment with samples: offset±]
+//! per track: sap:u8
+//!   part, behind its length: segments:n { number±, first sample±,
+//!     samples, start±, duration, payload }
+//!     keys:u8 [length, per segment: size cts:u8]
+//!     leads:u8 [per segment: lead first_lead]
+//!     offsets:u8 [per segment with samples: offset±]
+//!   runs, behind its length: n { has_t:u8 [t] d r }
 //! timeline = timescale target_ms end± aligned:n {u8} starts: first± runs:n
 //!   { delta± repeat }
 //! ```
@@ -60,6 +62,12 @@
 //! A media playlist names one track, so it decodes that one (one of the 2
 //! of a 2 h title, one of the 8 of a typical ABR ladder), not all of them.
 //!
+//! `runs` (layout 4) is the track's DASH `SegmentTimeline` in HNS
+//! ([`crate::timeline::hns`]), computed from its segments when the summary
+//! is written: an MPD reads those (~900 runs for the AAC track of a 2 h
+//! title, one for its video) and the SAP types, and no track's part. The
+//! SAP type sits before the part for the same reason (`@startWithSAP`).
+//!
 //! It is cache data but read like input: every count is capped before it
 //! drives a loop or an allocation, every index checked; anything wrong is
 //! `None`, and the caller builds the set from the indexes as if nothing
@@ -77,6 +85,7 @@ use crate::model::TrackKind;
 use crate::service::Config;
 use crate::source::freshness::{Clock, Record};
 use crate::source::Cache;
+use crate::timeline::hns::{self, HnsRun};
 use crate::timeline::sap::SapType;
 use crate::timeline::{Timeline, TimelineError, TrackSegment, MAX_TIMELINE_SEGMENTS};
 use bytes::Bytes;
@@ -86,7 +95,8 @@ use std::sync::Arc;
 /// 2: `leads` and `offsets` (sets with in-band parameter sets and
 /// interleaved fragment-level tracks are summarized too).
 /// 3: each track's part behind its length (read when first asked for).
-pub const SUMMARY_VERSION: u32 = 3;
+/// 4: each track's SAP type before its part, its DASH timeline after it.
+pub const SUMMARY_VERSION: u32 = 4;
 
 const MAGIC: &[u8; 4] = b"EPSM";
 
@@ -125,34 +135,82 @@ struct Packed {
     /// What the track's header-only index says: the lists it may carry.
     video: bool,
     fragment_level: bool,
-    /// A slice of the cached summary (no copy).
+    /// Read with the set: a DASH `@startWithSAP` needs it, not the
+    /// segments.
+    sap: SapType,
+    /// Segments and their lists.
+    part: Lazy<TrackDerived>,
+    /// The DASH `SegmentTimeline` of the segments (what an MPD reads).
+    runs: Lazy<Vec<HnsRun>>,
+}
+
+/// Bytes of a summary (a slice, no copy) decoded the first time they are
+/// asked for, and kept: a part a manifest does not use is never read.
+#[derive(Debug)]
+struct Lazy<T> {
     bytes: Bytes,
-    /// `None` inside: the part is unreadable.
-    decoded: std::sync::OnceLock<Option<TrackDerived>>,
+    /// `None` inside: the bytes are unreadable.
+    decoded: std::sync::OnceLock<Option<T>>,
+}
+
+impl<T> Lazy<T> {
+    fn new(bytes: Bytes) -> Lazy<T> {
+        Lazy {
+            bytes,
+            decoded: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The value `read` decodes (once), `None` when it fails or leaves
+    /// bytes unread.
+    fn get(&self, read: impl FnOnce(&mut Reader) -> Option<T>) -> Option<&T> {
+        self.decoded
+            .get_or_init(|| {
+                let mut r = Reader {
+                    b: self.bytes.clone(),
+                    pos: 0,
+                };
+                read(&mut r).filter(|_| r.pos == r.b.len())
+            })
+            .as_ref()
+    }
 }
 
 impl Derived {
+    fn packed(&self, file: usize, track: usize) -> Option<&Packed> {
+        self.tracks
+            .iter()
+            .find(|t| t.file == file && t.track == track)
+    }
+
     /// The data of track `track` of file `file`: `Ok(None)` when the
     /// summary has no such track, an error when its part is unreadable.
     pub fn track(&self, file: usize, track: usize) -> Result<Option<&TrackDerived>, TimelineError> {
-        let Some(p) = self
-            .tracks
-            .iter()
-            .find(|t| t.file == file && t.track == track)
-        else {
+        let Some(p) = self.packed(file, track) else {
             return Ok(None);
         };
-        p.decoded
-            .get_or_init(|| {
-                let mut r = Reader {
-                    b: p.bytes.clone(),
-                    pos: 0,
-                };
-                r.track(p.file, p.track, p.video, p.fragment_level)
-                    .filter(|_| r.pos == r.b.len())
-            })
-            .as_ref()
+        p.part
+            .get(|r| r.track(p.file, p.track, p.video, p.fragment_level))
             .map(Some)
+            .ok_or(TimelineError::Summary { file, track })
+    }
+
+    /// The SAP type of the track's segment starts, `None` when the
+    /// summary has no such track.
+    pub fn sap(&self, file: usize, track: usize) -> Option<SapType> {
+        self.packed(file, track).map(|p| p.sap)
+    }
+
+    /// The DASH `SegmentTimeline` of the track's (unclipped) segments:
+    /// `Ok(None)` when the summary has no such track, an error when its
+    /// runs are unreadable.
+    pub fn runs(&self, file: usize, track: usize) -> Result<Option<&[HnsRun]>, TimelineError> {
+        let Some(p) = self.packed(file, track) else {
+            return Ok(None);
+        };
+        p.runs
+            .get(Reader::runs)
+            .map(|r| Some(r.as_slice()))
             .ok_or(TimelineError::Summary { file, track })
     }
 }
@@ -164,12 +222,11 @@ pub struct TrackDerived {
     pub file: usize,
     pub track: usize,
     pub segments: Vec<TrackSegment>,
-    pub sap: SapType,
     /// Per segment (same order): the first sample's size and whether it
     /// has a composition offset. Video tracks with sample tables only
     /// (fragment-level tracks have no I-frame playlist); else empty.
     /// Only I-frame playlists ask, so they stay unread until one does.
-    keys: Keys,
+    keys: Lazy<Vec<(u32, bool)>>,
     /// Per segment: the in-band parameter set bytes of the segment and of
     /// its first sample ([`crate::index::TrackIndex::lead_bytes`]). Tracks
     /// with several sample descriptions only; else empty (every lead 0).
@@ -177,15 +234,6 @@ pub struct TrackDerived {
     /// Per segment: the byte offset of its first sample (`None`: the
     /// segment has no sample). Fragment-level tracks only; else empty.
     offsets: Vec<Option<u64>>,
-}
-
-/// The keys list of a track's part, read when first asked for.
-#[derive(Debug, Default)]
-struct Keys {
-    /// A slice of the cached summary; empty for a track without keys.
-    bytes: Bytes,
-    /// `None` inside: the list is unreadable.
-    decoded: std::sync::OnceLock<Option<Vec<(u32, bool)>>>,
 }
 
 /// In-band parameter set bytes of one segment.
@@ -211,23 +259,16 @@ impl TrackDerived {
         let at = self.at(number)?;
         let n = self.segments.len();
         self.keys
-            .decoded
-            .get_or_init(|| {
-                let mut r = Reader {
-                    b: self.keys.bytes.clone(),
-                    pos: 0,
-                };
+            .get(|r| {
                 // Without keys (not a video track with sample tables): an
                 // empty list, as no segment has one.
                 if r.b.is_empty() {
                     return Some(Vec::new());
                 }
-                let keys = (0..n)
+                (0..n)
                     .map(|_| Some((r.u32()?, r.flag()?)))
-                    .collect::<Option<Vec<_>>>()?;
-                (r.pos == r.b.len()).then_some(keys)
-            })
-            .as_ref()?
+                    .collect::<Option<Vec<_>>>()
+            })?
             .get(at)
             .copied()
     }
@@ -327,21 +368,29 @@ pub fn encode(set: &MediaSet) -> Result<Vec<u8>, TimelineError> {
     }
     put_timeline(&mut out, &set.timeline);
     for t in &set.tracks {
-        let part = encode_track(set, t)?;
-        put_bytes(&mut out, &part);
+        out.push(set.track_sap(t)? as u8);
+        let idx = set.track_index(t);
+        let segs = set.timeline_of(t).track_segments(idx)?;
+        put_bytes(&mut out, &encode_track(set, t, &segs)?);
+        put_bytes(
+            &mut out,
+            &encode_runs(&hns::runs_of(&segs, idx.info.timescale)),
+        );
     }
     Ok(out)
 }
 
 /// One track's part of the summary of `set`.
-fn encode_track(set: &MediaSet, t: &SetTrack) -> Result<Vec<u8>, TimelineError> {
+fn encode_track(
+    set: &MediaSet,
+    t: &SetTrack,
+    segs: &[TrackSegment],
+) -> Result<Vec<u8>, TimelineError> {
     let mut out = Vec::with_capacity(1024);
     let idx = set.track_index(t);
-    let segs = set.timeline_of(t).track_segments(idx)?;
-    out.push(set.track_sap(t)? as u8);
     put_u64(&mut out, segs.len() as u64);
     let mut prev: Option<&TrackSegment> = None;
-    for s in &segs {
+    for s in segs {
         let (number, first, start) = expected(prev);
         put_i64(&mut out, i64::from(s.number) - number);
         put_i64(&mut out, i64::from(s.samples.start) - first);
@@ -358,7 +407,7 @@ fn encode_track(set: &MediaSet, t: &SetTrack) -> Result<Vec<u8>, TimelineError> 
     out.push(u8::from(keys));
     if keys {
         let mut list = Vec::with_capacity(segs.len() * 4);
-        for s in &segs {
+        for s in segs {
             let k = idx.sample(s.samples.start)?;
             put_u64(&mut list, u64::from(k.size));
             list.push(u8::from(k.cts_offset != 0));
@@ -368,7 +417,7 @@ fn encode_track(set: &MediaSet, t: &SetTrack) -> Result<Vec<u8>, TimelineError> 
     let leads = idx.has_in_band_parameter_sets();
     out.push(u8::from(leads));
     if leads {
-        for s in &segs {
+        for s in segs {
             let first = s.samples.start;
             put_u64(&mut out, idx.lead_bytes(s.samples.clone()));
             put_u64(&mut out, idx.lead_bytes(first..first.saturating_add(1)));
@@ -384,6 +433,24 @@ fn encode_track(set: &MediaSet, t: &SetTrack) -> Result<Vec<u8>, TimelineError> 
         }
     }
     Ok(out)
+}
+
+/// A track's DASH timeline runs: `t` behind a flag, `d`, `r`.
+fn encode_runs(runs: &[HnsRun]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + runs.len() * 6);
+    put_u64(&mut out, runs.len() as u64);
+    for run in runs {
+        match run.t {
+            Some(t) => {
+                out.push(1);
+                put_u64(&mut out, t);
+            }
+            None => out.push(0),
+        }
+        put_u64(&mut out, run.d);
+        put_u64(&mut out, u64::from(run.r));
+    }
+    out
 }
 
 /// The number, first sample and start a segment has when it follows
@@ -512,6 +579,34 @@ impl Reader {
         })
     }
 
+    /// A track's DASH timeline runs, as [`encode_runs`] writes them (a
+    /// zero duration is not a segment: unreadable).
+    fn runs(&mut self) -> Option<Vec<HnsRun>> {
+        let n = self.count(MAX_TIMELINE_SEGMENTS)?;
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = match self.flag()? {
+                true => Some(self.u()?),
+                false => None,
+            };
+            let d = self.u().filter(|&d| d > 0)?;
+            out.push(HnsRun {
+                t,
+                d,
+                r: self.u32()?,
+            });
+        }
+        Some(out)
+    }
+
+    fn sap(&mut self) -> Option<SapType> {
+        match self.u8()? {
+            1 => Some(SapType::Closed),
+            3 => Some(SapType::Open),
+            _ => None,
+        }
+    }
+
     /// One track's data; `video` and `fragment_level` are what its
     /// header-only index says, which decide the lists it may carry.
     fn track(
@@ -521,11 +616,6 @@ impl Reader {
         video: bool,
         fragment_level: bool,
     ) -> Option<TrackDerived> {
-        let sap = match self.u8()? {
-            1 => SapType::Closed,
-            3 => SapType::Open,
-            _ => return None,
-        };
         let n = self.count(MAX_TIMELINE_SEGMENTS)?;
         let mut segments: Vec<TrackSegment> = Vec::with_capacity(n);
         for _ in 0..n {
@@ -555,12 +645,9 @@ impl Reader {
             if bytes.len() < n.checked_mul(2)? {
                 return None;
             }
-            Keys {
-                bytes,
-                decoded: std::sync::OnceLock::new(),
-            }
+            Lazy::new(bytes)
         } else {
-            Keys::default()
+            Lazy::new(Bytes::new())
         };
         // Several descriptions are packaged in-band for video only
         // (`mp4::descriptions`).
@@ -604,7 +691,6 @@ impl Reader {
             file,
             track,
             segments,
-            sap,
             keys,
             leads,
             offsets,
@@ -671,8 +757,9 @@ pub fn decode(bytes: Bytes) -> Option<MediaSet> {
             track: t.track,
             video: idx.is_video(),
             fragment_level: idx.fragment_level,
-            bytes: r.bytes(r.b.len())?,
-            decoded: std::sync::OnceLock::new(),
+            sap: r.sap()?,
+            part: Lazy::new(r.bytes(r.b.len())?),
+            runs: Lazy::new(r.bytes(r.b.len())?),
         });
     }
     if r.pos != r.b.len() {

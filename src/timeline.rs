@@ -19,6 +19,7 @@
 use crate::error::{Cap, LimitError};
 use crate::index::{IndexError, Position, TrackIndex};
 
+pub mod hns;
 pub mod sap;
 use std::fmt;
 use std::ops::Range;

@@ -8,11 +8,13 @@
 
 use crate::media_set::{MediaSet, SetTrack};
 use crate::model::TrackKind;
+use crate::timeline::hns::HnsRun;
 use crate::timeline::sap::SapType;
-use crate::timeline::{rescale, TimelineError, HNS};
+use crate::timeline::{TimelineError, HNS};
 use crate::url::{self, Format};
 use quick_xml::events::{BytesDecl, Event};
 use quick_xml::Writer;
+use std::borrow::Cow;
 use std::io;
 
 /// The descriptor naming AdaptationSets a player may switch between
@@ -22,71 +24,11 @@ const SET_SWITCHING: &str = "urn:mpeg:dash:adaptation-set-switching:2016";
 const PROFILE_LIVE: &str = "urn:mpeg:dash:profile:isoff-live:2011";
 const PROFILE_CMAF: &str = "urn:mpeg:dash:profile:cmaf:2019";
 
-/// `<S t d r>` entries in HNS.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct S {
-    t: Option<u64>,
-    d: u64,
-    r: u32,
-}
-
 /// Everything one Representation needs, computed before any XML is written.
 struct Rep<'a> {
     track: &'a SetTrack,
-    timeline: Vec<S>,
-}
-
-/// Run-length encodes segment (start, duration) pairs; `t` is written only
-/// where a segment does not follow on from the previous one.
-fn timeline_entries(times: &[(u64, u64)]) -> Vec<S> {
-    let mut out: Vec<S> = Vec::new();
-    let mut expected = None;
-    for &(t, d) in times {
-        let contiguous = expected == Some(t);
-        match out.last_mut() {
-            Some(last) if contiguous && last.d == d => last.r += 1,
-            _ => out.push(S {
-                t: (!contiguous).then_some(t),
-                d,
-                r: 0,
-            }),
-        }
-        expected = Some(t + d);
-    }
-    out
-}
-
-/// Segment times of a track in HNS, chained so each `t + d` is the next `t`.
-fn track_times(set: &MediaSet, t: &SetTrack) -> Result<Vec<(u64, u64)>, TimelineError> {
-    let ts = set.track_index(t).info.timescale;
-    let segs = set.segments(t)?;
-    let mut out = Vec::with_capacity(segs.len());
-    // A segment usually starts where the previous one ended: its start is
-    // that end, already rescaled (one division a segment, not two).
-    let mut prev_end: Option<(i64, i64)> = None;
-    for s in segs.iter() {
-        let start = match prev_end {
-            Some((ticks, hns)) if ticks == s.start => hns,
-            _ => rescale(s.start, ts, HNS),
-        };
-        let end_ticks = s
-            .start
-            .saturating_add(i64::try_from(s.duration).unwrap_or(i64::MAX));
-        let end = rescale(end_ticks, ts, HNS);
-        prev_end = Some((end_ticks, end));
-        let (start, end) = (start.max(0) as u64, end.max(0) as u64);
-        out.push((start, end.saturating_sub(start).max(1)));
-    }
-    // Chain neighbours: the next start is authoritative, so rounding never
-    // opens a gap or an overlap between announced segments.
-    for i in 1..out.len() {
-        let next = out[i].0;
-        let prev = &mut out[i - 1];
-        if next > prev.0 && next.abs_diff(prev.0 + prev.1) < HNS / 10 {
-            prev.1 = next - prev.0;
-        }
-    }
-    Ok(out)
+    /// Its `SegmentTimeline` (from the set summary when there is one).
+    timeline: Cow<'a, [HnsRun]>,
 }
 
 /// ISO 8601 duration for MPD attributes.
@@ -202,7 +144,7 @@ pub fn mpd_with(
         let key = key_of(t);
         let rep = Rep {
             track: t,
-            timeline: timeline_entries(&track_times(set, t)?),
+            timeline: set.hns_runs(t)?,
         };
         match sets
             .iter_mut()
@@ -233,8 +175,8 @@ pub fn mpd_with(
     // Text tracks follow the shared timeline: the reference track's
     // segments (the first video rendition's).
     let text_timeline = match set.tracks.first() {
-        Some(t) if !set.texts.is_empty() => timeline_entries(&track_times(set, t)?),
-        _ => Vec::new(),
+        Some(t) if !set.texts.is_empty() => set.hns_runs(t)?,
+        _ => Cow::Borrowed(&[][..]),
     };
     let profiles = if format == Format::DashCmaf {
         format!("{PROFILE_LIVE},{PROFILE_CMAF}")
@@ -656,7 +598,7 @@ fn segment_template(
     name: &str,
     format: Format,
     encryption: Option<&str>,
-    timeline: &[S],
+    timeline: &[HnsRun],
 ) -> io::Result<()> {
     let init = url::init_url_template_with(name, format, encryption);
     let media = url::fragment_url_template_with(name, format, encryption);
@@ -700,31 +642,6 @@ mod text;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timeline_runs() {
-        let t = timeline_entries(&[(0, 10), (10, 10), (20, 10), (30, 5), (40, 5)]);
-        assert_eq!(
-            t,
-            vec![
-                S {
-                    t: Some(0),
-                    d: 10,
-                    r: 2
-                },
-                S {
-                    t: None,
-                    d: 5,
-                    r: 0
-                },
-                S {
-                    t: Some(40),
-                    d: 5,
-                    r: 0
-                },
-            ]
-        );
-    }
 
     fn adaptation_sets(mpd: &str) -> Vec<&str> {
         mpd.split("<AdaptationSet").skip(1).collect()

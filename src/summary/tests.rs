@@ -277,6 +277,11 @@ fn assert_same_derived(set: &MediaSet, back: &MediaSet, what: &str) {
         let segs = set.segments(t).unwrap();
         assert_eq!(back.segments(t).unwrap(), segs, "{what}");
         assert_eq!(back.track_sap(t).unwrap(), set.track_sap(t).unwrap());
+        assert_eq!(
+            back.hns_runs(t).unwrap(),
+            set.hns_runs(t).unwrap(),
+            "{what}"
+        );
         let idx = set.track_index(t);
         for s in segs.iter() {
             assert_eq!(
@@ -461,6 +466,11 @@ fn round_trips() {
         for t in &set.tracks {
             assert_eq!(back.segments(t).unwrap(), set.segments(t).unwrap());
             assert_eq!(back.track_sap(t).unwrap(), set.track_sap(t).unwrap());
+            assert_eq!(
+                back.hns_runs(t).unwrap(),
+                set.hns_runs(t).unwrap(),
+                "{name}"
+            );
             let idx = back.track_index(t);
             assert!(idx.is_header_only(), "{name}");
             assert_eq!(idx.info, set.track_index(t).info);
@@ -584,37 +594,91 @@ fn keys_name_versions_and_settings() {
     );
 }
 
+/// The bytes the summary of `set` holds for track `t` after its SAP
+/// type: its part and its DASH timeline runs, each behind its length.
+fn track_bytes(set: &MediaSet, t: &SetTrack) -> Vec<u8> {
+    let idx = set.track_index(t);
+    let segs = set.timeline_of(t).track_segments(idx).unwrap();
+    let mut out = Vec::new();
+    put_bytes(&mut out, &encode_track(set, t, &segs).unwrap());
+    put_bytes(
+        &mut out,
+        &encode_runs(&hns::runs_of(&segs, idx.info.timescale)),
+    );
+    out
+}
+
 /// A track's part is read when a manifest first asks for it: the video's
-/// media playlist reads the video's part only, and an unreadable part is
-/// the error of the manifests that need it (502), never a manifest made
-/// from the header-only index.
+/// media playlist reads the video's part only, an MPD reads the tracks'
+/// timeline runs and no part, and an unreadable part is the error of the
+/// manifests that need it (502), never a manifest made from the
+/// header-only index.
 #[test]
 fn track_parts_are_read_when_asked_for() {
     use crate::url::Format;
-    let (set, mut bytes) = summary_of("muxed_moov_end.mp4");
+    let (set, bytes) = summary_of("muxed_moov_end.mp4");
     let audio = set.tracks.last().unwrap().clone();
     assert!(!set.track_index(&audio).is_video());
-    let part = encode_track(&set, &audio).unwrap();
-    let at = bytes.len() - part.len();
-    assert_eq!(&bytes[at..], &part[..]);
-    // The SAP type: 1 or 3 are written, 2 is refused.
-    bytes[at] = 2;
-    let back = decode(Bytes::from(bytes)).expect("parts are read when asked for");
+    let tail = track_bytes(&set, &audio);
+    let at = bytes.len() - tail.len();
+    assert_eq!(&bytes[at..], &tail[..]);
+    let unreadable = TimelineError::Summary {
+        file: audio.file,
+        track: audio.track,
+    };
+    // The SAP type before the part: 1 or 3 are written, 2 is refused (as
+    // any set-level field, the whole summary is then unread).
+    let mut bad_sap = bytes.clone();
+    assert!(matches!(bad_sap[at - 1], 1 | 3));
+    bad_sap[at - 1] = 2;
+    assert!(decode(Bytes::from(bad_sap)).is_none());
+    // The part's last byte (the offsets flag: sample tables): 2 is no flag.
+    let (part_len, runs_len) = {
+        let mut pos = 0;
+        let p = get_u64(&tail, &mut pos).unwrap() as usize;
+        let start = pos;
+        pos += p;
+        let r = get_u64(&tail, &mut pos).unwrap() as usize;
+        (start + p, r)
+    };
+    let mut bad_part = bytes.clone();
+    assert_eq!(bad_part[at + part_len - 1], 0);
+    bad_part[at + part_len - 1] = 2;
+    let back = decode(Bytes::from(bad_part)).expect("parts are read when asked for");
     let video = &back.tracks[0];
     assert!(back.track_index(video).is_video());
     assert_eq!(
         crate::manifest::hls::media_playlist(&back, video, Format::HlsCmaf).unwrap(),
         crate::manifest::hls::media_playlist(&set, video, Format::HlsCmaf).unwrap()
     );
-    let unreadable = TimelineError::Summary {
-        file: audio.file,
-        track: audio.track,
-    };
     assert_eq!(back.segments(&audio).unwrap_err(), unreadable);
-    assert_eq!(back.track_sap(&audio).unwrap_err(), unreadable);
-    assert!(crate::manifest::dash::mpd(&back, Format::DashCmaf).is_err());
+    assert_eq!(
+        back.track_sap(&audio).unwrap(),
+        set.track_sap(&audio).unwrap()
+    );
+    assert_eq!(
+        crate::manifest::dash::mpd(&back, Format::DashCmaf).unwrap(),
+        crate::manifest::dash::mpd(&set, Format::DashCmaf).unwrap(),
+        "an MPD reads no segment"
+    );
     assert!(crate::manifest::hls::multivariant(&back, Format::HlsCmaf).is_err());
-    assert_eq!(ServeError::from(unreadable).status(), 502);
+    assert_eq!(ServeError::from(unreadable.clone()).status(), 502);
+    // The runs' last byte (the last run's `r`, a varint below 128) made a
+    // varint that goes on past the end: the MPD is the error, the audio
+    // playlist is not.
+    let mut bad_runs = bytes.clone();
+    let last = bytes.len() - 1;
+    assert!(runs_len > 0 && bad_runs[last] < 0x80);
+    bad_runs[last] |= 0x80;
+    let back = decode(Bytes::from(bad_runs)).unwrap();
+    assert_eq!(
+        crate::manifest::dash::mpd(&back, Format::DashCmaf).unwrap_err(),
+        unreadable
+    );
+    assert_eq!(
+        crate::manifest::hls::media_playlist(&back, &audio, Format::HlsCmaf).unwrap(),
+        crate::manifest::hls::media_playlist(&set, &audio, Format::HlsCmaf).unwrap()
+    );
 }
 
 /// The keys list (I-frame sizes) of a video part is read only when an
@@ -625,12 +689,19 @@ fn keys_are_read_when_an_iframe_playlist_asks() {
     let (set, mut bytes) = summary_of("muxed_moov_end.mp4");
     let video = set.tracks[0].clone();
     assert!(set.track_index(&video).is_video());
-    let audio = encode_track(&set, set.tracks.last().unwrap()).unwrap();
-    let mut prefix = Vec::new();
-    put_u64(&mut prefix, audio.len() as u64);
-    // The video part ends with its keys list, then the leads and offsets
-    // flags (0: one description, sample tables): the last key's flag.
-    let video_end = bytes.len() - audio.len() - prefix.len();
+    // Before the audio's SAP type and bytes: the video's runs, and before
+    // them its part, which ends with its keys list, then the leads and
+    // offsets flags (0: one description, sample tables).
+    let audio = track_bytes(&set, set.tracks.last().unwrap());
+    let video_tail = track_bytes(&set, &video);
+    let video_at = bytes.len() - audio.len() - 1 - video_tail.len();
+    assert_eq!(
+        &bytes[video_at..video_at + video_tail.len()],
+        &video_tail[..]
+    );
+    let mut pos = 0;
+    let part_len = get_u64(&video_tail, &mut pos).unwrap() as usize;
+    let video_end = video_at + pos + part_len;
     assert_eq!(&bytes[video_end - 2..video_end], &[0, 0]);
     let last_flag = video_end - 3;
     assert!(bytes[last_flag] <= 1);

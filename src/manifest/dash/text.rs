@@ -10,9 +10,9 @@
 //! `Accessibility` with `urn:tva:metadata:cs:AudioPurposeCS:2007` value 2
 //! ("for the hard of hearing"), as DASH-IF IOP signals it.
 
-use super::S;
 use crate::input::ism::{SidecarFormat, TextRole};
 use crate::media_set::MediaSet;
+use crate::timeline::hns::HnsRun;
 use crate::url::Format;
 use quick_xml::Writer;
 use std::io;
@@ -47,7 +47,7 @@ pub(super) fn adaptation_sets(
     set: &MediaSet,
     format: Format,
     first_id: usize,
-    timeline: &[S],
+    timeline: &[HnsRun],
 ) -> io::Result<()> {
     for (i, t) in set.texts.iter().enumerate() {
         let id = (first_id + i).to_string();
