@@ -427,6 +427,26 @@ impl MediaSet {
         )))
     }
 
+    /// `t`'s [`MediaSet::segments`] as Smooth fragment runs
+    /// ([`crate::manifest::smooth::chunk_runs`]): the summary's when the
+    /// set came from one and no clip applies, else from the segments.
+    pub fn smooth_runs(
+        &self,
+        t: &SetTrack,
+    ) -> Result<std::borrow::Cow<'_, [crate::timeline::hns::HnsRun]>, TimelineError> {
+        if self.clip.is_none() {
+            if let Some(d) = &self.derived {
+                if let Some(runs) = d.smooth_runs(t.file, t.track)? {
+                    return Ok(std::borrow::Cow::Borrowed(runs));
+                }
+            }
+        }
+        let ts = self.track_index(t).info.timescale;
+        Ok(std::borrow::Cow::Owned(
+            crate::manifest::smooth::chunk_runs(&self.segments(t)?, ts),
+        ))
+    }
+
     /// The summary's data of `t`, when the set was read from one (an
     /// error when its part of the summary is unreadable: the index is
     /// header-only then, and cannot stand in).

@@ -41,6 +41,7 @@
 //!     leads:u8 [per segment: lead first_lead]
 //!     offsets:u8 [per segment with samples: offset±]
 //!   runs, behind its length: n { has_t:u8 [t] d r }
+//!   smooth runs, behind its length (0: the same as `runs`)
 //! timeline = timescale target_ms end± aligned:n {u8} starts: first± runs:n
 //!   { delta± repeat }
 //! ```
@@ -67,6 +68,9 @@
 //! is written: an MPD reads those (~900 runs for the AAC track of a 2 h
 //! title, one for its video) and the SAP types, and no track's part. The
 //! SAP type sits before the part for the same reason (`@startWithSAP`).
+//! `smooth runs` are the Smooth fragments as runs
+//! ([`crate::manifest::smooth::chunk_runs`]: no chaining, zero-length
+//! fragments left out), written only when they differ from `runs`.
 //!
 //! It is cache data but read like input: every count is capped before it
 //! drives a loop or an allocation, every index checked; anything wrong is
@@ -142,6 +146,10 @@ struct Packed {
     part: Lazy<TrackDerived>,
     /// The DASH `SegmentTimeline` of the segments (what an MPD reads).
     runs: Lazy<Vec<HnsRun>>,
+    /// The Smooth fragment runs (what a client manifest reads); no bytes
+    /// when they are the DASH runs (any track whose segments follow on
+    /// from each other).
+    smooth: Lazy<Vec<HnsRun>>,
 }
 
 /// Bytes of a summary (a slice, no copy) decoded the first time they are
@@ -209,6 +217,25 @@ impl Derived {
             return Ok(None);
         };
         p.runs
+            .get(Reader::runs)
+            .map(|r| Some(r.as_slice()))
+            .ok_or(TimelineError::Summary { file, track })
+    }
+
+    /// The Smooth fragment runs of the track's (unclipped) segments
+    /// ([`crate::manifest::smooth::chunk_runs`]), as [`Derived::runs`].
+    pub fn smooth_runs(
+        &self,
+        file: usize,
+        track: usize,
+    ) -> Result<Option<&[HnsRun]>, TimelineError> {
+        let Some(p) = self.packed(file, track) else {
+            return Ok(None);
+        };
+        if p.smooth.bytes.is_empty() {
+            return self.runs(file, track);
+        }
+        p.smooth
             .get(Reader::runs)
             .map(|r| Some(r.as_slice()))
             .ok_or(TimelineError::Summary { file, track })
@@ -372,10 +399,14 @@ pub fn encode(set: &MediaSet) -> Result<Vec<u8>, TimelineError> {
         let idx = set.track_index(t);
         let segs = set.timeline_of(t).track_segments(idx)?;
         put_bytes(&mut out, &encode_track(set, t, &segs)?);
-        put_bytes(
-            &mut out,
-            &encode_runs(&hns::runs_of(&segs, idx.info.timescale)),
-        );
+        let runs = hns::runs_of(&segs, idx.info.timescale);
+        put_bytes(&mut out, &encode_runs(&runs));
+        let smooth = crate::manifest::smooth::chunk_runs(&segs, idx.info.timescale);
+        if smooth == runs {
+            put_u64(&mut out, 0);
+        } else {
+            put_bytes(&mut out, &encode_runs(&smooth));
+        }
     }
     Ok(out)
 }
@@ -581,20 +612,24 @@ impl Reader {
 
     /// A track's DASH timeline runs, as [`encode_runs`] writes them (a
     /// zero duration is not a segment: unreadable).
+    /// The runs list at most [`MAX_TIMELINE_SEGMENTS`] segments (what a
+    /// Smooth 2.0 manifest expands into one `<c>` each).
     fn runs(&mut self) -> Option<Vec<HnsRun>> {
         let n = self.count(MAX_TIMELINE_SEGMENTS)?;
         let mut out = Vec::with_capacity(n);
+        let mut segments = 0u64;
         for _ in 0..n {
             let t = match self.flag()? {
                 true => Some(self.u()?),
                 false => None,
             };
             let d = self.u().filter(|&d| d > 0)?;
-            out.push(HnsRun {
-                t,
-                d,
-                r: self.u32()?,
-            });
+            let r = self.u32()?;
+            segments += u64::from(r) + 1;
+            if segments > MAX_TIMELINE_SEGMENTS as u64 {
+                return None;
+            }
+            out.push(HnsRun { t, d, r });
         }
         Some(out)
     }
@@ -760,6 +795,7 @@ pub fn decode(bytes: Bytes) -> Option<MediaSet> {
             sap: r.sap()?,
             part: Lazy::new(r.bytes(r.b.len())?),
             runs: Lazy::new(r.bytes(r.b.len())?),
+            smooth: Lazy::new(r.bytes(r.b.len())?),
         });
     }
     if r.pos != r.b.len() {

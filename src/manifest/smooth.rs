@@ -45,11 +45,13 @@ use crate::input::ism::TextRole;
 use crate::media_set::{MediaSet, SetTrack, TextTrack};
 use crate::model::{Codec, TrackInfo, TrackKind};
 use crate::mux::cmaf::display_size;
-use crate::mux::smooth::{fragment_time, FragmentTime};
-use crate::timeline::{TimelineError, HNS};
+use crate::mux::smooth::fragment_time;
+use crate::timeline::hns::HnsRun;
+use crate::timeline::{TimelineError, TrackSegment, HNS, MAX_TIMELINE_SEGMENTS};
 use crate::url::{self, Format};
 use quick_xml::events::{BytesDecl, Event};
 use quick_xml::Writer;
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io;
 
@@ -106,36 +108,65 @@ struct Chunk {
     r: u32,
 }
 
-/// The `<c>` entries for fragments `times`; runs of contiguous fragments of
-/// equal duration are folded into `r` when `repeats`.
-fn chunks(times: &[FragmentTime], repeats: bool) -> Vec<Chunk> {
-    let mut out: Vec<Chunk> = Vec::new();
-    let mut expected = None;
-    for f in times {
-        let contiguous = expected == Some(f.start);
-        match out.last_mut() {
-            Some(last) if repeats && contiguous && last.d == f.duration => last.r += 1,
-            _ => out.push(Chunk {
-                t: (!contiguous).then_some(f.start),
-                d: f.duration,
-                r: 1,
-            }),
-        }
-        expected = Some(f.end());
+/// The `<c>` entries of fragment runs `runs` (§2.2.2.6 `r` counts the
+/// fragments of a run, itself included): one a run when `repeats`, else
+/// one a fragment (Smooth 2.0), `t` on a run's first only. The runs'
+/// fragments are capped ([`crate::timeline::MAX_TIMELINE_SEGMENTS`]
+/// whether computed or read from a summary), which bounds the expansion.
+fn chunks(runs: &[HnsRun], repeats: bool) -> Vec<Chunk> {
+    if repeats {
+        return runs
+            .iter()
+            .map(|run| Chunk {
+                t: run.t,
+                d: run.d,
+                r: run.r.saturating_add(1),
+            })
+            .collect();
+    }
+    let mut out = Vec::with_capacity(fragments(runs).min(MAX_TIMELINE_SEGMENTS as u64) as usize);
+    for run in runs {
+        out.push(Chunk {
+            t: run.t,
+            d: run.d,
+            r: 1,
+        });
+        out.extend((0..run.r).map(|_| Chunk {
+            t: None,
+            d: run.d,
+            r: 1,
+        }));
     }
     out
 }
 
-/// The fragments of a track as the manifest lists them (zero-length ones,
-/// which no client can play, left out).
-pub fn fragment_times(set: &MediaSet, t: &SetTrack) -> Result<Vec<FragmentTime>, TimelineError> {
-    let ts = set.track_index(t).info.timescale;
-    Ok(set
-        .segments(t)?
+/// How many fragments `runs` lists.
+fn fragments(runs: &[HnsRun]) -> u64 {
+    runs.iter().map(|r| u64::from(r.r) + 1).sum()
+}
+
+/// Where the last fragment of `runs` ends (`None`: no fragment).
+fn end_of(runs: &[HnsRun]) -> Option<u64> {
+    let mut end = None;
+    for run in runs {
+        let start = run.t.or(end)?;
+        end = Some(start.saturating_add(run.d.saturating_mul(u64::from(run.r) + 1)));
+    }
+    end
+}
+
+/// The fragments of a track's `segs` (in its `timescale`) as the manifest
+/// lists them, in runs: each fragment's [`fragment_time`] (what its `tfxd`
+/// carries), zero-length ones, which no client can play, left out.
+/// Computed once for a set summary ([`MediaSet::smooth_runs`]).
+pub fn chunk_runs(segs: &[TrackSegment], timescale: u32) -> Vec<HnsRun> {
+    let times: Vec<(u64, u64)> = segs
         .iter()
-        .map(|s| fragment_time(ts, s))
+        .map(|s| fragment_time(timescale, s))
         .filter(|f| f.duration > 0)
-        .collect())
+        .map(|f| (f.start, f.duration))
+        .collect();
+    crate::timeline::hns::runs(&times)
 }
 
 /// A StreamIndex: tracks of one type and name.
@@ -143,7 +174,8 @@ struct Stream<'a> {
     kind: TrackKind,
     name: &'a str,
     tracks: Vec<(&'a SetTrack, QualityCodec)>,
-    times: Vec<FragmentTime>,
+    /// Its fragment runs ([`chunk_runs`]).
+    times: Cow<'a, [HnsRun]>,
 }
 
 /// The client manifest: Smooth 2.0 for `Format::SmoothV20`, Smooth 2.2 for
@@ -203,7 +235,7 @@ pub fn client_manifest_with(
                 kind: info.kind,
                 name: &t.name,
                 tracks: vec![(t, codec)],
-                times: fragment_times(set, t)?,
+                times: set.smooth_runs(t)?,
             }),
         }
     }
@@ -213,7 +245,7 @@ pub fn client_manifest_with(
     }
     let end = streams
         .iter()
-        .filter_map(|s| s.times.last().map(FragmentTime::end))
+        .filter_map(|s| end_of(&s.times))
         .max()
         .unwrap_or(0);
     // Clipped by a filter: the clip's length, its fragments keeping their
@@ -221,7 +253,7 @@ pub fn client_manifest_with(
     let start = match set.clip {
         Some(_) => streams
             .iter()
-            .filter_map(|s| s.times.first().map(|f| f.start))
+            .filter_map(|s| s.times.first().and_then(|f| f.t))
             .min()
             .unwrap_or(0),
         None => 0,
@@ -229,8 +261,8 @@ pub fn client_manifest_with(
     let duration = end.saturating_sub(start);
     // Text follows the shared timeline: the reference track's fragments.
     let text_times = match set.tracks.first() {
-        Some(t) if !set.texts.is_empty() => fragment_times(set, t)?,
-        _ => Vec::new(),
+        Some(t) if !set.texts.is_empty() => set.smooth_runs(t)?,
+        _ => Cow::Borrowed(&[][..]),
     };
     let minor = if format == Format::SmoothV20 {
         "0"
@@ -285,7 +317,7 @@ fn stream_index(
 ) -> io::Result<()> {
     let video = s.kind == TrackKind::Video;
     let entries = chunks(&s.times, format != Format::SmoothV20);
-    let count = s.times.len().to_string();
+    let count = fragments(&s.times).to_string();
     let levels = s.tracks.len().to_string();
     let url = url::fragment_url_template_with(s.name, format, encryption);
     let mut el = w.create_element("StreamIndex").with_attributes([
@@ -341,10 +373,10 @@ fn text_stream_index(
     w: &mut Writer<Vec<u8>>,
     format: Format,
     t: &TextTrack,
-    times: &[FragmentTime],
+    times: &[HnsRun],
 ) -> io::Result<()> {
     let entries = chunks(times, format != Format::SmoothV20);
-    let count = times.len().to_string();
+    let count = fragments(times).to_string();
     let url = url::fragment_url_template(&t.name, format);
     let subtype = match t.role {
         TextRole::Caption => "CAPT",

@@ -3,6 +3,7 @@ use crate::job::{Job, Step};
 use crate::service::{Output, ServeError};
 use crate::source::{FileOrigin, MemoryCache, Origin};
 use crate::testutil::{fixture_set, fixtures_dir, media_or_skip};
+use crate::timeline::HNS;
 use crate::url::{parse, Route};
 
 /// A cache that lists the keys read.
@@ -595,16 +596,21 @@ fn keys_name_versions_and_settings() {
 }
 
 /// The bytes the summary of `set` holds for track `t` after its SAP
-/// type: its part and its DASH timeline runs, each behind its length.
+/// type: its part and its DASH timeline runs, each behind its length, and
+/// the empty length of Smooth runs that are the DASH ones.
 fn track_bytes(set: &MediaSet, t: &SetTrack) -> Vec<u8> {
     let idx = set.track_index(t);
     let segs = set.timeline_of(t).track_segments(idx).unwrap();
     let mut out = Vec::new();
     put_bytes(&mut out, &encode_track(set, t, &segs).unwrap());
-    put_bytes(
-        &mut out,
-        &encode_runs(&hns::runs_of(&segs, idx.info.timescale)),
+    let runs = hns::runs_of(&segs, idx.info.timescale);
+    put_bytes(&mut out, &encode_runs(&runs));
+    // Smooth runs: the DASH ones (no bytes) for these tracks.
+    assert_eq!(
+        crate::manifest::smooth::chunk_runs(&segs, idx.info.timescale),
+        runs
     );
+    put_u64(&mut out, 0);
     out
 }
 
@@ -663,16 +669,22 @@ fn track_parts_are_read_when_asked_for() {
     );
     assert!(crate::manifest::hls::multivariant(&back, Format::HlsCmaf).is_err());
     assert_eq!(ServeError::from(unreadable.clone()).status(), 502);
-    // The runs' last byte (the last run's `r`, a varint below 128) made a
-    // varint that goes on past the end: the MPD is the error, the audio
-    // playlist is not.
+    // The runs' last byte (the last run's `r`, a varint below 128; after
+    // it only the Smooth runs' empty length) made a varint that goes on
+    // past their end: the MPD and the Smooth manifest are the error, the
+    // audio playlist is not.
     let mut bad_runs = bytes.clone();
-    let last = bytes.len() - 1;
+    assert_eq!(bytes[bytes.len() - 1], 0);
+    let last = bytes.len() - 2;
     assert!(runs_len > 0 && bad_runs[last] < 0x80);
     bad_runs[last] |= 0x80;
     let back = decode(Bytes::from(bad_runs)).unwrap();
     assert_eq!(
         crate::manifest::dash::mpd(&back, Format::DashCmaf).unwrap_err(),
+        unreadable
+    );
+    assert_eq!(
+        crate::manifest::smooth::client_manifest(&back, Format::Smooth).unwrap_err(),
         unreadable
     );
     assert_eq!(
@@ -717,4 +729,58 @@ fn keys_are_read_when_an_iframe_playlist_asks() {
     );
     assert!(crate::manifest::hls::iframe_playlist(&set, &video).is_ok());
     assert!(crate::manifest::hls::iframe_playlist(&back, &video).is_err());
+}
+
+/// Smooth runs that differ from the DASH ones (a track whose segments do
+/// not follow on from each other) are read from their own bytes: the
+/// client manifest lists them, the MPD keeps the DASH runs.
+#[test]
+fn smooth_runs_of_their_own_are_read() {
+    use crate::url::Format;
+    let (set, bytes) = summary_of("muxed_moov_end.mp4");
+    let audio = set.tracks.last().unwrap().clone();
+    let dash = set.hns_runs(&audio).unwrap().into_owned();
+    let fragments: u32 = dash.iter().map(|r| r.r + 1).sum();
+    // One fragment, starting one second in.
+    assert!(fragments > 1);
+    let own = vec![hns::HnsRun {
+        t: Some(HNS),
+        d: 1_000_000,
+        r: 0,
+    }];
+    let mut with_own = bytes[..bytes.len() - 1].to_vec();
+    assert_eq!(bytes[bytes.len() - 1], 0);
+    put_bytes(&mut with_own, &encode_runs(&own));
+    let back = decode(Bytes::from(with_own)).unwrap();
+    assert_eq!(&back.smooth_runs(&audio).unwrap()[..], &own[..]);
+    assert_eq!(back.hns_runs(&audio).unwrap(), dash);
+    let manifest = crate::manifest::smooth::client_manifest(&back, Format::Smooth).unwrap();
+    let audio_index = manifest
+        .split("<StreamIndex Type=\"audio\"")
+        .nth(1)
+        .unwrap();
+    assert!(
+        audio_index.contains("Chunks=\"1\" QualityLevels=\"1\""),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains(&format!("<c t=\"{HNS}\" d=\"1000000\"/>")),
+        "{manifest}"
+    );
+    assert_eq!(
+        crate::manifest::dash::mpd(&back, Format::DashCmaf).unwrap(),
+        crate::manifest::dash::mpd(&set, Format::DashCmaf).unwrap()
+    );
+    // More fragments than a timeline may hold are unreadable (a Smooth
+    // 2.0 manifest expands every run).
+    let mut too_many = bytes[..bytes.len() - 1].to_vec();
+    let huge = [hns::HnsRun {
+        t: Some(0),
+        d: 1,
+        r: u32::MAX,
+    }];
+    put_bytes(&mut too_many, &encode_runs(&huge));
+    let back = decode(Bytes::from(too_many)).unwrap();
+    assert!(back.smooth_runs(&audio).is_err());
+    assert!(crate::manifest::smooth::client_manifest(&back, Format::SmoothV20).is_err());
 }

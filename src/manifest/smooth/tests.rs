@@ -373,8 +373,9 @@ fn hevc_and_unsupported_codecs_are_left_out() {
 
 #[test]
 fn c_entries_fold_runs_and_mark_gaps() {
-    let f = |start, duration| FragmentTime { start, duration };
-    let times = [f(0, 10), f(10, 10), f(20, 10), f(30, 5), f(40, 5)];
+    let times = crate::timeline::hns::runs(&[(0, 10), (10, 10), (20, 10), (30, 5), (40, 5)]);
+    assert_eq!(fragments(&times), 5);
+    assert_eq!(end_of(&times), Some(45));
     assert_eq!(
         chunks(&times, true),
         vec![
