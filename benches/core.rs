@@ -16,7 +16,7 @@ use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use edgepack::index::{self, MediaIndex, TrackIndex, INDEX_VERSION};
 use edgepack::input::ism::{SidecarFormat, TextRole};
-use edgepack::manifest::{dash, hls};
+use edgepack::manifest::{dash, hls, smooth};
 use edgepack::media_set::{MediaSet, SourceFile, TextTrack};
 use edgepack::mp4::walk::{locate_moov, Probe};
 use edgepack::mux::cmaf::{self, FragmentOptions};
@@ -407,6 +407,22 @@ fn bench_manifests(c: &mut Criterion) {
         g.bench_function(format!("dash mpd {name} from the summary"), |b| {
             b.iter(|| dash::mpd(&decoded(), Format::DashCmaf).unwrap())
         });
+        g.bench_function(format!("smooth manifest {name} from the summary"), |b| {
+            b.iter(|| smooth::client_manifest(&decoded(), Format::Smooth).unwrap())
+        });
+        g.bench_function(
+            format!("hls ts multivariant {name} from the summary"),
+            |b| b.iter(|| hls::multivariant(&decoded(), Format::HlsTs).unwrap()),
+        );
+        g.bench_function(
+            format!("hls i-frame playlist {name} video from the summary"),
+            |b| {
+                b.iter(|| {
+                    let set = decoded();
+                    hls::iframe_playlist(&set, &set.tracks[video]).unwrap()
+                })
+            },
+        );
     }
     g.finish();
 

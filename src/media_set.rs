@@ -447,6 +447,17 @@ impl MediaSet {
         ))
     }
 
+    /// The bitrates the set summary measured for `t` (HLS `BANDWIDTH` and
+    /// `AVERAGE-BANDWIDTH` in fMP4 and TS, its I-frames' peak), when the
+    /// set came from one and no clip applies (a clip has rates of its
+    /// own).
+    pub fn summary_rates(&self, t: &SetTrack) -> Option<&crate::summary::TrackRates> {
+        if self.clip.is_some() {
+            return None;
+        }
+        self.derived.as_ref()?.rates(t.file, t.track)
+    }
+
     /// The summary's data of `t`, when the set was read from one (an
     /// error when its part of the summary is unreadable: the index is
     /// header-only then, and cannot stand in).

@@ -34,7 +34,8 @@
 //! files:n { path:str header_blob:bytes }
 //! tracks:n { file track name:str bitrate language:str own:u8 [timeline] }
 //! timeline
-//! per track: sap:u8
+//! per track: sap:u8 rates: cmaf_peak cmaf_average ts_peak ts_average
+//!     iframe_peak
 //!   part, behind its length: segments:n { number±, first sample±,
 //!     samples, start±, duration, payload }
 //!     keys:u8 [length, per segment: size cts:u8]
@@ -67,7 +68,10 @@
 //! ([`crate::timeline::hns`]), computed from its segments when the summary
 //! is written: an MPD reads those (~900 runs for the AAC track of a 2 h
 //! title, one for its video) and the SAP types, and no track's part. The
-//! SAP type sits before the part for the same reason (`@startWithSAP`).
+//! SAP type sits before the part for the same reason (`@startWithSAP`),
+//! and so do the track's HLS bitrates (`rates`, what a multivariant
+//! playlist writes), measured from every segment when the summary is
+//! written: a warm multivariant playlist reads no track's part.
 //! `smooth runs` are the Smooth fragments as runs
 //! ([`crate::manifest::smooth::chunk_runs`]: no chaining, zero-length
 //! fragments left out), written only when they differ from `runs`.
@@ -84,6 +88,7 @@
 
 use crate::index::varint::{get_i64, get_u64, put_i64, put_u64};
 use crate::index::{MediaIndex, INDEX_VERSION};
+use crate::manifest::hls::{self, Rates};
 use crate::media_set::{MediaSet, Selection, SetTrack, SourceFile};
 use crate::model::TrackKind;
 use crate::service::Config;
@@ -92,6 +97,7 @@ use crate::source::Cache;
 use crate::timeline::hns::{self, HnsRun};
 use crate::timeline::sap::SapType;
 use crate::timeline::{Timeline, TimelineError, TrackSegment, MAX_TIMELINE_SEGMENTS};
+use crate::url::Format;
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -142,6 +148,8 @@ struct Packed {
     /// Read with the set: a DASH `@startWithSAP` needs it, not the
     /// segments.
     sap: SapType,
+    /// Read with the set: what a multivariant playlist says of the track.
+    rates: TrackRates,
     /// Segments and their lists.
     part: Lazy<TrackDerived>,
     /// The DASH `SegmentTimeline` of the segments (what an MPD reads).
@@ -203,6 +211,12 @@ impl Derived {
             .ok_or(TimelineError::Summary { file, track })
     }
 
+    /// The bitrates of the track's (unclipped) segments, `None` when the
+    /// summary has no such track.
+    pub fn rates(&self, file: usize, track: usize) -> Option<&TrackRates> {
+        self.packed(file, track).map(|p| &p.rates)
+    }
+
     /// The SAP type of the track's segment starts, `None` when the
     /// summary has no such track.
     pub fn sap(&self, file: usize, track: usize) -> Option<SapType> {
@@ -242,6 +256,22 @@ impl Derived {
     }
 }
 
+/// What a multivariant playlist says of a track, measured from all its
+/// segments ([`crate::manifest::hls::measure_rates`],
+/// [`crate::manifest::hls::iframe_peak`]) when the summary is written: a
+/// warm multivariant playlist then costs the same for a 2 h title as for
+/// a clip.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrackRates {
+    /// fMP4 (CMAF) segments.
+    pub cmaf: Rates,
+    /// MPEG-TS segments (`m3u8-aapl`, `m3u8-aapl-v3`).
+    pub ts: Rates,
+    /// The highest I-frame bitrate of a video track with sample tables
+    /// (0 for any other).
+    pub iframe_peak: u64,
+}
+
 /// One track's segments (unclipped, on the timeline it is cut on) and
 /// what an I-frame playlist and a DASH `@startWithSAP` need.
 #[derive(Debug)]
@@ -273,8 +303,15 @@ pub struct Lead {
 }
 
 impl TrackDerived {
-    /// Position of segment `number` in [`TrackDerived::segments`].
+    /// Position of segment `number` in [`TrackDerived::segments`]: where
+    /// numbers follow on from the first (every track on the shared
+    /// timeline) without a search, else by one.
     fn at(&self, number: u32) -> Option<usize> {
+        let first = self.segments.first()?.number;
+        let guess = number.checked_sub(first)? as usize;
+        if self.segments.get(guess).is_some_and(|s| s.number == number) {
+            return Some(guess);
+        }
         self.segments
             .binary_search_by_key(&number, |s| s.number)
             .ok()
@@ -396,6 +433,22 @@ pub fn encode(set: &MediaSet) -> Result<Vec<u8>, TimelineError> {
     put_timeline(&mut out, &set.timeline);
     for t in &set.tracks {
         out.push(set.track_sap(t)? as u8);
+        for r in [
+            hls::measure_rates(set, t, Format::HlsCmaf)?,
+            hls::measure_rates(set, t, Format::HlsTs)?,
+        ] {
+            put_u64(&mut out, r.peak);
+            put_u64(&mut out, r.average);
+        }
+        let iframes = set.track_index(t).is_video() && !set.track_index(t).fragment_level;
+        put_u64(
+            &mut out,
+            if iframes {
+                hls::iframe_peak(set, t)?
+            } else {
+                0
+            },
+        );
         let idx = set.track_index(t);
         let segs = set.timeline_of(t).track_segments(idx)?;
         put_bytes(&mut out, &encode_track(set, t, &segs)?);
@@ -634,6 +687,13 @@ impl Reader {
         Some(out)
     }
 
+    fn rates(&mut self) -> Option<Rates> {
+        Some(Rates {
+            peak: self.u()?,
+            average: self.u()?,
+        })
+    }
+
     fn sap(&mut self) -> Option<SapType> {
         match self.u8()? {
             1 => Some(SapType::Closed),
@@ -793,6 +853,11 @@ pub fn decode(bytes: Bytes) -> Option<MediaSet> {
             video: idx.is_video(),
             fragment_level: idx.fragment_level,
             sap: r.sap()?,
+            rates: TrackRates {
+                cmaf: r.rates()?,
+                ts: r.rates()?,
+                iframe_peak: r.u()?,
+            },
             part: Lazy::new(r.bytes(r.b.len())?),
             runs: Lazy::new(r.bytes(r.b.len())?),
             smooth: Lazy::new(r.bytes(r.b.len())?),

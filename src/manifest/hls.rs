@@ -19,14 +19,30 @@ mod keys;
 pub mod subtitles;
 
 /// Bits per second of each segment of a track, with its on-the-wire size.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rates {
     pub peak: u64,
     pub average: u64,
 }
 
-/// Measures the segments of `t` as written in `format`.
+/// Measures the segments of `t` as written in `format`: the set
+/// summary's figures when it has them ([`MediaSet::summary_rates`]: a
+/// warm multivariant playlist then reads no segment), else
+/// [`measure_rates`].
 pub fn track_rates(set: &MediaSet, t: &SetTrack, format: Format) -> Result<Rates, TimelineError> {
+    if let Some(r) = set.summary_rates(t) {
+        return Ok(match format {
+            Format::HlsTs | Format::HlsTsV3 => r.ts.clone(),
+            _ => r.cmaf.clone(),
+        });
+    }
+    measure_rates(set, t, format)
+}
+
+/// [`track_rates`] measured from `t`'s segments (what the set summary
+/// holds, for `HlsCmaf` and `HlsTs`: the formats [`segment_size`] tells
+/// apart).
+pub fn measure_rates(set: &MediaSet, t: &SetTrack, format: Format) -> Result<Rates, TimelineError> {
     let idx = set.track_index(t);
     let segs = set.segments(t)?;
     rates(&segs, idx.info.timescale, |s| {
@@ -481,11 +497,10 @@ pub fn multivariant_protected(
         // keyframes' byte ranges: no I-frame playlist (see `service::ts`).
         for v in video.iter().filter(|v| !set.track_index(v).fragment_level) {
             let info = &set.track_index(v).info;
-            let peak = iframe_entries(set, v)?
-                .iter()
-                .map(|e| e.bitrate)
-                .max()
-                .unwrap_or(0);
+            let peak = match set.summary_rates(v) {
+                Some(r) => r.iframe_peak,
+                None => iframe_peak(set, v)?,
+            };
             let _ = writeln!(
                 out,
                 "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={},CODECS=\"{}\",RESOLUTION={}x{}{},URI=\"{}\"",
@@ -517,6 +532,17 @@ struct IFrame {
     duration: u64,
     bytes: u64,
     bitrate: u64,
+}
+
+/// The highest bitrate of `t`'s I-frames (the `EXT-X-I-FRAME-STREAM-INF`
+/// BANDWIDTH, RFC 8216bis §4.4.6.3; 0 without I-frames), measured from
+/// its segments (the set summary holds it).
+pub fn iframe_peak(set: &MediaSet, t: &SetTrack) -> Result<u64, TimelineError> {
+    Ok(iframe_entries(set, t)?
+        .iter()
+        .map(|e| e.bitrate)
+        .max()
+        .unwrap_or(0))
 }
 
 fn iframe_entries(set: &MediaSet, t: &SetTrack) -> Result<Vec<IFrame>, TimelineError> {
@@ -568,10 +594,19 @@ pub fn iframe_playlist(set: &MediaSet, t: &SetTrack) -> Result<String, TimelineE
     let tr = track_ref(t);
     let (before, after) = url::fragment_url_parts(&tr, Format::HlsTs, None);
     let before = strip_quality_levels(&before);
+    out.reserve(frames.len() * (before.len() + after.len() + 64));
+    // As in a media playlist: a duration's text is reused while it
+    // repeats.
+    let mut extinf = (None, String::new());
     for f in &frames {
         let time = rescale(f.start, info.timescale, HNS).max(0) as u64;
+        if extinf.0 != Some(f.duration) {
+            extinf.1.clear();
+            super::number::seconds6(&mut extinf.1, f.duration, info.timescale);
+            extinf.0 = Some(f.duration);
+        }
         out.push_str("#EXTINF:");
-        super::number::seconds6(&mut out, f.duration, info.timescale);
+        out.push_str(&extinf.1);
         out.push_str(",\n#EXT-X-BYTERANGE:");
         super::number::decimal(&mut out, f.bytes);
         out.push_str("@0\n");

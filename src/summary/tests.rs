@@ -283,6 +283,20 @@ fn assert_same_derived(set: &MediaSet, back: &MediaSet, what: &str) {
             set.hns_runs(t).unwrap(),
             "{what}"
         );
+        assert_eq!(
+            back.smooth_runs(t).unwrap(),
+            set.smooth_runs(t).unwrap(),
+            "{what}"
+        );
+        let rates = back.summary_rates(t).expect("rates");
+        for (r, format) in [(&rates.cmaf, Format::HlsCmaf), (&rates.ts, Format::HlsTs)] {
+            assert_eq!(
+                r,
+                &hls::measure_rates(set, t, format).unwrap(),
+                "{what} {format:?}"
+            );
+        }
+        assert!(set.summary_rates(t).is_none(), "{what}");
         let idx = set.track_index(t);
         for s in segs.iter() {
             assert_eq!(
@@ -595,12 +609,28 @@ fn keys_name_versions_and_settings() {
     );
 }
 
-/// The bytes the summary of `set` holds for track `t` after its SAP
-/// type: its part and its DASH timeline runs, each behind its length, and
-/// the empty length of Smooth runs that are the DASH ones.
-fn track_bytes(set: &MediaSet, t: &SetTrack) -> Vec<u8> {
+/// The bytes the summary of `set` holds for track `t`: its SAP type and
+/// rates (read with the set), then its part and its DASH timeline runs,
+/// each behind its length, and the empty length of Smooth runs that are
+/// the DASH ones.
+fn track_bytes(set: &MediaSet, t: &SetTrack) -> (Vec<u8>, Vec<u8>) {
     let idx = set.track_index(t);
     let segs = set.timeline_of(t).track_segments(idx).unwrap();
+    let mut head = vec![set.track_sap(t).unwrap() as u8];
+    for format in [Format::HlsCmaf, Format::HlsTs] {
+        let r = crate::manifest::hls::measure_rates(set, t, format).unwrap();
+        put_u64(&mut head, r.peak);
+        put_u64(&mut head, r.average);
+    }
+    let iframes = idx.is_video() && !idx.fragment_level;
+    put_u64(
+        &mut head,
+        if iframes {
+            crate::manifest::hls::iframe_peak(set, t).unwrap()
+        } else {
+            0
+        },
+    );
     let mut out = Vec::new();
     put_bytes(&mut out, &encode_track(set, t, &segs).unwrap());
     let runs = hns::runs_of(&segs, idx.info.timescale);
@@ -611,23 +641,24 @@ fn track_bytes(set: &MediaSet, t: &SetTrack) -> Vec<u8> {
         runs
     );
     put_u64(&mut out, 0);
-    out
+    (head, out)
 }
 
 /// A track's part is read when a manifest first asks for it: the video's
 /// media playlist reads the video's part only, an MPD reads the tracks'
-/// timeline runs and no part, and an unreadable part is the error of the
-/// manifests that need it (502), never a manifest made from the
-/// header-only index.
+/// timeline runs and no part, a multivariant playlist the rates and no
+/// part, and an unreadable part is the error of the manifests that need
+/// it (502), never a manifest made from the header-only index.
 #[test]
 fn track_parts_are_read_when_asked_for() {
-    use crate::url::Format;
     let (set, bytes) = summary_of("muxed_moov_end.mp4");
     let audio = set.tracks.last().unwrap().clone();
     assert!(!set.track_index(&audio).is_video());
-    let tail = track_bytes(&set, &audio);
+    let (head, tail) = track_bytes(&set, &audio);
     let at = bytes.len() - tail.len();
     assert_eq!(&bytes[at..], &tail[..]);
+    let head_at = at - head.len();
+    assert_eq!(&bytes[head_at..at], &head[..]);
     let unreadable = TimelineError::Summary {
         file: audio.file,
         track: audio.track,
@@ -635,8 +666,8 @@ fn track_parts_are_read_when_asked_for() {
     // The SAP type before the part: 1 or 3 are written, 2 is refused (as
     // any set-level field, the whole summary is then unread).
     let mut bad_sap = bytes.clone();
-    assert!(matches!(bad_sap[at - 1], 1 | 3));
-    bad_sap[at - 1] = 2;
+    assert!(matches!(bad_sap[head_at], 1 | 3));
+    bad_sap[head_at] = 2;
     assert!(decode(Bytes::from(bad_sap)).is_none());
     // The part's last byte (the offsets flag: sample tables): 2 is no flag.
     let (part_len, runs_len) = {
@@ -667,7 +698,17 @@ fn track_parts_are_read_when_asked_for() {
         crate::manifest::dash::mpd(&set, Format::DashCmaf).unwrap(),
         "an MPD reads no segment"
     );
-    assert!(crate::manifest::hls::multivariant(&back, Format::HlsCmaf).is_err());
+    for format in [Format::HlsCmaf, Format::HlsTs] {
+        assert_eq!(
+            crate::manifest::hls::multivariant(&back, format).unwrap(),
+            crate::manifest::hls::multivariant(&set, format).unwrap(),
+            "a multivariant playlist reads no segment"
+        );
+    }
+    assert_eq!(
+        crate::manifest::hls::media_playlist(&back, &audio, Format::HlsCmaf).unwrap_err(),
+        unreadable
+    );
     assert_eq!(ServeError::from(unreadable.clone()).status(), 502);
     // The runs' last byte (the last run's `r`, a varint below 128; after
     // it only the Smooth runs' empty length) made a varint that goes on
@@ -697,16 +738,15 @@ fn track_parts_are_read_when_asked_for() {
 /// I-frame playlist asks: an unreadable one fails that playlist alone.
 #[test]
 fn keys_are_read_when_an_iframe_playlist_asks() {
-    use crate::url::Format;
     let (set, mut bytes) = summary_of("muxed_moov_end.mp4");
     let video = set.tracks[0].clone();
     assert!(set.track_index(&video).is_video());
     // Before the audio's SAP type and bytes: the video's runs, and before
     // them its part, which ends with its keys list, then the leads and
     // offsets flags (0: one description, sample tables).
-    let audio = track_bytes(&set, set.tracks.last().unwrap());
-    let video_tail = track_bytes(&set, &video);
-    let video_at = bytes.len() - audio.len() - 1 - video_tail.len();
+    let (audio_head, audio_tail) = track_bytes(&set, set.tracks.last().unwrap());
+    let (_, video_tail) = track_bytes(&set, &video);
+    let video_at = bytes.len() - audio_tail.len() - audio_head.len() - video_tail.len();
     assert_eq!(
         &bytes[video_at..video_at + video_tail.len()],
         &video_tail[..]
@@ -736,7 +776,6 @@ fn keys_are_read_when_an_iframe_playlist_asks() {
 /// client manifest lists them, the MPD keeps the DASH runs.
 #[test]
 fn smooth_runs_of_their_own_are_read() {
-    use crate::url::Format;
     let (set, bytes) = summary_of("muxed_moov_end.mp4");
     let audio = set.tracks.last().unwrap().clone();
     let dash = set.hns_runs(&audio).unwrap().into_owned();
