@@ -168,14 +168,13 @@ pub fn rescale(t: i64, from: u32, to: u64) -> i64 {
     // The same expression in i64 when nothing overflows (every time of a
     // real title: a manifest rescales each segment boundary, and 128-bit
     // division is a library call, most of a long MPD's cost).
+    // Whether it fits is judged by bit lengths, not `checked_mul`, which
+    // in wasm is a 128-bit multiply (a library call): |t| < 2^a and
+    // to < 2^b with a + b ≤ 61 keep |2·t·to| + from under 2^63.
     let from64 = i64::from(from);
-    if let Some(v) = i64::try_from(to)
-        .ok()
-        .and_then(|to| t.checked_mul(to))
-        .and_then(|x| x.checked_mul(2))
-        .and_then(|x| x.checked_add(from64))
-    {
-        return v.div_euclid(2 * from64);
+    let bits = (u64::BITS - t.unsigned_abs().leading_zeros()) + (u64::BITS - to.leading_zeros());
+    if bits <= 61 {
+        return (t * to as i64 * 2 + from64).div_euclid(2 * from64);
     }
     // Saturating: past i128 the result clamps to i64's range all the same
     // (never an overflow, in debug or release builds).

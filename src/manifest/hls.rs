@@ -214,10 +214,7 @@ fn bits_per_second(bytes: u64, timescale: u32, ticks: u64) -> u64 {
     let den = ticks.max(1);
     // In u64 when it fits (every real segment): 128-bit division is a
     // library call in wasm, and a master playlist measures every segment.
-    match bytes
-        .checked_mul(8)
-        .and_then(|b| b.checked_mul(u64::from(timescale)))
-    {
+    match super::number::product(bytes, 8 * u64::from(timescale)) {
         Some(bits) => bits.div_ceil(den),
         None => {
             let v = (u128::from(bytes) * 8 * u128::from(timescale)).div_ceil(u128::from(den));
@@ -285,11 +282,16 @@ fn supplemental_codecs_attr(info: &crate::model::TrackInfo) -> String {
 /// `EXT-X-TARGETDURATION` (RFC 8216 §4.3.3.1): the longest segment,
 /// rounded to whole seconds, at least 1.
 pub(crate) fn target_duration(segs: &[TrackSegment], timescale: u32) -> u64 {
-    let ts = f64::from(timescale);
-    segs.iter()
-        .map(|s| (s.duration as f64 / ts).round() as u64)
+    longest_seconds(segs.iter().map(|s| s.duration), timescale)
+}
+
+/// The longest of `durations` in whole seconds (rounded), at least 1.
+/// Rounding is monotonic, so the longest is found first and rounded once
+/// (`round` is a library call in wasm).
+fn longest_seconds(durations: impl Iterator<Item = u64>, timescale: u32) -> u64 {
+    durations
         .max()
-        .unwrap_or(1)
+        .map_or(1, |d| (d as f64 / f64::from(timescale)).round() as u64)
         .max(1)
 }
 
@@ -559,7 +561,7 @@ fn iframe_entries(set: &MediaSet, t: &SetTrack) -> Result<Vec<IFrame>, TimelineE
             continue;
         };
         let den = s.duration.max(1);
-        let bitrate = match bytes.checked_mul(8).and_then(|b| b.checked_mul(ts)) {
+        let bitrate = match super::number::product(bytes, 8 * ts) {
             Some(bits) => bits / den,
             None => u64::try_from(u128::from(bytes) * 8 * u128::from(ts) / u128::from(den))
                 .unwrap_or(u64::MAX),
@@ -580,14 +582,8 @@ fn iframe_entries(set: &MediaSet, t: &SetTrack) -> Result<Vec<IFrame>, TimelineE
 /// range decodes on its own).
 pub fn iframe_playlist(set: &MediaSet, t: &SetTrack) -> Result<String, TimelineError> {
     let info = &set.track_index(t).info;
-    let ts = f64::from(info.timescale);
     let frames = iframe_entries(set, t)?;
-    let target = frames
-        .iter()
-        .map(|f| (f.duration as f64 / ts).round() as u64)
-        .max()
-        .unwrap_or(1)
-        .max(1);
+    let target = longest_seconds(frames.iter().map(|f| f.duration), info.timescale);
     let mut out = format!(
         "#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-I-FRAMES-ONLY\n"
     );
