@@ -5,6 +5,7 @@
 #
 #   bash scripts/bench/wasm.sh [N] [COLD_RUNS]
 #   OUTPUT_CACHE=off bash scripts/bench/wasm.sh …   (package every request)
+#   WASM=other.wasm bash scripts/bench/wasm.sh …   (another build, not rebuilt)
 #   SET_SUMMARY=off OUTPUT_CACHE=off bash scripts/bench/wasm.sh …
 #                                (warm manifests from the indexes, not the
 #                                 cached set summary)
@@ -58,7 +59,9 @@ fi
 
 N=${1:-200}
 COLD_RUNS=${2:-5}
-WASM=target/wasm32-wasip1/release/edgepack.wasm
+# WASM=path measures another build (e.g. an earlier commit's, for a before
+# and after table); by default the release build of this tree.
+WASM=${WASM:-}
 HZ=$(getconf CLK_TCK)
 LONG=long_2h.mp4
 ABR=abr/abr.ism
@@ -93,8 +96,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say "building $WASM"
-cargo build --quiet --release --target wasm32-wasip1 --bin edgepack
+if [[ -z $WASM ]]; then
+  WASM=target/wasm32-wasip1/release/edgepack.wasm
+  say "building $WASM"
+  cargo build --quiet --release --target wasm32-wasip1 --bin edgepack
+fi
+[[ -f $WASM ]] || die "$WASM missing"
 
 free_port() {
   node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
@@ -239,10 +246,14 @@ origin_reset
 # rendition, taken from the playlists the edge itself writes.
 long_master="/$LONG/master.m3u8"
 long_mpd="/$LONG/manifest.mpd"
+long_smooth="/$LONG/manifest"
+long_ts_master="/$LONG/manifest(format=m3u8-aapl)"
 master=$(get "$long_master") || die "no master playlist"
 media_rel=$(grep -v '^#' <<<"$master" | grep -m1 'Manifest(video' || true)
 [[ -n $media_rel ]] || die "no video playlist in $long_master"
 long_media="/$LONG/$media_rel"
+iframe_rel=$(get "$long_ts_master" | sed -n 's/^#EXT-X-I-FRAME-STREAM-INF:.*URI="\([^"]*\)".*/\1/p' | head -1)
+long_iframes="/$LONG/$iframe_rel"
 abr_master="/$ABR/manifest(format=m3u8-cmaf)"
 abr_media="/$ABR/QualityLevels($VIDEO_720_BITRATE)/Manifest(video,format=m3u8-cmaf).m3u8"
 abr_media_body=$(get "$abr_media") || die "no 720p playlist"
@@ -322,6 +333,11 @@ warm() { # NAME PATH
 warm "warm HLS master, 2 h" "$long_master"
 warm "warm HLS media playlist, 2 h video" "$long_media"
 warm "warm DASH MPD, 2 h" "$long_mpd"
+warm "warm Smooth manifest, 2 h" "$long_smooth"
+warm "warm HLS TS master, 2 h" "$long_ts_master"
+if [[ -n $iframe_rel ]]; then
+  warm "warm HLS I-frame playlist, 2 h video" "$long_iframes"
+fi
 warm "warm HLS master, ABR .ism" "$abr_master"
 warm "warm 6 s 720p segment ($seg720_bytes B)" "$seg720"
 warm "warm 6 s 240p segment ($seg240_bytes B)" "$seg240"
