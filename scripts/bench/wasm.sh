@@ -88,6 +88,9 @@ origin_pid=
 edge_pid=
 cleanup() {
   local pid
+  # The watchdog's `sleep` first: left behind, it would hold this script's
+  # stdout open for 15 minutes (a pipe reading the table would wait).
+  pkill -P "$watchdog" 2>/dev/null || true
   for pid in $edge_pid $origin_pid $watchdog; do
     kill "$pid" 2>/dev/null || true
   done
