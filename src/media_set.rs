@@ -7,9 +7,11 @@
 use crate::filter::Clip;
 use crate::index::{MediaIndex, TrackIndex};
 use crate::model::TrackKind;
+use crate::timeline::hns::HnsRun;
 use crate::timeline::sap::{self, SapType};
 use crate::timeline::{rescale, Timeline, TimelineError, TrackSegment, HNS};
 use crate::url::TrackRef;
+use std::borrow::Cow;
 use std::fmt;
 
 /// One source MP4 and its index.
@@ -409,42 +411,40 @@ impl MediaSet {
     /// ([`crate::timeline::hns`]): the summary's, computed when it was
     /// encoded, when the set came from one and no clip applies (a warm
     /// MPD then decodes no segment), else from the segments.
-    pub fn hns_runs(
-        &self,
-        t: &SetTrack,
-    ) -> Result<std::borrow::Cow<'_, [crate::timeline::hns::HnsRun]>, TimelineError> {
-        if self.clip.is_none() {
-            if let Some(d) = &self.derived {
-                if let Some(runs) = d.runs(t.file, t.track)? {
-                    return Ok(std::borrow::Cow::Borrowed(runs));
-                }
-            }
-        }
-        let ts = self.track_index(t).info.timescale;
-        Ok(std::borrow::Cow::Owned(crate::timeline::hns::runs_of(
-            &self.segments(t)?,
-            ts,
-        )))
+    pub fn hns_runs(&self, t: &SetTrack) -> Result<Cow<'_, [HnsRun]>, TimelineError> {
+        self.runs(
+            t,
+            |d| d.runs(t.file, t.track),
+            crate::timeline::hns::runs_of,
+        )
     }
 
     /// `t`'s [`MediaSet::segments`] as Smooth fragment runs
     /// ([`crate::manifest::smooth::chunk_runs`]): the summary's when the
     /// set came from one and no clip applies, else from the segments.
-    pub fn smooth_runs(
-        &self,
+    pub fn smooth_runs(&self, t: &SetTrack) -> Result<Cow<'_, [HnsRun]>, TimelineError> {
+        self.runs(
+            t,
+            |d| d.smooth_runs(t.file, t.track),
+            crate::manifest::smooth::chunk_runs,
+        )
+    }
+
+    /// Runs of `t`: `stored` in the summary (unclipped sets), else
+    /// `compute`d from its segments in its timescale.
+    fn runs<'a>(
+        &'a self,
         t: &SetTrack,
-    ) -> Result<std::borrow::Cow<'_, [crate::timeline::hns::HnsRun]>, TimelineError> {
-        if self.clip.is_none() {
-            if let Some(d) = &self.derived {
-                if let Some(runs) = d.smooth_runs(t.file, t.track)? {
-                    return Ok(std::borrow::Cow::Borrowed(runs));
-                }
+        stored: impl FnOnce(&'a crate::summary::Derived) -> Result<Option<&'a [HnsRun]>, TimelineError>,
+        compute: fn(&[TrackSegment], u32) -> Vec<HnsRun>,
+    ) -> Result<Cow<'a, [HnsRun]>, TimelineError> {
+        if let (None, Some(d)) = (&self.clip, &self.derived) {
+            if let Some(runs) = stored(d)? {
+                return Ok(Cow::Borrowed(runs));
             }
         }
         let ts = self.track_index(t).info.timescale;
-        Ok(std::borrow::Cow::Owned(
-            crate::manifest::smooth::chunk_runs(&self.segments(t)?, ts),
-        ))
+        Ok(Cow::Owned(compute(&self.segments(t)?, ts)))
     }
 
     /// The bitrates the set summary measured for `t` (HLS `BANDWIDTH` and
