@@ -516,7 +516,7 @@ pub(crate) fn has_view(req: &StreamRequest) -> bool {
 
 /// The view of `set` that `req`'s filters (already read and parsed, in
 /// `filter=` order) and modifiers select ([`crate::filter::apply`]); the
-/// set itself when [`has_view`] is false.
+/// set itself when `has_view` is false.
 pub fn view(
     set: MediaSet,
     req: &StreamRequest,
@@ -1047,7 +1047,7 @@ pub struct Located {
     pub segment: TrackSegment,
 }
 
-/// The audio or video segment `req` names ([`segment_at`]), found once
+/// The audio or video segment `req` names (`segment_at`), found once
 /// per request: the answer muxes it and self-prefetch takes the next one
 /// ([`next_fragment_time`]). `None` for anything else, and for a time
 /// that names no segment (the answer then says why).

@@ -14,7 +14,7 @@
 //! * [`hevc`] for H.265 (ISO/IEC 14496-15 §8, Annex E), and
 //!   [`hevc_slice`] for the length of its slice segment headers (H.265
 //!   §7.3.6.1), the same `cbcs` clear range; both slice readers count
-//!   escaped NAL bytes with [`nal_bits`]
+//!   escaped NAL bytes with `nal_bits`
 //! * [`aac`] for MPEG-4 AAC (ISO/IEC 14496-3, RFC 6381 §3.3)
 //! * [`dolby`] for AC-3 and E-AC-3 (ETSI TS 102 366, ATSC A/52)
 //! * [`dolby_vision`] for Dolby Vision configuration and signalling

@@ -315,7 +315,7 @@ pub fn multivariant_with(
 
 /// [`multivariant_with`] for a title encrypted with `encryption={e}`:
 /// every media playlist URL keeps the option, the key is announced with
-/// `EXT-X-SESSION-KEY` ([`keys::session_keys`]), and no I-frame playlist
+/// `EXT-X-SESSION-KEY` (`keys::session_keys`), and no I-frame playlist
 /// is listed (see [`media_playlist_with`] for why).
 pub fn multivariant_encrypted(
     set: &MediaSet,

@@ -26,7 +26,7 @@
 //! | E-AC-3 | `EC-3` | WAVEFORMATEXTENSIBLE tail + `dec3` payload | 65534 | 4 × kbit/s |
 //!
 //! Text tracks (WebVTT or TTML sidecars) get a `StreamIndex Type="text"`
-//! each ([`text_stream_index`]), after the audio and video ones: `Subtype`
+//! each (`text_stream_index`), after the audio and video ones: `Subtype`
 //! `CAPT` for captions, `SUBT` otherwise (§2.2.2.3), one `QualityLevel`
 //! with FourCC `TTML` and empty CodecPrivateData, and the `<c>` list of
 //! the reference track (the first video rendition), whose fragment times

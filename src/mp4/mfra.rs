@@ -63,7 +63,7 @@ fn be_n(b: &[u8], n: usize) -> u64 {
 
 /// Every `tfra` of `mfra` (the complete box at file offset `offset`), its
 /// entries in file order as written. Entry counts are checked against the
-/// box's bytes and [`MAX_TFRA_ENTRIES`] before any is read.
+/// box's bytes and `MAX_TFRA_ENTRIES` before any is read.
 pub fn tfra_tables(mfra: Bytes, offset: u64) -> Result<Vec<Tfra>> {
     let mfra = BoxIter::new(mfra, offset, "")
         .next()

@@ -5,7 +5,7 @@
 //! range starts ([`Scheme`]). `encryption=piff` Smooth fragments are
 //! `cenc` samples too: only the fragment (Smooth's, with `tfxd`) and the
 //! box that lists the IVs (PIFF's `uuid` SampleEncryptionBox,
-//! [`crate::mux::piff`]) differ ([`Container`]).
+//! [`crate::mux::piff`]) differ (`Container`).
 //!
 //! A `senc`'s size depends on each video sample's layout (one subsample
 //! per slice NAL unit; for AV1 per tile, found by walking the frame

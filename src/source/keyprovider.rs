@@ -1,7 +1,7 @@
 //! The key provider's answer, decided once for every adapter: the
 //! adapter sends the [`ReadTarget::KeyProvider`] `POST` to its platform's
 //! backend and hands the status and body here, or maps a failure to send
-//! with [`unreachable`].
+//! with [`unreachable()`].
 //!
 //! What a status means (SPEKE v2.0 answers 200 with the CPIX document):
 //! 2xx is the document, read whole up to the request's `end` (the CPIX

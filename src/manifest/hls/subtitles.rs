@@ -120,7 +120,7 @@ pub fn media_tags(set: &MediaSet, format: Format) -> String {
 /// `media_playlist_protected`): as many lines as the video playlist (1 200
 /// `EXTINF` for a 2 h title), so the URL's fixed parts are formatted once
 /// ([`url::text_fragment_url_parts`]) and the numbers without `core::fmt`
-/// ([`crate::manifest::number`], byte-identical to `{:.6}` and `{}`).
+/// (`crate::manifest::number`, byte-identical to `{:.6}` and `{}`).
 pub fn playlist(set: &MediaSet, t: &TextTrack, format: Format) -> Result<String, TimelineError> {
     let reference = set.tracks.first().ok_or(TimelineError::NoTracks)?;
     let info = &set.track_index(reference).info;
