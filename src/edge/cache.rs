@@ -61,6 +61,11 @@ impl EdgeCache {
     }
 }
 
+/// Largest buffer a read sizes up front from an entry's known length
+/// (an index blob of a long title is a few megabytes; a larger entry is
+/// still read whole, growing past this).
+const PRESIZE_MAX: usize = 16 << 20;
+
 impl Cache for EdgeCache {
     fn get(&mut self, key: &str) -> Option<Bytes> {
         if let Some(v) = self.remembered.get(key) {
@@ -72,8 +77,16 @@ impl Cache for EdgeCache {
             let Some(found) = lookup(c.key(key)).execute().map_err(|_| ())? else {
                 return Ok(None);
             };
+            // Sized from the entry's known length (our own values: the
+            // inserts declare it), so the body is read in a few host calls
+            // into one buffer, not grown from empty by doubling.
+            let presize = found
+                .known_length()
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(0)
+                .min(PRESIZE_MAX);
             let mut body = found.to_stream().map_err(|_| ())?;
-            let mut bytes = Vec::new();
+            let mut bytes = Vec::with_capacity(presize);
             std::io::Read::read_to_end(&mut body, &mut bytes).map_err(|_| ())?;
             Ok((!bytes.is_empty()).then(|| Bytes::from(bytes)))
         });
