@@ -230,10 +230,7 @@ impl Derived {
         let Some(p) = self.packed(file, track) else {
             return Ok(None);
         };
-        p.runs
-            .get(Reader::runs)
-            .map(|r| Some(r.as_slice()))
-            .ok_or(TimelineError::Summary { file, track })
+        read_runs(&p.runs, file, track)
     }
 
     /// The Smooth fragment runs of the track's (unclipped) segments
@@ -249,11 +246,20 @@ impl Derived {
         if p.smooth.bytes.is_empty() {
             return self.runs(file, track);
         }
-        p.smooth
-            .get(Reader::runs)
-            .map(|r| Some(r.as_slice()))
-            .ok_or(TimelineError::Summary { file, track })
+        read_runs(&p.smooth, file, track)
     }
+}
+
+/// A track's runs list, decoded on first use; unreadable bytes are the
+/// track's summary error.
+fn read_runs(
+    runs: &Lazy<Vec<HnsRun>>,
+    file: usize,
+    track: usize,
+) -> Result<Option<&[HnsRun]>, TimelineError> {
+    runs.get(Reader::runs)
+        .map(|r| Some(r.as_slice()))
+        .ok_or(TimelineError::Summary { file, track })
 }
 
 /// What a multivariant playlist says of a track, measured from all its
@@ -432,25 +438,24 @@ pub fn encode(set: &MediaSet) -> Result<Vec<u8>, TimelineError> {
     }
     put_timeline(&mut out, &set.timeline);
     for t in &set.tracks {
+        // Located once: the rates, the part and the runs all measure them.
+        let idx = set.track_index(t);
+        let segs = set.timeline_of(t).track_segments(idx)?;
         out.push(set.track_sap(t)? as u8);
-        for r in [
-            hls::measure_rates(set, t, Format::HlsCmaf)?,
-            hls::measure_rates(set, t, Format::HlsTs)?,
-        ] {
+        for format in [Format::HlsCmaf, Format::HlsTs] {
+            let r = hls::measure_rates(set, t, &segs, format)?;
             put_u64(&mut out, r.peak);
             put_u64(&mut out, r.average);
         }
-        let iframes = set.track_index(t).is_video() && !set.track_index(t).fragment_level;
+        let iframes = idx.is_video() && !idx.fragment_level;
         put_u64(
             &mut out,
             if iframes {
-                hls::iframe_peak(set, t)?
+                hls::iframe_peak(set, t, &segs)?
             } else {
                 0
             },
         );
-        let idx = set.track_index(t);
-        let segs = set.timeline_of(t).track_segments(idx)?;
         put_bytes(&mut out, &encode_track(set, t, &segs)?);
         let runs = hns::runs_of(&segs, idx.info.timescale);
         put_bytes(&mut out, &encode_runs(&runs));
@@ -519,7 +524,7 @@ fn encode_track(
     Ok(out)
 }
 
-/// A track's DASH timeline runs: `t` behind a flag, `d`, `r`.
+/// A track's runs (DASH or Smooth): `t` behind a flag, `d`, `r`.
 fn encode_runs(runs: &[HnsRun]) -> Vec<u8> {
     let mut out = Vec::with_capacity(8 + runs.len() * 6);
     put_u64(&mut out, runs.len() as u64);
@@ -663,10 +668,10 @@ impl Reader {
         })
     }
 
-    /// A track's DASH timeline runs, as [`encode_runs`] writes them (a
-    /// zero duration is not a segment: unreadable).
-    /// The runs list at most [`MAX_TIMELINE_SEGMENTS`] segments (what a
-    /// Smooth 2.0 manifest expands into one `<c>` each).
+    /// A track's runs, as [`encode_runs`] writes them: a zero duration
+    /// is not a segment, and more than [`MAX_TIMELINE_SEGMENTS`] segments
+    /// in all (what a Smooth 2.0 manifest expands into one `<c>` each)
+    /// are refused (unreadable).
     fn runs(&mut self) -> Option<Vec<HnsRun>> {
         let n = self.count(MAX_TIMELINE_SEGMENTS)?;
         let mut out = Vec::with_capacity(n);

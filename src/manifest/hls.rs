@@ -36,16 +36,20 @@ pub fn track_rates(set: &MediaSet, t: &SetTrack, format: Format) -> Result<Rates
             _ => r.cmaf.clone(),
         });
     }
-    measure_rates(set, t, format)
+    measure_rates(set, t, &set.segments(t)?, format)
 }
 
-/// [`track_rates`] measured from `t`'s segments (what the set summary
-/// holds, for `HlsCmaf` and `HlsTs`: the formats [`segment_size`] tells
-/// apart).
-pub fn measure_rates(set: &MediaSet, t: &SetTrack, format: Format) -> Result<Rates, TimelineError> {
+/// [`track_rates`] measured from `segs`, `t`'s segments (what the set
+/// summary holds, for `HlsCmaf` and `HlsTs`: the formats
+/// [`segment_size`] tells apart).
+pub fn measure_rates(
+    set: &MediaSet,
+    t: &SetTrack,
+    segs: &[TrackSegment],
+    format: Format,
+) -> Result<Rates, TimelineError> {
     let idx = set.track_index(t);
-    let segs = set.segments(t)?;
-    rates(&segs, idx.info.timescale, |s| {
+    rates(segs, idx.info.timescale, |s| {
         Ok(segment_size(idx, s, set.lead_bytes(t, s)?, format))
     })
 }
@@ -501,7 +505,7 @@ pub fn multivariant_protected(
             let info = &set.track_index(v).info;
             let peak = match set.summary_rates(v) {
                 Some(r) => r.iframe_peak,
-                None => iframe_peak(set, v)?,
+                None => iframe_peak(set, v, &set.segments(v)?)?,
             };
             let _ = writeln!(
                 out,
@@ -538,20 +542,29 @@ struct IFrame {
 
 /// The highest bitrate of `t`'s I-frames (the `EXT-X-I-FRAME-STREAM-INF`
 /// BANDWIDTH, RFC 8216bis §4.4.6.3; 0 without I-frames), measured from
-/// its segments (the set summary holds it).
-pub fn iframe_peak(set: &MediaSet, t: &SetTrack) -> Result<u64, TimelineError> {
-    Ok(iframe_entries(set, t)?
+/// `segs`, its segments (the set summary holds it).
+pub fn iframe_peak(
+    set: &MediaSet,
+    t: &SetTrack,
+    segs: &[TrackSegment],
+) -> Result<u64, TimelineError> {
+    Ok(iframe_entries(set, t, segs)?
         .iter()
         .map(|e| e.bitrate)
         .max()
         .unwrap_or(0))
 }
 
-fn iframe_entries(set: &MediaSet, t: &SetTrack) -> Result<Vec<IFrame>, TimelineError> {
+/// The I-frames of `segs`, segments of `t`.
+fn iframe_entries(
+    set: &MediaSet,
+    t: &SetTrack,
+    segs: &[TrackSegment],
+) -> Result<Vec<IFrame>, TimelineError> {
     let idx = set.track_index(t);
     let ts = u64::from(idx.info.timescale).max(1);
-    let mut out = Vec::new();
-    for s in set.segments(t)?.iter() {
+    let mut out = Vec::with_capacity(segs.len());
+    for s in segs {
         let (size, cts) = set.first_sample(t, s)?;
         // A track with several descriptions: the keyframe is sent with its
         // own description's parameter sets, counted as part of it.
@@ -582,7 +595,7 @@ fn iframe_entries(set: &MediaSet, t: &SetTrack) -> Result<Vec<IFrame>, TimelineE
 /// range decodes on its own).
 pub fn iframe_playlist(set: &MediaSet, t: &SetTrack) -> Result<String, TimelineError> {
     let info = &set.track_index(t).info;
-    let frames = iframe_entries(set, t)?;
+    let frames = iframe_entries(set, t, &set.segments(t)?)?;
     let target = longest_seconds(frames.iter().map(|f| f.duration), info.timescale);
     let mut out = format!(
         "#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-I-FRAMES-ONLY\n"

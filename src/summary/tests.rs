@@ -292,7 +292,7 @@ fn assert_same_derived(set: &MediaSet, back: &MediaSet, what: &str) {
         for (r, format) in [(&rates.cmaf, Format::HlsCmaf), (&rates.ts, Format::HlsTs)] {
             assert_eq!(
                 r,
-                &hls::measure_rates(set, t, format).unwrap(),
+                &hls::measure_rates(set, t, &segs, format).unwrap(),
                 "{what} {format:?}"
             );
         }
@@ -618,7 +618,7 @@ fn track_bytes(set: &MediaSet, t: &SetTrack) -> (Vec<u8>, Vec<u8>) {
     let segs = set.timeline_of(t).track_segments(idx).unwrap();
     let mut head = vec![set.track_sap(t).unwrap() as u8];
     for format in [Format::HlsCmaf, Format::HlsTs] {
-        let r = crate::manifest::hls::measure_rates(set, t, format).unwrap();
+        let r = crate::manifest::hls::measure_rates(set, t, &segs, format).unwrap();
         put_u64(&mut head, r.peak);
         put_u64(&mut head, r.average);
     }
@@ -626,7 +626,7 @@ fn track_bytes(set: &MediaSet, t: &SetTrack) -> (Vec<u8>, Vec<u8>) {
     put_u64(
         &mut head,
         if iframes {
-            crate::manifest::hls::iframe_peak(set, t).unwrap()
+            crate::manifest::hls::iframe_peak(set, t, &segs).unwrap()
         } else {
             0
         },
